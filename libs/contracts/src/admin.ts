@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { LimitOverrides, PlanId } from './plans';
+
+export const CreateUserBody = z
+  .object({
+    email: z.email().optional(),
+    plan: PlanId,
+    overrides: LimitOverrides.optional(),
+    role: z.enum(['user', 'admin']).optional(),
+  })
+  .strict();
+export type CreateUserBody = z.infer<typeof CreateUserBody>;
+
+export const PatchUserBody = z
+  .object({
+    email: z.email().optional(),
+    plan: PlanId.optional(),
+    /** Replaces the user's overrides as a whole; `{}` removes them. */
+    overrides: LimitOverrides.optional(),
+  })
+  .strict();
+export type PatchUserBody = z.infer<typeof PatchUserBody>;
+
+export const User = z.object({
+  id: z.string(),
+  email: z.string().nullable(),
+  plan: z.string(),
+  role: z.enum(['user', 'admin']),
+  overrides: LimitOverrides,
+  createdAt: z.string(),
+});
+export type User = z.infer<typeof User>;
+
+export const DlqFilter = z.object({
+  userId: z.string().optional(),
+  /** ISO times bounding failedAt. */
+  since: z.iso.datetime().optional(),
+  until: z.iso.datetime().optional(),
+  /** A substring of the failure reason. */
+  error: z.string().max(200).optional(),
+});
+export type DlqFilter = z.infer<typeof DlqFilter>;
+
+export const ReplayBody = z.object({ chargeUser: z.boolean().optional() }).strict();
+export const ReplayAllBody = DlqFilter.extend({ chargeUser: z.boolean().optional() }).strict();
+
+export const DlqEntry = z.object({
+  jobId: z.string(),
+  itemId: z.string(),
+  userId: z.string(),
+  failedReason: z.string(),
+  attemptsMade: z.number().int(),
+  failedAt: z.string(),
+  errors: z.array(z.string()).optional(),
+});
+export type DlqEntry = z.infer<typeof DlqEntry>;
+
+export const ReconciliationRow = z.object({
+  userId: z.string(),
+  day: z.string(),
+  reservedTokens: z.number().int(),
+  settledTokens: z.number().int(),
+  ledgerTokens: z.number().int(),
+  counterTokens: z.number().int(),
+  drift: z.number().int(),
+});
+export type ReconciliationRow = z.infer<typeof ReconciliationRow>;

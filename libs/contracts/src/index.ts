@@ -1,0 +1,11 @@
+/** Every HTTP body, job payload, event and error code of Quota Vault, as zod schemas (DESIGN.md). */
+export * from './errors';
+export * from './plans';
+export * from './tasks';
+export * from './quota';
+export * from './items';
+export * from './jobs';
+export * from './events';
+export * from './admin';
+export * from './cache';
+export * from './ids';

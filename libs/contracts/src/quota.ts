@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/** ok < 75 % ≤ warning < 90 % ≤ critical < 100 % ≤ exceeded (DESIGN.md §3). */
+export const QuotaLevel = z.enum(['ok', 'warning', 'critical', 'exceeded']);
+export type QuotaLevel = z.infer<typeof QuotaLevel>;
+
+export const ChargedLimitName = z.enum(['concurrentJobs', 'callsPerHour', 'enrichmentsPerDay', 'tokensPerDay', 'tokensPerMonth']);
+export type ChargedLimitName = z.infer<typeof ChargedLimitName>;
+
+export const QuotaUsage = z.object({
+  used: z.number().int(),
+  limit: z.number().int().nullable(),
+  remaining: z.number().int().nullable(),
+  /** ISO time at which `used` next falls (window end, or the oldest call leaving the rolling hour). */
+  resetAt: z.string().nullable(),
+  level: QuotaLevel,
+});
+export type QuotaUsage = z.infer<typeof QuotaUsage>;
+
+export const QuotaStatus = z.object({
+  plan: z.string(),
+  level: QuotaLevel,
+  quotas: z.object({
+    enrichmentsPerDay: QuotaUsage,
+    concurrentJobs: QuotaUsage,
+    callsPerHour: QuotaUsage,
+    tokensPerDay: QuotaUsage,
+    tokensPerMonth: QuotaUsage,
+  }),
+});
+export type QuotaStatus = z.infer<typeof QuotaStatus>;
+
+export const ReservationStatus = z.enum(['RESERVED', 'SETTLED', 'RELEASED', 'EXPIRED']);
+export type ReservationStatus = z.infer<typeof ReservationStatus>;
+
+export const Reservation = z.object({
+  id: z.string(),
+  userId: z.string(),
+  itemId: z.string(),
+  status: ReservationStatus,
+  estimatedTokens: z.number().int(),
+  actualTokens: z.number().int().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
+export type Reservation = z.infer<typeof Reservation>;
+
+/** api-service → quota-service. The idempotency key makes a retried charge return the first answer. */
+export const ChargeRequest = z.object({
+  v: z.literal(1),
+  userId: z.string().min(1),
+  itemId: z.string().min(1),
+  idempotencyKey: z.string().min(1).max(300),
+  estimatedTokens: z.number().int().nonnegative(),
+});
+export type ChargeRequest = z.infer<typeof ChargeRequest>;
+
+export const ChargeResponse = z.object({ reservation: Reservation, status: QuotaStatus, replayed: z.boolean() });
+export type ChargeResponse = z.infer<typeof ChargeResponse>;
+
+export const SettleRequest = z.object({ v: z.literal(1), actualTokens: z.number().int().nonnegative() });
+export type SettleRequest = z.infer<typeof SettleRequest>;
+
+export const ReleaseRequest = z.object({ v: z.literal(1), reason: z.string().max(500).optional() });
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
+export const ReservationResponse = z.object({ reservation: Reservation, changed: z.boolean() });
+export type ReservationResponse = z.infer<typeof ReservationResponse>;

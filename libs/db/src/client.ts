@@ -1,0 +1,17 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Prisma, PrismaClient } from './generated/client';
+
+export { Prisma, PrismaClient };
+
+/** Either the client or an open transaction, so repositories compose inside one transaction. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+export interface DbOptions {
+  /** Pool size per process. */
+  poolSize?: number;
+}
+
+export function createPrisma(databaseUrl: string, options: DbOptions = {}): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
+  return new PrismaClient({ adapter });
+}

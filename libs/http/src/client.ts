@@ -1,0 +1,65 @@
+import { AppError, ErrorBody } from '@qv/contracts';
+import { Agent, request } from 'undici';
+import type { z } from 'zod';
+
+/** Raised when the other service did not answer (down, refused, timed out). */
+export class UnreachableError extends Error {
+  constructor(readonly service: string, cause: unknown) {
+    super(`${service} did not answer: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'UnreachableError';
+  }
+}
+
+export interface InternalClientOptions {
+  service: string;
+  baseUrl: string;
+  timeoutMs: number;
+  /** Sockets kept open per origin. */
+  connections?: number;
+}
+
+/**
+ * JSON over HTTP between services: keep-alive sockets, a timeout on every call, the answer parsed
+ * with the contract's schema. A non-2xx answer in the shared error shape is rethrown as that AppError.
+ */
+export class InternalClient {
+  private readonly agent: Agent;
+
+  constructor(private readonly options: InternalClientOptions) {
+    this.agent = new Agent({ connections: options.connections ?? 128, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  async call<S extends z.ZodType>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    let response;
+    try {
+      response = await request(this.options.baseUrl + path, {
+        method,
+        dispatcher: this.agent,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (err) {
+      throw new UnreachableError(this.options.service, err);
+    }
+    let json: unknown;
+    try {
+      json = await response.body.json();
+    } catch (err) {
+      throw new UnreachableError(this.options.service, err);
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) return schema.parse(json);
+    const parsed = ErrorBody.safeParse(json);
+    if (parsed.success) {
+      const { code, message, details, retryAfterSeconds } = parsed.data.error;
+      throw new AppError(code, message, { details, retryAfterSeconds });
+    }
+    throw new UnreachableError(this.options.service, new Error(`status ${response.statusCode}`));
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}

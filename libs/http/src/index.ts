@@ -1,0 +1,6 @@
+/** The HTTP edge every service shares: app factory, validation, error mapping, server lifecycle, internal client. */
+export * from './app';
+export * from './errors';
+export * from './validate';
+export * from './server';
+export * from './client';

@@ -1,0 +1,60 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then closes idle keep-alive sockets. */
+  close: () => Promise<void>;
+}
+
+export function listen(app: Express, port: number, host = '127.0.0.1'): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => {
+      if (err) return reject(err);
+      const address = server.address();
+      const actual = typeof address === 'object' && address ? address.port : port;
+      resolve({
+        server,
+        port: actual,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+    server.keepAliveTimeout = 65_000;
+    server.on('error', reject);
+  });
+}
+
+/**
+ * Runs `stop` once on SIGTERM or SIGINT, with a deadline after which the process exits anyway.
+ * The line `ready <name> <port>` on stdout is what the process supervisor and the e2e tests wait for.
+ */
+export function onShutdown(stop: () => Promise<void>, log: { info: (msg: string) => void; error: (o: unknown, msg: string) => void }, timeoutMs = 10_000): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received, shutting down`);
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs }, 'shutdown deadline passed, exiting');
+      process.exit(1);
+    }, timeoutMs);
+    deadline.unref();
+    stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        log.error(err, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
+
+export function announceReady(service: string, port: number): void {
+  process.stdout.write(`ready ${service} ${port}\n`);
+}

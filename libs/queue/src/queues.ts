@@ -1,0 +1,38 @@
+import { JOB_CATALOG, QUEUE_NAMES, type JobName } from '@qv/contracts';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export { QUEUE_NAMES };
+
+/** BullMQ's prefix for this deployment (REDIS_PREFIX); tests give each file its own. */
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:bull`;
+}
+
+export function createQueue(name: string, connection: Redis, redisPrefix: string): Queue {
+  return new Queue(name, { connection, prefix: bullPrefix(redisPrefix) });
+}
+
+/**
+ * The options a job of the catalog is enqueued with: its id (so a second enqueue is a no-op),
+ * attempts and backoff. Completed jobs are trimmed; failed ones are kept for ops.
+ */
+export function jobOptions(name: JobName, jobId: string): JobsOptions {
+  const spec = JOB_CATALOG[name];
+  return {
+    jobId,
+    attempts: spec.attempts,
+    backoff: spec.backoff,
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/**
+ * Exponential backoff with full jitter: a random delay in [base·2^(n-1)/2, base·2^(n-1)], so
+ * retries of many jobs failing together do not arrive together. Capped at 60 s.
+ */
+export function jitteredBackoff(attemptsMade: number, baseMs: number, random = Math.random): number {
+  const ceiling = Math.min(60_000, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -1,0 +1,4 @@
+/** Tracing (OpenTelemetry), logs (pino, with trace ids) and Prometheus metrics for every process. */
+export * from './tracing';
+export * from './logger';
+export * from './metrics';

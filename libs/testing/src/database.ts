@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createPrisma, type PrismaClient } from '../../db/src/client';
+import { seedPlans } from '../../db/src/seed';
+import { databaseUrl, testPgUrl } from './env';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  prisma: PrismaClient;
+  /** Runs raw SQL against the test database (for assertions the client does not express). */
+  query: <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
+  drop: () => Promise<void>;
+}
+
+/** A fresh, migrated, seeded database of its own for one test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const template = process.env.QV_TEMPLATE_DB;
+  if (!template) throw new Error('QV_TEMPLATE_DB is unset: run tests through jest (its globalSetup migrates the template)');
+  const name = `qv_t_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: testPgUrl() });
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        break;
+      } catch (err) {
+        // "source database is being accessed by other users": another file is copying it right now.
+        if ((err as { code?: string }).code !== '55006' || attempt > 50) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(name);
+  const prisma = createPrisma(url, { poolSize: 5 });
+  await seedPlans(prisma);
+  const raw = new Client({ connectionString: url });
+  await raw.connect();
+  return {
+    name,
+    url,
+    prisma,
+    query: async (sql, params) => (await raw.query(sql, params)).rows,
+    drop: async () => {
+      await prisma.$disconnect();
+      await raw.end();
+      const dropper = new Client({ connectionString: testPgUrl() });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+      await dropper.end();
+    },
+  };
+}
+
+/** A Redis key prefix of its own for one test file. */
+export function testRedisPrefix(): string {
+  return `qvt-${randomBytes(5).toString('hex')}`;
+}

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../../..');
+const TSX_CLI = require.resolve('tsx/cli');
+
+export interface ServiceProcess {
+  name: string;
+  port: number;
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  /** SIGTERM and wait for exit (SIGKILL after `graceMs`). */
+  stop: (graceMs?: number) => Promise<number | null>;
+  /** SIGKILL: the process dies without any cleanup, as in a crash. */
+  kill: () => Promise<void>;
+}
+
+/**
+ * Starts `services/<name>/src/main.ts` as its own process on a free port and resolves once it
+ * prints `ready <name> <port>`. Its output goes to .run/test-logs/ for post-mortems.
+ */
+export function startService(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+  const logDir = join(ROOT, '.run', 'test-logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(process.execPath, [TSX_CLI, join(ROOT, 'services', name, 'src', 'main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.pipe(log);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not become ready in ${timeoutMs} ms; see ${logFile}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready; see ${logFile}`));
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      buffer += chunk.toString();
+      const match = new RegExp(`^ready ${name} (\\d+)$`, 'm').exec(buffer);
+      if (!match) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      buffer = '';
+      const port = Number(match[1]);
+      const stop = async (graceMs = 10_000) => {
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        child.kill('SIGTERM');
+        const timer2 = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        const code = await exited;
+        clearTimeout(timer2);
+        return code;
+      };
+      const kill = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGKILL');
+        await exited;
+      };
+      resolve({ name, port, url: `http://127.0.0.1:${port}`, pid: child.pid!, child, logFile, stop, kill });
+    });
+  });
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Entry of `npm start`, `npm test`, `npm run bench` and `npm run ops`: the set-up that must happen
+// before any TypeScript can run (dependencies, Prisma client), then the TypeScript script itself.
+import { spawnSync, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [script, ...args] = process.argv.slice(2);
+
+function run(cmd, cmdArgs, env = {}) {
+  const result = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  if (result.status !== 0) {
+    console.error(`\n✖ ${cmd} ${cmdArgs.join(' ')} failed (exit ${result.status})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+
+// 1. Dependencies: install when missing or older than the lock file.
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || mtime(join(root, 'package-lock.json')) > mtime(installed)) {
+  console.log('• installing dependencies (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+// 2. Prisma client: generated when missing or older than the schema. Prisma's CLI wants a native
+// schema engine it cannot download here; `generate` does not use it, so any existing file will do
+// (TOOLCHAIN.md).
+const generated = join(root, 'libs', 'db', 'src', 'generated', 'client.ts');
+if (mtime(join(root, 'prisma', 'schema.prisma')) > mtime(generated)) {
+  console.log('• generating the Prisma client');
+  run(join(root, 'node_modules', '.bin', 'prisma'), ['generate'], {
+    PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath,
+    PRISMA_HIDE_UPDATE_MESSAGE: '1',
+  });
+}
+
+// 3. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
+const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', `${script}.ts`), ...args], {
+  cwd: root,
+  stdio: 'inherit',
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
