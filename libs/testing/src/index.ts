@@ -1,0 +1,4 @@
+/** Test isolation on the real PostgreSQL and Redis: a database and a Redis prefix per file, services as processes. */
+export * from './env';
+export * from './database';
+export * from './processes';
