@@ -18,17 +18,59 @@ export const CacheEntryValue = z.object({
   /** Tokens the entry cost to make: what a hit saves. */
   tokens: z.number().int().nonnegative(),
   model: z.string(),
+  /**
+   * What making the entry cost in USD (from the caller's pricing table). Added to `costSavedUsd`
+   * on every hit; when absent, a get/lookup may carry `costPerTokenUsd` instead.
+   */
+  costUsd: z.number().nonnegative().optional(),
 });
 export type CacheEntryValue = z.infer<typeof CacheEntryValue>;
 
-export const CacheGetRequest = z.object({ v: z.literal(1), key: CacheKeyParts });
+export const CacheGetRequest = z.object({
+  v: z.literal(1),
+  key: CacheKeyParts,
+  /** Prices a hit on an entry stored without `costUsd`: saved cost = entry tokens × this. */
+  costPerTokenUsd: z.number().nonnegative().optional(),
+});
+export type CacheGetRequest = z.infer<typeof CacheGetRequest>;
 export const CachePutRequest = z.object({
   v: z.literal(1),
   key: CacheKeyParts,
   entry: CacheEntryValue,
-  ttlSeconds: z.number().int().positive().nullable(),
+  /** The plan's TTL for session/content; null or absent there = do not cache. Ignored by the permanent system tier. */
+  ttlSeconds: z.number().int().positive().nullish(),
+  /** The single-flight lease this put completes: released, and its waiters woken. */
+  leaseToken: z.string().min(1).optional(),
 });
+export type CachePutRequest = z.infer<typeof CachePutRequest>;
+export const CachePutResponse = z.object({ stored: z.boolean() });
 export const CacheGetResponse = z.object({ hit: z.boolean(), entry: CacheEntryValue.nullable() });
+export type CacheGetResponse = z.infer<typeof CacheGetResponse>;
+
+export const CacheDeleteRequest = z.object({ v: z.literal(1), key: CacheKeyParts });
+export const CacheDeleteResponse = z.object({ deleted: z.boolean() });
+
+/** Single flight: a hit, or a miss with the lease to compute it, or a miss after waiting for another holder in vain. */
+export const CacheLookupRequest = z.object({
+  v: z.literal(1),
+  key: CacheKeyParts,
+  /** How long to wait for another holder's result; capped by the service's SINGLE_FLIGHT_WAIT_MS. */
+  waitMs: z.number().int().nonnegative().optional(),
+  costPerTokenUsd: z.number().nonnegative().optional(),
+});
+export type CacheLookupRequest = z.infer<typeof CacheLookupRequest>;
+export const CacheLookupResponse = z.union([
+  z.object({ hit: z.literal(true), entry: CacheEntryValue }),
+  z.object({ hit: z.literal(false), lease: z.object({ token: z.string(), ttlMs: z.number().int().positive() }) }),
+  z.object({ hit: z.literal(false), lease: z.null(), reason: z.literal('wait_timeout') }),
+]);
+export type CacheLookupResponse = z.infer<typeof CacheLookupResponse>;
+
+export const CacheLeaseReleaseRequest = z.object({ v: z.literal(1).default(1), key: CacheKeyParts, token: z.string().min(1) });
+export const CacheLeaseReleaseResponse = z.object({ released: z.boolean() });
+
+export const CachePurgeResponse = z.object({ purged: z.number().int().nonnegative() });
+export const CacheWarmResponse = z.object({ warmed: z.number().int().nonnegative() });
 
 export const CachePurgeBody = z
   .object({ tier: CacheTier.optional(), userId: z.string().optional() })

@@ -17,7 +17,6 @@ export const EnrichmentJob = z.object({
   tasks: z.array(TaskName).min(1),
   /** false for a dead-letter replay that ops chose not to charge. */
   charged: z.boolean(),
-  cache: z.object({ sessionTtlSeconds: z.number().int().positive().nullable(), contentTtlSeconds: z.number().int().positive().nullable() }),
   replayOf: z.string().optional(),
 });
 export type EnrichmentJob = z.infer<typeof EnrichmentJob>;

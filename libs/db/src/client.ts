@@ -15,3 +15,13 @@ export function createPrisma(databaseUrl: string, options: DbOptions = {}): Pris
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
   return new PrismaClient({ adapter });
 }
+
+/** Row types of the tables, named by role so they do not clash with the contracts' public shapes. */
+export type {
+  Plan as PlanRow,
+  User as UserRow,
+  Item as ItemRow,
+  OutboxMessage as OutboxRow,
+  AiUsageLedger as LedgerRow,
+  AiUsageReservation as ReservationRow,
+} from './generated/client';

@@ -2,3 +2,5 @@
 export * from './env';
 export * from './database';
 export * from './processes';
+export * from './stack';
+export * from './http';

@@ -1,0 +1,3 @@
+/** The usage ledger: applying events exactly once with their settlement, and reconciliation. */
+export * from './apply-usage-event';
+export * from './reconciliation';

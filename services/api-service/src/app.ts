@@ -1,0 +1,47 @@
+import type { PrismaClient } from '@qv/db';
+import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
+import type { Registry } from '@qv/telemetry';
+import type { Express, Router } from 'express';
+import type { Logger } from 'pino';
+import type { OutboxPublisher } from './repositories/outbox.publisher';
+import type { QuotaClient } from './repositories/quota.client';
+import { authenticate, requireAdmin } from './routes/auth.middleware';
+import { adminPlansRoutes } from './routes/admin/plans.routes';
+import { adminUsersRoutes } from './routes/admin/users.routes';
+import { itemsRoutes } from './routes/items.routes';
+import { quotaRoutes } from './routes/quota.routes';
+import { usageRoutes } from './routes/usage.routes';
+
+export interface ApiDeps {
+  prisma: PrismaClient;
+  quota: QuotaClient;
+  outbox: OutboxPublisher;
+  logger: Logger;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+  bodyLimit: string;
+  idempotency: { ttlHours: number; lockSeconds: number };
+  /** Admin routes added by other modules (dead letters, cache, reconciliation). */
+  adminRouters?: Router[];
+  /** Public routes that need no key (OpenAPI, docs). */
+  publicRouters?: Router[];
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const app = createHttpApp({ service: 'api-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: deps.bodyLimit });
+  for (const router of deps.publicRouters ?? []) app.use(router);
+
+  app.use('/v1', authenticate(deps.prisma));
+  app.use(itemsRoutes(deps));
+  app.use(quotaRoutes(deps));
+  app.use(usageRoutes(deps));
+
+  app.use('/admin', authenticate(deps.prisma), requireAdmin);
+  app.use(adminUsersRoutes(deps));
+  app.use(adminPlansRoutes(deps));
+  for (const router of deps.adminRouters ?? []) app.use(router);
+
+  app.use(notFoundHandler());
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

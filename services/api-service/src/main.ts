@@ -1,0 +1,60 @@
+import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemetry';
+startTelemetry('api-service');
+
+import { QUEUE_NAMES } from '@qv/contracts';
+import { createPrisma, ensureUserWithKey } from '@qv/db';
+import { announceReady, listen, onShutdown } from '@qv/http';
+import { createQueue, createRedis } from '@qv/queue';
+import { createApp } from './app';
+import { loadApiConfig } from './config';
+import { OutboxPublisher } from './repositories/outbox.publisher';
+import { QuotaClient } from './repositories/quota.client';
+
+async function main(): Promise<void> {
+  const config = loadApiConfig();
+  const logger = createLogger('api-service', config.LOG_LEVEL);
+  const metrics = createMetricsRegistry('api-service');
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
+  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS);
+  const outbox = new OutboxPublisher({ prisma, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
+
+  if (config.ADMIN_API_KEY) {
+    await ensureUserWithKey(prisma, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: config.ADMIN_API_KEY });
+  }
+
+  const app = createApp({
+    prisma,
+    quota,
+    outbox,
+    logger,
+    metrics,
+    bodyLimit: config.BODY_LIMIT,
+    idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
+    readiness: [
+      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+      { name: 'redis', check: () => redis.ping() },
+      { name: 'quota-service', check: () => fetch(`${config.QUOTA_SERVICE_URL}/healthz`).then((r) => { if (!r.ok) throw new Error(`status ${r.status}`); }) },
+    ],
+  });
+  const server = await listen(app, config.PORT);
+  const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
+  logger.info({ port: server.port }, 'api-service listening');
+  announceReady('api-service', server.port);
+
+  onShutdown(async () => {
+    await server.close();
+    await stopRelay();
+    await enrichmentQueue.close();
+    await quota.close();
+    redis.disconnect();
+    await prisma.$disconnect();
+  }, logger, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { AppError, DEFAULT_TASKS, EnrichmentJob, JOB_CATALOG, newId, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
+import type { PrismaClient } from '@qv/db';
+import { estimateTokens } from '@qv/llm';
+import { withSpan } from '@qv/telemetry';
+import type { Logger } from 'pino';
+import { presentItem } from '../domain/present-item';
+import type { OutboxPublisher } from '../repositories/outbox.publisher';
+import type { QuotaClient } from '../repositories/quota.client';
+import type { Principal } from '../repositories/auth.repository';
+
+export interface CreateItemDeps {
+  prisma: PrismaClient;
+  quota: QuotaClient;
+  outbox: OutboxPublisher;
+  logger: Logger;
+}
+
+/**
+ * Accepts an item in the order of DESIGN.md §5, so that nothing is charged without work and no
+ * work runs uncharged: (1) charge under the pre-generated item id; (2) store the item and its
+ * outbox row in one transaction; (3) enqueue and mark the row sent (or leave it to the relay).
+ * Every step is idempotent by the item id, so a resumed request (same Idempotency-Key after a
+ * crash) passes `itemId` again and repeats nothing.
+ */
+export function createItem(deps: CreateItemDeps, principal: Principal, body: CreateItemBody, itemId = newId('itm')): Promise<{ item: Item; quota: QuotaStatus }> {
+  return withSpan('Items.create', async () => {
+    const tasks = [...new Set(body.tasks ?? DEFAULT_TASKS)];
+    const estimatedTokens = estimateTokens({ content: body.content, title: body.title }, tasks);
+
+    let charge;
+    try {
+      charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
+    } catch (err) {
+      if (err instanceof AppError && err.retryAfterSeconds !== undefined && err.code !== 'QUOTA_SERVICE_UNAVAILABLE') {
+        deps.logger.warn({ event: 'quota.breach', userId: principal.userId, plan: principal.planId, code: err.code, retryAfterSeconds: err.retryAfterSeconds }, 'quota breach');
+      }
+      throw err;
+    }
+
+    const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
+    const { item, outboxRow } = await deps.prisma.$transaction(async (tx) => {
+      const existing = await tx.item.findUnique({ where: { id: itemId } });
+      if (existing) return { item: existing, outboxRow: await tx.outboxMessage.findFirst({ where: { itemId, sentAt: null } }) };
+      const created = await tx.item.create({
+        data: { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks },
+      });
+      const row = await tx.outboxMessage.create({
+        data: { id: newId('obx'), itemId, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: itemId, payload: job },
+      });
+      return { item: created, outboxRow: row };
+    });
+    if (outboxRow) await deps.outbox.publish(outboxRow);
+    return { item: presentItem(item), quota: charge.status };
+  });
+}

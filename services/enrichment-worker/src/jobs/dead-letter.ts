@@ -1,0 +1,78 @@
+import { DeadLetterJob, EnrichmentJob, type UsageFailed } from '@qv/contracts';
+import { withSpan } from '@qv/telemetry';
+import type { Job, Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ItemsRepository } from '../repositories/items.repository';
+import { failedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
+
+export interface DeadLetterDeps {
+  enrichmentQueue: Queue;
+  deadLetterQueue: Queue;
+  items: ItemsRepository;
+  usage: UsageEventsPublisher;
+  logger: Logger;
+}
+
+/**
+ * Moves a job that failed for good to the dead-letter queue with its error history, turns its item
+ * FAILED and emits `usage.failed` (the ledger releases the reservation). Every step is idempotent
+ * (DLQ job id = the job's id, event id from the job id), so running it twice for one job — from the
+ * `failed` event and from the sweep — is harmless.
+ */
+export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> {
+  await withSpan('Enrichment.deadLetter', async () => {
+    const data = EnrichmentJob.parse(job.data);
+    const jobId = job.id!;
+    const reason = job.failedReason || 'failed';
+    const entry: DeadLetterJob = {
+      v: 1,
+      job: data,
+      originalJobId: jobId,
+      failedReason: reason,
+      attemptsMade: job.attemptsMade,
+      errors: (job.stacktrace ?? []).map((s) => s.split('\n')[0]).slice(-20),
+      failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
+    };
+    await deps.deadLetterQueue.add('dead', entry, { jobId, removeOnComplete: true, removeOnFail: false });
+    await deps.items.fail(data.itemId, reason);
+    const event: UsageFailed = {
+      v: 1,
+      type: 'usage.failed',
+      eventId: failedEventId(jobId),
+      userId: data.userId,
+      itemId: data.itemId,
+      reservationId: data.reservationId,
+      idempotencyKey: failedEventId(jobId),
+      charged: data.charged,
+      occurredAt: new Date().toISOString(),
+      reason,
+    };
+    await deps.usage.publish(event);
+    await job.remove().catch(() => undefined); // already gone if another sweeper got it first
+    deps.logger.warn({ jobId, itemId: data.itemId, reason, attemptsMade: job.attemptsMade }, 'job moved to the dead-letter queue');
+  });
+}
+
+/**
+ * Dead-letters every job in the failed set. Jobs get there by exhausting attempts (the `failed`
+ * handler usually dead-letters them first), by an unrecoverable error, or by stalling past
+ * BullMQ's stall limit — which skips the remaining attempts and fires no handler in this process
+ * if the worker died. This sweep is what guarantees the last case still releases its reservation.
+ */
+export async function sweepFailed(deps: DeadLetterDeps, batch = 100): Promise<number> {
+  const failed = await deps.enrichmentQueue.getFailed(0, batch - 1);
+  let moved = 0;
+  for (const job of failed) {
+    try {
+      await deadLetter(deps, job);
+      moved++;
+    } catch (err) {
+      deps.logger.error({ err, jobId: job.id }, 'dead-lettering failed; will retry on the next sweep');
+    }
+  }
+  return moved;
+}
+
+export function isFinalFailure(job: Job, err: Error): boolean {
+  return err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+}

@@ -1,0 +1,137 @@
+import { singleFlight, type CacheClient, type SingleFlightResult } from '@qv/cache-client';
+import { EnrichmentJob, type CacheTier, type Enrichment, type TaskName, type UsageCompleted } from '@qv/contracts';
+import { costUsd, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
+import { withSpan, type Counter } from '@qv/telemetry';
+import { UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ItemsRepository } from '../repositories/items.repository';
+import { completedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
+
+export interface EnrichDeps {
+  items: ItemsRepository;
+  provider: LlmProvider;
+  /** Wraps every provider call (the circuit breaker). */
+  guard: <T>(call: () => Promise<T>) => Promise<T>;
+  cache: CacheClient;
+  cacheWaitMs: number;
+  usage: UsageEventsPublisher;
+  logger: Logger;
+  metrics: { llmCalls: Counter<string>; cacheUnavailable: Counter<string>; cacheHits: Counter<string> };
+}
+
+/** Which cache tier keeps a task's answer (DESIGN.md §6): facts are intermediate, the rest final. */
+const TIER_OF: Record<TaskName, Exclude<CacheTier, 'system'>> = { summarize: 'content', tag: 'content', extract: 'session' };
+
+interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  tokensSaved: number;
+  costSavedUsd: number;
+  hitTiers: Set<CacheTier>;
+  model: string;
+}
+
+/**
+ * One enrichment job: every task from the cache when it safely can be, else the LLM; the result
+ * stored on the item once; then `usage.completed` with the actual tokens. Idempotent: a retry
+ * after a crash finds the item DONE and only re-emits the (same-id) event.
+ */
+export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<void> {
+  return withSpan('Enrichment.process', async (span) => {
+    const job = EnrichmentJob.parse(data);
+    span.setAttribute('item.id', job.itemId);
+    const item = await deps.items.find(job.itemId);
+    if (!item) throw new UnrecoverableError(`item ${job.itemId} does not exist`);
+
+    if (item.status === 'DONE' && item.enrichment) {
+      // Completed by an earlier attempt that crashed before (or while) emitting: emit again, same id.
+      const done = item.enrichment as Enrichment;
+      await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model }));
+      return;
+    }
+    await deps.items.markEnriching(job.itemId);
+
+    const ttls = await deps.items.cacheTtls(job.userId);
+    const input: TaskInput = { content: item.content, title: item.title };
+    const usage: Usage = { promptTokens: 0, completionTokens: 0, costUsd: 0, tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: deps.provider.model };
+    const outputs: Partial<Record<TaskName, unknown>> = {};
+
+    for (const task of job.tasks) {
+      const tier = TIER_OF[task];
+      const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
+      const result = await runCached(deps, job.userId, task, tier, ttl, input, usage);
+      outputs[task] = result.value;
+      if (result.hit) {
+        usage.tokensSaved += result.tokens;
+        usage.costSavedUsd += result.costUsd ?? 0;
+        usage.hitTiers.add(tier);
+        deps.metrics.cacheHits.inc({ tier });
+      }
+    }
+
+    const allHit = usage.hitTiers.size > 0 && usage.promptTokens === 0 && usage.completionTokens === 0;
+    const enrichment: Enrichment = {
+      ...(outputs.summarize ? { summary: (outputs.summarize as { summary: string }).summary } : {}),
+      ...(outputs.tag ? { tags: (outputs.tag as { tags: string[] }).tags } : {}),
+      ...(outputs.extract ? { extract: (outputs.extract as { facts: Record<string, unknown> }).facts } : {}),
+      model: usage.model,
+      cached: allHit,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+    };
+    await deps.items.complete(job.itemId, enrichment);
+    await deps.usage.publish(completedEvent(job, jobId, usage));
+  });
+}
+
+/** One task through its cache tier (single flight across workers), or straight to the LLM when the plan has no TTL. */
+async function runCached(deps: EnrichDeps, userId: string, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
+  const definition = TASKS[task];
+  const key = { tier, scope: userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
+  return singleFlight(
+    deps.cache,
+    key,
+    ttl,
+    async () => {
+      const messages = definition.buildMessages(input);
+      deps.metrics.llmCalls.inc({ task });
+      const result = await deps.guard(() => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
+      const value = definition.parse(result.text);
+      const cost = costUsd(result.model, result.promptTokens, result.completionTokens);
+      usage.promptTokens += result.promptTokens;
+      usage.completionTokens += result.completionTokens;
+      usage.costUsd += cost;
+      usage.model = result.model;
+      return { value, tokens: result.promptTokens + result.completionTokens, model: result.model, costUsd: cost };
+    },
+    {
+      waitMs: deps.cacheWaitMs,
+      parse: (value) => definition.parse(JSON.stringify(value)),
+      onCacheError: (err, operation) => {
+        deps.metrics.cacheUnavailable.inc({ operation });
+        deps.logger.warn({ err: (err as Error).message, operation }, 'cache unavailable; carrying on without it (fail open)');
+      },
+    },
+  );
+}
+
+function completedEvent(job: EnrichmentJob, jobId: string, usage: Usage): UsageCompleted {
+  const hit = usage.hitTiers.size > 0;
+  return {
+    v: 1,
+    type: 'usage.completed',
+    eventId: completedEventId(jobId),
+    userId: job.userId,
+    itemId: job.itemId,
+    reservationId: job.reservationId,
+    idempotencyKey: completedEventId(jobId),
+    charged: job.charged,
+    occurredAt: new Date().toISOString(),
+    model: usage.model,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    costUsd: usage.costUsd,
+    cache: { tier: usage.hitTiers.has('content') ? 'content' : usage.hitTiers.has('session') ? 'session' : null, hit, tokensSaved: usage.tokensSaved, costSavedUsd: usage.costSavedUsd },
+  };
+}

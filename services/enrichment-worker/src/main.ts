@@ -1,0 +1,87 @@
+import { createLogger, createMetricsRegistry, Counter, startTelemetry } from '@qv/telemetry';
+startTelemetry('enrichment-worker');
+
+import { CacheClient } from '@qv/cache-client';
+import { QUEUE_NAMES } from '@qv/contracts';
+import { createPrisma } from '@qv/db';
+import { announceReady, createHttpApp, errorMiddleware, listen, notFoundHandler, onShutdown } from '@qv/http';
+import { createProvider, resolveLlmConfig } from '@qv/llm';
+import { bullPrefix, createQueue, createRedis } from '@qv/queue';
+import { createProviderGuard } from './domain/provider-guard';
+import { loadWorkerConfig } from './config';
+import { ItemsRepository } from './repositories/items.repository';
+import { UsageEventsPublisher } from './repositories/usage-events.publisher';
+import { startEnrichmentWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const llmConfig = resolveLlmConfig(process.env);
+  const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
+  const metrics = createMetricsRegistry('enrichment-worker');
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
+  const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
+  const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
+  const provider = createProvider(llmConfig);
+  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS });
+  const guard = createProviderGuard({ threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS, logger });
+
+  const deps = {
+    items: new ItemsRepository(prisma),
+    provider,
+    guard,
+    cache,
+    cacheWaitMs: config.CACHE_WAIT_MS,
+    usage: new UsageEventsPublisher(usageQueue),
+    enrichmentQueue,
+    deadLetterQueue,
+    logger,
+    metrics: {
+      llmCalls: new Counter({ name: 'llm_calls_total', help: 'LLM calls made, by task', labelNames: ['task'], registers: [metrics] }),
+      cacheHits: new Counter({ name: 'enrichment_cache_hits_total', help: 'Tasks answered from the cache, by tier', labelNames: ['tier'], registers: [metrics] }),
+      cacheUnavailable: new Counter({ name: 'enrichment_cache_unavailable_total', help: 'Cache calls that failed and were skipped (fail open)', labelNames: ['operation'], registers: [metrics] }),
+    },
+  };
+  const running = startEnrichmentWorker(deps, {
+    connection: createRedis(config.REDIS_URL),
+    prefix: bullPrefix(config.REDIS_PREFIX),
+    concurrency: config.WORKER_CONCURRENCY,
+    retryBaseDelayMs: config.RETRY_BASE_DELAY_MS,
+    lockDurationMs: config.JOB_LOCK_MS,
+    stalledIntervalMs: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+    deadLetterSweepMs: config.DEAD_LETTER_SWEEP_MS,
+  });
+
+  const app = createHttpApp({
+    service: 'enrichment-worker',
+    logger,
+    metrics,
+    readiness: [
+      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+      { name: 'redis', check: () => redis.ping() },
+      { name: 'worker', check: async () => { if (!running.worker.isRunning()) throw new Error('not running'); } },
+    ],
+  });
+  app.use(notFoundHandler());
+  app.use(errorMiddleware(logger));
+  const server = await listen(app, config.PORT);
+  logger.info({ port: server.port, provider: provider.name, model: provider.model, concurrency: config.WORKER_CONCURRENCY }, 'enrichment-worker running');
+  announceReady('enrichment-worker', server.port);
+
+  onShutdown(async () => {
+    await running.stop();
+    await server.close();
+    await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
+    await cache.close();
+    redis.disconnect();
+    await prisma.$disconnect();
+  }, logger, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { QUEUE_NAMES } from '@qv/contracts';
+import { jitteredBackoff } from '@qv/queue';
+import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { decideRetry } from './domain/retry-decision';
+import { deadLetter, isFinalFailure, sweepFailed, type DeadLetterDeps } from './jobs/dead-letter';
+import { enrich, type EnrichDeps } from './jobs/enrich.handler';
+
+export interface WorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  retryBaseDelayMs: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  deadLetterSweepMs: number;
+}
+
+/** Past this many provider 429s one job starts using attempts, so a provider that always refuses cannot loop it forever. */
+const MAX_RATE_LIMITED = 20;
+
+/**
+ * The enrichment worker: BullMQ Worker over the `enrichment` queue, retry decisions from
+ * `decideRetry`, a provider 429 slowing the whole queue (every worker, through BullMQ's queue rate
+ * limit), dead letters on the last failure and a periodic sweep of the failed set.
+ */
+export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options: WorkerOptions): { worker: Worker; stop: () => Promise<void> } {
+  const enrichmentQueue: Queue = deps.enrichmentQueue;
+  const worker = new Worker(
+    QUEUE_NAMES.enrichment,
+    async (job: Job) => {
+      try {
+        await enrich(deps, job.id!, job.data);
+      } catch (err) {
+        const decision = decideRetry(err);
+        const rateLimitedSoFar = Number((job.data as { rateLimited?: number }).rateLimited ?? 0);
+        if (decision.kind === 'rate_limited' && rateLimitedSoFar < MAX_RATE_LIMITED) {
+          await job.updateData({ ...job.data, rateLimited: rateLimitedSoFar + 1 });
+          await enrichmentQueue.rateLimit(decision.delayMs);
+          deps.logger.warn({ jobId: job.id, delayMs: decision.delayMs }, 'provider rate limit: queue paused for every worker');
+          throw Worker.RateLimitError();
+        }
+        if (err instanceof UnrecoverableError) throw err;
+        if (decision.kind === 'give_up') throw new UnrecoverableError(decision.reason);
+        throw err instanceof Error ? err : new Error(decision.reason);
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+      // A huge static limit: manual rate limiting (queue.rateLimit) needs a limiter configured.
+      limiter: { max: 1_000_000, duration: 1000 },
+      settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, options.retryBaseDelayMs) },
+    },
+  );
+  worker.on('failed', (job, err) => {
+    if (!job || !isFinalFailure(job, err)) return;
+    deadLetter(deps, job).catch((e) => deps.logger.error({ err: e, jobId: job.id }, 'dead-lettering failed; the sweep will retry'));
+  });
+  worker.on('error', (err) => deps.logger.error({ err: err.message }, 'worker error'));
+
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeping = sweeping.then(() => sweepFailed(deps)).catch((err) => deps.logger.error({ err }, 'failed-job sweep failed'));
+  }, options.deadLetterSweepMs);
+
+  return {
+    worker,
+    stop: async () => {
+      clearInterval(timer);
+      // close() waits for in-flight jobs to finish; a job cut off by a hard kill is recovered by stall detection.
+      await worker.close();
+      await sweeping;
+    },
+  };
+}

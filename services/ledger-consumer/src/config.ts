@@ -1,0 +1,18 @@
+import { commonEnv, parseConfig, port, positiveInt } from '@qv/config';
+import { z } from 'zod';
+
+export const ledgerConfigSchema = z.object({
+  ...commonEnv,
+  PORT: port(3004),
+  LEDGER_CONCURRENCY: positiveInt(16),
+  /** How often unsettled reservations are expired and orphans voided. */
+  SWEEP_INTERVAL_MS: positiveInt(10_000),
+  /** A reservation whose item never got stored is voided after this long. */
+  ORPHAN_GRACE_SECONDS: positiveInt(300),
+  /** How often drift is recomputed for the metric and the log. */
+  RECONCILE_INTERVAL_MS: positiveInt(60_000),
+  DB_POOL_SIZE: positiveInt(10),
+});
+export type LedgerConfig = z.infer<typeof ledgerConfigSchema>;
+
+export const loadLedgerConfig = (env: NodeJS.ProcessEnv = process.env): LedgerConfig => parseConfig(ledgerConfigSchema, env);

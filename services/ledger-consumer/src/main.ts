@@ -1,0 +1,63 @@
+import { Counter, createLogger, createMetricsRegistry, Gauge, startTelemetry } from '@qv/telemetry';
+startTelemetry('ledger-consumer');
+
+import { createPrisma } from '@qv/db';
+import { announceReady, createHttpApp, errorMiddleware, listen, notFoundHandler, onShutdown } from '@qv/http';
+import { bullPrefix, createRedis } from '@qv/queue';
+import { startSweeper } from '@qv/quota';
+import { loadLedgerConfig } from './config';
+import { startReconcileJob } from './jobs/reconcile.job';
+import { startUsageEventsWorker } from './jobs/usage-events.worker';
+
+async function main(): Promise<void> {
+  const config = loadLedgerConfig();
+  const logger = createLogger('ledger-consumer', config.LOG_LEVEL);
+  const metrics = createMetricsRegistry('ledger-consumer');
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+
+  const worker = startUsageEventsWorker({
+    prisma,
+    connection: redis,
+    prefix: bullPrefix(config.REDIS_PREFIX),
+    concurrency: config.LEDGER_CONCURRENCY,
+    logger,
+    applied: new Counter({ name: 'ledger_events_total', help: 'Usage events by type and outcome (applied, duplicate)', labelNames: ['type', 'outcome'], registers: [metrics] }),
+  });
+  const stopSweeper = startSweeper({ db: prisma, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger });
+  const stopReconcile = startReconcileJob({
+    prisma,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    logger,
+    drift: new Gauge({ name: 'ledger_drift_tokens', help: 'Token drift between counters, reservations and the ledger (expected 0)', labelNames: ['day'], registers: [metrics] }),
+  });
+
+  const app = createHttpApp({
+    service: 'ledger-consumer',
+    logger,
+    metrics,
+    readiness: [
+      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+      { name: 'redis', check: () => redis.ping() },
+    ],
+  });
+  app.use(notFoundHandler());
+  app.use(errorMiddleware(logger));
+  const server = await listen(app, config.PORT);
+  announceReady('ledger-consumer', server.port);
+
+  onShutdown(async () => {
+    stopReconcile();
+    await stopSweeper();
+    await worker.close();
+    await server.close();
+    redis.disconnect();
+    await prisma.$disconnect();
+  }, logger, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
