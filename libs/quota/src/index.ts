@@ -1,0 +1,10 @@
+/**
+ * The quota engine shared by quota-service and ledger-consumer (DESIGN.md §2–3): the pure rules in
+ * `domain/`, and use cases that take a `Db` (client or transaction) and an explicit `now`.
+ * See libs/quota/README.md for the rolling-hour algorithm and the locking argument.
+ */
+export * from './domain';
+export { charge, inTransaction, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
+export { settle, release, type ReservationChange } from './use-cases/reservations';
+export { quotaStatus, loadLimits } from './use-cases/status';
+export { expireStale, voidOrphans, startSweeper, type SweeperOptions } from './use-cases/sweeper';

@@ -1,0 +1,91 @@
+import type { Db } from '@qv/db';
+import { withSpan } from '@qv/telemetry';
+import { expireBatch, findOrphans } from '../repositories/quota.repository';
+import { release } from './reservations';
+
+const BATCH = 500;
+
+/**
+ * Every RESERVED reservation past its `expires_at` becomes EXPIRED: the slot is freed, the tokens
+ * stay charged as estimated (fail closed: the worker may have made the call; a late settle still
+ * corrects them). Returns how many expired. Batched so a large backlog never holds many locks.
+ */
+export function expireStale(db: Db, now: Date): Promise<number> {
+  return withSpan('Quota.expireStale', async (span) => {
+    let total = 0;
+    for (;;) {
+      const n = await expireBatch(db, now, BATCH);
+      total += n;
+      if (n < BATCH) break;
+    }
+    span.setAttribute('quota.expired', total);
+    return total;
+  });
+}
+
+/**
+ * Releases (refunds) RESERVED reservations older than `graceSeconds` whose item row was never
+ * stored: api-service charged, then crashed before its item transaction (DESIGN.md §5). The grace
+ * must exceed the api-service's longest charge-to-commit time, or a slow create is refunded and
+ * then runs unpaid. Each one goes through `release`, so a concurrent settle or release wins cleanly.
+ * Returns how many were released.
+ */
+export function voidOrphans(db: Db, now: Date, graceSeconds: number): Promise<number> {
+  return withSpan('Quota.voidOrphans', async (span) => {
+    const before = new Date(now.getTime() - graceSeconds * 1000);
+    let total = 0;
+    for (;;) {
+      const ids = await findOrphans(db, before, BATCH);
+      for (const id of ids) if ((await release(db, id, now)).changed) total++;
+      if (ids.length < BATCH) break;
+    }
+    span.setAttribute('quota.voided', total);
+    return total;
+  });
+}
+
+export interface SweeperOptions {
+  db: Db;
+  /** Time between sweeps. */
+  intervalMs: number;
+  /** See `voidOrphans`. Default 300 s. */
+  orphanGraceSeconds?: number;
+  /** The clock; default `() => new Date()`. */
+  now?: () => Date;
+  /** Where failures and non-empty sweeps are reported. */
+  logger?: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+}
+
+/**
+ * Runs `voidOrphans` then `expireStale` every `intervalMs` (orphans first: they deserve a refund,
+ * which an expiry would no longer give). Sweeps never overlap; several processes may sweep at once.
+ * Returns a function that stops the timer and waits for a sweep in progress.
+ */
+export function startSweeper(options: SweeperOptions): () => Promise<void> {
+  const clock = options.now ?? (() => new Date());
+  const grace = options.orphanGraceSeconds ?? 300;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const sweep = async () => {
+    try {
+      const now = clock();
+      const voided = await voidOrphans(options.db, now, grace);
+      const expired = await expireStale(options.db, now);
+      if (voided || expired) options.logger?.info({ voided, expired }, 'quota sweep');
+    } catch (err) {
+      options.logger?.error({ err }, 'quota sweep failed');
+    }
+  };
+  const timer = setInterval(() => {
+    if (running || stopped) return;
+    running = sweep().finally(() => {
+      running = null;
+    });
+  }, options.intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await running;
+  };
+}
