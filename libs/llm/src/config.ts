@@ -1,0 +1,67 @@
+import { positiveInt } from '@qv/config';
+import { z } from 'zod';
+
+/** The providers `createProvider` can build. */
+export const LlmProviderName = z.enum(['simulator', 'openai', 'anthropic']);
+export type LlmProviderName = z.infer<typeof LlmProviderName>;
+
+// An exported-but-empty variable (`OPENAI_API_KEY=`) means "not set", as shells and .env files write it.
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional());
+
+/**
+ * The LLM variables, to spread into a service's config schema (`z.object({...commonEnv, ...llmEnv})`).
+ * Defaults that depend on the provider are filled by `resolveLlmConfig`.
+ */
+export const llmEnv = {
+  /** `simulator` | `openai` | `anthropic`; default: anthropic with ANTHROPIC_API_KEY, else openai with OPENAI_API_KEY, else simulator. */
+  LLM_PROVIDER: z.preprocess((v) => (v === '' ? undefined : v), LlmProviderName.optional()),
+  /** Base URL of the API; default `http://127.0.0.1:3005/v1` for the simulator, the SDK's own for the others. */
+  LLM_BASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+  /** Default `sim-1` (simulator), `gpt-4o-mini` (openai), `claude-3-5-haiku-latest` (anthropic). */
+  LLM_MODEL: optionalString,
+  /** Per-call timeout; a call slower than this fails as a retryable `timeout`. */
+  LLM_TIMEOUT_MS: positiveInt(30_000),
+  OPENAI_API_KEY: optionalString,
+  ANTHROPIC_API_KEY: optionalString,
+};
+
+export const LlmEnv = z.object(llmEnv);
+export type LlmEnv = z.infer<typeof LlmEnv>;
+
+/** Everything `createProvider` needs. */
+export interface LlmConfig {
+  provider: LlmProviderName;
+  baseUrl?: string;
+  apiKey?: string;
+  model?: string;
+  timeoutMs: number;
+}
+
+/** Where the simulator listens by default (its `PORT` default is 3005). */
+export const DEFAULT_SIMULATOR_BASE_URL = 'http://127.0.0.1:3005/v1';
+
+/** The model each provider uses unless LLM_MODEL says otherwise. */
+export const DEFAULT_MODELS: Record<LlmProviderName, string> = {
+  simulator: 'sim-1',
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-3-5-haiku-latest',
+};
+
+/**
+ * Turns the LLM variables (raw `process.env` or an already parsed config) into an `LlmConfig`.
+ * Without LLM_PROVIDER it picks the provider a key exists for, Anthropic first, and falls back to
+ * the simulator, so a machine with no key works out of the box.
+ */
+export function resolveLlmConfig(env: Record<string, unknown>): LlmConfig {
+  const parsed = LlmEnv.parse(env);
+  const provider: LlmProviderName =
+    parsed.LLM_PROVIDER ?? (parsed.ANTHROPIC_API_KEY ? 'anthropic' : parsed.OPENAI_API_KEY ? 'openai' : 'simulator');
+  const apiKey = provider === 'anthropic' ? parsed.ANTHROPIC_API_KEY : provider === 'openai' ? parsed.OPENAI_API_KEY : undefined;
+  return {
+    provider,
+    baseUrl: parsed.LLM_BASE_URL ?? (provider === 'simulator' ? DEFAULT_SIMULATOR_BASE_URL : undefined),
+    apiKey,
+    model: parsed.LLM_MODEL ?? DEFAULT_MODELS[provider],
+    timeoutMs: parsed.LLM_TIMEOUT_MS,
+  };
+}

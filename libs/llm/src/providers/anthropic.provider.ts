@@ -1,0 +1,55 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { LlmError } from '../errors';
+import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
+import { mapSdkError } from './sdk-errors';
+
+export interface AnthropicOptions {
+  apiKey: string;
+  model: string;
+  timeoutMs: number;
+  /** Unset uses the SDK's default (api.anthropic.com). */
+  baseURL?: string;
+}
+
+/**
+ * A provider for Anthropic's Messages API through the official SDK, SDK retries off (the queue
+ * retries). System messages become the `system` parameter, as the Messages API requires.
+ */
+export class AnthropicProvider implements LlmProvider {
+  readonly name = 'anthropic';
+  readonly model: string;
+  private readonly client: Anthropic;
+
+  constructor(options: AnthropicOptions) {
+    this.model = options.model;
+    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+    const messages = req.messages
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
+    let response: Anthropic.Message;
+    try {
+      response = await this.client.messages.create(
+        { model: req.model ?? this.model, max_tokens: req.maxTokens, messages, ...(system ? { system } : {}) },
+        { signal: req.signal },
+      );
+    } catch (err) {
+      throw mapSdkError(err, Anthropic, this.name);
+    }
+    if (!Array.isArray(response.content)) throw new LlmError('invalid_response', 'anthropic: the answer has no content');
+    const text = response.content
+      .filter((block): block is Anthropic.TextBlock => block.type === 'text')
+      .map((block) => block.text)
+      .join('');
+    const usage = response.usage;
+    if (!usage || !Number.isInteger(usage.input_tokens) || !Number.isInteger(usage.output_tokens)) {
+      throw new LlmError('invalid_response', 'anthropic: the answer has no token usage');
+    }
+    // Prompt caching splits the input into fresh, written and read tokens; all of them were sent.
+    const promptTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+    return { text, model: response.model || (req.model ?? this.model), promptTokens, completionTokens: usage.output_tokens };
+  }
+}
