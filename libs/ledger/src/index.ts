@@ -1,3 +1,4 @@
 /** The usage ledger: applying events exactly once with their settlement, and reconciliation. */
 export * from './apply-usage-event';
 export * from './reconciliation';
+export * from './usage-report';

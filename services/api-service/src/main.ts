@@ -5,7 +5,12 @@ import { QUEUE_NAMES } from '@qv/contracts';
 import { createPrisma, ensureUserWithKey } from '@qv/db';
 import { announceReady, listen, onShutdown } from '@qv/http';
 import { createQueue, createRedis } from '@qv/queue';
+import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
+import { adminCacheRoutes } from './routes/admin/cache.routes';
+import { adminDlqRoutes } from './routes/admin/dlq.routes';
+import { adminLedgerRoutes } from './routes/admin/ledger.routes';
+import { DeadLettersRepository } from './repositories/dead-letters.repository';
 import { loadApiConfig } from './config';
 import { OutboxPublisher } from './repositories/outbox.publisher';
 import { QuotaClient } from './repositories/quota.client';
@@ -18,6 +23,9 @@ async function main(): Promise<void> {
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
+  const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
+  const deadLetters = new DeadLettersRepository({ deadLetterQueue, enrichmentQueue });
+  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000 });
   const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS);
   const outbox = new OutboxPublisher({ prisma, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
@@ -33,6 +41,7 @@ async function main(): Promise<void> {
     metrics,
     bodyLimit: config.BODY_LIMIT,
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
+    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma })],
     readiness: [
       { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
       { name: 'redis', check: () => redis.ping() },
@@ -47,7 +56,8 @@ async function main(): Promise<void> {
   onShutdown(async () => {
     await server.close();
     await stopRelay();
-    await enrichmentQueue.close();
+    await Promise.all([enrichmentQueue.close(), deadLetterQueue.close()]);
+    await cache.close();
     await quota.close();
     redis.disconnect();
     await prisma.$disconnect();

@@ -1,0 +1,37 @@
+import type { Db } from '@qv/db';
+
+export interface UsageReportRow {
+  plan: string;
+  model: string | null;
+  day: string;
+  calls: number;
+  tokens: number;
+  costUsd: number;
+  cacheHits: number;
+  tokensSaved: number;
+  costSavedUsd: number;
+}
+
+/** Completed usage per plan (the user's current plan), model and UTC day, from the ledger. */
+export async function usageReport(db: Db, options: { since?: string } = {}): Promise<UsageReportRow[]> {
+  const since = options.since ?? new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 10);
+  const rows = await db.$queryRaw<Array<{ plan: string; model: string | null; day: Date; calls: bigint; tokens: bigint; cost: string; hits: bigint; saved: bigint; cost_saved: string }>>`
+    SELECT u.plan_id AS plan, l.model, l.day,
+           COUNT(*) AS calls, COALESCE(SUM(l.total_tokens), 0)::bigint AS tokens, COALESCE(SUM(l.cost_usd), 0)::text AS cost,
+           COUNT(*) FILTER (WHERE l.cache_hit) AS hits, COALESCE(SUM(l.tokens_saved), 0)::bigint AS saved, COALESCE(SUM(l.cost_saved_usd), 0)::text AS cost_saved
+    FROM ai_usage_ledger l JOIN users u ON u.id = l.user_id
+    WHERE l.kind = 'completed' AND l.day >= ${since}::date
+    GROUP BY u.plan_id, l.model, l.day
+    ORDER BY l.day DESC, u.plan_id, l.model`;
+  return rows.map((r) => ({
+    plan: r.plan,
+    model: r.model,
+    day: r.day.toISOString().slice(0, 10),
+    calls: Number(r.calls),
+    tokens: Number(r.tokens),
+    costUsd: Number(r.cost),
+    cacheHits: Number(r.hits),
+    tokensSaved: Number(r.saved),
+    costSavedUsd: Number(r.cost_saved),
+  }));
+}

@@ -1,0 +1,53 @@
+import { DeadLetterJob, type DlqEntry, type DlqFilter, type EnrichmentJob } from '@qv/contracts';
+import { jobOptions } from '@qv/queue';
+import type { Job, Queue } from 'bullmq';
+
+/** The dead-letter queue as ops see it: list, show, replay, discard (DESIGN.md §5). */
+export class DeadLettersRepository {
+  constructor(private readonly deps: { deadLetterQueue: Queue; enrichmentQueue: Queue }) {}
+
+  async list(filter: DlqFilter = {}, limit = 1000): Promise<DlqEntry[]> {
+    const jobs = await this.deps.deadLetterQueue.getJobs(['waiting', 'delayed', 'prioritized'], 0, limit - 1);
+    return jobs.map(toEntry).filter((e): e is DlqEntry => e !== null && matches(e, filter));
+  }
+
+  async get(jobId: string): Promise<{ entry: DlqEntry; dead: DeadLetterJob; job: Job } | null> {
+    const job = await this.deps.deadLetterQueue.getJob(jobId);
+    if (!job) return null;
+    const entry = toEntry(job);
+    return entry ? { entry, dead: DeadLetterJob.parse(job.data), job } : null;
+  }
+
+  /**
+   * Re-runs a dead job under a new job id (a replay is new work, not a retry of the old job), then
+   * removes it from the dead-letter queue; if the enqueue fails the dead letter stays.
+   */
+  async requeue(dead: Job, payload: EnrichmentJob): Promise<string> {
+    const newJobId = `${payload.itemId}_replay_${Date.now()}`;
+    await this.deps.enrichmentQueue.add('enrich', payload, jobOptions('enrich', newJobId));
+    await dead.remove();
+    return newJobId;
+  }
+
+  async discard(jobId: string): Promise<boolean> {
+    const job = await this.deps.deadLetterQueue.getJob(jobId);
+    if (!job) return false;
+    await job.remove();
+    return true;
+  }
+}
+
+function toEntry(job: Job): DlqEntry | null {
+  const parsed = DeadLetterJob.safeParse(job.data);
+  if (!parsed.success) return null;
+  const d = parsed.data;
+  return { jobId: job.id!, itemId: d.job.itemId, userId: d.job.userId, failedReason: d.failedReason, attemptsMade: d.attemptsMade, failedAt: d.failedAt, errors: d.errors };
+}
+
+function matches(e: DlqEntry, f: DlqFilter): boolean {
+  if (f.userId && e.userId !== f.userId) return false;
+  if (f.since && e.failedAt < f.since) return false;
+  if (f.until && e.failedAt > f.until) return false;
+  if (f.error && !e.failedReason.toLowerCase().includes(f.error.toLowerCase())) return false;
+  return true;
+}

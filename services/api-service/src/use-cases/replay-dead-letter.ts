@@ -1,0 +1,42 @@
+import { NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
+import type { PrismaClient } from '@qv/db';
+import { estimateTokens } from '@qv/llm';
+import { withSpan } from '@qv/telemetry';
+import type { DeadLettersRepository } from '../repositories/dead-letters.repository';
+import type { QuotaClient } from '../repositories/quota.client';
+
+export interface ReplayDeps {
+  prisma: PrismaClient;
+  deadLetters: DeadLettersRepository;
+  quota: QuotaClient;
+}
+
+/**
+ * Replays one dead-lettered job. By default the user is not charged again (ops replaying a fault
+ * of ours should not bill the user twice); the tokens still reach the ledger, marked uncharged.
+ * With `chargeUser` the replay takes a fresh charge like a new request (and can be refused by it).
+ */
+export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: boolean): Promise<{ jobId: string; newJobId: string; charged: boolean }> {
+  return withSpan('DeadLetters.replay', async () => {
+    const found = await deps.deadLetters.get(jobId);
+    if (!found) throw new NotFoundError('Dead-letter job');
+    const original = found.dead.job;
+    let reservationId: string | null = null;
+    if (chargeUser) {
+      const item = await deps.prisma.item.findUnique({ where: { id: original.itemId } });
+      if (!item) throw new NotFoundError('Item');
+      const charge = await deps.quota.charge({
+        v: 1,
+        userId: original.userId,
+        itemId: original.itemId,
+        idempotencyKey: `replay:${jobId}:${found.job.timestamp}`,
+        estimatedTokens: estimateTokens({ content: item.content, title: item.title }, original.tasks.map((t) => TaskName.parse(t))),
+      });
+      reservationId = charge.reservation.id;
+    }
+    const payload: EnrichmentJob = { v: 1, itemId: original.itemId, userId: original.userId, tasks: original.tasks, reservationId, charged: chargeUser, replayOf: jobId };
+    await deps.prisma.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
+    const newJobId = await deps.deadLetters.requeue(found.job, payload);
+    return { jobId, newJobId, charged: chargeUser };
+  });
+}
