@@ -41,17 +41,19 @@ export function startService(name: string, env: Record<string, string>, timeoutM
       child.kill('SIGKILL');
       reject(new Error(`${name} did not become ready in ${timeoutMs} ms; see ${logFile}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    const exitedEarly = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code} before it was ready; see ${logFile}`));
-    });
+    };
+    child.once('exit', exitedEarly);
     child.stdout!.on('data', (chunk: Buffer) => {
       log.write(chunk);
       buffer += chunk.toString();
       const match = new RegExp(`^ready ${name} (\\d+)$`, 'm').exec(buffer);
       if (!match) return;
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      // Only this listener: `exited`, which stop() and kill() await, listens for 'exit' too.
+      child.off('exit', exitedEarly);
       buffer = '';
       const port = Number(match[1]);
       const stop = async (graceMs = 10_000) => {
