@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { LlmError } from '../errors';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
+import { deadline, SDK_TIMEOUT_MARGIN_MS, timeoutError } from './deadline';
 import { mapSdkError } from './sdk-errors';
 
 export interface AnthropicOptions {
@@ -18,11 +19,13 @@ export interface AnthropicOptions {
 export class AnthropicProvider implements LlmProvider {
   readonly name = 'anthropic';
   readonly model: string;
+  private readonly timeoutMs: number;
   private readonly client: Anthropic;
 
   constructor(options: AnthropicOptions) {
     this.model = options.model;
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
+    this.timeoutMs = options.timeoutMs;
+    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs + SDK_TIMEOUT_MARGIN_MS, maxRetries: 0 });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
@@ -31,12 +34,14 @@ export class AnthropicProvider implements LlmProvider {
       .filter((m) => m.role !== 'system')
       .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
     let response: Anthropic.Message;
+    const limit = deadline(this.timeoutMs, req.signal);
     try {
       response = await this.client.messages.create(
         { model: req.model ?? this.model, max_tokens: req.maxTokens, messages, ...(system ? { system } : {}) },
-        { signal: req.signal },
+        { signal: limit.signal },
       );
     } catch (err) {
+      if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
       throw mapSdkError(err, Anthropic, this.name);
     }
     if (!Array.isArray(response.content)) throw new LlmError('invalid_response', 'anthropic: the answer has no content');

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { LlmError } from '../errors';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
+import { deadline, SDK_TIMEOUT_MARGIN_MS, timeoutError } from './deadline';
 import { mapSdkError } from './sdk-errors';
 
 export interface OpenAiCompatibleOptions {
@@ -27,23 +28,26 @@ export interface OpenAiCompatibleOptions {
 export class OpenAiCompatibleProvider implements LlmProvider {
   readonly name: string;
   readonly model: string;
+  private readonly timeoutMs: number;
   private readonly client: OpenAI;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
 
   constructor(options: OpenAiCompatibleOptions) {
     this.name = options.name ?? 'openai';
     this.model = options.model;
+    this.timeoutMs = options.timeoutMs;
     this.maxTokensField = options.maxTokensField ?? 'max_tokens';
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
-      timeout: options.timeoutMs,
+      timeout: options.timeoutMs + SDK_TIMEOUT_MARGIN_MS,
       maxRetries: 0,
     });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     let response: OpenAI.Chat.Completions.ChatCompletion;
+    const limit = deadline(this.timeoutMs, req.signal);
     try {
       response = await this.client.chat.completions.create(
         {
@@ -52,9 +56,10 @@ export class OpenAiCompatibleProvider implements LlmProvider {
           [this.maxTokensField]: req.maxTokens,
           ...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' as const } } : {}),
         },
-        { signal: req.signal },
+        { signal: limit.signal },
       );
     } catch (err) {
+      if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
       throw mapSdkError(err, OpenAI, this.name);
     }
     const text = response.choices?.[0]?.message?.content;

@@ -1,0 +1,18 @@
+import { commonEnv, parseConfig, port } from '@qv/config';
+import { z } from 'zod';
+
+export const SimulatorConfig = z.object({
+  NODE_ENV: commonEnv.NODE_ENV,
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  SHUTDOWN_TIMEOUT_MS: commonEnv.SHUTDOWN_TIMEOUT_MS,
+  PORT: port(3005),
+  /** Added to every call, before any directive latency: a model's base response time. */
+  SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0),
+  /** The model it lists and answers as when a request names none. */
+  SIM_MODEL: z.string().min(1).default('sim-1'),
+});
+export type SimulatorConfig = z.infer<typeof SimulatorConfig>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
+  return parseConfig(SimulatorConfig, env);
+}

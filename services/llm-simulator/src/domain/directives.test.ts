@@ -1,0 +1,26 @@
+import { MAX_DIRECTIVE_LATENCY_MS, parseDirectives, stripDirectives } from './directives';
+
+describe('parseDirectives', () => {
+  it('reads every directive anywhere in the text', () => {
+    expect(parseDirectives('a [sim:latency_ms=250] b [sim:status=429] [sim:retry_after=7] [sim:fail_first=2] [sim:fail_until=1700000000000]')).toEqual({
+      latencyMs: 250,
+      status: 429,
+      retryAfterSeconds: 7,
+      failFirst: 2,
+      failUntil: 1700000000000,
+    });
+    expect(parseDirectives('no directives here')).toEqual({});
+  });
+
+  it('ignores unknown names, unsupported statuses and unreadable values', () => {
+    expect(parseDirectives('[sim:status=418] [sim:latency_ms=-5] [sim:fail_first=two] [sim:colour=red]')).toEqual({});
+  });
+
+  it('caps the latency a directive can ask for', () => {
+    expect(parseDirectives('[sim:latency_ms=99999999]').latencyMs).toBe(MAX_DIRECTIVE_LATENCY_MS);
+  });
+
+  it('strips directives for analysis only', () => {
+    expect(stripDirectives('Hello [sim:status=500] world').replace(/\s+/g, ' ')).toBe('Hello world');
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * Fault and latency directives a caller writes into the user content, e.g. `[sim:status=429]`.
+ * They stay in the prompt (and in its token count); the answers are computed without them.
+ */
+export interface Directives {
+  latencyMs?: number;
+  status?: 429 | 500 | 503;
+  retryAfterSeconds?: number;
+  failFirst?: number;
+  failUntil?: number;
+}
+
+const DIRECTIVE = /\[sim:([a-z_]+)=([^\]\s]*)\]/g;
+
+/** Longest latency a directive may ask for, so a typo cannot hang a test run. */
+export const MAX_DIRECTIVE_LATENCY_MS = 120_000;
+
+function nonNegativeInt(value: string): number | undefined {
+  if (!/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Reads every directive; unknown names and unreadable values are ignored (the text stays text). */
+export function parseDirectives(text: string): Directives {
+  const result: Directives = {};
+  for (const [, name, value] of text.matchAll(DIRECTIVE)) {
+    const n = nonNegativeInt(value);
+    if (n === undefined) continue;
+    switch (name) {
+      case 'latency_ms':
+        result.latencyMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);
+        break;
+      case 'status':
+        if (n === 429 || n === 500 || n === 503) result.status = n;
+        break;
+      case 'retry_after':
+        result.retryAfterSeconds = n;
+        break;
+      case 'fail_first':
+        result.failFirst = n;
+        break;
+      case 'fail_until':
+        result.failUntil = n;
+        break;
+    }
+  }
+  return result;
+}
+
+/** The text without directives, for summaries, tags and facts. */
+export function stripDirectives(text: string): string {
+  return text.replace(DIRECTIVE, ' ');
+}

@@ -1,0 +1,29 @@
+import { startTelemetry } from '@qv/telemetry';
+startTelemetry('llm-simulator');
+
+import { announceReady, listen, onShutdown } from '@qv/http';
+import { createLogger, createMetricsRegistry, stopTelemetry } from '@qv/telemetry';
+import { createApp } from './app';
+import { loadConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('llm-simulator', config.LOG_LEVEL);
+  const app = createApp({ logger, metrics: createMetricsRegistry('llm-simulator'), model: config.SIM_MODEL, baseLatencyMs: config.SIM_LATENCY_MS });
+  const server = await listen(app, config.PORT);
+  logger.info({ port: server.port, model: config.SIM_MODEL, latencyMs: config.SIM_LATENCY_MS }, 'llm-simulator listening');
+  announceReady('llm-simulator', server.port);
+  onShutdown(
+    async () => {
+      await server.close();
+      await stopTelemetry();
+    },
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS,
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`llm-simulator failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

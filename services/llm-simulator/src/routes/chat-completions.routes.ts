@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { countChatTokens, detectTask } from '@qv/llm';
+import { Router } from 'express';
+import { z } from 'zod';
+import { answer } from '../domain/answers';
+import { parseDirectives } from '../domain/directives';
+import type { FaultInjector } from '../domain/faults';
+import type { CallLog } from '../repositories/call-log';
+import { sendOpenAiError } from './openai-errors';
+
+const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
+const Message = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.union([z.string(), z.array(ContentPart), z.null()]),
+});
+const ChatCompletionBody = z.looseObject({
+  model: z.string().min(1).optional(),
+  messages: z.array(Message).min(1),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  response_format: z.looseObject({ type: z.string() }).optional(),
+  stream: z.literal(false).nullish(),
+});
+
+/** What an absent max_tokens means here (a real model would use its context window). */
+const DEFAULT_MAX_TOKENS = 1024;
+
+export interface ChatCompletionDeps {
+  model: string;
+  baseLatencyMs: number;
+  faults: FaultInjector;
+  calls: CallLog;
+  onOutcome: (outcome: 'ok' | 'fault' | 'invalid') => void;
+}
+
+function text(content: z.infer<typeof Message>['content']): string {
+  if (content === null) return '';
+  if (typeof content === 'string') return content;
+  return content.map((part) => part.text ?? '').join('');
+}
+
+/** `POST /v1/chat/completions` and `GET /v1/models`, OpenAI-compatible. */
+export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
+  const router = Router();
+
+  router.get('/v1/models', (_req, res) => {
+    res.json({ object: 'list', data: [{ id: deps.model, object: 'model', created: 0, owned_by: 'qv-llm-simulator' }] });
+  });
+
+  router.post('/v1/chat/completions', async (req, res) => {
+    const parsed = ChatCompletionBody.safeParse(req.body);
+    if (!parsed.success) {
+      deps.onOutcome('invalid');
+      const issue = parsed.error.issues[0];
+      return sendOpenAiError(res, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', {
+        param: issue.path.join('.') || null,
+        code: 'invalid_request',
+      });
+    }
+    const body = parsed.data;
+    const messages = body.messages.map((m) => ({ role: m.role, content: text(m.content) }));
+    const userContent = messages
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .join('\n');
+    deps.calls.record(userContent);
+
+    const directives = parseDirectives(userContent);
+    const latency = deps.baseLatencyMs + (directives.latencyMs ?? 0);
+    if (latency > 0) {
+      // A caller that gave up (timeout, abort) must not keep the timer alive nor get an answer.
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      try {
+        await sleep(latency, undefined, { signal: gone.signal });
+      } catch {
+        return;
+      }
+    }
+
+    const fault = deps.faults.decide(userContent, directives);
+    if (fault) {
+      deps.onOutcome('fault');
+      const [type, code] =
+        fault.status === 429 ? ['requests', 'rate_limit_exceeded'] : fault.status === 503 ? ['server_error', 'service_unavailable'] : ['server_error', null];
+      return sendOpenAiError(res, fault.status, fault.message, type, { code, retryAfterSeconds: fault.retryAfterSeconds });
+    }
+
+    const system = messages
+      .filter((m) => m.role === 'system' || m.role === 'developer')
+      .map((m) => m.content)
+      .join('\n');
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
+    const reply = answer(detectTask(system), userContent, maxTokens);
+    const promptTokens = countChatTokens(messages);
+    deps.onOutcome('ok');
+    res.json({
+      id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: body.model ?? deps.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: reply.finishReason }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens },
+    });
+  });
+
+  return router;
+}
