@@ -1,0 +1,49 @@
+import type { Db } from '@qv/db';
+import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
+import { Counter, Histogram, type Registry } from '@qv/telemetry';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { quotaRoutes } from './routes/quota.routes';
+
+export interface QuotaServiceDeps {
+  db: Db;
+  logger: Logger;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+  reservationTtlSeconds: number;
+  chargeTimeoutMs: number;
+  /** The clock of every charge; tests may pin it. */
+  clock?: () => Date;
+}
+
+/** The quota-service HTTP app. No I/O here: main.ts builds the dependencies. */
+export function createApp(deps: QuotaServiceDeps): Express {
+  const app = createHttpApp({ service: 'quota-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: '16kb' });
+  const charges = new Counter({
+    name: 'quota_charges_total',
+    help: 'Charges by outcome (accepted, replayed, refused, error) and refusal code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [deps.metrics],
+  });
+  const chargeDuration = new Histogram({
+    name: 'quota_charge_duration_seconds',
+    help: 'Time to decide a charge, transaction included',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [deps.metrics],
+  });
+  app.use(
+    quotaRoutes({
+      db: deps.db,
+      logger: deps.logger,
+      reservationTtlSeconds: deps.reservationTtlSeconds,
+      chargeTimeoutMs: deps.chargeTimeoutMs,
+      clock: deps.clock ?? (() => new Date()),
+      charges,
+      chargeDuration,
+    }),
+  );
+  app.use(notFoundHandler());
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

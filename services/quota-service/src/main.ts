@@ -1,0 +1,40 @@
+import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemetry';
+startTelemetry('quota-service');
+
+import { createPrisma } from '@qv/db';
+import { announceReady, listen, onShutdown } from '@qv/http';
+import { createApp } from './app';
+import { loadQuotaServiceConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadQuotaServiceConfig();
+  const logger = createLogger('quota-service', config.LOG_LEVEL);
+  const metrics = createMetricsRegistry('quota-service');
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+
+  const app = createApp({
+    db: prisma,
+    logger,
+    metrics,
+    reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    chargeTimeoutMs: config.CHARGE_TIMEOUT_MS,
+    readiness: [{ name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` }],
+  });
+  const server = await listen(app, config.PORT);
+  logger.info({ port: server.port, poolSize: config.DB_POOL_SIZE }, 'quota-service listening');
+  announceReady('quota-service', server.port);
+
+  onShutdown(
+    async () => {
+      await server.close();
+      await prisma.$disconnect();
+    },
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS,
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

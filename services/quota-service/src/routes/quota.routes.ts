@@ -1,0 +1,70 @@
+import { ChargeRequest, ReleaseRequest, SettleRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
+import type { Db } from '@qv/db';
+import { parseOr400 } from '@qv/http';
+import { charge, quotaStatus, release, settle, toQuotaExceededError } from '@qv/quota';
+import type { Counter, Histogram } from '@qv/telemetry';
+import { Router } from 'express';
+import type { Logger } from 'pino';
+
+export interface QuotaRoutesDeps {
+  db: Db;
+  logger: Logger;
+  reservationTtlSeconds: number;
+  chargeTimeoutMs: number;
+  clock: () => Date;
+  charges: Counter<'outcome' | 'code'>;
+  chargeDuration: Histogram<'outcome'>;
+}
+
+/** The internal quota API (DESIGN.md §3), called by api-service; not exposed to the public. */
+export function quotaRoutes(deps: QuotaRoutesDeps): Router {
+  const router = Router();
+
+  router.post('/internal/charges', async (req, res) => {
+    const body = parseOr400(ChargeRequest, req.body);
+    const end = deps.chargeDuration.startTimer();
+    let outcome = 'error';
+    try {
+      const result = await charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds, transactionTimeoutMs: deps.chargeTimeoutMs });
+      if (!result.ok) {
+        outcome = 'refused';
+        deps.charges.inc({ outcome, code: result.code });
+        deps.logger.info(
+          { userId: body.userId, plan: result.status.plan, code: result.code, retryAfterSeconds: result.retryAfterSeconds, itemId: body.itemId },
+          'quota exceeded',
+        );
+        throw toQuotaExceededError(result);
+      }
+      outcome = result.replayed ? 'replayed' : 'accepted';
+      deps.charges.inc({ outcome, code: 'NONE' });
+      const response: ChargeResponse = { reservation: result.reservation, status: result.status, replayed: result.replayed };
+      res.status(result.replayed ? 200 : 201).json(response);
+    } catch (err) {
+      if (outcome === 'error') deps.charges.inc({ outcome, code: (err as { code?: string }).code ?? 'INTERNAL' });
+      throw err;
+    } finally {
+      end({ outcome });
+    }
+  });
+
+  router.post('/internal/reservations/:id/settle', async (req, res) => {
+    const body = parseOr400(SettleRequest, req.body);
+    const change = await settle(deps.db, req.params.id, body.actualTokens, deps.clock());
+    const response: ReservationResponse = change;
+    res.json(response);
+  });
+
+  router.post('/internal/reservations/:id/release', async (req, res) => {
+    const body = parseOr400(ReleaseRequest, req.body ?? {});
+    const change = await release(deps.db, req.params.id, deps.clock());
+    if (change.changed) deps.logger.info({ reservationId: req.params.id, reason: body.reason }, 'reservation released');
+    const response: ReservationResponse = change;
+    res.json(response);
+  });
+
+  router.get('/internal/users/:userId/quota', async (req, res) => {
+    res.json(await quotaStatus(deps.db, req.params.userId, deps.clock()));
+  });
+
+  return router;
+}
