@@ -22,7 +22,6 @@ interface HttpRequestSpec {
   setupRequest: (req: Record<string, unknown>) => Record<string, unknown>;
 }
 type Autocannon = (opts: { url: string; connections: number; duration: number; requests: HttpRequestSpec[] }, done: (err: Error | null, result: HttpResult) => void) => void;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon: Autocannon = require('autocannon');
 
 const CONNECTIONS = 64;
