@@ -73,7 +73,7 @@ describe('api-service input and auth', () => {
     ['GET', '/admin/reconciliation'],
   ])('%s %s', (method, path) => {
     it('401 without a key, with a malformed header, with an unknown key', async () => {
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer qv_nope' }]) {
+      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer qv_nope' }] as Record<string, string>[]) {
         const res = await http(method, `${stack.api}${path}`, { headers, body: method === 'POST' ? { content: 'x' } : undefined });
         expect(res.status).toBe(401);
         expect(res.body.error.code).toBe('UNAUTHENTICATED');
