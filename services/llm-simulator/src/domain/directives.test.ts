@@ -16,6 +16,10 @@ describe('parseDirectives', () => {
     expect(parseDirectives('[sim:status=418] [sim:latency_ms=-5] [sim:fail_first=two] [sim:colour=red]')).toEqual({});
   });
 
+  it('reads client-error statuses and fail_first_status', () => {
+    expect(parseDirectives('[sim:status=400] [sim:fail_first=1] [sim:fail_first_status=429]')).toEqual({ status: 400, failFirst: 1, failFirstStatus: 429 });
+  });
+
   it('caps the latency a directive can ask for', () => {
     expect(parseDirectives('[sim:latency_ms=99999999]').latencyMs).toBe(MAX_DIRECTIVE_LATENCY_MS);
   });

@@ -2,11 +2,17 @@
  * Fault and latency directives a caller writes into the user content, e.g. `[sim:status=429]`.
  * They stay in the prompt (and in its token count); the answers are computed without them.
  */
+/** Statuses a directive may ask for: the retryable ones, and client errors a worker must not retry. */
+export type SimulatedStatus = 400 | 401 | 403 | 404 | 422 | 429 | 500 | 503;
+const SIMULATED_STATUSES: readonly number[] = [400, 401, 403, 404, 422, 429, 500, 503];
+
 export interface Directives {
   latencyMs?: number;
-  status?: 429 | 500 | 503;
+  status?: SimulatedStatus;
   retryAfterSeconds?: number;
   failFirst?: number;
+  /** The status the `fail_first` failures answer with (default 500); a 429 carries `retry_after`. */
+  failFirstStatus?: SimulatedStatus;
   failUntil?: number;
 }
 
@@ -32,7 +38,10 @@ export function parseDirectives(text: string): Directives {
         result.latencyMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);
         break;
       case 'status':
-        if (n === 429 || n === 500 || n === 503) result.status = n;
+        if (SIMULATED_STATUSES.includes(n)) result.status = n as SimulatedStatus;
+        break;
+      case 'fail_first_status':
+        if (SIMULATED_STATUSES.includes(n)) result.failFirstStatus = n as SimulatedStatus;
         break;
       case 'retry_after':
         result.retryAfterSeconds = n;

@@ -36,4 +36,19 @@ describe('FaultInjector', () => {
     now = 1_002_500;
     expect(faults.decide('x', d)).toBeUndefined();
   });
+
+  it('fail_first answers with fail_first_status when given: a bounded run of 429s with Retry-After', () => {
+    const faults = new FaultInjector();
+    const a = 'doc [sim:fail_first=2] [sim:fail_first_status=429] [sim:retry_after=3]';
+    const d = parseDirectives(a);
+    expect(faults.decide(a, d)).toMatchObject({ status: 429, retryAfterSeconds: 3 });
+    expect(faults.decide(a, d)).toMatchObject({ status: 429, retryAfterSeconds: 3 });
+    expect(faults.decide(a, d)).toBeUndefined();
+  });
+
+  it('answers client errors (not worth retrying) when asked', () => {
+    const faults = new FaultInjector();
+    expect(faults.decide('x', parseDirectives('[sim:status=400]'))).toEqual({ status: 400, message: 'Simulated 400' });
+    expect(faults.decide('x', parseDirectives('[sim:status=422]'))?.status).toBe(422);
+  });
 });

@@ -83,7 +83,13 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
     if (fault) {
       deps.onOutcome('fault');
       const [type, code] =
-        fault.status === 429 ? ['requests', 'rate_limit_exceeded'] : fault.status === 503 ? ['server_error', 'service_unavailable'] : ['server_error', null];
+        fault.status === 429
+          ? ['requests', 'rate_limit_exceeded']
+          : fault.status === 503
+            ? ['server_error', 'service_unavailable']
+            : fault.status >= 500
+              ? ['server_error', null]
+              : ['invalid_request_error', 'simulated_client_error'];
       return sendOpenAiError(res, fault.status, fault.message, type, { code, retryAfterSeconds: fault.retryAfterSeconds });
     }
 
