@@ -72,7 +72,7 @@ require('readline').createInterface({ input: process.stdin }).on('line', (line) 
   await writeFile(schemaPath, schema.replace(generatorBlock, `generator dmmf {\n  provider = ${JSON.stringify(`node ${generator}`)}\n}`));
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/prisma'), ['generate', '--schema', schemaPath], {
     cwd: ROOT,
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1', CI: '1' },
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1', CI: '1' },
     timeout: 60_000,
   });
   return JSON.parse(await readFile(out, 'utf8')) as Datamodel;
