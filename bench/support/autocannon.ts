@@ -22,7 +22,7 @@ type Autocannon = (
   done: (err: Error | null, result: HttpResult) => void,
 ) => void;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS package
+// untyped CommonJS package
 const autocannon: Autocannon = require('autocannon');
 
 /** Runs one autocannon load and resolves with its result. */

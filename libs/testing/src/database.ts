@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { createPrisma, type PrismaClient } from '../../db/src/client';
-import { seedPlans } from '../../db/src/seed';
+import { createPrisma, seedPlans, type PrismaClient } from '@qv/db';
 import { databaseUrl, testPgUrl } from './env';
 
 export interface TestDatabase {

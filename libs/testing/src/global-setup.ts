@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+// jest loads globalSetup outside the test module registry (no moduleNameMapper): a relative import.
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { MIGRATIONS_DIR, runMigrations } from '../../db/src/migrate';
 import { databaseUrl, testPgUrl } from './env';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ChargeResponse, ErrorBody, QuotaStatus, ReservationResponse } from '@qv/contracts';
 import { createTestDatabase, startService, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { Agent, request } from 'undici';
-import { chargeBody, createUser, LIMIT_SCENARIOS } from '../../../libs/quota/src/testing';
+import { chargeBody, createUser, LIMIT_SCENARIOS } from '@qv/quota/testing';
 
 let db: TestDatabase;
 let services: ServiceProcess[] = [];
