@@ -1,63 +1,125 @@
-import { newId, type UsageEvent } from '@qv/contracts';
+import { newId, NotFoundError, type Reservation, type UsageEvent } from '@qv/contracts';
 import { Prisma, type PrismaClient } from '@qv/db';
-import { release, settle } from '@qv/quota';
+import { dayWindow, release, settle } from '@qv/quota';
 import { withSpan } from '@qv/telemetry';
 
 export type ApplyOutcome = 'applied' | 'duplicate';
 
 /**
+ * The event names a reservation that this transaction cannot see. The charge that created it may
+ * not have committed yet (an event racing the charge's answer), so the consumer must retry later
+ * rather than record the usage uncharged: nothing was written.
+ */
+export class ReservationNotVisibleError extends Error {
+  readonly retryable = true;
+  constructor(readonly reservationId: string) {
+    super(`reservation ${reservationId} does not exist (yet); retry the event later`);
+    this.name = 'ReservationNotVisibleError';
+  }
+}
+
+/** The event can never apply (it names another user's reservation). Retrying cannot help. */
+export class InvalidUsageEventError extends Error {
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidUsageEventError';
+  }
+}
+
+export interface ApplyOptions {
+  /** Interactive transaction limits (ms): how long to wait for a connection, and to run. Default 10 000 each. */
+  transactionTimeoutMs?: number;
+}
+
+/**
  * Applies one usage event exactly once: the ledger entry and the settlement (usage.completed) or
  * the release (usage.failed) commit in ONE transaction, and the entry's unique event id makes a
- * second delivery a no-op — whether it arrives later (found) or at the same time (the unique
- * violation rolls the loser's settlement back with it).
+ * second delivery a no-op — whether it arrives later (found) or at the same time (the loser waits
+ * on the reservation row, then hits the unique index and its transaction rolls back whole).
  *
- * An entry is `charged` only when the event was charged and its reservation took the settlement
- * (an uncharged dead-letter replay, or a completion arriving after its reservation was released,
- * is recorded but charges nobody), which is what reconciliation compares against the counters.
+ * `charged` on the entry means "this entry moved the user's counters":
+ * - usage.completed: true only when THIS event settled the reservation (RESERVED or EXPIRED →
+ *   SETTLED). A completion arriving after a release (or after another event settled the same
+ *   reservation) is recorded with its tokens but charges nobody — a RELEASED reservation is never
+ *   re-charged, since the refund may already have been spent on other calls.
+ * - usage.failed: true only when THIS event released the reservation. A failure after a completion
+ *   leaves the reservation SETTLED and is recorded uncharged, with 0 tokens.
+ * - An uncharged dead-letter replay (`charged: false`, no reservation) is recorded, uncharged.
+ * Reconciliation compares the charged completed entries with the settled reservations.
+ *
+ * Throws ReservationNotVisibleError (retryable) when a charged event's reservation is not found,
+ * and InvalidUsageEventError when it belongs to another user.
  */
-export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = new Date()): Promise<ApplyOutcome> {
-  return withSpan('Ledger.apply', async () => {
-    try {
-      return await prisma.$transaction(async (tx) => {
-        if (await tx.aiUsageLedger.findUnique({ where: { eventId: event.eventId }, select: { id: true } })) return 'duplicate' as const;
-        const reservation = event.reservationId ? await tx.aiUsageReservation.findUnique({ where: { id: event.reservationId } }) : null;
-        let charged = false;
-        if (event.charged && reservation) {
-          if (event.type === 'usage.completed') {
-            const change = await settle(tx, reservation.id, event.promptTokens + event.completionTokens, now);
-            charged = change.reservation.status === 'SETTLED' && change.reservation.actualTokens === event.promptTokens + event.completionTokens;
-          } else {
-            await release(tx, reservation.id, now);
-          }
-        }
-        const completed = event.type === 'usage.completed' ? event : null;
-        await tx.aiUsageLedger.create({
-          data: {
-            id: newId('led'),
-            eventId: event.eventId,
-            userId: event.userId,
-            itemId: event.itemId,
-            reservationId: event.reservationId,
-            kind: completed ? 'completed' : 'failed',
-            model: completed?.model ?? null,
-            promptTokens: completed?.promptTokens ?? 0,
-            completionTokens: completed?.completionTokens ?? 0,
-            totalTokens: completed ? completed.promptTokens + completed.completionTokens : 0,
-            costUsd: new Prisma.Decimal(completed?.costUsd ?? 0),
-            cacheTier: completed?.cache.tier ?? null,
-            cacheHit: completed?.cache.hit ?? false,
-            tokensSaved: completed?.cache.tokensSaved ?? 0,
-            costSavedUsd: new Prisma.Decimal(completed?.cache.costSavedUsd ?? 0),
-            charged: completed ? charged : event.charged && reservation !== null,
-            idempotencyKey: event.idempotencyKey,
-            day: reservation?.day ?? new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`),
+export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = new Date(), options: ApplyOptions = {}): Promise<ApplyOutcome> {
+  const timeout = options.transactionTimeoutMs ?? 10_000;
+  return withSpan(
+    'Ledger.apply',
+    async (span) => {
+      try {
+        const outcome = await prisma.$transaction(
+          async (tx) => {
+            // Only an optimisation for the common late duplicate: the unique index is the guarantee.
+            if (await tx.aiUsageLedger.findUnique({ where: { eventId: event.eventId }, select: { id: true } })) return 'duplicate' as const;
+            let reservation: Reservation | null = null;
+            let changed = false;
+            if (event.charged && event.reservationId) {
+              try {
+                const change =
+                  event.type === 'usage.completed'
+                    ? await settle(tx, event.reservationId, event.promptTokens + event.completionTokens, now)
+                    : await release(tx, event.reservationId, now);
+                reservation = change.reservation;
+                changed = change.changed;
+              } catch (err) {
+                if (err instanceof NotFoundError) throw new ReservationNotVisibleError(event.reservationId);
+                throw err;
+              }
+              if (reservation.userId !== event.userId) throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${reservation.id} of another user`);
+            }
+            const completed = event.type === 'usage.completed' ? event : null;
+            await tx.aiUsageLedger.create({
+              data: {
+                id: newId('led', now.getTime()),
+                eventId: event.eventId,
+                userId: event.userId,
+                itemId: event.itemId,
+                reservationId: event.reservationId,
+                kind: completed ? 'completed' : 'failed',
+                model: completed?.model ?? null,
+                promptTokens: completed?.promptTokens ?? 0,
+                completionTokens: completed?.completionTokens ?? 0,
+                totalTokens: completed ? completed.promptTokens + completed.completionTokens : 0,
+                costUsd: new Prisma.Decimal(completed?.costUsd ?? 0),
+                cacheTier: completed?.cache.tier ?? null,
+                cacheHit: completed?.cache.hit ?? false,
+                tokensSaved: completed?.cache.tokensSaved ?? 0,
+                costSavedUsd: new Prisma.Decimal(completed?.cache.costSavedUsd ?? 0),
+                charged: changed,
+                idempotencyKey: event.idempotencyKey,
+                // The day the tokens count against: the reservation's, so it matches the counters.
+                day: dayOf(reservation, now),
+              },
+            });
+            return 'applied' as const;
           },
-        });
-        return 'applied' as const;
-      });
-    } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return 'duplicate';
-      throw err;
-    }
-  });
+          { maxWait: timeout, timeout },
+        );
+        span.setAttribute('ledger.outcome', outcome);
+        return outcome;
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          span.setAttribute('ledger.outcome', 'duplicate');
+          return 'duplicate';
+        }
+        throw err;
+      }
+    },
+    { 'ledger.event_id': event.eventId, 'ledger.event_type': event.type },
+  );
+}
+
+/** The charge stamps a reservation's day from the same clock as its createdAt: its UTC day. */
+function dayOf(reservation: Reservation | null, now: Date): Date {
+  return dayWindow(reservation ? new Date(reservation.createdAt) : now).start;
 }

@@ -12,6 +12,10 @@ export const ledgerConfigSchema = z.object({
   /** How often drift is recomputed for the metric and the log. */
   RECONCILE_INTERVAL_MS: positiveInt(60_000),
   DB_POOL_SIZE: positiveInt(10),
+  /** BullMQ stall detection for usage events (see jobs/usage-events.worker.ts). */
+  LEDGER_LOCK_DURATION_MS: positiveInt(30_000),
+  LEDGER_STALLED_INTERVAL_MS: positiveInt(15_000),
+  LEDGER_MAX_STALLED_COUNT: positiveInt(5),
 });
 export type LedgerConfig = z.infer<typeof ledgerConfigSchema>;
 

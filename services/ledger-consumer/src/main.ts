@@ -21,9 +21,14 @@ async function main(): Promise<void> {
     prisma,
     connection: redis,
     prefix: bullPrefix(config.REDIS_PREFIX),
-    concurrency: config.LEDGER_CONCURRENCY,
     logger,
-    applied: new Counter({ name: 'ledger_events_total', help: 'Usage events by type and outcome (applied, duplicate)', labelNames: ['type', 'outcome'], registers: [metrics] }),
+    applied: new Counter({ name: 'ledger_events_total', help: 'Usage events by type and outcome (applied, duplicate, deferred)', labelNames: ['type', 'outcome'], registers: [metrics] }),
+    options: {
+      concurrency: config.LEDGER_CONCURRENCY,
+      lockDurationMs: config.LEDGER_LOCK_DURATION_MS,
+      stalledIntervalMs: config.LEDGER_STALLED_INTERVAL_MS,
+      maxStalledCount: config.LEDGER_MAX_STALLED_COUNT,
+    },
   });
   const stopSweeper = startSweeper({ db: prisma, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger });
   const stopReconcile = startReconcileJob({

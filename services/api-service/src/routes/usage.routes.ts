@@ -6,7 +6,12 @@ import { principalOf } from './auth.middleware';
 
 const UsageQuery = z.object({ cursor: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 
-/** The user's ledger entries, newest first, with totals for today and this month (UTC). */
+/**
+ * The user's ledger entries, newest first (ledger ids are time-sortable and unique, so `id < cursor`
+ * pages with neither gaps nor repeats), with totals for today and this month (UTC):
+ * `entries` counts every entry, `tokens` and `costUsd` only what was charged to the user (charged
+ * completions: what the quota counters hold once settled), `tokensSaved` what the cache saved.
+ */
 export function usageRoutes(deps: { prisma: PrismaClient }): Router {
   const router = Router();
   router.get('/v1/usage', async (req, res) => {
@@ -21,14 +26,15 @@ export function usageRoutes(deps: { prisma: PrismaClient }): Router {
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    // Windows by the entry's `day` (its reservation's UTC day), the same windows the quota counters use.
     const totals = async (since: Date) => {
-      const agg = await deps.prisma.aiUsageLedger.aggregate({
-        where: { userId, charged: true, createdAt: { gte: since } },
-        _sum: { totalTokens: true, costUsd: true, tokensSaved: true },
-        _count: true,
-      });
-      return { entries: agg._count, tokens: agg._sum.totalTokens ?? 0, costUsd: Number(agg._sum.costUsd ?? 0), tokensSaved: agg._sum.tokensSaved ?? 0 };
+      const [all, charged] = await Promise.all([
+        deps.prisma.aiUsageLedger.aggregate({ where: { userId, day: { gte: since } }, _sum: { tokensSaved: true }, _count: true }),
+        deps.prisma.aiUsageLedger.aggregate({ where: { userId, day: { gte: since }, charged: true, kind: 'completed' }, _sum: { totalTokens: true, costUsd: true } }),
+      ]);
+      return { entries: all._count, tokens: charged._sum.totalTokens ?? 0, costUsd: Number(charged._sum.costUsd ?? 0), tokensSaved: all._sum.tokensSaved ?? 0 };
     };
+    const [today, month] = await Promise.all([totals(dayStart), totals(monthStart)]);
     res.json({
       entries: page.map((r) => ({
         id: r.id,
@@ -48,7 +54,7 @@ export function usageRoutes(deps: { prisma: PrismaClient }): Router {
         createdAt: r.createdAt.toISOString(),
       })),
       nextCursor: rows.length > query.limit ? page[page.length - 1].id : null,
-      totals: { today: await totals(dayStart), month: await totals(monthStart) },
+      totals: { today, month },
     });
   });
   return router;

@@ -5,25 +5,36 @@ import type { Logger } from 'pino';
 
 /**
  * Recomputes drift every `intervalMs` (today and yesterday, UTC): the `ledger_drift_tokens` gauge
- * per user/day and one error log line per drifting row, so an alert can fire on `> 0`.
+ * per day plus `day="all"` for the total, and one error log line per drifting user/day, so an alert
+ * can fire on `> 0`. Drift is 0 even mid-stream: a settlement and its ledger entry commit together
+ * and reconcile() reads every table in one statement (one snapshot). Runs never overlap.
  */
 export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: number; logger: Logger; drift: Gauge<string> }): () => void {
+  let running = false;
   const run = async () => {
-    const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const rows = await reconcile(deps.prisma, { since });
-    deps.drift.reset();
-    let total = 0;
-    for (const row of rows) {
-      total += row.drift;
-      if (row.drift !== 0) {
-        deps.drift.set({ day: row.day }, row.drift);
-        deps.logger.error({ event: 'ledger.drift', ...row }, 'ledger drift');
+    if (running) return;
+    running = true;
+    try {
+      const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      const rows = await reconcile(deps.prisma, { since });
+      deps.drift.reset();
+      let total = 0;
+      for (const row of rows) {
+        total += row.drift;
+        if (row.drift !== 0) {
+          deps.drift.inc({ day: row.day }, row.drift);
+          deps.logger.error({ event: 'ledger.drift', ...row }, 'ledger drift');
+        }
       }
+      deps.drift.set({ day: 'all' }, total);
+    } catch (err) {
+      deps.logger.error({ err }, 'reconciliation failed');
+    } finally {
+      running = false;
     }
-    deps.drift.set({ day: 'all' }, total);
   };
-  const timer = setInterval(() => run().catch((err) => deps.logger.error({ err }, 'reconciliation failed')), deps.intervalMs);
+  const timer = setInterval(() => void run(), deps.intervalMs);
   timer.unref();
-  run().catch((err) => deps.logger.error({ err }, 'reconciliation failed'));
+  void run();
   return () => clearInterval(timer);
 }

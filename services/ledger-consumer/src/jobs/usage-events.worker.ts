@@ -1,34 +1,59 @@
 import { QUEUE_NAMES, UsageEvent } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
-import { applyUsageEvent } from '@qv/ledger';
+import { applyUsageEvent, InvalidUsageEventError, ReservationNotVisibleError } from '@qv/ledger';
 import type { Counter } from '@qv/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
+export interface UsageEventsWorkerOptions {
+  concurrency: number;
+  /** BullMQ job lock; a consumer that dies holds its jobs this long before they count as stalled. */
+  lockDurationMs: number;
+  /** How often stalled jobs are looked for and handed back to the wait list. */
+  stalledIntervalMs: number;
+  /** Stalls a job may survive before it fails; high, since re-applying an event is always safe. */
+  maxStalledCount: number;
+}
+
 /**
  * Consumes `usage-events`. A crash mid-event leaves the BullMQ job active; stall detection hands it
- * to another consumer, and the ledger's unique event id makes the repeat a no-op. A payload that
- * does not parse can never succeed: it fails at once and stays in the failed set for ops.
+ * to another consumer, and the ledger's unique event id makes the repeat a no-op (its transaction
+ * either committed whole or not at all). A payload that does not parse, or names another user's
+ * reservation, can never succeed: it fails at once and stays in the failed set for ops. An event
+ * whose reservation is not visible yet is retried with the event's own backoff.
  */
 export function startUsageEventsWorker(deps: {
   prisma: PrismaClient;
   connection: Redis;
   prefix: string;
-  concurrency: number;
   logger: Logger;
   applied: Counter<string>;
+  options: UsageEventsWorkerOptions;
 }): Worker {
   const worker = new Worker(
     QUEUE_NAMES.usageEvents,
     async (job) => {
       const parsed = UsageEvent.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid usage event: ${parsed.error.message}`);
-      const outcome = await applyUsageEvent(deps.prisma, parsed.data);
-      deps.applied.inc({ type: parsed.data.type, outcome });
-      return outcome;
+      try {
+        const outcome = await applyUsageEvent(deps.prisma, parsed.data);
+        deps.applied.inc({ type: parsed.data.type, outcome });
+        return outcome;
+      } catch (err) {
+        if (err instanceof InvalidUsageEventError) throw new UnrecoverableError(err.message);
+        if (err instanceof ReservationNotVisibleError) deps.applied.inc({ type: parsed.data.type, outcome: 'deferred' });
+        throw err;
+      }
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 5 },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.options.concurrency,
+      lockDuration: deps.options.lockDurationMs,
+      stalledInterval: deps.options.stalledIntervalMs,
+      maxStalledCount: deps.options.maxStalledCount,
+    },
   );
   worker.on('error', (err) => deps.logger.error({ err: err.message }, 'usage-events worker error'));
   worker.on('failed', (job, err) => deps.logger.error({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'usage event failed'));
