@@ -49,6 +49,8 @@ export const commonEnv = {
   /** Where spans go; unset keeps tracing in-process (spans still carry ids into the logs). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /** Interface the HTTP server binds (read by libs/http `listen`); 0.0.0.0 in containers. */
+  HOST: z.string().min(1).default('127.0.0.1'),
 };
 
 export const commonConfig = z.object(commonEnv);

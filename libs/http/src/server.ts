@@ -8,7 +8,11 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export function listen(app: Express, port: number, host = '127.0.0.1'): Promise<RunningServer> {
+/**
+ * Binds `host` (default: HOST from the environment, else 127.0.0.1 — loopback unless a deployment
+ * such as docker-compose asks for 0.0.0.0, so a dev machine never exposes internal services).
+ */
+export function listen(app: Express, port: number, host = process.env.HOST || '127.0.0.1'): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (err?: Error) => {
       if (err) return reject(err);

@@ -7,6 +7,7 @@ import { announceReady, listen, onShutdown } from '@qv/http';
 import { createQueue, createRedis } from '@qv/queue';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
+import { openApiRoutes } from './openapi/openapi.routes';
 import { adminCacheRoutes } from './routes/admin/cache.routes';
 import { adminDlqRoutes } from './routes/admin/dlq.routes';
 import { adminLedgerRoutes } from './routes/admin/ledger.routes';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     metrics,
     bodyLimit: config.BODY_LIMIT,
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
+    publicRouters: [openApiRoutes()],
     adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma })],
     readiness: [
       { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
@@ -51,7 +53,6 @@ async function main(): Promise<void> {
   const server = await listen(app, config.PORT);
   const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
   logger.info({ port: server.port }, 'api-service listening');
-  announceReady('api-service', server.port);
 
   onShutdown(async () => {
     await server.close();
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     redis.disconnect();
     await prisma.$disconnect();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('api-service', server.port);
 }
 
 main().catch((err) => {

@@ -12,7 +12,6 @@ async function main(): Promise<void> {
   const app = createApp({ logger, metrics: createMetricsRegistry('llm-simulator'), model: config.SIM_MODEL, baseLatencyMs: config.SIM_LATENCY_MS });
   const server = await listen(app, config.PORT);
   logger.info({ port: server.port, model: config.SIM_MODEL, latencyMs: config.SIM_LATENCY_MS }, 'llm-simulator listening');
-  announceReady('llm-simulator', server.port);
   onShutdown(
     async () => {
       await server.close();
@@ -21,6 +20,8 @@ async function main(): Promise<void> {
     logger,
     config.SHUTDOWN_TIMEOUT_MS,
   );
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('llm-simulator', server.port);
 }
 
 main().catch((err) => {

@@ -22,7 +22,6 @@ async function main(): Promise<void> {
   });
   const server = await listen(app, config.PORT);
   logger.info({ port: server.port, poolSize: config.DB_POOL_SIZE }, 'quota-service listening');
-  announceReady('quota-service', server.port);
 
   onShutdown(
     async () => {
@@ -32,6 +31,8 @@ async function main(): Promise<void> {
     logger,
     config.SHUTDOWN_TIMEOUT_MS,
   );
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('quota-service', server.port);
 }
 
 main().catch((err) => {
