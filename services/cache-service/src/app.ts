@@ -1,0 +1,20 @@
+import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
+import type { Logger, Registry } from '@qv/telemetry';
+import type { Express } from 'express';
+import type { CacheService } from './cache.service';
+import { cacheRoutes } from './routes/cache.routes';
+
+export interface AppDeps {
+  cache: CacheService;
+  logger: Logger;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = createHttpApp({ service: 'cache-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: '2mb' });
+  app.use(cacheRoutes(deps.cache));
+  app.use(notFoundHandler());
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,248 @@
+import { CacheClient, cacheKey } from '@qv/cache-client';
+import type { CacheEntryValue, CacheKeyParts, CacheStats } from '@qv/contracts';
+import { Redis } from '@qv/queue';
+import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
+
+let db: TestDatabase;
+let prefix: string;
+let redis: Redis;
+let service: ServiceProcess;
+let client: CacheClient;
+
+function key(overrides: Partial<CacheKeyParts> = {}): CacheKeyParts {
+  return { tier: 'content', scope: 'usr_a', task: 'summarize', model: 'sim-1', promptVersion: 'v1', input: 'The quick brown fox', ...overrides };
+}
+const entry = (value: unknown, tokens = 120, extra: Partial<CacheEntryValue> = {}): CacheEntryValue => ({ value, tokens, model: 'sim-1', ...extra });
+const redisKeyOf = (k: CacheKeyParts) => `${prefix}:cache:${k.tier}:${k.scope}:${cacheKey(k)}`;
+
+async function start(): Promise<void> {
+  service = await startService('cache-service', {
+    DATABASE_URL: db.url,
+    REDIS_URL: testRedisUrl(),
+    REDIS_PREFIX: prefix,
+    CACHE_CLEANUP_INTERVAL_MS: '300',
+    DATABASE_POOL_SIZE: '3',
+  });
+  client = new CacheClient({ baseUrl: service.url, timeoutMs: 5000 });
+}
+
+/** Deletes this file's keys only: other test files share the Redis server. */
+async function flushOurKeys(): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) n += await redis.del(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+
+async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(service.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prefix = testRedisPrefix();
+  redis = new Redis(testRedisUrl());
+  await start();
+});
+
+afterAll(async () => {
+  await client?.close();
+  await service?.stop();
+  await flushOurKeys();
+  redis.disconnect();
+  await db?.drop();
+});
+
+describe('put and get', () => {
+  it.each([
+    ['system', 'global', null],
+    ['session', 'usr_a', 1800],
+    ['content', 'usr_a', 3600],
+  ] as const)('stores and serves the %s tier (Redis and PostgreSQL)', async (tier, scope, ttl) => {
+    const k = key({ tier, scope, task: `t-${tier}` });
+    expect(await client.get(k)).toEqual({ hit: false, entry: null });
+    expect(await client.put(k, entry({ summary: `for ${tier}` }, 77, { costUsd: 0.0012 }), ttl)).toEqual({ stored: true });
+    expect(await client.get(k)).toEqual({ hit: true, entry: { value: { summary: `for ${tier}` }, tokens: 77, model: 'sim-1', costUsd: 0.0012 } });
+
+    const pttl = await redis.pttl(redisKeyOf(k));
+    if (ttl === null) expect(pttl).toBe(-1);
+    else expect(pttl).toBeGreaterThan((ttl - 5) * 1000);
+    const rows = await db.query<{ type: string; user_id: string; tokens: number; permanent: boolean }>(
+      'SELECT type, user_id, tokens, expires_at IS NULL AS permanent FROM ai_cache WHERE cache_key = $1',
+      [cacheKey(k)],
+    );
+    expect(rows).toEqual([{ type: tier, user_id: scope, tokens: 77, permanent: ttl === null }]);
+  });
+
+  it("never serves one user's session or content entry to another", async () => {
+    for (const tier of ['session', 'content'] as const) {
+      await client.put(key({ tier, scope: 'usr_a', input: 'private notes' }), entry('A only'), 600);
+      expect((await client.get(key({ tier, scope: 'usr_a', input: 'private notes' }))).hit).toBe(true);
+      expect(await client.get(key({ tier, scope: 'usr_b', input: 'private notes' }))).toEqual({ hit: false, entry: null });
+    }
+  });
+
+  it('misses when the prompt version or the model differs', async () => {
+    await client.put(key({ input: 'versioned' }), entry('v1 answer'), 600);
+    expect((await client.get(key({ input: 'versioned' }))).hit).toBe(true);
+    expect((await client.get(key({ input: 'versioned', promptVersion: 'v2' }))).hit).toBe(false);
+    expect((await client.get(key({ input: 'versioned', model: 'sim-2' }))).hit).toBe(false);
+  });
+
+  it('hits on whitespace and Unicode-composition variants of the input, not on case variants', async () => {
+    await client.put(key({ input: 'Caf\u00e9   au lait' }), entry('coffee'), 600);
+    expect((await client.get(key({ input: '  Cafe\u0301 au\n\tlait ' }))).entry?.value).toBe('coffee');
+    expect((await client.get(key({ input: 'café au lait' }))).hit).toBe(false);
+  });
+
+  it('refuses scopes that do not fit the tier with 400 VALIDATION_FAILED', async () => {
+    const global = await post('/internal/cache/put', { v: 1, key: key({ tier: 'content', scope: 'global' }), entry: entry('x'), ttlSeconds: 60 });
+    expect(global.status).toBe(400);
+    expect(global.json.error.code).toBe('VALIDATION_FAILED');
+    expect(global.json.error.message).toMatch(/never "global"/);
+    const system = await post('/internal/cache/get', { v: 1, key: key({ tier: 'system', scope: 'usr_a' }) });
+    expect(system.status).toBe(400);
+    const pattern = await post('/internal/cache/get', { v: 1, key: key({ scope: 'usr_*' }) });
+    expect(pattern.status).toBe(400);
+    const missingVersion = await post('/internal/cache/get', { key: key() });
+    expect(missingVersion.status).toBe(400);
+  });
+
+  it('stores nothing for a session/content put without a TTL (free and payg plans)', async () => {
+    const k = key({ input: 'no ttl plan' });
+    expect(await client.put(k, entry('x'), null)).toEqual({ stored: false });
+    expect(await post('/internal/cache/put', { v: 1, key: k, entry: entry('x') })).toEqual({ status: 200, json: { stored: false } });
+    expect((await client.get(k)).hit).toBe(false);
+    expect(await db.query('SELECT 1 FROM ai_cache WHERE cache_key = $1', [cacheKey(k)])).toHaveLength(0);
+  });
+
+  it('deletes one entry from Redis and PostgreSQL', async () => {
+    const k = key({ input: 'to delete' });
+    await client.put(k, entry('x'), 600);
+    expect(await client.delete(k)).toEqual({ deleted: true });
+    expect((await client.get(k)).hit).toBe(false);
+    expect(await client.delete(k)).toEqual({ deleted: false });
+  });
+});
+
+describe('expiry', () => {
+  it('misses once the TTL has passed, and the cleanup job removes the expired row', async () => {
+    const k = key({ tier: 'session', input: 'short lived' });
+    await client.put(k, entry('soon gone'), 1);
+    expect((await client.get(k)).hit).toBe(true);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await client.get(k)).toEqual({ hit: false, entry: null });
+    const deadline = Date.now() + 3000;
+    let rows = 1;
+    while (Date.now() < deadline && rows > 0) {
+      rows = (await db.query('SELECT 1 FROM ai_cache WHERE cache_key = $1', [cacheKey(k)])).length;
+      if (rows) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows).toBe(0);
+  });
+});
+
+describe('the system tier outlives Redis', () => {
+  const sys = key({ tier: 'system', scope: 'global', task: 'system-prompt', input: 'You are a careful summarizer.' });
+
+  it('serves from PostgreSQL after the Redis keys are gone, and re-warms the entry', async () => {
+    await client.put(sys, entry('PROMPT', 0), null);
+    expect(await flushOurKeys()).toBeGreaterThan(0);
+    expect(await redis.exists(redisKeyOf(sys))).toBe(0);
+    expect(await client.get(sys)).toEqual({ hit: true, entry: { value: 'PROMPT', tokens: 0, model: 'sim-1' } });
+    expect(await redis.exists(redisKeyOf(sys))).toBe(1);
+  });
+
+  it('warm reloads every system entry into Redis', async () => {
+    const sys2 = { ...sys, input: 'Tag with at most five tags.' };
+    await client.put(sys2, entry('TAGS', 0), null);
+    await flushOurKeys();
+    const systemRows = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM ai_cache WHERE type = 'system'"))[0].n);
+    expect(await client.warm()).toEqual({ warmed: systemRows });
+    expect(await redis.exists(redisKeyOf(sys), redisKeyOf(sys2))).toBe(2);
+  });
+
+  it('a restarted cache-service warms the system tier at start', async () => {
+    await client.close();
+    await service.stop();
+    await flushOurKeys();
+    await start();
+    expect(await redis.exists(redisKeyOf(sys))).toBe(1);
+    expect(JSON.parse((await redis.get(redisKeyOf(sys)))!)).toEqual({ value: 'PROMPT', tokens: 0, model: 'sim-1' });
+    expect((await client.get(sys)).hit).toBe(true);
+  });
+});
+
+describe('stats', () => {
+  const tierOf = (s: CacheStats, t: keyof CacheStats['tiers']) => s.tiers[t];
+
+  it('counts exact hits, misses, entries, tokens and cost saved per tier', async () => {
+    await client.purge({});
+    const before = await client.stats();
+    for (const t of ['system', 'session', 'content'] as const) expect(tierOf(before, t).entries).toBe(0);
+
+    const content = key({ scope: 'usr_s', input: 'stats content' });
+    const session = key({ tier: 'session', scope: 'usr_s', input: 'stats session' });
+    const system = key({ tier: 'system', scope: 'global', input: 'stats system' });
+    await client.put(content, entry('c', 100, { costUsd: 0.002 }), 600);
+    await client.put(session, entry('s', 40), 600);
+    await client.put(system, entry('y', 10, { costUsd: 0.0001 }), null);
+    for (let i = 0; i < 3; i++) expect((await client.get(content)).hit).toBe(true);
+    expect((await client.get({ ...content, input: 'other' })).hit).toBe(false);
+    expect((await client.get(session, { costPerTokenUsd: 0.00001 })).hit).toBe(true);
+    expect((await client.get({ ...session, input: 'nope 1' })).hit).toBe(false);
+    expect((await client.get({ ...session, input: 'nope 2' })).hit).toBe(false);
+    expect((await client.get(system)).hit).toBe(true);
+
+    const after = await client.stats();
+    const expected = {
+      content: { entries: 1, hits: 3, misses: 1, tokens: 300, cost: 0.006 },
+      session: { entries: 1, hits: 1, misses: 2, tokens: 40, cost: 0.0004 },
+      system: { entries: 1, hits: 1, misses: 0, tokens: 10, cost: 0.0001 },
+    } as const;
+    for (const t of ['system', 'session', 'content'] as const) {
+      const b = tierOf(before, t);
+      const a = tierOf(after, t);
+      const e = expected[t];
+      expect(a.entries).toBe(e.entries);
+      expect(a.hits - b.hits).toBe(e.hits);
+      expect(a.misses - b.misses).toBe(e.misses);
+      expect(a.tokensSaved - b.tokensSaved).toBe(e.tokens);
+      expect(a.costSavedUsd - b.costSavedUsd).toBeCloseTo(e.cost, 9);
+      expect(a.hitRatio).toBeCloseTo(a.hits / (a.hits + a.misses), 12);
+    }
+  });
+
+  it('purges by user and by tier, in Redis and PostgreSQL', async () => {
+    await client.purge({});
+    for (const scope of ['usr_p1', 'usr_p2']) {
+      await client.put(key({ scope, input: 'purge me' }), entry('c'), 600);
+      await client.put(key({ tier: 'session', scope, input: 'purge me' }), entry('s'), 600);
+    }
+    await client.put(key({ tier: 'system', scope: 'global', input: 'purge me' }), entry('y'), null);
+
+    expect(await client.purge({ userId: 'usr_p1' })).toEqual({ purged: 2 });
+    expect((await client.get(key({ scope: 'usr_p1', input: 'purge me' }))).hit).toBe(false);
+    expect((await client.get(key({ tier: 'session', scope: 'usr_p1', input: 'purge me' }))).hit).toBe(false);
+    expect((await client.get(key({ scope: 'usr_p2', input: 'purge me' }))).hit).toBe(true);
+    expect(await db.query("SELECT 1 FROM ai_cache WHERE user_id = 'usr_p1'")).toHaveLength(0);
+
+    expect(await client.purge({ tier: 'session' })).toEqual({ purged: 1 });
+    expect((await client.get(key({ tier: 'session', scope: 'usr_p2', input: 'purge me' }))).hit).toBe(false);
+    expect((await client.get(key({ scope: 'usr_p2', input: 'purge me' }))).hit).toBe(true);
+
+    expect(await client.purge({ tier: 'system' })).toEqual({ purged: 1 });
+    expect(await client.purge({ tier: 'content', userId: 'usr_p2' })).toEqual({ purged: 1 });
+    expect(await db.query('SELECT 1 FROM ai_cache')).toHaveLength(0);
+    const stats = await client.stats();
+    expect([stats.tiers.system.entries, stats.tiers.session.entries, stats.tiers.content.entries]).toEqual([0, 0, 0]);
+
+    const bad = await post('/internal/cache/purge', { userId: 'usr_*' });
+    expect(bad.status).toBe(400);
+  });
+});

@@ -1,0 +1,19 @@
+import { commonEnv, parseConfig, port, positiveInt } from '@qv/config';
+import { z } from 'zod';
+
+export const CacheServiceConfig = z.object({
+  ...commonEnv,
+  PORT: port(3003),
+  /** How long a single-flight lease lives if its holder neither puts nor releases (crashed). */
+  SINGLE_FLIGHT_LEASE_MS: positiveInt(30_000),
+  /** Longest a lookup waits for another holder's result; requests may ask for less. */
+  SINGLE_FLIGHT_WAIT_MS: positiveInt(10_000),
+  /** Period of the job that deletes expired ai_cache rows. */
+  CACHE_CLEANUP_INTERVAL_MS: positiveInt(60_000),
+  DATABASE_POOL_SIZE: positiveInt(10),
+});
+export type CacheServiceConfig = z.infer<typeof CacheServiceConfig>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): CacheServiceConfig {
+  return parseConfig(CacheServiceConfig, env);
+}

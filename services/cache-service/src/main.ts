@@ -1,0 +1,82 @@
+import { startTelemetry } from '@qv/telemetry';
+startTelemetry('cache-service');
+
+import { once } from 'node:events';
+import { createPrisma } from '@qv/db';
+import { announceReady, listen, onShutdown, withTimeout } from '@qv/http';
+import { createFastRedis, type Redis } from '@qv/queue';
+import { createLogger, createMetricsRegistry } from '@qv/telemetry';
+import { createApp } from './app';
+import { CacheService } from './cache.service';
+import { loadConfig } from './config';
+import { CacheKeyspace } from './domain/cache-keys';
+import { CacheMetrics } from './domain/cache-metrics';
+import { scheduleCleanup } from './jobs/cleanup.job';
+import { EntryEvents } from './repositories/entry-events';
+import { PgCacheRepository } from './repositories/pg-cache.repository';
+import { RedisCacheRepository } from './repositories/redis-cache.repository';
+
+async function ready(redis: Redis, ms: number): Promise<void> {
+  if (redis.status !== 'ready') await withTimeout(once(redis, 'ready'), ms);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('cache-service', config.LOG_LEVEL);
+  const registry = createMetricsRegistry('cache-service');
+
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  // Auto-pipelining batches the concurrent GETs of many requests into one write: the hot path is one Redis round trip.
+  const redis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
+  const subscriber = createFastRedis(config.REDIS_URL, { commandTimeout: undefined });
+  for (const conn of [redis, subscriber]) conn.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  // Without Redis nothing works (no leases, no counters): refuse to start, the supervisor retries.
+  await Promise.all([ready(redis, 10_000), ready(subscriber, 10_000)]);
+
+  const keys = new CacheKeyspace(config.REDIS_PREFIX);
+  const events = new EntryEvents(subscriber, keys.eventsChannel);
+  await events.start();
+  const metrics = new CacheMetrics(registry, () => events.waiting);
+  const redisRepo = new RedisCacheRepository(redis, keys);
+  const pgRepo = new PgCacheRepository(prisma);
+  const cache = new CacheService({ keys, redis: redisRepo, pg: pgRepo, events, metrics, logger, leaseMs: config.SINGLE_FLIGHT_LEASE_MS, maxWaitMs: config.SINGLE_FLIGHT_WAIT_MS });
+
+  // Warming is an optimisation, not a precondition: a system-tier miss falls back to PostgreSQL anyway.
+  try {
+    const warmed = await cache.warm();
+    logger.info({ warmed }, 'system tier warmed into Redis');
+  } catch (err) {
+    logger.warn({ err }, 'warming the system tier failed; entries will come from PostgreSQL on demand');
+  }
+
+  const app = createApp({
+    cache,
+    logger,
+    metrics: registry,
+    readiness: [
+      { name: 'redis', check: () => redisRepo.ping() },
+      { name: 'postgres', check: () => pgRepo.ping() },
+    ],
+  });
+  const server = await listen(app, config.PORT);
+  const stopCleanup = scheduleCleanup(() => cache.cleanup(), config.CACHE_CLEANUP_INTERVAL_MS, logger);
+  announceReady('cache-service', server.port);
+  logger.info({ port: server.port }, 'cache-service listening');
+
+  onShutdown(
+    async () => {
+      await stopCleanup();
+      // Waiting lookups answer wait_timeout at once, so the HTTP server can drain.
+      await events.close();
+      await server.close();
+      await Promise.allSettled([redis.quit(), prisma.$disconnect()]);
+    },
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS,
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`cache-service failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

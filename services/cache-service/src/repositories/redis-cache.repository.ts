@@ -1,0 +1,149 @@
+import type { CacheTier } from '@qv/contracts';
+import type { Redis } from 'ioredis';
+import type { CacheKeyspace } from '../domain/cache-keys';
+
+/**
+ * GET an entry and, when present, count the hit and what it saved, in one round trip.
+ * KEYS: entry, stats hash. ARGV: cost per token in USD, or '' (used only for entries stored
+ * without costUsd). Misses are not counted here: the caller may still find the entry in PostgreSQL.
+ */
+const GET_COUNTING_HIT = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local tokens = 0
+local nanos = 0
+local ok, e = pcall(cjson.decode, v)
+if ok and type(e) == 'table' then
+  tokens = tonumber(e['tokens']) or 0
+  local cost = tonumber(e['costUsd'])
+  if cost == nil and ARGV[1] ~= '' then cost = tokens * tonumber(ARGV[1]) end
+  if cost ~= nil then nanos = math.floor(cost * 1e9 + 0.5) end
+end
+redis.call('HINCRBY', KEYS[2], 'hits', 1)
+if tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokensSaved', tokens) end
+if nanos > 0 then redis.call('HINCRBY', KEYS[2], 'costSavedNanos', nanos) end
+return v
+`;
+
+/** SET NX PX the lease; answers -10 when acquired, else the holder's remaining PTTL (-2: gone meanwhile). */
+const ACQUIRE_OR_PTTL = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -10 end
+return redis.call('PTTL', KEYS[1])
+`;
+
+/** Deletes the lease only if the token still holds it (a lease that expired and was re-taken is someone else's). */
+const RELEASE_IF_HELD = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+interface CacheScripts {
+  cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): Promise<string | null>;
+  cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
+  cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
+}
+
+export interface TierCounters {
+  hits: number;
+  misses: number;
+  tokensSaved: number;
+  costSavedNanos: number;
+}
+
+/** The Redis side of the cache: entries, counters, leases, and the event channel. */
+export class RedisCacheRepository {
+  private readonly scripts: CacheScripts;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly keys: CacheKeyspace,
+  ) {
+    redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 2, lua: GET_COUNTING_HIT });
+    redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
+    redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
+    this.scripts = redis as unknown as CacheScripts;
+  }
+
+  /** The raw stored JSON of an entry, counting a hit when found. */
+  getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<string | null> {
+    return this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
+  }
+
+  async countMiss(tier: CacheTier): Promise<void> {
+    await this.redis.hincrby(this.keys.statsKey(tier), 'misses', 1);
+  }
+
+  async countHit(tier: CacheTier, tokens: number, nanos: number): Promise<void> {
+    const key = this.keys.statsKey(tier);
+    const pipeline = this.redis.multi().hincrby(key, 'hits', 1);
+    if (tokens > 0) pipeline.hincrby(key, 'tokensSaved', tokens);
+    if (nanos > 0) pipeline.hincrby(key, 'costSavedNanos', nanos);
+    await pipeline.exec();
+  }
+
+  async counters(tier: CacheTier): Promise<TierCounters> {
+    const raw = await this.redis.hgetall(this.keys.statsKey(tier));
+    const n = (field: string) => Number(raw[field] ?? 0);
+    return { hits: n('hits'), misses: n('misses'), tokensSaved: n('tokensSaved'), costSavedNanos: n('costSavedNanos') };
+  }
+
+  /** Stores the raw JSON; `ttlMs` null keeps it until deleted (system tier). */
+  async set(entryKey: string, raw: string, ttlMs: number | null): Promise<void> {
+    if (ttlMs === null) await this.redis.set(entryKey, raw);
+    else await this.redis.set(entryKey, raw, 'PX', ttlMs);
+  }
+
+  /** Many permanent entries in one round trip (warming). */
+  async setMany(entries: { entryKey: string; raw: string }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const { entryKey, raw } of entries) pipeline.set(entryKey, raw);
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  async exists(entryKey: string): Promise<boolean> {
+    return (await this.redis.exists(entryKey)) === 1;
+  }
+
+  async delete(entryKey: string): Promise<boolean> {
+    return (await this.redis.del(entryKey)) === 1;
+  }
+
+  /**
+   * Deletes every key matching `pattern` (SCAN, then UNLINK in batches) and answers the keys it
+   * removed. SCAN may return a key twice; the caller counts distinct keys.
+   */
+  async deleteMatching(pattern: string): Promise<string[]> {
+    const removed: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) {
+        await this.redis.unlink(...keys);
+        removed.push(...keys);
+      }
+    } while (cursor !== '0');
+    return removed;
+  }
+
+  /** -10 when the lease is now `token`'s; otherwise the holder's remaining milliseconds. */
+  acquireLease(leaseKey: string, token: string, ttlMs: number): Promise<number> {
+    return this.scripts.cacheAcquireOrPttl(leaseKey, token, ttlMs);
+  }
+
+  async releaseLease(leaseKey: string, token: string): Promise<boolean> {
+    return (await this.scripts.cacheReleaseIfHeld(leaseKey, token)) === 1;
+  }
+
+  /** Wakes lookups waiting on this entry, in every replica. */
+  async announce(entryKey: string): Promise<void> {
+    await this.redis.publish(this.keys.eventsChannel, entryKey);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}
