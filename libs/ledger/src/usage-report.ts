@@ -12,7 +12,13 @@ export interface UsageReportRow {
   costSavedUsd: number;
 }
 
-/** Completed usage per plan (the user's current plan), model and UTC day, from the ledger. */
+/**
+ * Completed usage per plan, model and UTC day (the entry's day: its reservation's), from the ledger.
+ * `calls` counts every completion, charged or not (an uncharged dead-letter replay still cost us its
+ * tokens); failures made no billable call and are left out. Cache hits count as calls with the tokens
+ * and cost they saved. `plan` is the user's current plan: a plan change re-labels past rows.
+ * `since` (YYYY-MM-DD) defaults to 31 days ago.
+ */
 export async function usageReport(db: Db, options: { since?: string } = {}): Promise<UsageReportRow[]> {
   const since = options.since ?? new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 10);
   const rows = await db.$queryRaw<Array<{ plan: string; model: string | null; day: Date; calls: bigint; tokens: bigint; cost: string; hits: bigint; saved: bigint; cost_saved: string }>>`
