@@ -1,0 +1,156 @@
+import type { CacheKeyParts } from '@qv/contracts';
+import { UnreachableError } from '@qv/http';
+import { Redis } from '@qv/queue';
+import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
+import { CacheClient } from './cache-client';
+import { singleFlight, type Computed } from './single-flight';
+
+let db: TestDatabase;
+let prefix: string;
+let service: ServiceProcess;
+let client: CacheClient;
+
+const key = (input: string, overrides: Partial<CacheKeyParts> = {}): CacheKeyParts => ({
+  tier: 'content',
+  scope: 'usr_sf',
+  task: 'summarize',
+  model: 'sim-1',
+  promptVersion: 'v1',
+  input,
+  ...overrides,
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prefix = testRedisPrefix();
+  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DATABASE_POOL_SIZE: '3', SINGLE_FLIGHT_WAIT_MS: '5000' });
+  client = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, maxWaitMs: 5000 });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await service?.stop();
+  const redis = new Redis(testRedisUrl());
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  await db?.drop();
+});
+
+describe('singleFlight', () => {
+  it('20 concurrent misses on one key make exactly one computation; 19 are served as hits', async () => {
+    const before = (await client.stats()).tiers.content;
+    let invocations = 0;
+    const compute = async (): Promise<Computed<string>> => {
+      invocations++;
+      await sleep(300);
+      return { value: 'the summary', tokens: 250, model: 'sim-1', costUsd: 0.005 };
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, () => singleFlight(client, key('one key, twenty callers'), 3600, compute)));
+
+    expect(invocations).toBe(1);
+    expect(results.map((r) => r.value)).toEqual(Array(20).fill('the summary'));
+    expect(results.filter((r) => r.hit)).toHaveLength(19);
+    expect(results.filter((r) => r.cacheUnavailable)).toHaveLength(0);
+    for (const r of results) expect([r.tier, r.tokens, r.model, r.costUsd]).toEqual(['content', 250, 'sim-1', 0.005]);
+
+    const after = (await client.stats()).tiers.content;
+    expect(after.hits - before.hits).toBe(19);
+    expect(after.misses - before.misses).toBe(1);
+    expect(after.tokensSaved - before.tokensSaved).toBe(19 * 250);
+    expect(after.costSavedUsd - before.costSavedUsd).toBeCloseTo(19 * 0.005, 9);
+
+    // A later call is a plain hit.
+    const again = await singleFlight(client, key('one key, twenty callers'), 3600, compute);
+    expect([again.hit, again.value, invocations]).toEqual([true, 'the summary', 1]);
+  });
+
+  it('a failing leader gives its lease back: a waiter computes, the rest get its result, nothing deadlocks', async () => {
+    let invocations = 0;
+    const compute = async (): Promise<Computed<string>> => {
+      const n = ++invocations;
+      await sleep(200);
+      if (n === 1) throw new Error('LLM said 500');
+      return { value: `attempt ${n}`, tokens: 10, model: 'sim-1' };
+    };
+    const started = Date.now();
+    const settled = await Promise.allSettled(Array.from({ length: 5 }, () => singleFlight(client, key('leader fails'), 3600, compute)));
+    const elapsed = Date.now() - started;
+
+    const rejected = settled.filter((s) => s.status === 'rejected');
+    const fulfilled = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    expect(rejected).toHaveLength(1);
+    expect(((rejected[0] as PromiseRejectedResult).reason as Error).message).toBe('LLM said 500');
+    expect(invocations).toBe(2);
+    expect(fulfilled.map((r) => r.value)).toEqual(Array(4).fill('attempt 2'));
+    expect(fulfilled.filter((r) => r.hit)).toHaveLength(3);
+    // Released, not waited out: well under the 5 s wait and the 30 s lease.
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it('a holder that never answers makes waiters time out and compute on their own', async () => {
+    const k = key('holder crashed');
+    const held = await client.lookup(k);
+    expect(held.hit).toBe(false);
+    if (held.hit || !held.lease) throw new Error('expected a lease');
+
+    const started = Date.now();
+    expect(await client.lookup(k, 300)).toEqual({ hit: false, lease: null, reason: 'wait_timeout' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+
+    let invocations = 0;
+    const alone = await singleFlight(client, k, 3600, async () => ({ value: `alone ${++invocations}`, tokens: 5, model: 'sim-1' }), { waitMs: 200 });
+    expect([alone.value, alone.hit, alone.cacheUnavailable]).toEqual(['alone 1', false, undefined]);
+    // Its put (without the lease) still stored the value for the next caller.
+    expect((await client.get(k)).entry?.value).toBe('alone 1');
+    // The stale token can no longer be used to release someone else's lease.
+    expect(await client.releaseLease(k, 'not-the-token')).toEqual({ released: false });
+    expect(await client.releaseLease(k, held.lease.token)).toEqual({ released: true });
+  });
+
+  it('a released lease passes at once to a waiting lookup', async () => {
+    const k = key('lease handover');
+    const first = await client.lookup(k);
+    if (first.hit || !first.lease) throw new Error('expected a lease');
+    const waiting = client.lookup(k, 3000);
+    await sleep(100);
+    const started = Date.now();
+    await client.releaseLease(k, first.lease.token);
+    const second = await waiting;
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(second.hit).toBe(false);
+    expect(second.hit === false && second.lease !== null && second.lease.token !== first.lease.token).toBe(true);
+  });
+
+  it('does not ask the cache when the plan has no TTL for the tier (free, payg)', async () => {
+    const before = (await client.stats()).tiers.session;
+    let invocations = 0;
+    const compute = async () => ({ value: ++invocations, tokens: 3, model: 'sim-1' });
+    const a = await singleFlight(client, key('free plan', { tier: 'session' }), null, compute);
+    const b = await singleFlight(client, key('free plan', { tier: 'session' }), null, compute);
+    expect([a.value, a.hit, b.value, b.hit]).toEqual([1, false, 2, false]);
+    const after = (await client.stats()).tiers.session;
+    expect([after.hits - before.hits, after.misses - before.misses, after.entries]).toEqual([0, 0, 0]);
+  });
+
+  it('refuses a key whose scope does not fit its tier before calling anything', async () => {
+    let invocations = 0;
+    await expect(singleFlight(client, key('x', { scope: 'global' }), 60, async () => ({ value: ++invocations, tokens: 0, model: 'm' }))).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    expect(invocations).toBe(0);
+  });
+
+  it('fails open when cache-service is down: computes, and says the cache was unavailable', async () => {
+    await service.stop();
+    await expect(client.get(key('down'))).rejects.toBeInstanceOf(UnreachableError);
+    const errors: string[] = [];
+    let invocations = 0;
+    const result = await singleFlight(client, key('down'), 3600, async () => ({ value: `computed ${++invocations}`, tokens: 9, model: 'sim-1' }), {
+      onCacheError: (err, operation) => errors.push(`${operation}:${(err as Error).name}`),
+    });
+    expect(result).toEqual({ value: 'computed 1', tokens: 9, model: 'sim-1', hit: false, tier: 'content', cacheUnavailable: true });
+    expect(errors).toEqual(['lookup:UnreachableError']);
+  });
+});
