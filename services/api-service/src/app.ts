@@ -5,6 +5,7 @@ import type { Express, Router } from 'express';
 import type { Logger } from 'pino';
 import type { OutboxPublisher } from './repositories/outbox.publisher';
 import type { QuotaClient } from './repositories/quota.client';
+import type { PrincipalResolver } from './repositories/auth.repository';
 import { authenticate, requireAdmin } from './routes/auth.middleware';
 import { adminPlansRoutes } from './routes/admin/plans.routes';
 import { adminUsersRoutes } from './routes/admin/users.routes';
@@ -14,6 +15,7 @@ import { usageRoutes } from './routes/usage.routes';
 
 export interface ApiDeps {
   prisma: PrismaClient;
+  principals: PrincipalResolver;
   quota: QuotaClient;
   outbox: OutboxPublisher;
   logger: Logger;
@@ -31,12 +33,12 @@ export function createApp(deps: ApiDeps): Express {
   const app = createHttpApp({ service: 'api-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: deps.bodyLimit });
   for (const router of deps.publicRouters ?? []) app.use(router);
 
-  app.use('/v1', authenticate(deps.prisma));
+  app.use('/v1', authenticate(deps.principals));
   app.use(itemsRoutes(deps));
   app.use(quotaRoutes(deps));
   app.use(usageRoutes(deps));
 
-  app.use('/admin', authenticate(deps.prisma), requireAdmin);
+  app.use('/admin', authenticate(deps.principals), requireAdmin);
   app.use(adminUsersRoutes(deps));
   app.use(adminPlansRoutes(deps));
   for (const router of deps.adminRouters ?? []) app.use(router);

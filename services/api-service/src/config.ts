@@ -21,6 +21,8 @@ export const apiConfigSchema = z.object({
   /** An in-progress idempotency key older than this belongs to a crashed request and may be resumed. */
   IDEMPOTENCY_LOCK_SECONDS: positiveInt(30),
   DB_POOL_SIZE: positiveInt(20),
+  /** How long a resolved API key is trusted without a database look-up (revocations take this long). */
+  AUTH_CACHE_TTL_MS: positiveInt(5000),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 

@@ -15,6 +15,7 @@ import { DeadLettersRepository } from './repositories/dead-letters.repository';
 import { loadApiConfig } from './config';
 import { OutboxPublisher } from './repositories/outbox.publisher';
 import { QuotaClient } from './repositories/quota.client';
+import { PrincipalResolver } from './repositories/auth.repository';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
 
   const app = createApp({
     prisma,
+    principals: new PrincipalResolver(prisma, config.AUTH_CACHE_TTL_MS),
     quota,
     outbox,
     logger,

@@ -94,6 +94,7 @@ describe('OpenAPI document', () => {
     const unused = {} as never;
     const app = createApp({
       prisma: unused,
+      principals: unused,
       quota: unused,
       outbox: unused,
       logger: pino({ level: 'silent' }),

@@ -1,15 +1,14 @@
 import { AppError } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
 import type { RequestHandler } from 'express';
-import { findPrincipal, type Principal } from '../repositories/auth.repository';
+import type { Principal, PrincipalResolver } from '../repositories/auth.repository';
 
 /** `Authorization: Bearer <api key>` → res.locals.principal, else 401 UNAUTHENTICATED. */
-export function authenticate(prisma: PrismaClient): RequestHandler {
+export function authenticate(principals: PrincipalResolver): RequestHandler {
   return async (req, res, next) => {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return next(new AppError('UNAUTHENTICATED', 'Missing or malformed Authorization: Bearer <api key>'));
-    const principal = await findPrincipal(prisma, match[1]);
+    const principal = await principals.resolve(match[1]);
     if (!principal) return next(new AppError('UNAUTHENTICATED', 'Unknown or revoked API key'));
     res.locals.principal = principal;
     next();

@@ -1,9 +1,10 @@
-import { AppError, DEFAULT_TASKS, EnrichmentJob, JOB_CATALOG, newId, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
+import { AppError, DEFAULT_TASKS, EnrichmentJob, newId, QuotaErrorCode, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
 import { presentItem } from '../domain/present-item';
+import { storeItemWithOutbox } from '../repositories/items.repository';
 import type { OutboxPublisher } from '../repositories/outbox.publisher';
 import type { QuotaClient } from '../repositories/quota.client';
 import type { Principal } from '../repositories/auth.repository';
@@ -31,24 +32,18 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     try {
       charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
     } catch (err) {
-      if (err instanceof AppError && err.retryAfterSeconds !== undefined && err.code !== 'QUOTA_SERVICE_UNAVAILABLE') {
+      if (err instanceof AppError && QuotaErrorCode.safeParse(err.code).success) {
         deps.logger.warn({ event: 'quota.breach', userId: principal.userId, plan: principal.planId, code: err.code, retryAfterSeconds: err.retryAfterSeconds }, 'quota breach');
       }
       throw err;
     }
 
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
-    const { item, outboxRow } = await deps.prisma.$transaction(async (tx) => {
-      const existing = await tx.item.findUnique({ where: { id: itemId } });
-      if (existing) return { item: existing, outboxRow: await tx.outboxMessage.findFirst({ where: { itemId, sentAt: null } }) };
-      const created = await tx.item.create({
-        data: { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks },
-      });
-      const row = await tx.outboxMessage.create({
-        data: { id: newId('obx'), itemId, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: itemId, payload: job },
-      });
-      return { item: created, outboxRow: row };
-    });
+    const { item, outbox: outboxRow } = await storeItemWithOutbox(
+      deps.prisma,
+      { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks },
+      job,
+    );
     if (outboxRow) await deps.outbox.publish(outboxRow);
     return { item: presentItem(item), quota: charge.status };
   });
