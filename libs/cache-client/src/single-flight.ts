@@ -109,8 +109,9 @@ async function storeAndReturn<T>(
     await client.put(key, entry, ttlSeconds, token);
   } catch (err) {
     // The value is computed and paid for: a failed put loses only the saving, never the result.
-    // The lease (if any) expires on its own after SINGLE_FLIGHT_LEASE_MS.
+    // Giving the lease back lets waiters go on now rather than after their whole wait.
     report(err, 'put');
+    if (token) await client.releaseLease(key, token).catch((releaseErr) => report(releaseErr, 'releaseLease'));
     return { ...computed, hit: false, tier, cacheUnavailable: true };
   }
   return { ...computed, hit: false, tier };

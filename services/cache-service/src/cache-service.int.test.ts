@@ -246,3 +246,30 @@ describe('stats', () => {
     expect(bad.status).toBe(400);
   });
 });
+
+describe('operations', () => {
+  it('reports Redis and PostgreSQL readiness and exports per-tier metrics', async () => {
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' } });
+
+    const metric = async (labels: string) => {
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${labels} `));
+      return line ? Number(line.slice(labels.length + 1)) : 0;
+    };
+    const hit = 'cache_requests_total{tier="content",op="get",result="hit",service="cache-service"}';
+    const miss = 'cache_requests_total{tier="content",op="get",result="miss",service="cache-service"}';
+    const [hitsBefore, missesBefore] = [await metric(hit), await metric(miss)];
+    const k = key({ input: 'metrics probe' });
+    await client.put(k, entry('m'), 600);
+    await client.get(k);
+    await client.get(k);
+    await client.get({ ...k, input: 'metrics probe, miss' });
+    expect((await metric(hit)) - hitsBefore).toBe(2);
+    expect((await metric(miss)) - missesBefore).toBe(1);
+    expect(await metric('cache_lookups_waiting{service="cache-service"}')).toBe(0);
+    expect(await (await fetch(`${service.url}/metrics`)).text()).toContain('# TYPE cache_single_flight_leases_total counter');
+  });
+});
+
