@@ -4,7 +4,9 @@
  * See libs/quota/README.md for the rolling-hour algorithm and the locking argument.
  */
 export * from './domain';
-export { charge, inTransaction, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
+export { charge, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
+export { inTransaction } from './use-cases/transaction';
+export { CHARGE_SQL, chargeParams, type ChargeCallArgs } from './repositories/charge.repository';
 export { settle, release, type ReservationChange } from './use-cases/reservations';
 export { quotaStatus, loadLimits } from './use-cases/status';
 export { expireStale, voidOrphans, startSweeper, type SweeperOptions } from './use-cases/sweeper';

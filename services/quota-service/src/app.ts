@@ -11,7 +11,6 @@ export interface QuotaServiceDeps {
   metrics: Registry;
   readiness: ReadinessCheck[];
   reservationTtlSeconds: number;
-  chargeTimeoutMs: number;
   /** The clock of every charge; tests may pin it. */
   clock?: () => Date;
 }
@@ -37,7 +36,6 @@ export function createApp(deps: QuotaServiceDeps): Express {
       db: deps.db,
       logger: deps.logger,
       reservationTtlSeconds: deps.reservationTtlSeconds,
-      chargeTimeoutMs: deps.chargeTimeoutMs,
       clock: deps.clock ?? (() => new Date()),
       charges,
       chargeDuration,

@@ -8,11 +8,19 @@ const QuotaServiceEnv = z.object({
   RESERVATION_TTL_SECONDS: positiveInt(900),
   /** PostgreSQL connections of this process; every charge holds one for its transaction. */
   DB_POOL_SIZE: positiveInt(20),
-  /** Upper bound on waiting for a connection and on the charge transaction (ms). */
+  /** statement_timeout of this process's connections (ms): bounds a charge, its wait for the user's lock included. */
   CHARGE_TIMEOUT_MS: positiveInt(5_000),
 });
 export type QuotaServiceConfig = z.infer<typeof QuotaServiceEnv>;
 
 export function loadQuotaServiceConfig(env: NodeJS.ProcessEnv = process.env): QuotaServiceConfig {
   return parseConfig(QuotaServiceEnv, env);
+}
+
+/** The URL with `-c statement_timeout=<ms>` added to its libpq `options` (node-postgres reads them). */
+export function withStatementTimeout(url: string, ms: number): string {
+  const parsed = new URL(url);
+  const options = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', `${options ? `${options} ` : ''}-c statement_timeout=${ms}`);
+  return parsed.toString();
 }

@@ -4,20 +4,21 @@ startTelemetry('quota-service');
 import { createPrisma } from '@qv/db';
 import { announceReady, listen, onShutdown } from '@qv/http';
 import { createApp } from './app';
-import { loadQuotaServiceConfig } from './config';
+import { loadQuotaServiceConfig, withStatementTimeout } from './config';
 
 async function main(): Promise<void> {
   const config = loadQuotaServiceConfig();
   const logger = createLogger('quota-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('quota-service');
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  // A charge is one statement now; the server bounds it (lock wait included), so a connection is
+  // never held longer than this however long the user's lock queue grows.
+  const prisma = createPrisma(withStatementTimeout(config.DATABASE_URL, config.CHARGE_TIMEOUT_MS), { poolSize: config.DB_POOL_SIZE });
 
   const app = createApp({
     db: prisma,
     logger,
     metrics,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
-    chargeTimeoutMs: config.CHARGE_TIMEOUT_MS,
     readiness: [{ name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` }],
   });
   const server = await listen(app, config.PORT);

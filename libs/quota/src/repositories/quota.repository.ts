@@ -42,27 +42,7 @@ function toUserLimits(row: LimitsRow): UserLimits {
   return { planId: row.plan_id, limits: resolveLimits(plan, row.overrides) };
 }
 
-/**
- * Locks the user's row for the rest of the transaction and reads the effective limits; null for an
- * unknown user. This lock is what serialises the charges of ONE user: every charge takes it before
- * reading usage, so in READ COMMITTED the next charge's statements see everything the previous one
- * committed. Charges of different users lock different rows and never wait for each other.
- * `FOR NO KEY UPDATE` rather than `FOR UPDATE` so inserts referencing the user (api keys,
- * overrides) do not queue behind charges.
- */
-export async function lockUserLimits(db: Db, userId: string): Promise<UserLimits | null> {
-  const rows = await db.$queryRaw<LimitsRow[]>`
-    SELECT u.plan_id, p.enrichments_per_day, p.concurrent_jobs, p.calls_per_hour, p.tokens_per_day,
-           p.tokens_per_month, p.session_ttl_seconds, p.content_ttl_seconds, o.limits AS overrides
-      FROM users u
-      JOIN plans p ON p.id = u.plan_id
-      LEFT JOIN user_quota_overrides o ON o.user_id = u.id
-     WHERE u.id = ${userId}
-       FOR NO KEY UPDATE OF u`;
-  return rows[0] ? toUserLimits(rows[0]) : null;
-}
-
-/** The same as `lockUserLimits` without the lock, for reads (status). */
+/** The user's plan id and effective limits (plan + overrides), without a lock, for reads (status). */
 export async function readUserLimits(db: Db, userId: string): Promise<UserLimits | null> {
   const rows = await db.$queryRaw<LimitsRow[]>`
     SELECT u.plan_id, p.enrichments_per_day, p.concurrent_jobs, p.calls_per_hour, p.tokens_per_day,
@@ -82,33 +62,19 @@ interface UsageRow {
   enrichments_today: number | null;
   tokens_today: bigint | null;
   tokens_this_month: bigint | null;
-  existing: ReservationRow | null;
-}
-
-export interface UsageRead {
-  usage: UsageSnapshot;
-  /** The reservation already stored under the idempotency key asked about, if any. */
-  existing: ReservationRow | null;
 }
 
 /**
- * Everything the five checks need, in one statement. The rolling hour counts reservations created
- * after `hourStart` (no upper bound, so a call stamped a few ms later by another replica's clock is
- * counted too: conservative, never over) whose status is not RELEASED (a release refunds the call).
+ * What the status reports, in one statement and without locks (a charge reads the same figures
+ * inside `quota_charge`, under the user's lock). The rolling hour counts reservations created after
+ * `hourStart` whose status is not RELEASED (a release refunds the call).
  */
-export async function readUsage(
-  db: Db,
-  args: { userId: string; hourStart: Date; day: string; month: string; idempotencyKey?: string },
-): Promise<UsageRead> {
-  const key = args.idempotencyKey ?? null;
+export async function readUsage(db: Db, args: { userId: string; hourStart: Date; day: string; month: string }): Promise<UsageSnapshot> {
   const rows = await db.$queryRaw<UsageRow[]>`
     SELECT f.in_flight, f.earliest_expiry, h.calls_in_hour, h.oldest_call_at,
            (SELECT enrichments FROM ai_daily_usage WHERE user_id = ${args.userId} AND day = ${args.day}::date) AS enrichments_today,
            (SELECT tokens FROM ai_daily_usage WHERE user_id = ${args.userId} AND day = ${args.day}::date) AS tokens_today,
-           (SELECT tokens FROM ai_monthly_usage WHERE user_id = ${args.userId} AND month = ${args.month}::date) AS tokens_this_month,
-           (SELECT to_jsonb(r) FROM (
-              SELECT id, user_id, item_id, idempotency_key, status, estimated_tokens, actual_tokens, day, month, created_at, expires_at
-                FROM ai_usage_reservations WHERE idempotency_key = ${key}::text) r) AS existing
+           (SELECT tokens FROM ai_monthly_usage WHERE user_id = ${args.userId} AND month = ${args.month}::date) AS tokens_this_month
       FROM (SELECT count(*)::int AS in_flight, min(expires_at) AS earliest_expiry
               FROM ai_usage_reservations WHERE user_id = ${args.userId} AND status = 'RESERVED') f,
            (SELECT count(*)::int AS calls_in_hour, min(created_at) AS oldest_call_at
@@ -116,92 +82,19 @@ export async function readUsage(
              WHERE user_id = ${args.userId} AND created_at > ${args.hourStart}::timestamptz AND status <> 'RELEASED') h`;
   const row = rows[0];
   return {
-    usage: {
-      inFlight: row.in_flight,
-      earliestExpiry: row.earliest_expiry ? new Date(row.earliest_expiry) : null,
-      callsInHour: row.calls_in_hour,
-      oldestCallAt: row.oldest_call_at ? new Date(row.oldest_call_at) : null,
-      enrichmentsToday: row.enrichments_today ?? 0,
-      tokensToday: Number(row.tokens_today ?? 0),
-      tokensThisMonth: Number(row.tokens_this_month ?? 0),
-    },
-    existing: row.existing ? jsonReservation(row.existing) : null,
+    inFlight: row.in_flight,
+    earliestExpiry: row.earliest_expiry ? new Date(row.earliest_expiry) : null,
+    callsInHour: row.calls_in_hour,
+    oldestCallAt: row.oldest_call_at ? new Date(row.oldest_call_at) : null,
+    enrichmentsToday: row.enrichments_today ?? 0,
+    tokensToday: Number(row.tokens_today ?? 0),
+    tokensThisMonth: Number(row.tokens_this_month ?? 0),
   };
 }
 
 // to_jsonb turns timestamps and dates into strings; give them back their types.
 function jsonReservation(json: ReservationRow): ReservationRow {
   return { ...json, day: new Date(json.day), month: new Date(json.month), created_at: new Date(json.created_at), expires_at: new Date(json.expires_at) };
-}
-
-/** The created_at of the `rank`-th oldest call counted in the rolling hour (1 = the oldest). */
-export async function rankedCallAt(db: Db, args: { userId: string; hourStart: Date; rank: number }): Promise<Date | null> {
-  const rows = await db.$queryRaw<{ created_at: Date }[]>`
-    SELECT created_at FROM ai_usage_reservations
-     WHERE user_id = ${args.userId} AND created_at > ${args.hourStart}::timestamptz AND status <> 'RELEASED'
-     ORDER BY created_at OFFSET ${args.rank - 1}::int LIMIT 1`;
-  return rows[0] ? new Date(rows[0].created_at) : null;
-}
-
-export interface InsertChargeArgs {
-  id: string;
-  userId: string;
-  itemId: string;
-  idempotencyKey: string;
-  estimatedTokens: number;
-  day: string;
-  month: string;
-  now: Date;
-  expiresAt: Date;
-  enrichmentsPerDay: number | null;
-  tokensPerDay: number | null;
-  tokensPerMonth: number | null;
-}
-
-export interface InsertChargeResult {
-  /** false when the daily guard refused (the counters moved since they were read). */
-  daily: boolean;
-  monthly: boolean;
-  reservation: ReservationRow | null;
-}
-
-/**
- * The write of a charge, one statement: the daily and monthly counters each move only if the whole
- * cost still fits (STYLE.md "guard the whole cost", checked against the row's latest version), and
- * the reservation row is inserted only if both did. A false flag means the caller must roll back.
- */
-export async function insertCharge(db: Db, a: InsertChargeArgs): Promise<InsertChargeResult> {
-  const rows = await db.$queryRaw<{ daily: number; monthly: number; reservation: ReservationRow | null }[]>`
-    WITH d AS (
-      INSERT INTO ai_daily_usage AS u (user_id, day, enrichments, tokens)
-      SELECT ${a.userId}, ${a.day}::date, 1, ${a.estimatedTokens}::bigint
-       WHERE (${a.enrichmentsPerDay}::int IS NULL OR 1 <= ${a.enrichmentsPerDay}::int)
-         AND (${a.tokensPerDay}::bigint IS NULL OR ${a.estimatedTokens}::bigint <= ${a.tokensPerDay}::bigint)
-      ON CONFLICT (user_id, day) DO UPDATE
-         SET enrichments = u.enrichments + 1, tokens = u.tokens + EXCLUDED.tokens
-       WHERE (${a.enrichmentsPerDay}::int IS NULL OR u.enrichments + 1 <= ${a.enrichmentsPerDay}::int)
-         AND (${a.tokensPerDay}::bigint IS NULL OR u.tokens + EXCLUDED.tokens <= ${a.tokensPerDay}::bigint)
-      RETURNING 1
-    ), m AS (
-      INSERT INTO ai_monthly_usage AS u (user_id, month, tokens)
-      SELECT ${a.userId}, ${a.month}::date, ${a.estimatedTokens}::bigint
-       WHERE (${a.tokensPerMonth}::bigint IS NULL OR ${a.estimatedTokens}::bigint <= ${a.tokensPerMonth}::bigint)
-      ON CONFLICT (user_id, month) DO UPDATE
-         SET tokens = u.tokens + EXCLUDED.tokens
-       WHERE (${a.tokensPerMonth}::bigint IS NULL OR u.tokens + EXCLUDED.tokens <= ${a.tokensPerMonth}::bigint)
-      RETURNING 1
-    ), r AS (
-      INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
-      SELECT ${a.id}, ${a.userId}, ${a.itemId}, ${a.idempotencyKey}, 'RESERVED', ${a.estimatedTokens}::int, ${a.day}::date, ${a.month}::date,
-             ${a.now}::timestamptz, ${a.expiresAt}::timestamptz
-        FROM d, m
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING id, user_id, item_id, idempotency_key, status, estimated_tokens, actual_tokens, day, month, created_at, expires_at
-    )
-    SELECT (SELECT count(*)::int FROM d) AS daily, (SELECT count(*)::int FROM m) AS monthly,
-           (SELECT to_jsonb(r) FROM r) AS reservation`;
-  const row = rows[0];
-  return { daily: row.daily === 1, monthly: row.monthly === 1, reservation: row.reservation ? jsonReservation(row.reservation) : null };
 }
 
 export async function findReservation(db: Db, id: string): Promise<ReservationRow | null> {

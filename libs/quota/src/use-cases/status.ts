@@ -18,7 +18,7 @@ export function quotaStatus(db: Db, userId: string, now: Date): Promise<QuotaSta
     async () => {
       const user = await readUserLimits(db, userId);
       if (!user) throw new NotFoundError('User');
-      const { usage } = await readUsage(db, { userId, hourStart: rollingHourStart(now), day: dayWindow(now).key, month: monthWindow(now).key });
+      const usage = await readUsage(db, { userId, hourStart: rollingHourStart(now), day: dayWindow(now).key, month: monthWindow(now).key });
       return buildQuotaStatus(user.planId, chargedLimits(user.limits), usage, now);
     },
     { 'quota.user_id': userId },

@@ -10,7 +10,6 @@ export interface QuotaRoutesDeps {
   db: Db;
   logger: Logger;
   reservationTtlSeconds: number;
-  chargeTimeoutMs: number;
   clock: () => Date;
   charges: Counter<'outcome' | 'code'>;
   chargeDuration: Histogram<'outcome'>;
@@ -25,7 +24,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
-      const result = await charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds, transactionTimeoutMs: deps.chargeTimeoutMs });
+      const result = await charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds });
       if (!result.ok) {
         outcome = 'refused';
         deps.charges.inc({ outcome, code: result.code });

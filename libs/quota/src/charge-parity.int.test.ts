@@ -1,0 +1,163 @@
+/*
+ * The SQL function `quota_charge` decides a charge (it must, to be atomic); the TypeScript domain
+ * words the answer. This file feeds the same random scenarios to both and requires the same
+ * limits, the same usage figures, the same decision (accept, or the same first failing code) and
+ * the same call to wait for in the rolling hour. charge() also asserts the decision at run time.
+ */
+import fc from 'fast-check';
+import { DEFAULT_PLANS, newId, type PlanLimits } from '@qv/contracts';
+import { createPrisma, type PrismaClient } from '@qv/db';
+import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { chargedLimits, resolveLimits } from './domain/limits';
+import { decideCharge } from './domain/usage';
+import { dayWindow, HOUR_MS, monthWindow, rollingHourStart } from './domain/windows';
+import { charge } from './index';
+import { callCharge } from './repositories/charge.repository';
+import { readUsage } from './repositories/quota.repository';
+import { chargeBody, createUser } from './testing';
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prisma = createPrisma(db.url, { poolSize: 4 });
+});
+afterAll(async () => {
+  await prisma.$disconnect();
+  await db.drop();
+});
+
+const FREE = DEFAULT_PLANS.find((p) => p.id === 'free') as PlanLimits;
+// Instants at and around UTC day, month and year ends, where a window mistake would show.
+const NOWS = ['2026-06-15T12:00:00.000Z', '2026-06-30T23:59:59.999Z', '2026-07-01T00:00:00.000Z', '2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.000Z', '2028-02-29T23:30:00.000Z'].map((s) => new Date(s));
+const STATUSES = ['RESERVED', 'SETTLED', 'EXPIRED', 'RELEASED'] as const;
+
+const small = (max: number) => fc.option(fc.integer({ min: 0, max }), { nil: null });
+/** A limit override: absent (the plan's value), null (unlimited) or a small number. */
+const override = (max: number) => fc.option(small(max), { nil: undefined });
+
+const scenario = fc.record({
+  now: fc.constantFrom(...NOWS),
+  overrides: fc.record({ concurrentJobs: override(4), callsPerHour: override(5), enrichmentsPerDay: override(6), tokensPerDay: override(12), tokensPerMonth: override(16) }),
+  // Each earlier call: minutes before now (60 = exactly on the window's edge, out; negative = a
+  // replica's clock ahead of ours, in), with an odd millisecond now and then.
+  calls: fc.array(fc.record({ minutesAgo: fc.integer({ min: -1, max: 75 }), ms: fc.constantFrom(0, 1, -1), status: fc.constantFrom(...STATUSES) }), { maxLength: 8 }),
+  enrichmentsToday: fc.integer({ min: 0, max: 7 }),
+  // Small numbers, so that usage lands exactly on a limit (where > and >= differ) often.
+  tokensToday: fc.integer({ min: 0, max: 12 }),
+  tokensThisMonth: fc.integer({ min: 0, max: 16 }),
+  estimate: fc.integer({ min: 0, max: 6 }),
+});
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+async function setUp(s: Scenario): Promise<{ userId: string; callTimes: Date[] }> {
+  const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined)) as Record<string, number | null>;
+  const userId = await createUser(db.query, 'free', overrides);
+  const day = dayWindow(s.now);
+  const month = monthWindow(s.now);
+  const dayBefore = dayWindow(new Date(day.start.getTime() - 1));
+  const monthBefore = monthWindow(new Date(month.start.getTime() - 1));
+  // Decoys in the neighbouring windows: counting the wrong day or month would change the answer.
+  await db.query(
+    `INSERT INTO ai_daily_usage (user_id, day, enrichments, tokens) VALUES ($1, $2::date, $3, $4), ($1, $5::date, 1000, 100000), ($1, $6::date, 1000, 100000)`,
+    [userId, day.key, s.enrichmentsToday, s.tokensToday, dayBefore.key, dayWindow(day.end).key],
+  );
+  await db.query(`INSERT INTO ai_monthly_usage (user_id, month, tokens) VALUES ($1, $2::date, $3), ($1, $4::date, 1000000), ($1, $5::date, 1000000)`, [
+    userId,
+    month.key,
+    s.tokensThisMonth,
+    monthBefore.key,
+    monthWindow(month.end).key,
+  ]);
+  const callTimes: Date[] = [];
+  for (const c of s.calls) {
+    const at = new Date(s.now.getTime() - c.minutesAgo * 60_000 + c.ms);
+    await db.query(
+      `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, 10, $6::date, $7::date, $8, $9)`,
+      [newId('rsv'), userId, newId('itm'), newId('job'), c.status, dayWindow(at).key, monthWindow(at).key, at, new Date(at.getTime() + 600_000 + c.minutesAgo)],
+    );
+    if (c.status !== 'RELEASED' && at.getTime() > s.now.getTime() - HOUR_MS) callTimes.push(at);
+  }
+  return { userId, callTimes: callTimes.sort((a, b) => a.getTime() - b.getTime()) };
+}
+
+it('quota_charge and the pure checks reach the same decision on the same figures', async () => {
+  const seen: Record<string, number> = {};
+  await fc.assert(
+    fc.asyncProperty(scenario, async (s) => {
+      const { userId, callTimes } = await setUp(s);
+      const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined));
+      const limits = chargedLimits(resolveLimits(FREE, overrides));
+      const usage = await readUsage(prisma, { userId, hourStart: rollingHourStart(s.now), day: dayWindow(s.now).key, month: monthWindow(s.now).key });
+      const expected = decideCharge(limits, usage, s.estimate);
+
+      const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
+      expect(sql.planId).toBe('free');
+      expect(sql.limits).toEqual(limits);
+      expect(sql.usage).toEqual(usage);
+      expect({ outcome: sql.outcome, code: sql.code }).toEqual(expected.ok ? { outcome: 'accepted', code: null } : { outcome: 'refused', code: expected.code });
+      if (!expected.ok && expected.code === 'HOURLY_RATE_LIMIT_EXCEEDED') {
+        expect(sql.freeingCallAt).toEqual(expected.freeingCallRank === null ? null : callTimes[expected.freeingCallRank - 1]);
+      } else {
+        expect(sql.freeingCallAt).toBeNull();
+      }
+      expect(sql.reservation === null).toBe(!expected.ok);
+      const key = expected.ok ? 'ACCEPTED' : expected.code;
+      seen[key] = (seen[key] ?? 0) + 1;
+    }),
+    { numRuns: 300 },
+  );
+  // Every outcome must have been reached, or the comparison proved little.
+  expect(Object.keys(seen).sort()).toEqual(['ACCEPTED', 'CONCURRENCY_LIMIT_EXCEEDED', 'DAILY_QUOTA_EXCEEDED', 'DAILY_TOKEN_QUOTA_EXCEEDED', 'HOURLY_RATE_LIMIT_EXCEEDED', 'MONTHLY_TOKEN_QUOTA_EXCEEDED']);
+}, 60_000);
+
+it('resolves overrides as resolveLimits does, and refuses the same malformed ones', async () => {
+  const value = fc.oneof(
+    fc.integer({ min: 0, max: 1000 }),
+    fc.constantFrom(null, -1, 1.5, 2 ** 53 - 1, 2 ** 53, 1e20, '5', true, [1], { n: 1 }),
+  );
+  const overrides = fc.oneof(
+    fc.dictionary(fc.constantFrom('concurrentJobs', 'callsPerHour', 'enrichmentsPerDay', 'tokensPerDay', 'tokensPerMonth', 'sessionTtlSeconds', 'contentTtlSeconds', 'unknownLimit'), value),
+    fc.constantFrom<unknown>(null, [], 'free', 3),
+  );
+  await fc.assert(
+    fc.asyncProperty(overrides, async (o) => {
+      const userId = await createUser(db.query, 'free');
+      await db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(o)]);
+      let expected: ReturnType<typeof chargedLimits> | 'malformed';
+      try {
+        expected = chargedLimits(resolveLimits(FREE, o));
+      } catch {
+        expected = 'malformed';
+      }
+      const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
+        (r) => r.limits,
+        (err: Error) => (/malformed/.test(err.message) ? ('malformed' as const) : Promise.reject(err)),
+      );
+      expect(sql).toEqual(expected);
+    }),
+    { numRuns: 150 },
+  );
+}, 60_000);
+
+it('charges inside a caller’s transaction and rolls back with it', async () => {
+  const userId = await createUser(db.query, 'free');
+  const body = chargeBody(userId, 70);
+  const now = NOWS[0];
+  await expect(
+    prisma.$transaction(async (tx) => {
+      const r = await charge(tx, body, { now, reservationTtlSeconds: 60 });
+      expect(r).toMatchObject({ ok: true, replayed: false });
+      // The same transaction sees its own charge: a repeat is a replay.
+      expect(await charge(tx, body, { now, reservationTtlSeconds: 60 })).toMatchObject({ ok: true, replayed: true });
+      throw new Error('item insert failed');
+    }),
+  ).rejects.toThrow('item insert failed');
+  expect(await db.query(`SELECT 1 FROM ai_usage_reservations WHERE user_id = $1`, [userId])).toHaveLength(0);
+  expect(await db.query(`SELECT 1 FROM ai_daily_usage WHERE user_id = $1 UNION ALL SELECT 1 FROM ai_monthly_usage WHERE user_id = $1`, [userId])).toHaveLength(0);
+  const committed = await prisma.$transaction((tx) => charge(tx, body, { now, reservationTtlSeconds: 60 }));
+  expect(committed).toMatchObject({ ok: true, replayed: false, status: { quotas: { tokensPerDay: { used: 70 } } } });
+  expect(await db.query(`SELECT tokens::int FROM ai_daily_usage WHERE user_id = $1`, [userId])).toEqual([{ tokens: 70 }]);
+});
