@@ -39,7 +39,7 @@ if (mtime(join(root, 'prisma', 'schema.prisma')) > mtime(generated)) {
 }
 
 // 3. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
-const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'scripts', `${script}.ts`), ...args], {
+const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", `${script}.ts`), ...args], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -28,7 +28,7 @@ function devKeys(): { admin: string; demo: string } {
 }
 
 function startService(name: string, port: number, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'services', name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(process.env[`${name.toUpperCase().replace(/-/g, '_')}_PORT`] ?? port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /** Starts bench/support/bare-express.ts as its own process; resolves with its URL and a stop. */
 export function startBareExpress(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), join(__dirname, 'bare-express.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'bare-express.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bare express exited ${code}`)));
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
-const TSX_CLI = require.resolve('tsx/cli');
 
 export interface ServiceProcess {
   name: string;
@@ -27,7 +26,9 @@ export function startService(name: string, env: Record<string, string>, timeoutM
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [TSX_CLI, join(ROOT, 'services', name, 'src', 'main.ts')], {
+  // `node --import tsx` (not the tsx CLI, which forks): the pid is the service itself, so a
+  // SIGKILL in a crash test really kills the service.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,10 +67,30 @@ export function startService(name: string, env: Record<string, string>, timeoutM
       };
       const kill = async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
+        // tsx runs the service in a child process of its own; SIGKILL cannot be relayed, so the
+        // service itself must be killed too or it lives on as an orphan still holding its jobs.
+        for (const pid of descendantsOf(child.pid!)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
         child.kill('SIGKILL');
         await exited;
       };
       resolve({ name, port, url: `http://127.0.0.1:${port}`, pid: child.pid!, child, logFile, stop, kill });
     });
   });
+}
+
+/** Every descendant of `pid`, deepest last (Linux /proc; none elsewhere). */
+function descendantsOf(pid: number): number[] {
+  let children: number[];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((c) => [c, ...descendantsOf(c)]);
 }
