@@ -14,8 +14,8 @@ export interface DeadLetterDeps {
 }
 
 /**
- * Moves a job that failed for good to the dead-letter queue with its error history, turns its item
- * FAILED and emits `usage.failed` (the ledger releases the reservation). Every step is idempotent
+ * Turns a job that failed for good into a dead letter: its item FAILED, `usage.failed` emitted (the
+ * ledger releases the reservation), then the job with its error history in the dead-letter queue. Every step is idempotent
  * (DLQ job id = the job's id, event id from the job id), so running it twice for one job — from the
  * `failed` event and from the sweep — is harmless.
  */
@@ -33,7 +33,6 @@ export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> 
       errors: (job.stacktrace ?? []).map((s) => s.split('\n')[0]).slice(-20),
       failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
     };
-    await deps.deadLetterQueue.add('dead', entry, { jobId, removeOnComplete: true, removeOnFail: false });
     await deps.items.fail(data.itemId, reason);
     const event: UsageFailed = {
       v: 1,
@@ -48,6 +47,9 @@ export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> 
       reason,
     };
     await deps.usage.publish(event);
+    // Last, so that a dead letter ops can see (and replay) is one whose item is already FAILED
+    // and whose release is on its way: a replay can never be overtaken by this job's own FAILED.
+    await deps.deadLetterQueue.add('dead', entry, { jobId, removeOnComplete: true, removeOnFail: false });
     await job.remove().catch(() => undefined); // already gone if another sweeper got it first
     deps.logger.warn({ jobId, itemId: data.itemId, reason, attemptsMade: job.attemptsMade }, 'job moved to the dead-letter queue');
   });
