@@ -99,6 +99,8 @@ export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = n
                 idempotencyKey: event.idempotencyKey,
                 // The day the tokens count against: the reservation's, so it matches the counters.
                 day: dayOf(reservation, now),
+                // The id's time part and createdAt from one clock, so newest-first by id is newest-first by time.
+                createdAt: now,
               },
             });
             return 'applied' as const;
