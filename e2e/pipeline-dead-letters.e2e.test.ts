@@ -125,6 +125,9 @@ describe('pipeline: retries, dead letters, replay', () => {
     expect(replay.status).toBe(202);
     expect(replay.body).toMatchObject({ jobId: ids[0], charged: false });
     expect(replay.body.newJobId).not.toBe(ids[0]);
+    // The replay went through the outbox like any job, so a Redis that loses it cannot lose it.
+    const rows = await stack.db.query<{ job_id: string; sent: boolean }>(`SELECT job_id, sent_at IS NOT NULL AS sent FROM outbox WHERE item_id = $1 ORDER BY created_at`, [ids[0]]);
+    expect(rows).toEqual([{ job_id: ids[0], sent: true }, { job_id: replay.body.newJobId, sent: true }]);
     const doneFree = await itemIn(free.key, ids[0], 'DONE');
     const freeEntries = await eventually(async () => {
       const e = await usageOf(free.key);

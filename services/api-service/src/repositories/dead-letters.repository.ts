@@ -19,14 +19,13 @@ export class DeadLettersRepository {
   }
 
   /**
-   * Re-runs a dead job under a new job id (a replay is new work, not a retry of the old job), then
-   * removes it from the dead-letter queue; if the enqueue fails the dead letter stays.
+   * Re-runs a dead job under a new job id (a replay is new work, not a retry of the old job: its
+   * events get ids of their own), then removes it from the dead-letter queue. The caller has
+   * committed the replay's outbox row first, so an enqueue that fails here is not lost.
    */
-  async requeue(dead: Job, payload: EnrichmentJob): Promise<string> {
-    const newJobId = `${payload.itemId}_replay_${Date.now()}`;
+  async requeue(dead: Job, payload: EnrichmentJob, newJobId: string): Promise<void> {
     await this.deps.enrichmentQueue.add('enrich', payload, jobOptions('enrich', newJobId));
     await dead.remove();
-    return newJobId;
   }
 
   async discard(jobId: string): Promise<boolean> {

@@ -8,10 +8,15 @@ import type { Logger } from 'pino';
 /**
  * Moves committed outbox rows onto the queue (DESIGN.md §5). The request path publishes its own
  * row right after the commit; the relay picks up any row left unsent (Redis down, a crash between
- * commit and enqueue). Enqueueing twice is harmless: the job id is the item id, so BullMQ ignores
- * the second add. No database lock is held across the Redis call.
+ * commit and enqueue), and re-sends the job of an unfinished item that Redis no longer has (Redis
+ * lost its data: restarted without AOF, failed over). Enqueueing twice is harmless: the job id is
+ * the item id (or the replay's id), so BullMQ ignores the second add, and the handler is
+ * idempotent. No database lock is held across a Redis call.
  */
 export class OutboxPublisher {
+  /** Where the next redrive pass starts (item ids); it wraps round to '' at the end. */
+  private redriveCursor = '';
+
   constructor(
     private readonly deps: { prisma: PrismaClient; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number },
   ) {}
@@ -48,11 +53,59 @@ export class OutboxPublisher {
     return sent;
   }
 
+  /**
+   * Re-sends the jobs Redis lost. An item still PENDING or ENRICHING whose latest outbox row was
+   * sent should have that job in Redis: the worker writes DONE or FAILED to the item before its
+   * job completes or leaves the queue, so a job that is gone while its item, read AFTER the check,
+   * is still in flight was lost with Redis' data, and is enqueued again from its committed row.
+   * Walks the in-flight items `batch` at a time, round-robin, so a large backlog is covered too.
+   */
+  async redriveOnce(graceMs: number, batch = 100): Promise<number> {
+    const inFlight = { in: ['PENDING', 'ENRICHING'] };
+    const items = await this.deps.prisma.item.findMany({
+      where: { status: inFlight, updatedAt: { lt: new Date(Date.now() - graceMs) }, id: { gt: this.redriveCursor } },
+      orderBy: { id: 'asc' },
+      take: batch,
+      select: { id: true },
+    });
+    this.redriveCursor = items.length < batch ? '' : items[items.length - 1].id;
+    if (!items.length) return 0;
+    const rows = await this.deps.prisma.outboxMessage.findMany({ where: { itemId: { in: items.map((i) => i.id) } }, orderBy: { createdAt: 'desc' } });
+    const latest = new Map<string, OutboxRow>();
+    for (const row of rows) if (!latest.has(row.itemId)) latest.set(row.itemId, row);
+    // Unsent rows are relayOnce's; only sent ones can have been lost.
+    const sent = [...latest.values()].filter((row) => row.sentAt !== null && this.deps.queues[row.queue]);
+
+    const exists = await withTimeout(
+      Promise.all(sent.map(async (row) => (await this.deps.queues[row.queue].getJobState(row.jobId)) !== 'unknown')),
+      this.deps.enqueueTimeoutMs,
+    ).catch(() => null);
+    if (!exists) return 0; // Redis still down: next tick
+    const missing = sent.filter((_, i) => !exists[i]);
+    if (!missing.length) return 0;
+    const stillInFlight = new Set(
+      (await this.deps.prisma.item.findMany({ where: { id: { in: missing.map((r) => r.itemId) }, status: inFlight }, select: { id: true } })).map((i) => i.id),
+    );
+    let resent = 0;
+    for (const row of missing) {
+      if (!stillInFlight.has(row.itemId)) continue;
+      if (!(await this.publish(row))) break;
+      resent++;
+    }
+    if (resent) this.deps.logger.warn({ resent }, 'outbox relay re-sent jobs that Redis lost');
+    return resent;
+  }
+
   /** Runs the relay every `intervalMs` until the returned stop is called. */
   startRelay(intervalMs: number, graceMs: number): () => Promise<void> {
     let running: Promise<unknown> = Promise.resolve();
     const timer = setInterval(() => {
-      running = running.then(() => this.relayOnce(graceMs)).catch((err) => this.deps.logger.error({ err }, 'outbox relay failed'));
+      running = running
+        .then(async () => {
+          await this.relayOnce(graceMs);
+          await this.redriveOnce(graceMs);
+        })
+        .catch((err) => this.deps.logger.error({ err }, 'outbox relay failed'));
     }, intervalMs);
     return async () => {
       clearInterval(timer);

@@ -1,4 +1,4 @@
-import { NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
+import { JOB_CATALOG, newId, NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -35,8 +35,16 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
       reservationId = charge.reservation.id;
     }
     const payload: EnrichmentJob = { v: 1, itemId: original.itemId, userId: original.userId, tasks: original.tasks, reservationId, charged: chargeUser, replayOf: jobId };
-    await deps.prisma.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
-    const newJobId = await deps.deadLetters.requeue(found.job, payload);
+    // A replay is new work for the item, so it goes the way every job does (DESIGN.md §5): a
+    // committed outbox row first, which the relay sends if the enqueue below does not happen, and
+    // which re-sends the replay (not the dead original) if Redis loses it.
+    const newJobId = `${original.itemId}_replay_${Date.now()}`;
+    const row = await deps.prisma.$transaction(async (tx) => {
+      await tx.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
+      return tx.outboxMessage.create({ data: { id: newId('obx'), itemId: original.itemId, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: newJobId, payload } });
+    });
+    await deps.deadLetters.requeue(found.job, payload, newJobId);
+    await deps.prisma.outboxMessage.update({ where: { id: row.id }, data: { sentAt: new Date() } });
     return { jobId, newJobId, charged: chargeUser };
   });
 }
