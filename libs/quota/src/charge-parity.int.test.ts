@@ -70,16 +70,15 @@ async function setUp(s: Scenario): Promise<{ userId: string; callTimes: Date[] }
     monthBefore.key,
     monthWindow(month.end).key,
   ]);
-  const callTimes: Date[] = [];
-  for (const c of s.calls) {
-    const at = new Date(s.now.getTime() - c.minutesAgo * 60_000 + c.ms);
-    await db.query(
-      `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 10, $6::date, $7::date, $8, $9)`,
-      [newId('rsv'), userId, newId('itm'), newId('job'), c.status, dayWindow(at).key, monthWindow(at).key, at, new Date(at.getTime() + 600_000 + c.minutesAgo)],
-    );
-    if (c.status !== 'RELEASED' && at.getTime() > s.now.getTime() - HOUR_MS) callTimes.push(at);
-  }
+  const at = s.calls.map((c) => new Date(s.now.getTime() - c.minutesAgo * 60_000 + c.ms));
+  await db.query(
+    `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
+     SELECT 'rsv_' || md5(random()::text), $1, 'itm_' || md5(random()::text), 'job_' || md5(random()::text), st, 10,
+            (t AT TIME ZONE 'UTC')::date, date_trunc('month', t AT TIME ZONE 'UTC')::date, t, t + (interval '10 min') + n * interval '1 ms'
+       FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS c(st, t, n)`,
+    [userId, s.calls.map((c) => c.status), at],
+  );
+  const callTimes = at.filter((t, i) => s.calls[i].status !== 'RELEASED' && t.getTime() > s.now.getTime() - HOUR_MS);
   return { userId, callTimes: callTimes.sort((a, b) => a.getTime() - b.getTime()) };
 }
 

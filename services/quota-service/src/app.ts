@@ -1,4 +1,5 @@
 import type { Db } from '@qv/db';
+import type { ChargeDb } from '@qv/quota';
 import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
@@ -7,6 +8,8 @@ import { quotaRoutes } from './routes/quota.routes';
 
 export interface QuotaServiceDeps {
   db: Db;
+  /** Where charges run: a pg Pool in production (the hot path), or `db`. Default `db`. */
+  chargeDb?: ChargeDb;
   logger: Logger;
   metrics: Registry;
   readiness: ReadinessCheck[];
@@ -34,6 +37,7 @@ export function createApp(deps: QuotaServiceDeps): Express {
   app.use(
     quotaRoutes({
       db: deps.db,
+      chargeDb: deps.chargeDb ?? deps.db,
       logger: deps.logger,
       reservationTtlSeconds: deps.reservationTtlSeconds,
       clock: deps.clock ?? (() => new Date()),

@@ -1,8 +1,10 @@
 import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemetry';
 startTelemetry('quota-service');
 
-import { createPrisma } from '@qv/db';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '@qv/db';
 import { announceReady, listen, onShutdown } from '@qv/http';
+import { Pool } from 'pg';
 import { createApp } from './app';
 import { loadQuotaServiceConfig, withStatementTimeout } from './config';
 
@@ -10,16 +12,20 @@ async function main(): Promise<void> {
   const config = loadQuotaServiceConfig();
   const logger = createLogger('quota-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('quota-service');
-  // A charge is one statement now; the server bounds it (lock wait included), so a connection is
-  // never held longer than this however long the user's lock queue grows.
-  const prisma = createPrisma(withStatementTimeout(config.DATABASE_URL, config.CHARGE_TIMEOUT_MS), { poolSize: config.DB_POOL_SIZE });
+  // One pool for the process. The charge is one statement, run on it straight through
+  // node-postgres (the hot path: Prisma's client layer cost a measurable share of this process's
+  // CPU, see libs/quota/README.md); settle, release and status go through Prisma over the same
+  // connections. statement_timeout bounds a charge, its wait for the user's lock included.
+  const pool = new Pool({ connectionString: withStatementTimeout(config.DATABASE_URL, config.CHARGE_TIMEOUT_MS), max: config.DB_POOL_SIZE });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 
   const app = createApp({
     db: prisma,
+    chargeDb: pool,
     logger,
     metrics,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
-    readiness: [{ name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` }],
+    readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });
   const server = await listen(app, config.PORT);
   logger.info({ port: server.port, poolSize: config.DB_POOL_SIZE }, 'quota-service listening');
@@ -28,6 +34,7 @@ async function main(): Promise<void> {
     async () => {
       await server.close();
       await prisma.$disconnect();
+      await pool.end();
     },
     logger,
     config.SHUTDOWN_TIMEOUT_MS,

@@ -114,8 +114,23 @@ export function toChargeCall(row: ChargeRow): ChargeCall {
   };
 }
 
-/** Runs `quota_charge` once on `db` (a client: its own implicit transaction; a transaction: inside it). */
-export async function callCharge(db: Db, args: ChargeCallArgs): Promise<ChargeCall> {
-  const rows = await db.$queryRawUnsafe<ChargeRow[]>(CHARGE_SQL, ...chargeParams(args));
-  return toChargeCall(rows[0]);
+/**
+ * A node-postgres `Pool` (or `Client`, `PoolClient`): the hot statement can skip Prisma's client
+ * layer. A Pool runs it as its own implicit transaction, a client inside whatever it has open.
+ */
+export interface PgQueryable {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** Where a charge can run: Prisma (client or transaction) or node-postgres. */
+export type ChargeDb = Db | PgQueryable;
+
+function isPg(db: ChargeDb): db is PgQueryable {
+  return typeof (db as Partial<PgQueryable>).query === 'function' && typeof (db as Partial<Db>).$queryRawUnsafe !== 'function';
+}
+
+/** Runs `quota_charge` once on `db` (a client or pool: its own implicit transaction; a transaction: inside it). */
+export async function callCharge(db: ChargeDb, args: ChargeCallArgs): Promise<ChargeCall> {
+  const rows = isPg(db) ? (await db.query(CHARGE_SQL, chargeParams(args))).rows : await db.$queryRawUnsafe<ChargeRow[]>(CHARGE_SQL, ...chargeParams(args));
+  return toChargeCall(rows[0] as ChargeRow);
 }

@@ -1,8 +1,7 @@
 import { AppError, newId, NotFoundError, QuotaExceededError, type ChargeRequest, type QuotaErrorCode, type QuotaStatus, type Reservation } from '@qv/contracts';
-import type { Db } from '@qv/db';
 import { withSpan } from '@qv/telemetry';
 import { buildQuotaStatus, decideCharge, retryAfterFor, usageAfterCharge } from '../domain/usage';
-import { callCharge, type ChargeCall } from '../repositories/charge.repository';
+import { callCharge, type ChargeCall, type ChargeDb } from '../repositories/charge.repository';
 
 export interface ChargeOptions {
   /** The clock of the charge: windows, the rolling hour and created_at all derive from it. */
@@ -41,11 +40,12 @@ export type ChargeResult = ChargeAccepted | ChargeRefused;
  * the pure domain, after checking that the domain's `decideCharge` reaches the same decision on the
  * same figures. Idempotent by `req.idempotencyKey`.
  *
- * `db` may be a client (the statement is its own transaction) or a transaction the caller owns.
+ * `db` may be a Prisma client or a node-postgres Pool (the statement is its own transaction), or a
+ * Prisma transaction / pg client with a transaction open, which the charge then joins.
  * Throws NotFoundError for an unknown user and IDEMPOTENCY_KEY_REUSED when the key was charged for
  * another user or item; neither writes anything.
  */
-export function charge(db: Db, req: ChargeRequest, options: ChargeOptions): Promise<ChargeResult> {
+export function charge(db: ChargeDb, req: ChargeRequest, options: ChargeOptions): Promise<ChargeResult> {
   return withSpan(
     'Quota.charge',
     async (span) => {

@@ -1,13 +1,14 @@
 import { ChargeRequest, ReleaseRequest, SettleRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { Db } from '@qv/db';
 import { parseOr400 } from '@qv/http';
-import { charge, quotaStatus, release, settle, toQuotaExceededError } from '@qv/quota';
+import { charge, quotaStatus, release, settle, toQuotaExceededError, type ChargeDb } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 
 export interface QuotaRoutesDeps {
   db: Db;
+  chargeDb: ChargeDb;
   logger: Logger;
   reservationTtlSeconds: number;
   clock: () => Date;
@@ -24,7 +25,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
-      const result = await charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds });
+      const result = await charge(deps.chargeDb, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds });
       if (!result.ok) {
         outcome = 'refused';
         deps.charges.inc({ outcome, code: result.code });
