@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '../../../libs/ledger/src/testing';
+import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '@qv/ledger/testing';
 
 /**
  * The ledger-consumer as a real process: kill -9 mid-stream and a second consumer finishes the
