@@ -35,8 +35,8 @@ export interface ApplyOptions {
 /**
  * Applies one usage event exactly once: the ledger entry and the settlement (usage.completed) or
  * the release (usage.failed) commit in ONE transaction, and the entry's unique event id makes a
- * second delivery a no-op — whether it arrives later (found) or at the same time (the loser waits
- * on the reservation row, then hits the unique index and its transaction rolls back whole).
+ * second delivery a no-op — whether it arrives later or at the same time (the loser waits on the
+ * reservation row or the unique index entry, finds the event there and rolls back whole).
  *
  * `charged` on the entry means "this entry moved the user's counters":
  * - usage.completed: true only when THIS event settled the reservation (RESERVED or EXPIRED →
@@ -59,8 +59,6 @@ export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = n
       try {
         const outcome = await prisma.$transaction(
           async (tx) => {
-            // Only an optimisation for the common late duplicate: the unique index is the guarantee.
-            if (await tx.aiUsageLedger.findUnique({ where: { eventId: event.eventId }, select: { id: true } })) return 'duplicate' as const;
             let reservation: Reservation | null = null;
             let changed = false;
             if (event.charged && event.reservationId) {
@@ -77,32 +75,25 @@ export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = n
               }
               if (reservation.userId !== event.userId) throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${reservation.id} of another user`);
             }
-            const completed = event.type === 'usage.completed' ? event : null;
-            await tx.aiUsageLedger.create({
-              data: {
-                id: newId('led', now.getTime()),
-                eventId: event.eventId,
-                userId: event.userId,
-                itemId: event.itemId,
-                reservationId: event.reservationId,
-                kind: completed ? 'completed' : 'failed',
-                model: completed?.model ?? null,
-                promptTokens: completed?.promptTokens ?? 0,
-                completionTokens: completed?.completionTokens ?? 0,
-                totalTokens: completed ? completed.promptTokens + completed.completionTokens : 0,
-                costUsd: new Prisma.Decimal(completed?.costUsd ?? 0),
-                cacheTier: completed?.cache.tier ?? null,
-                cacheHit: completed?.cache.hit ?? false,
-                tokensSaved: completed?.cache.tokensSaved ?? 0,
-                costSavedUsd: new Prisma.Decimal(completed?.cache.costSavedUsd ?? 0),
-                charged: changed,
-                idempotencyKey: event.idempotencyKey,
-                // The day the tokens count against: the reservation's, so it matches the counters.
-                day: dayOf(reservation, now),
-                // The id's time part and createdAt from one clock, so newest-first by id is newest-first by time.
-                createdAt: now,
-              },
-            });
+            const c = event.type === 'usage.completed' ? event : null;
+            // Raw SQL: one round trip, and no query-builder work on the hot path. A conflict on the
+            // event id (or the user's idempotency key) means this event is already in the ledger:
+            // roll back whatever this transaction did (nothing, in practice: the first delivery
+            // already settled the reservation, so this one's settle found nothing to change).
+            const inserted = await tx.$queryRaw<Array<{ id: string }>>`
+              INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, model, prompt_tokens, completion_tokens,
+                                           total_tokens, cost_usd, cache_tier, cache_hit, tokens_saved, cost_saved_usd, charged,
+                                           idempotency_key, day, created_at)
+              VALUES (${newId('led', now.getTime())}, ${event.eventId}, ${event.userId}, ${event.itemId}, ${event.reservationId},
+                      ${c ? 'completed' : 'failed'}, ${c?.model ?? null}, ${c?.promptTokens ?? 0}::int, ${c?.completionTokens ?? 0}::int,
+                      ${c ? c.promptTokens + c.completionTokens : 0}::int, ${String(c?.costUsd ?? 0)}::numeric, ${c?.cache.tier ?? null},
+                      ${c?.cache.hit ?? false}, ${c?.cache.tokensSaved ?? 0}::int, ${String(c?.cache.costSavedUsd ?? 0)}::numeric, ${changed},
+                      ${event.idempotencyKey}, ${dayKey(reservation, now)}::date, ${now}::timestamptz)
+              ON CONFLICT DO NOTHING
+              RETURNING id`;
+            // The id's time part and created_at come from one clock, so newest-first by id is newest-first by time;
+            // the day is the reservation's, the window its tokens count against.
+            if (inserted.length === 0) throw new AlreadyApplied();
             return 'applied' as const;
           },
           { maxWait: timeout, timeout },
@@ -110,7 +101,7 @@ export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = n
         span.setAttribute('ledger.outcome', outcome);
         return outcome;
       } catch (err) {
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        if (err instanceof AlreadyApplied || (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) {
           span.setAttribute('ledger.outcome', 'duplicate');
           return 'duplicate';
         }
@@ -122,6 +113,9 @@ export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = n
 }
 
 /** The charge stamps a reservation's day from the same clock as its createdAt: its UTC day. */
-function dayOf(reservation: Reservation | null, now: Date): Date {
-  return dayWindow(reservation ? new Date(reservation.createdAt) : now).start;
+function dayKey(reservation: Reservation | null, now: Date): string {
+  return dayWindow(reservation ? new Date(reservation.createdAt) : now).key;
 }
+
+/** Thrown inside the transaction to roll it back when the event's entry already exists. */
+class AlreadyApplied extends Error {}
