@@ -11,7 +11,7 @@ let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 8 });
+  prisma = createPrisma(db.url, { poolSize: 6 });
 });
 afterAll(async () => {
   await prisma.$disconnect();

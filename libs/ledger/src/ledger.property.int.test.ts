@@ -17,7 +17,7 @@ let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 8 });
+  prisma = createPrisma(db.url, { poolSize: 5 });
 });
 afterAll(async () => {
   await prisma.$disconnect();

@@ -29,6 +29,7 @@ const env = () => ({
   REDIS_URL: testRedisUrl(),
   REDIS_PREFIX: prefix,
   LEDGER_CONCURRENCY: '4',
+  DB_POOL_SIZE: '5',
   // Short locks so a dead consumer's jobs count as stalled within a second or two.
   LEDGER_LOCK_DURATION_MS: '1500',
   LEDGER_STALLED_INTERVAL_MS: '500',
@@ -39,7 +40,7 @@ const env = () => ({
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 6 });
+  prisma = createPrisma(db.url, { poolSize: 3 });
   prefix = testRedisPrefix();
   redis = createRedis(testRedisUrl());
   queue = createQueue(QUEUE_NAMES.usageEvents, redis, prefix);
