@@ -54,6 +54,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OUTBOX_RELAY_INTERVAL_MS: '300',
     OUTBOX_RELAY_GRACE_MS: '500',
     RETRY_BASE_DELAY_MS: '100',
+    // Several stacks run at once (one per jest worker) against one PostgreSQL (max_connections
+    // 100 by default): small pools keep them all under it.
+    DB_POOL_SIZE: '4',
+    DATABASE_POOL_SIZE: '3',
     ...options.env,
     ...options.serviceEnv?.[name],
   });

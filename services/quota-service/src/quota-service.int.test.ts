@@ -10,7 +10,7 @@ const agent = new Agent({ connections: 200, pipelining: 1 });
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  services = await Promise.all([0, 1, 2].map(() => startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: '10', RESERVATION_TTL_SECONDS: '600' })));
+  services = await Promise.all([0, 1, 2].map(() => startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: '6', RESERVATION_TTL_SECONDS: '600' })));
 }, 60_000);
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop()));
