@@ -9,7 +9,7 @@ import { PrismaClient } from '@qv/db';
 import { applyUsageEvent, reconcile } from '@qv/ledger';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase } from '../libs/testing/src';
-import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '../libs/ledger/src/testing';
+import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '@qv/ledger/testing';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
