@@ -18,7 +18,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
   beforeAll(async () => {
     stack = await startStack({
       // Small pools: PostgreSQL's 100 connections are shared with every other suite running at the same time.
-      env: { DB_POOL_SIZE: '5', DATABASE_POOL_SIZE: '3' },
+      env: { DB_POOL_SIZE: '5' },
       serviceEnv: {
         // Retries in tens of ms (the catalog's 5 attempts stay); one test's failures never open the circuit for another item.
         'enrichment-worker': { RETRY_BASE_DELAY_MS: '20', BREAKER_THRESHOLD: '100000', WORKER_CONCURRENCY: '16' },

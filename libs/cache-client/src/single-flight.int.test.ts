@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   db = await createTestDatabase();
   prefix = testRedisPrefix();
-  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DATABASE_POOL_SIZE: '3', SINGLE_FLIGHT_WAIT_MS: '5000' });
+  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', SINGLE_FLIGHT_WAIT_MS: '5000' });
   client = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, maxWaitMs: 5000 });
 });
 

@@ -57,7 +57,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // Several stacks run at once (one per jest worker) against one PostgreSQL (max_connections
     // 100 by default): small pools keep them all under it.
     DB_POOL_SIZE: '4',
-    DATABASE_POOL_SIZE: '3',
     ...options.env,
     ...options.serviceEnv?.[name],
   });

@@ -21,7 +21,7 @@ async function start(): Promise<void> {
     REDIS_URL: testRedisUrl(),
     REDIS_PREFIX: prefix,
     CACHE_CLEANUP_INTERVAL_MS: '300',
-    DATABASE_POOL_SIZE: '3',
+    DB_POOL_SIZE: '3',
   });
   client = new CacheClient({ baseUrl: service.url, timeoutMs: 5000 });
 }

@@ -10,7 +10,7 @@ export const CacheServiceConfig = z.object({
   SINGLE_FLIGHT_WAIT_MS: positiveInt(10_000),
   /** Period of the job that deletes expired ai_cache rows. */
   CACHE_CLEANUP_INTERVAL_MS: positiveInt(60_000),
-  DATABASE_POOL_SIZE: positiveInt(10),
+  DB_POOL_SIZE: positiveInt(10),
 });
 export type CacheServiceConfig = z.infer<typeof CacheServiceConfig>;
 

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const logger = createLogger('cache-service', config.LOG_LEVEL);
   const registry = createMetricsRegistry('cache-service');
 
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE });
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   // Auto-pipelining batches the concurrent GETs of many requests into one write: the hot path is one Redis round trip.
   const redis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
   const subscriber = createFastRedis(config.REDIS_URL, { commandTimeout: undefined });
