@@ -43,6 +43,11 @@ describe('cache in the pipeline', () => {
     const [reservation] = await stack.db.query<{ actual_tokens: number }>('SELECT actual_tokens FROM ai_usage_reservations WHERE item_id = $1', [second.id]);
     expect(reservation.actual_tokens).toBe(0);
 
+    // The tasks' system prompts live in the shared system tier, durable in PostgreSQL.
+    const system = await stack.db.query<{ user_id: string; value: string }>(`SELECT user_id, value #>> '{value}' AS value FROM ai_cache WHERE type = 'system'`);
+    expect(system.map((r) => r.user_id)).toEqual(['global', 'global']);
+    expect(system.map((r) => r.value.split('\n')[0]).sort()).toEqual(['[qv-task:summarize@1]', '[qv-task:tag@1]']);
+
     const stats = await http('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey });
     expect(stats.status).toBe(200);
     expect(stats.body.tiers.content.hits).toBeGreaterThanOrEqual(2);

@@ -3,6 +3,7 @@ import { EnrichmentJob, type CacheTier, type Enrichment, type TaskName, type Usa
 import { costUsd, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
 import { withSpan, type Counter } from '@qv/telemetry';
 import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ItemsRepository } from '../repositories/items.repository';
 import { completedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
@@ -95,6 +96,7 @@ async function runCached(deps: EnrichDeps, userId: string, task: TaskName, tier:
     ttl,
     async () => {
       const messages = definition.buildMessages(input);
+      messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });
       const result = await deps.guard(() => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
       const value = definition.parse(result.text);
@@ -114,6 +116,31 @@ async function runCached(deps: EnrichDeps, userId: string, task: TaskName, tier:
       },
     },
   );
+}
+
+const SYSTEM_PROMPT_MEMO_MS = 60_000;
+const systemPromptMemo = new Map<string, { prompt: string; until: number }>();
+
+/**
+ * A task's system prompt, from the cache's system tier (shared, permanent, kept in PostgreSQL):
+ * the first worker to need a prompt version stores the registry's text there; operators can see
+ * and warm it like any system entry. Keyed by prompt version, so an entry never serves another
+ * version. Memoised for a minute per process to spare a round trip per task. Fail open: without
+ * the cache the registry's own text is used — the same text, so the quota estimate stays exact.
+ */
+async function systemPrompt(deps: EnrichDeps, task: TaskName): Promise<string> {
+  const definition = TASKS[task];
+  const memo = systemPromptMemo.get(definition.promptVersion);
+  if (memo && memo.until > Date.now()) return memo.prompt;
+  const result = await singleFlight(
+    deps.cache,
+    { tier: 'system', scope: 'global', task, model: '*', promptVersion: definition.promptVersion, input: 'system-prompt' },
+    null,
+    async () => ({ value: definition.systemPrompt, tokens: 0, model: '*' }),
+    { parse: (value) => z.string().min(1).parse(value), onCacheError: () => deps.metrics.cacheUnavailable.inc({ operation: 'system-prompt' }) },
+  );
+  systemPromptMemo.set(definition.promptVersion, { prompt: result.value, until: Date.now() + SYSTEM_PROMPT_MEMO_MS });
+  return result.value;
 }
 
 function completedEvent(job: EnrichmentJob, jobId: string, usage: Usage): UsageCompleted {
