@@ -5,6 +5,8 @@ import { jobOptions } from '@qv/queue';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 
+const SENT_FLUSH_MS = 50;
+
 /**
  * Moves committed outbox rows onto the queue (DESIGN.md §5). The request path publishes its own
  * row right after the commit; the relay picks up any row left unsent (Redis down, a crash between
@@ -16,6 +18,8 @@ import type { Logger } from 'pino';
 export class OutboxPublisher {
   /** Where the next redrive pass starts (item ids); it wraps round to '' at the end. */
   private redriveCursor = '';
+  private sentIds: string[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: { prisma: PrismaClient; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number },
@@ -33,8 +37,32 @@ export class OutboxPublisher {
       this.deps.logger.warn({ err: (err as Error).message, outboxId: row.id }, 'enqueue failed; the outbox relay will retry');
       return false;
     }
-    await this.deps.prisma.outboxMessage.update({ where: { id: row.id }, data: { sentAt: new Date() } });
+    this.markSent(row.id);
     return true;
+  }
+
+  /**
+   * Marks rows sent in batches (one UPDATE per SENT_FLUSH_MS, not one commit per request). A row
+   * whose mark is still pending looks unsent to the relay only after OUTBOX_RELAY_GRACE_MS, far
+   * longer than a flush; even then a second enqueue is a no-op by job id.
+   */
+  private markSent(id: string): void {
+    this.sentIds.push(id);
+    this.flushTimer ??= setTimeout(() => void this.flushSent(), SENT_FLUSH_MS);
+  }
+
+  /** Writes the pending sent marks; the relay and shutdown call it too. */
+  async flushSent(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const ids = this.sentIds.splice(0);
+    if (!ids.length) return;
+    try {
+      await this.deps.prisma.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids}::text[]) AND sent_at IS NULL`;
+    } catch (err) {
+      // Unmarked rows are re-enqueued by the relay as no-ops; nothing is lost by failing here.
+      this.deps.logger.warn({ err: (err as Error).message, rows: ids.length }, 'could not mark outbox rows sent');
+    }
   }
 
   /** Publishes unsent rows older than `graceMs`, oldest first; returns how many went out. */
@@ -49,6 +77,7 @@ export class OutboxPublisher {
       if (!(await this.publish(row))) break; // Redis still down: try again next tick
       sent++;
     }
+    await this.flushSent();
     if (sent) this.deps.logger.info({ sent }, 'outbox relay enqueued unsent rows');
     return sent;
   }
@@ -110,6 +139,7 @@ export class OutboxPublisher {
     return async () => {
       clearInterval(timer);
       await running;
+      await this.flushSent();
     };
   }
 }
