@@ -1,0 +1,196 @@
+// `npm run bench -- pipeline`: items per second through the whole pipeline (POST /v1/items →
+// charge → item + outbox → BullMQ → enrichment-worker (cache lookup, LLM, item DONE) → usage event
+// → ledger-consumer → ledger row), with the simulator answering at 0 ms and at 200 ms, for 1, 2
+// and 4 worker processes; beside raw BullMQ no-op throughput measured in the same run.
+//
+// Two figures per case:
+//   end to end — items POSTed (16 concurrent clients) while the workers run; first POST → last
+//                ledger row. Bounded by the slowest stage, the api-service included.
+//   drain      — the same number of items accepted while the queue is paused, then resumed;
+//                resume → last ledger row. What the workers (and the ledger behind them) sustain.
+// At 200 ms the ideal is workers × WORKER_CONCURRENCY ÷ 0.2 s (each item is one LLM call).
+import { randomBytes } from 'node:crypto';
+import { QUEUE_NAMES } from '@qv/contracts';
+import { bullPrefix, createRedis } from '@qv/queue';
+import { Queue, Worker } from 'bullmq';
+import globalSetup from '../libs/testing/src/global-setup';
+import { createUser, http, startService, startStack, testRedisUrl, type ServiceProcess, type Stack } from '../libs/testing/src';
+
+const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
+const LATENCIES = [0, 200];
+/** Seconds of work each case is sized for at its ideal rate. */
+const TARGET_S = Number(process.env.BENCH_TARGET_S ?? 2);
+const MAX_ITEMS = Number(process.env.BENCH_MAX_ITEMS ?? 320);
+const CLIENTS = 16;
+const RAW_JOBS = 3000;
+
+interface Case {
+  latencyMs: number;
+  workers: number;
+  items: number;
+  acceptPerS: number;
+  e2ePerS: number;
+  drainPerS: number;
+  /** Drain measured to the last item DONE (the workers alone, without the ledger behind them). */
+  workerPerS: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '∞');
+
+/** Raw BullMQ: a Queue and a Worker with an empty processor, jobs added in bulk, all completed. */
+async function rawBullmq(jobs: number, concurrency: number): Promise<number> {
+  const connection = createRedis(testRedisUrl());
+  const prefix = `bench-raw-${randomBytes(4).toString('hex')}`;
+  const name = 'noop';
+  const queue = new Queue(name, { connection, prefix });
+  await queue.pause();
+  await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((r) => (finished = r));
+  const workerConnection = createRedis(testRedisUrl());
+  const worker = new Worker(name, async () => undefined, { connection: workerConnection, prefix, concurrency });
+  worker.on('completed', () => {
+    if (++done === jobs) finished();
+  });
+  await worker.waitUntilReady();
+  const start = performance.now();
+  await queue.resume();
+  await allDone;
+  const seconds = (performance.now() - start) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  workerConnection.disconnect();
+  return jobs / seconds;
+}
+
+async function main(): Promise<void> {
+  await globalSetup();
+  console.log(`WORKER_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, one task (one LLM call) per item, enterprise user`);
+
+  const raw = await rawBullmq(RAW_JOBS, CONCURRENCY);
+  console.log(`raw BullMQ no-op: ${RAW_JOBS} jobs, concurrency ${CONCURRENCY}: ${raw.toFixed(0)} jobs/s`);
+
+  // Small pools: the machine's PostgreSQL is shared (max_connections), and 8 jobs need few connections.
+  const stack: Stack = await startStack({ env: { LOG_LEVEL: 'warn', DB_POOL_SIZE: '6' }, skip: ['enrichment-worker'] });
+  const extra: ServiceProcess[] = [];
+  const redis = createRedis(testRedisUrl());
+  const queue = new Queue(QUEUE_NAMES.enrichment, { connection: redis, prefix: bullPrefix(stack.redisPrefix) });
+  const cases: Case[] = [];
+  try {
+    const simulators: Record<number, string> = { 0: stack.services['llm-simulator']!.url };
+    const slow = await startService('llm-simulator', { ...stack.envFor('llm-simulator'), LOG_LEVEL: 'warn', SIM_LATENCY_MS: '200' });
+    extra.push(slow);
+    simulators[200] = slow.url;
+    const user = await createUser(stack.api, stack.adminKey, 'enterprise', { concurrentJobs: 1_000_000 });
+    let seq = 0;
+    let refused = 0;
+
+    const ledgerRows = async () => (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_ledger WHERE user_id = $1`, [user.id]))[0].n;
+    const postItems = async (count: number) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: CLIENTS }, async () => {
+        while (next < count) {
+          next++;
+          const n = seq++;
+          for (let attempt = 1; ; attempt++) {
+            const res = await http('POST', `${stack.api}/v1/items`, {
+              key: user.key,
+              body: { content: `Benchmark document ${n}: the pipeline charges, stores, queues and enriches it; item ${n} is unique so no cache hit.`, tasks: ['summarize'] },
+            });
+            if (res.status === 202) break;
+            // A starved machine can make the charge miss QUOTA_TIMEOUT_MS (503, fail closed): count it, retry.
+            if (res.status !== 503 || attempt === 5) throw new Error(`POST /v1/items → ${res.status} ${JSON.stringify(res.body)}`);
+            refused++;
+            await sleep(100 * attempt);
+          }
+        }
+      }));
+    };
+    const doneItems = async () => (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE user_id = $1 AND status = 'DONE'`, [user.id]))[0].n;
+    /** When the items were all DONE (the workers' part) and when their ledger rows were all in. */
+    const waitForLedger = async (target: number, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      let doneAt = 0;
+      for (;;) {
+        const [done, rows] = await Promise.all([doneAt ? target : doneItems(), ledgerRows()]);
+        if (!doneAt && done >= target) doneAt = performance.now();
+        if (rows >= target) return { doneAt: doneAt || performance.now(), ledgerAt: performance.now() };
+        if (Date.now() > deadline) throw new Error(`ledger did not reach ${target} rows in ${timeoutMs} ms`);
+        await sleep(20);
+      }
+    };
+
+    for (const latencyMs of LATENCIES) {
+      for (const workers of WORKER_COUNTS) {
+        const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / latencyMs : Infinity;
+        const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : 100 * workers);
+        const procs = await Promise.all(Array.from({ length: workers }, () =>
+          startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, WORKER_CONCURRENCY: String(CONCURRENCY) }),
+        ));
+        extra.push(...procs);
+        try {
+          // End to end: POST while the workers run.
+          let base = await ledgerRows();
+          const t0 = performance.now();
+          await postItems(items);
+          const accepted = performance.now();
+          const e2eEnd = (await waitForLedger(base + items, 120_000)).ledgerAt;
+
+          // Drain: accept with the queue paused, then let the workers at it.
+          base = await ledgerRows();
+          const baseDone = await doneItems();
+          if (baseDone !== base) throw new Error(`items DONE ${baseDone} ≠ ledger rows ${base}`);
+          await queue.pause();
+          await postItems(items);
+          const resumed = performance.now();
+          await queue.resume();
+          const drained = await waitForLedger(base + items, 120_000);
+          const drainEnd = drained.ledgerAt;
+
+          cases.push({
+            latencyMs,
+            workers,
+            items,
+            acceptPerS: items / ((accepted - t0) / 1000),
+            e2ePerS: items / ((e2eEnd - t0) / 1000),
+            drainPerS: items / ((drainEnd - resumed) / 1000),
+            workerPerS: items / ((drained.doneAt - resumed) / 1000),
+          });
+          const c = cases[cases.length - 1];
+          console.log(`  sim ${latencyMs} ms, ${workers} worker(s), ${items} items: accept ${fmt(c.acceptPerS)}/s, end to end ${fmt(c.e2ePerS)}/s, drain ${fmt(c.drainPerS)}/s (all DONE at ${fmt(c.workerPerS)}/s)${refused ? ` (${refused} POSTs retried after 503 so far)` : ''}`);
+        } finally {
+          await Promise.all(procs.map((p) => p.stop(5000)));
+        }
+      }
+    }
+  } finally {
+    await queue.close();
+    redis.disconnect();
+    await Promise.all(extra.map((p) => p.stop(5000)));
+    await stack.stop();
+  }
+
+  console.log('\nlatency  workers  items   ideal/s  e2e/s   e2e %ideal  drain/s  drain %ideal  DONE/s  DONE %ideal  accept/s');
+  for (const c of cases) {
+    const ideal = c.latencyMs ? (c.workers * CONCURRENCY * 1000) / c.latencyMs : Infinity;
+    const pct = (x: number) => (Number.isFinite(ideal) ? `${((100 * x) / ideal).toFixed(0)} %` : '—');
+    console.log(
+      `${String(c.latencyMs).padStart(4)} ms  ${String(c.workers).padStart(7)}  ${String(c.items).padStart(5)}  ${fmt(ideal).padStart(8)}  ${fmt(c.e2ePerS).padStart(6)}  ${pct(c.e2ePerS).padStart(10)}  ${fmt(c.drainPerS).padStart(7)}  ${pct(c.drainPerS).padStart(12)}  ${fmt(c.workerPerS).padStart(6)}  ${pct(c.workerPerS).padStart(11)}  ${fmt(c.acceptPerS).padStart(8)}`,
+    );
+  }
+  const best0 = Math.max(...cases.filter((c) => c.latencyMs === 0).map((c) => c.drainPerS));
+  console.log(`\nraw BullMQ no-op ${raw.toFixed(0)} jobs/s; best pipeline drain at 0 ms ${best0.toFixed(1)} items/s = ${((100 * best0) / raw).toFixed(1)} % of raw`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
