@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     stalledIntervalMs: config.STALLED_INTERVAL_MS,
     maxStalledCount: config.MAX_STALLED_COUNT,
     deadLetterSweepMs: config.DEAD_LETTER_SWEEP_MS,
+    circuitOpenMs: config.BREAKER_HALF_OPEN_MS,
   });
 
   const app = createHttpApp({

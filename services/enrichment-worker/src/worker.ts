@@ -15,6 +15,8 @@ export interface WorkerOptions {
   stalledIntervalMs: number;
   maxStalledCount: number;
   deadLetterSweepMs: number;
+  /** How long the queue is held when the circuit breaker is open (its half-open delay). */
+  circuitOpenMs: number;
 }
 
 /** Past this many provider 429s one job starts using attempts, so a provider that always refuses cannot loop it forever. */
@@ -33,7 +35,7 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
       try {
         await enrich(deps, job.id!, job.data);
       } catch (err) {
-        const decision = decideRetry(err);
+        const decision = decideRetry(err, { circuitOpenMs: options.circuitOpenMs });
         const rateLimitedSoFar = Number((job.data as { rateLimited?: number }).rateLimited ?? 0);
         if (decision.kind === 'rate_limited' && rateLimitedSoFar < MAX_RATE_LIMITED) {
           await job.updateData({ ...job.data, rateLimited: rateLimitedSoFar + 1 });

@@ -17,8 +17,9 @@ describe('decideRetry', () => {
     expect(decideRetry(llm('client', false)).kind).toBe('give_up');
   });
 
-  it('retries while the circuit is open', () => {
-    const open = Object.assign(new Error('open'), { name: 'BrokenCircuitError' });
-    expect(decideRetry(open)).toEqual({ kind: 'retry', reason: 'circuit open: the provider is failing' });
+  it('holds the queue while the circuit is open, for the time until it half-opens', () => {
+    // The shape of cockatiel's BrokenCircuitError (cockatiel is ESM-only, which jest's CommonJS run cannot load).
+    const open = Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true });
+    expect(decideRetry(open, { circuitOpenMs: 7000 })).toEqual({ kind: 'rate_limited', delayMs: 7000, reason: 'circuit open: the provider is failing' });
   });
 });

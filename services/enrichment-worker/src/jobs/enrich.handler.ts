@@ -42,7 +42,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
   return withSpan('Enrichment.process', async (span) => {
     const job = EnrichmentJob.parse(data);
     span.setAttribute('item.id', job.itemId);
-    const item = await deps.items.find(job.itemId);
+    const item = await deps.items.claim(job.itemId);
     if (!item) throw new UnrecoverableError(`item ${job.itemId} does not exist`);
 
     if (item.status === 'DONE' && item.enrichment) {
@@ -51,7 +51,6 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
       await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model }));
       return;
     }
-    await deps.items.markEnriching(job.itemId);
 
     const ttls = await deps.items.cacheTtls(job.userId);
     const input: TaskInput = { content: item.content, title: item.title };

@@ -2,16 +2,35 @@ import { effectiveLimits, Enrichment, PlanLimits, type LimitOverrides } from '@q
 import type { ItemRow, PrismaClient } from '@qv/db';
 import { Prisma } from '@qv/db';
 
+const TTL_MEMO_MS = 10_000;
+
+export interface CacheTtls {
+  sessionTtlSeconds: number | null;
+  contentTtlSeconds: number | null;
+}
+
 /** The enrichment worker's reads and writes of items (and the plan limits it needs for cache TTLs). */
 export class ItemsRepository {
+  /** Plan TTLs per user, kept briefly: a plan change reaches the cache tiers within TTL_MEMO_MS. */
+  private readonly ttlMemo = new Map<string, { ttls: CacheTtls; until: number }>();
+
   constructor(private readonly prisma: PrismaClient) {}
 
   find(itemId: string): Promise<ItemRow | null> {
     return this.prisma.item.findUnique({ where: { id: itemId } });
   }
 
-  async markEnriching(itemId: string): Promise<void> {
-    await this.prisma.item.updateMany({ where: { id: itemId, status: { not: 'DONE' } }, data: { status: 'ENRICHING', updatedAt: new Date() } });
+  /**
+   * Marks the item ENRICHING and returns it, in one statement; an item already DONE (or missing)
+   * is not touched and comes back as it is (or null).
+   */
+  async claim(itemId: string): Promise<ItemRow | null> {
+    try {
+      return await this.prisma.item.update({ where: { id: itemId, status: { not: 'DONE' } }, data: { status: 'ENRICHING', updatedAt: new Date() } });
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') return this.find(itemId);
+      throw err;
+    }
   }
 
   /** Stores the result once: a retry after a crash finds the item DONE and does not overwrite it. */
@@ -28,7 +47,16 @@ export class ItemsRepository {
   }
 
   /** The session and content TTLs of the user's plan after overrides (null: that tier is off). */
-  async cacheTtls(userId: string): Promise<{ sessionTtlSeconds: number | null; contentTtlSeconds: number | null }> {
+  async cacheTtls(userId: string): Promise<CacheTtls> {
+    const memo = this.ttlMemo.get(userId);
+    if (memo && memo.until > Date.now()) return memo.ttls;
+    const ttls = await this.loadCacheTtls(userId);
+    if (this.ttlMemo.size > 10_000) this.ttlMemo.clear();
+    this.ttlMemo.set(userId, { ttls, until: Date.now() + TTL_MEMO_MS });
+    return ttls;
+  }
+
+  private async loadCacheTtls(userId: string): Promise<CacheTtls> {
     const user = await this.prisma.user.findUnique({ where: { id: userId }, include: { plan: true, overrides: true } });
     if (!user) return { sessionTtlSeconds: null, contentTtlSeconds: null };
     const plan = PlanLimits.parse({

@@ -1,0 +1,44 @@
+import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+
+/**
+ * A provider outage with the circuit open holds the queue instead of burning attempts: jobs wait
+ * for the breaker to half-open and finish once the provider is back, none dead-lettered.
+ */
+describe('pipeline: circuit breaker', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      serviceEnv: { 'enrichment-worker': { BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '1000', RETRY_BASE_DELAY_MS: '50', WORKER_CONCURRENCY: '4' } },
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('an outage longer than all attempts with backoff ends DONE, not in the dead-letter queue', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    // Five attempts at 50 ms base backoff take well under a second; the outage lasts 4 s.
+    const until = Date.now() + 4000;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `outage ${i} [sim:fail_until=${until}]`, tasks: ['tag'] } });
+      expect(res.status).toBe(202);
+      ids.push(res.body.item.id);
+    }
+    const items = await Promise.all(
+      ids.map((id) =>
+        eventually(async () => {
+          const res = await http('GET', `${stack.api}/v1/items/${id}`, { key: user.key });
+          return ['DONE', 'FAILED'].includes(res.body.item.status) ? res.body.item : undefined;
+        }, 30_000),
+      ),
+    );
+    expect(items.map((i) => i.status)).toEqual(['DONE', 'DONE', 'DONE']);
+    expect(Date.now()).toBeGreaterThanOrEqual(until);
+    const dlq = await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey });
+    expect(dlq.body.jobs).toEqual([]);
+    // Fail fast: while open, the breaker spared the provider most calls (far fewer than 3 jobs × 5 attempts × retries).
+    const calls = (await http('GET', `${stack.services['llm-simulator']!.url}/sim/calls?contains=outage`)).body.count as number;
+    expect(calls).toBeLessThan(15);
+  }, 60_000);
+});
