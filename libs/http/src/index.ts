@@ -4,3 +4,4 @@ export * from './errors';
 export * from './validate';
 export * from './server';
 export * from './client';
+export * from './operations-server';

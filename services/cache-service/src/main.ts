@@ -60,7 +60,6 @@ async function main(): Promise<void> {
   });
   const server = await listen(app, config.PORT);
   const stopCleanup = scheduleCleanup(() => cache.cleanup(), config.CACHE_CLEANUP_INTERVAL_MS, logger);
-  announceReady('cache-service', server.port);
   logger.info({ port: server.port }, 'cache-service listening');
 
   onShutdown(
@@ -74,6 +73,8 @@ async function main(): Promise<void> {
     logger,
     config.SHUTDOWN_TIMEOUT_MS,
   );
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('cache-service', server.port);
 }
 
 main().catch((err) => {

@@ -4,7 +4,7 @@ startTelemetry('enrichment-worker');
 import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { createPrisma } from '@qv/db';
-import { announceReady, createHttpApp, errorMiddleware, listen, notFoundHandler, onShutdown } from '@qv/http';
+import { announceReady, onShutdown, serveOperations } from '@qv/http';
 import { createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     circuitOpenMs: config.BREAKER_HALF_OPEN_MS,
   });
 
-  const app = createHttpApp({
+  const server = await serveOperations({
+    port: config.PORT,
     service: 'enrichment-worker',
     logger,
     metrics,
@@ -66,11 +67,7 @@ async function main(): Promise<void> {
       { name: 'worker', check: async () => { if (!running.worker.isRunning()) throw new Error('not running'); } },
     ],
   });
-  app.use(notFoundHandler());
-  app.use(errorMiddleware(logger));
-  const server = await listen(app, config.PORT);
   logger.info({ port: server.port, provider: provider.name, model: provider.model, concurrency: config.WORKER_CONCURRENCY }, 'enrichment-worker running');
-  announceReady('enrichment-worker', server.port);
 
   onShutdown(async () => {
     await running.stop();
@@ -80,6 +77,8 @@ async function main(): Promise<void> {
     redis.disconnect();
     await prisma.$disconnect();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('enrichment-worker', server.port);
 }
 
 main().catch((err) => {

@@ -2,7 +2,7 @@ import { Counter, createLogger, createMetricsRegistry, Gauge, startTelemetry } f
 startTelemetry('ledger-consumer');
 
 import { createPrisma } from '@qv/db';
-import { announceReady, createHttpApp, errorMiddleware, listen, notFoundHandler, onShutdown } from '@qv/http';
+import { announceReady, onShutdown, serveOperations } from '@qv/http';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
 import { loadLedgerConfig } from './config';
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     drift: new Gauge({ name: 'ledger_drift_tokens', help: 'Token drift between counters, reservations and the ledger (expected 0)', labelNames: ['day'], registers: [metrics] }),
   });
 
-  const app = createHttpApp({
+  const server = await serveOperations({
+    port: config.PORT,
     service: 'ledger-consumer',
     logger,
     metrics,
@@ -47,10 +48,6 @@ async function main(): Promise<void> {
       { name: 'redis', check: () => redis.ping() },
     ],
   });
-  app.use(notFoundHandler());
-  app.use(errorMiddleware(logger));
-  const server = await listen(app, config.PORT);
-  announceReady('ledger-consumer', server.port);
 
   onShutdown(async () => {
     stopReconcile();
@@ -60,6 +57,8 @@ async function main(): Promise<void> {
     redis.disconnect();
     await prisma.$disconnect();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
+  // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
+  announceReady('ledger-consumer', server.port);
 }
 
 main().catch((err) => {
