@@ -1,4 +1,4 @@
-import { createUser, http, startStack, type Stack } from '@qv/testing';
+import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
 
 /**
  * Bad input on POST /v1/items gets a clear error and changes nothing (issue 3), plus the shared
@@ -8,7 +8,7 @@ describe('api-service input and auth', () => {
   let stack: Stack;
   let user: { id: string; key: string };
   beforeAll(async () => {
-    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'] });
+    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'], serviceEnv: { 'api-service': { AUTH_CACHE_TTL_MS: '1000' } } });
     user = await createUser(stack.api, stack.adminKey, 'free');
   }, 90_000);
   afterAll(async () => {
@@ -97,6 +97,23 @@ describe('api-service input and auth', () => {
     const mine = await http('GET', `${stack.api}/v1/items/itm_other`, { key: other.key });
     expect(mine.status).toBe(200);
     await stack.db.query(`DELETE FROM items WHERE id = 'itm_other'`);
+  });
+
+  it('rotates keys: a new key works, a revoked one is refused (within the principal cache TTL)', async () => {
+    const owner = await createUser(stack.api, stack.adminKey, 'payg');
+    const issued = await http('POST', `${stack.api}/admin/users/${owner.id}/keys`, { key: stack.adminKey });
+    expect(issued.status).toBe(201);
+    expect(issued.body.apiKey).toMatch(/^qv_/);
+    expect((await http('GET', `${stack.api}/v1/quota`, { key: issued.body.apiKey })).status).toBe(200);
+    const listed = await http('GET', `${stack.api}/admin/users/${owner.id}/keys`, { key: stack.adminKey });
+    expect(listed.body.keys).toHaveLength(2);
+    expect(JSON.stringify(listed.body)).not.toContain(owner.key); // only prefixes, never the secret
+    const oldKeyId = listed.body.keys[0].id;
+    expect((await http('DELETE', `${stack.api}/admin/users/${owner.id}/keys/${oldKeyId}`, { key: stack.adminKey })).status).toBe(204);
+    expect((await http('DELETE', `${stack.api}/admin/users/${owner.id}/keys/key_nope`, { key: stack.adminKey })).status).toBe(404);
+    await eventually(async () => (await http('GET', `${stack.api}/v1/quota`, { key: owner.key })).status === 401, 10_000, 200);
+    expect((await http('GET', `${stack.api}/v1/quota`, { key: issued.body.apiKey })).status).toBe(200);
+    expect((await http('POST', `${stack.api}/admin/users/usr_nobody/keys`, { key: stack.adminKey })).status).toBe(404);
   });
 
   it('never echoes an internal error message', async () => {

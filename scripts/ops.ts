@@ -17,6 +17,9 @@ const USAGE = `Usage: npm run ops -- <command>
   user show <userId>
   user set-plan <userId> <plan>
   user override <userId> <limitName>=<number|null> ...
+  user keys <userId>                           list a user's API keys (prefixes)
+  user new-key <userId>                        issue another key (shown once)
+  user revoke-key <userId> <keyId>
   plans`;
 
 function adminKey(): string {
@@ -111,6 +114,16 @@ async function main(): Promise<number> {
       print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { overrides: { ...user.overrides, ...overrides } }));
       return 0;
     }
+    case 'user keys':
+      print(await call('GET', `/admin/users/${encodeURIComponent(rest[0])}/keys`));
+      return 0;
+    case 'user new-key':
+      print(await call('POST', `/admin/users/${encodeURIComponent(rest[0])}/keys`));
+      return 0;
+    case 'user revoke-key':
+      await call('DELETE', `/admin/users/${encodeURIComponent(rest[0])}/keys/${encodeURIComponent(rest[1])}`);
+      console.log(`revoked ${rest[1]}`);
+      return 0;
     case 'plans':
       print(await call('GET', '/admin/plans'));
       return 0;

@@ -8,6 +8,7 @@ import type { QuotaClient } from './repositories/quota.client';
 import type { PrincipalResolver } from './repositories/auth.repository';
 import { authenticate, requireAdmin } from './routes/auth.middleware';
 import { adminPlansRoutes } from './routes/admin/plans.routes';
+import { adminKeysRoutes } from './routes/admin/keys.routes';
 import { adminUsersRoutes } from './routes/admin/users.routes';
 import { itemsRoutes } from './routes/items.routes';
 import { quotaRoutes } from './routes/quota.routes';
@@ -40,6 +41,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use('/admin', authenticate(deps.principals), requireAdmin);
   app.use(adminUsersRoutes(deps));
+  app.use(adminKeysRoutes(deps));
   app.use(adminPlansRoutes(deps));
   for (const router of deps.adminRouters ?? []) app.use(router);
 

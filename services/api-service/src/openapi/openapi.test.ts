@@ -21,6 +21,8 @@ const DESIGN_ROUTES: Record<string, string[]> = {
   '/v1/usage': ['get'],
   '/admin/users': ['post'],
   '/admin/users/{id}': ['get', 'patch'],
+  '/admin/users/{id}/keys': ['get', 'post'],
+  '/admin/users/{id}/keys/{keyId}': ['delete'],
   '/admin/plans': ['get'],
   '/admin/plans/{id}': ['put'],
   '/admin/dlq': ['get'],

@@ -267,6 +267,35 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     },
   });
 
+  const ApiKeyInfo = z.object({ id: z.string(), prefix: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/users/{id}/keys',
+    tags: ['admin'],
+    summary: "A user's API keys (prefix only; keys are stored hashed)",
+    security: authed,
+    request: { params: userId },
+    responses: { 200: { description: 'The keys, oldest first.', content: json(z.object({ keys: z.array(ApiKeyInfo) })) }, ...admin, ...notFound('user') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/admin/users/{id}/keys',
+    tags: ['admin'],
+    summary: 'Issue another API key (rotation: issue, deploy, revoke the old one)',
+    security: authed,
+    request: { params: userId },
+    responses: { 201: { description: 'The key, shown this once.', content: json(z.object({ key: ApiKeyInfo, apiKey: z.string() })) }, ...admin, ...notFound('user') },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/admin/users/{id}/keys/{keyId}',
+    tags: ['admin'],
+    summary: 'Revoke an API key (every replica refuses it within AUTH_CACHE_TTL_MS)',
+    security: authed,
+    request: { params: z.object({ id: z.string(), keyId: z.string() }) },
+    responses: { 204: { description: 'Revoked (also when it already was).' }, ...admin, ...notFound('API key') },
+  });
+
   registry.registerPath({
     method: 'get',
     path: '/admin/plans',
