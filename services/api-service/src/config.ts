@@ -21,6 +21,9 @@ export const apiConfigSchema = z.object({
   /** An in-progress idempotency key older than this belongs to a crashed request and may be resumed. */
   IDEMPOTENCY_LOCK_SECONDS: positiveInt(30),
   DB_POOL_SIZE: positiveInt(20),
+  /** Sent outbox rows are deleted after this many hours. */
+  OUTBOX_RETENTION_HOURS: positiveInt(24),
+  HOUSEKEEPING_INTERVAL_MS: positiveInt(60_000),
   /** How long a resolved API key is trusted without a database look-up (revocations take this long). */
   AUTH_CACHE_TTL_MS: positiveInt(5000),
 });

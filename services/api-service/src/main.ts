@@ -7,6 +7,7 @@ import { announceReady, listen, onShutdown } from '@qv/http';
 import { createQueue, createRedis } from '@qv/queue';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
+import { startHousekeeping } from './repositories/housekeeping';
 import { openApiRoutes } from './openapi/openapi.routes';
 import { adminCacheRoutes } from './routes/admin/cache.routes';
 import { adminDlqRoutes } from './routes/admin/dlq.routes';
@@ -53,12 +54,14 @@ async function main(): Promise<void> {
     ],
   });
   const server = await listen(app, config.PORT);
+  const stopHousekeeping = startHousekeeping(prisma, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });
   const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
   logger.info({ port: server.port }, 'api-service listening');
 
   onShutdown(async () => {
     await server.close();
     await stopRelay();
+    stopHousekeeping();
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close()]);
     await cache.close();
     await quota.close();
