@@ -175,6 +175,21 @@ describe('pipeline: retries, dead letters, replay', () => {
     expect(missing.stderr).toContain('404 NOT_FOUND');
   });
 
+  it('refuses to replay a dead letter whose item is no longer FAILED (already replayed): 409, nothing charged', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const created = await post(user.key, `Dies for good. twice-${run} [sim:status=500]`);
+    const id = created.body.item.id as string;
+    await itemIn(user.key, id, 'FAILED');
+    await eventually(async () => (await dlq()).some((j) => j.jobId === id));
+    // As if an earlier replay were running while its dead letter stayed behind (Redis down at the time).
+    await stack.db.query(`UPDATE items SET status = 'PENDING' WHERE id = $1`, [id]);
+    const refused = await http('POST', `${stack.api}/admin/dlq/${id}/replay`, { key: stack.adminKey, body: { chargeUser: true } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('CONFLICT');
+    expect(await reservationOf(id)).toEqual(['RELEASED']);
+    expect((await dlq()).some((j) => j.jobId === id)).toBe(true);
+  });
+
   function ops(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const root = join(__dirname, '..');
     return new Promise((resolve) => {

@@ -1,4 +1,4 @@
-import { AppError, ChargeResponse, QuotaStatus, type ChargeRequest } from '@qv/contracts';
+import { AppError, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
 import { InternalClient, UnreachableError } from '@qv/http';
 
 /**
@@ -14,6 +14,11 @@ export class QuotaClient {
 
   charge(request: ChargeRequest): Promise<ChargeResponse> {
     return this.failClosed(() => this.http.call('POST', '/internal/charges', ChargeResponse, request));
+  }
+
+  /** Refunds a reservation this service took but will not use. */
+  release(reservationId: string, reason: string): Promise<unknown> {
+    return this.failClosed(() => this.http.call('POST', `/internal/reservations/${encodeURIComponent(reservationId)}/release`, ReservationResponse, { v: 1, reason }));
   }
 
   status(userId: string): Promise<QuotaStatus> {

@@ -1,4 +1,4 @@
-import { JOB_CATALOG, newId, NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
+import { AppError, JOB_CATALOG, newId, NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -21,10 +21,13 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
     const found = await deps.deadLetters.get(jobId);
     if (!found) throw new NotFoundError('Dead-letter job');
     const original = found.dead.job;
+    const item = await deps.prisma.item.findUnique({ where: { id: original.itemId } });
+    if (!item) throw new NotFoundError('Item');
+    // Only a FAILED item is replayed: any other state means a replay of it already runs (or ran),
+    // and running it again would do — and perhaps bill — the same work twice.
+    if (item.status !== 'FAILED') throw alreadyReplayed(item.status);
     let reservationId: string | null = null;
     if (chargeUser) {
-      const item = await deps.prisma.item.findUnique({ where: { id: original.itemId } });
-      if (!item) throw new NotFoundError('Item');
       const charge = await deps.quota.charge({
         v: 1,
         userId: original.userId,
@@ -40,11 +43,20 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
     // which re-sends the replay (not the dead original) if Redis loses it.
     const newJobId = `${original.itemId}_replay_${Date.now()}`;
     const row = await deps.prisma.$transaction(async (tx) => {
-      await tx.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
+      const claimed = await tx.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
+      if (claimed.count === 0) return null; // a concurrent replay won the item
       return tx.outboxMessage.create({ data: { id: newId('obx'), itemId: original.itemId, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: newJobId, payload } });
     });
+    if (!row) {
+      if (reservationId) await deps.quota.release(reservationId, 'replay lost the race for the item');
+      throw alreadyReplayed('PENDING');
+    }
     await deps.deadLetters.requeue(found.job, payload, newJobId);
     await deps.prisma.outboxMessage.update({ where: { id: row.id }, data: { sentAt: new Date() } });
     return { jobId, newJobId, charged: chargeUser };
   });
+}
+
+function alreadyReplayed(status: string): AppError {
+  return new AppError('CONFLICT', `The item is ${status}, not FAILED: it was replayed already. Discard this dead letter instead.`);
 }
