@@ -1,4 +1,4 @@
-import { AppError, DEFAULT_TASKS, EnrichmentJob, newId, QuotaErrorCode, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
+import { DEFAULT_TASKS, EnrichmentJob, newId, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -28,15 +28,8 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     const tasks = [...new Set(body.tasks ?? DEFAULT_TASKS)];
     const estimatedTokens = estimateTokens({ content: body.content, title: body.title }, tasks);
 
-    let charge;
-    try {
-      charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
-    } catch (err) {
-      if (err instanceof AppError && QuotaErrorCode.safeParse(err.code).success) {
-        deps.logger.warn({ event: 'quota.breach', userId: principal.userId, plan: principal.planId, code: err.code, retryAfterSeconds: err.retryAfterSeconds }, 'quota breach');
-      }
-      throw err;
-    }
+    // A refusal is thrown on as the 429 it is; quota-service writes the one log line per breach.
+    const charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
 
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
     const { item, outbox: outboxRow } = await storeItemWithOutbox(
