@@ -1,6 +1,6 @@
-import { newId, NotFoundError, type Reservation, type UsageEvent } from '@qv/contracts';
-import { Prisma, type PrismaClient } from '@qv/db';
-import { dayWindow, release, settle } from '@qv/quota';
+import { newId, type UsageEvent } from '@qv/contracts';
+import type { Db } from '@qv/db';
+import type { PgQueryable } from '@qv/quota';
 import { withSpan } from '@qv/telemetry';
 
 export type ApplyOutcome = 'applied' | 'duplicate';
@@ -27,16 +27,57 @@ export class InvalidUsageEventError extends Error {
   }
 }
 
-export interface ApplyOptions {
-  /** Interactive transaction limits (ms): how long to wait for a connection, and to run. Default 10 000 each. */
-  transactionTimeoutMs?: number;
+/** Where an event can be applied: Prisma (client or transaction) or node-postgres (`Pool`, `Client`). */
+export type LedgerDb = Db | PgQueryable;
+
+/**
+ * The whole apply as one statement: `ledger_apply_usage_event` (prisma/migrations/20261125160000_ledger_apply_function)
+ * locks the reservation, decides `charged`, writes the entry and settles or releases, in the
+ * caller's transaction. One round trip. Exported so the benchmark and tests run exactly this text.
+ */
+export const APPLY_SQL =
+  'SELECT ledger_apply_usage_event($1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::text, $9::int, $10::int, ' +
+  '$11::numeric, $12::text, $13::boolean, $14::int, $15::numeric, $16::text, $17::timestamptz) AS outcome';
+
+/** The parameters of APPLY_SQL for `event`, in order; `entryId` is the new ledger row's id. */
+export function applyParams(event: UsageEvent, now: Date, entryId = newId('led', now.getTime())): unknown[] {
+  const c = event.type === 'usage.completed' ? event : null;
+  return [
+    entryId,
+    event.eventId,
+    event.userId,
+    event.itemId,
+    event.reservationId,
+    event.charged,
+    c ? 'completed' : 'failed',
+    c?.model ?? null,
+    c?.promptTokens ?? 0,
+    c?.completionTokens ?? 0,
+    String(c?.costUsd ?? 0),
+    c?.cache.tier ?? null,
+    c?.cache.hit ?? false,
+    c?.cache.tokensSaved ?? 0,
+    String(c?.cache.costSavedUsd ?? 0),
+    event.idempotencyKey,
+    now,
+  ];
+}
+
+type SqlOutcome = 'applied' | 'duplicate' | 'not_visible' | 'invalid';
+
+function isPg(db: LedgerDb): db is PgQueryable {
+  return typeof (db as Partial<PgQueryable>).query === 'function' && typeof (db as Partial<Db>).$queryRawUnsafe !== 'function';
 }
 
 /**
  * Applies one usage event exactly once: the ledger entry and the settlement (usage.completed) or
- * the release (usage.failed) commit in ONE transaction, and the entry's unique event id makes a
- * second delivery a no-op — whether it arrives later or at the same time (the loser waits on the
- * reservation row or the unique index entry, finds the event there and rolls back whole).
+ * the release (usage.failed) commit together, in ONE statement (`ledger_apply_usage_event`), and
+ * the entry's unique event id makes a second delivery a no-op — whether it arrives later or at the
+ * same time (the second waits on the reservation's row lock, or on the unique index entry for an
+ * event without a reservation, then finds the event recorded and changes nothing).
+ *
+ * On a client or pool the statement is its own transaction; inside a caller's transaction it joins
+ * it. A node-postgres `Pool` skips Prisma's client layer (the consumer's hot path).
  *
  * `charged` on the entry means "this entry moved the user's counters":
  * - usage.completed: true only when THIS event settled the reservation (RESERVED or EXPIRED →
@@ -49,73 +90,28 @@ export interface ApplyOptions {
  * Reconciliation compares the charged completed entries with the settled reservations.
  *
  * Throws ReservationNotVisibleError (retryable) when a charged event's reservation is not found,
- * and InvalidUsageEventError when it belongs to another user.
+ * and InvalidUsageEventError when it belongs to another user; both write nothing.
  */
-export function applyUsageEvent(prisma: PrismaClient, event: UsageEvent, now = new Date(), options: ApplyOptions = {}): Promise<ApplyOutcome> {
-  const timeout = options.transactionTimeoutMs ?? 10_000;
+export function applyUsageEvent(db: LedgerDb, event: UsageEvent, now = new Date()): Promise<ApplyOutcome> {
   return withSpan(
     'Ledger.apply',
     async (span) => {
-      try {
-        const outcome = await prisma.$transaction(
-          async (tx) => {
-            let reservation: Reservation | null = null;
-            let changed = false;
-            if (event.charged && event.reservationId) {
-              try {
-                const change =
-                  event.type === 'usage.completed'
-                    ? await settle(tx, event.reservationId, event.promptTokens + event.completionTokens, now)
-                    : await release(tx, event.reservationId, now);
-                reservation = change.reservation;
-                changed = change.changed;
-              } catch (err) {
-                if (err instanceof NotFoundError) throw new ReservationNotVisibleError(event.reservationId);
-                throw err;
-              }
-              if (reservation.userId !== event.userId) throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${reservation.id} of another user`);
-            }
-            const c = event.type === 'usage.completed' ? event : null;
-            // Raw SQL: one round trip, and no query-builder work on the hot path. A conflict on the
-            // event id (or the user's idempotency key) means this event is already in the ledger:
-            // roll back whatever this transaction did (nothing, in practice: the first delivery
-            // already settled the reservation, so this one's settle found nothing to change).
-            const inserted = await tx.$queryRaw<Array<{ id: string }>>`
-              INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, model, prompt_tokens, completion_tokens,
-                                           total_tokens, cost_usd, cache_tier, cache_hit, tokens_saved, cost_saved_usd, charged,
-                                           idempotency_key, day, created_at)
-              VALUES (${newId('led', now.getTime())}, ${event.eventId}, ${event.userId}, ${event.itemId}, ${event.reservationId},
-                      ${c ? 'completed' : 'failed'}, ${c?.model ?? null}, ${c?.promptTokens ?? 0}::int, ${c?.completionTokens ?? 0}::int,
-                      ${c ? c.promptTokens + c.completionTokens : 0}::int, ${String(c?.costUsd ?? 0)}::numeric, ${c?.cache.tier ?? null},
-                      ${c?.cache.hit ?? false}, ${c?.cache.tokensSaved ?? 0}::int, ${String(c?.cache.costSavedUsd ?? 0)}::numeric, ${changed},
-                      ${event.idempotencyKey}, ${dayKey(reservation, now)}::date, ${now}::timestamptz)
-              ON CONFLICT DO NOTHING
-              RETURNING id`;
-            // The id's time part and created_at come from one clock, so newest-first by id is newest-first by time;
-            // the day is the reservation's, the window its tokens count against.
-            if (inserted.length === 0) throw new AlreadyApplied();
-            return 'applied' as const;
-          },
-          { maxWait: timeout, timeout },
-        );
-        span.setAttribute('ledger.outcome', outcome);
-        return outcome;
-      } catch (err) {
-        if (err instanceof AlreadyApplied || (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) {
-          span.setAttribute('ledger.outcome', 'duplicate');
-          return 'duplicate';
-        }
-        throw err;
+      const params = applyParams(event, now);
+      const rows = isPg(db) ? (await db.query(APPLY_SQL, params)).rows : await db.$queryRawUnsafe<unknown[]>(APPLY_SQL, ...params);
+      const outcome = (rows[0] as { outcome: SqlOutcome }).outcome;
+      span.setAttribute('ledger.outcome', outcome);
+      switch (outcome) {
+        case 'applied':
+        case 'duplicate':
+          return outcome;
+        case 'not_visible':
+          throw new ReservationNotVisibleError(event.reservationId as string);
+        case 'invalid':
+          throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${event.reservationId} of another user`);
+        default:
+          throw new Error(`ledger_apply_usage_event answered ${String(outcome)}`);
       }
     },
     { 'ledger.event_id': event.eventId, 'ledger.event_type': event.type },
   );
 }
-
-/** The charge stamps a reservation's day from the same clock as its createdAt: its UTC day. */
-function dayKey(reservation: Reservation | null, now: Date): string {
-  return dayWindow(reservation ? new Date(reservation.createdAt) : now).key;
-}
-
-/** Thrown inside the transaction to roll it back when the event's entry already exists. */
-class AlreadyApplied extends Error {}

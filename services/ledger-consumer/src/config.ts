@@ -12,6 +12,11 @@ export const ledgerConfigSchema = z.object({
   /** How often drift is recomputed for the metric and the log. */
   RECONCILE_INTERVAL_MS: positiveInt(60_000),
   DB_POOL_SIZE: positiveInt(10),
+  /**
+   * statement_timeout of the consumer's connections: bounds an event's apply (one statement), its
+   * wait for the reservation's row lock included, as the interactive transaction's 10 s did before.
+   */
+  LEDGER_STATEMENT_TIMEOUT_MS: positiveInt(10_000),
   /** BullMQ stall detection for usage events (see jobs/usage-events.worker.ts). */
   LEDGER_LOCK_DURATION_MS: positiveInt(30_000),
   LEDGER_STALLED_INTERVAL_MS: positiveInt(15_000),

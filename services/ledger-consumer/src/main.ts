@@ -1,10 +1,12 @@
 import { Counter, createLogger, createMetricsRegistry, Gauge, startTelemetry } from '@qv/telemetry';
 startTelemetry('ledger-consumer');
 
-import { createPrisma } from '@qv/db';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '@qv/db';
 import { announceReady, onShutdown, serveOperations } from '@qv/http';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
+import { Pool } from 'pg';
 import { loadLedgerConfig } from './config';
 import { startReconcileJob } from './jobs/reconcile.job';
 import { startUsageEventsWorker } from './jobs/usage-events.worker';
@@ -13,12 +15,17 @@ async function main(): Promise<void> {
   const config = loadLedgerConfig();
   const logger = createLogger('ledger-consumer', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('ledger-consumer');
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  // One pool for the process. Events are applied with one statement straight on node-postgres (the
+  // hot path; see libs/ledger/README.md for what Prisma's client layer cost); the sweeper and the
+  // reconciliation go through Prisma over the same connections.
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.LEDGER_STATEMENT_TIMEOUT_MS });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
 
   const worker = startUsageEventsWorker({
-    prisma,
+    db: pool,
     connection: redis,
     prefix: bullPrefix(config.REDIS_PREFIX),
     logger,
@@ -44,7 +51,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     readiness: [
-      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+      { name: 'postgres', check: () => pool.query('SELECT 1') },
       { name: 'redis', check: () => redis.ping() },
     ],
   });
@@ -56,6 +63,7 @@ async function main(): Promise<void> {
     await server.close();
     redis.disconnect();
     await prisma.$disconnect();
+    await pool.end();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
   announceReady('ledger-consumer', server.port);

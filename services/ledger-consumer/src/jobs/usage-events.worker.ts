@@ -1,6 +1,5 @@
 import { QUEUE_NAMES, UsageEvent } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
-import { applyUsageEvent, InvalidUsageEventError, ReservationNotVisibleError } from '@qv/ledger';
+import { applyUsageEvent, InvalidUsageEventError, ReservationNotVisibleError, type LedgerDb } from '@qv/ledger';
 import type { Counter } from '@qv/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -18,13 +17,14 @@ export interface UsageEventsWorkerOptions {
 
 /**
  * Consumes `usage-events`. A crash mid-event leaves the BullMQ job active; stall detection hands it
- * to another consumer, and the ledger's unique event id makes the repeat a no-op (its transaction
+ * to another consumer, and the ledger's unique event id makes the repeat a no-op (its one statement
  * either committed whole or not at all). A payload that does not parse, or names another user's
  * reservation, can never succeed: it fails at once and stays in the failed set for ops. An event
  * whose reservation is not visible yet is retried with the event's own backoff.
  */
 export function startUsageEventsWorker(deps: {
-  prisma: PrismaClient;
+  /** Where events are applied: the process's pg Pool (one statement per event). */
+  db: LedgerDb;
   connection: Redis;
   prefix: string;
   logger: Logger;
@@ -37,7 +37,7 @@ export function startUsageEventsWorker(deps: {
       const parsed = UsageEvent.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid usage event: ${parsed.error.message}`);
       try {
-        const outcome = await applyUsageEvent(deps.prisma, parsed.data);
+        const outcome = await applyUsageEvent(deps.db, parsed.data);
         deps.applied.inc({ type: parsed.data.type, outcome });
         return outcome;
       } catch (err) {
