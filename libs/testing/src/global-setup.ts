@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 // jest loads globalSetup outside the test module registry (no moduleNameMapper): a relative import.
@@ -12,6 +12,8 @@ import { databaseUrl, testPgUrl } from './env';
  * (CREATE DATABASE … TEMPLATE), which takes milliseconds instead of a migration run per file.
  */
 export default async function globalSetup(): Promise<void> {
+  // Service logs of earlier runs (libs/testing startService) would pile up without bound.
+  rmSync(join(__dirname, '../../../.run/test-logs'), { recursive: true, force: true });
   const template = templateName();
   process.env.QV_TEMPLATE_DB = template;
   const admin = new Client({ connectionString: testPgUrl() });
