@@ -2,6 +2,7 @@ import type { PrismaClient } from '@qv/db';
 import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
 import type { Registry } from '@qv/telemetry';
 import type { Express, Router } from 'express';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { OutboxPublisher } from './repositories/outbox.publisher';
 import type { QuotaClient } from './repositories/quota.client';
@@ -16,6 +17,8 @@ import { usageRoutes } from './routes/usage.routes';
 
 export interface ApiDeps {
   prisma: PrismaClient;
+  /** node-postgres pool behind `prisma`, for the accept path's write (Prisma when absent). */
+  pool?: Pick<Pool, 'query'>;
   principals: PrincipalResolver;
   quota: QuotaClient;
   outbox: OutboxPublisher;

@@ -2,9 +2,11 @@ import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemet
 startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
-import { createPrisma, ensureUserWithKey } from '@qv/db';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient, ensureUserWithKey } from '@qv/db';
 import { announceReady, listen, onShutdown } from '@qv/http';
 import { createQueue, createRedis } from '@qv/queue';
+import { Pool } from 'pg';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
 import { startHousekeeping } from './repositories/housekeeping';
@@ -22,7 +24,11 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('api-service');
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  // One pool for the process: the accept path's write and the outbox sent marks run on it straight
+  // through node-postgres (Prisma's client layer was a measurable share of this process' CPU
+  // under load, bench/api.bench.ts); everything else goes through Prisma over the same connections.
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
@@ -30,7 +36,7 @@ async function main(): Promise<void> {
   const deadLetters = new DeadLettersRepository({ deadLetterQueue, enrichmentQueue });
   const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000 });
   const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS);
-  const outbox = new OutboxPublisher({ prisma, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
+  const outbox = new OutboxPublisher({ prisma, pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
   if (config.ADMIN_API_KEY) {
     await ensureUserWithKey(prisma, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: config.ADMIN_API_KEY });
@@ -38,6 +44,7 @@ async function main(): Promise<void> {
 
   const app = createApp({
     prisma,
+    pool,
     principals: new PrincipalResolver(prisma, config.AUTH_CACHE_TTL_MS),
     quota,
     outbox,
@@ -67,6 +74,7 @@ async function main(): Promise<void> {
     await quota.close();
     redis.disconnect();
     await prisma.$disconnect();
+    await pool.end();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
   announceReady('api-service', server.port);

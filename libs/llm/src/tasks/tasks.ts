@@ -1,7 +1,7 @@
 import type { TaskName } from '@qv/contracts';
 import { z } from 'zod';
 import { LlmError } from '../errors';
-import { countChatTokens } from '../tokens';
+import { countChatTokens, countTokens } from '../tokens';
 import type { ChatMessage, CompletionResult, LlmProvider } from '../types';
 
 /** What each task answers, validated before anything is stored or cached. */
@@ -148,15 +148,24 @@ export const TASKS: { [K in TaskName]: TaskDefinition<K> } = {
   extract: defineTask('extract'),
 };
 
+/** Per task: the prompt tokens of its messages with an empty user content, plus its completion cap. */
+const FIXED_TOKENS = Object.fromEntries(
+  (Object.keys(TASKS) as TaskName[]).map((task) => [task, countChatTokens(TASKS[task].buildMessages({ content: '' })) + TASKS[task].completionCap]),
+) as Record<TaskName, number>;
+
 /**
  * The tokens a quota charge reserves before the calls: for each task, the exact prompt tokens of
  * its messages plus its completion cap. Settlement later replaces it with the reported usage.
  */
 export function estimateTokens(input: TaskInput, tasks: readonly TaskName[]): number {
-  let total = 0;
-  for (const task of tasks) total += countChatTokens(TASKS[task].buildMessages(input)) + TASKS[task].completionCap;
+  if (tasks.length === 0) return 0;
+  // The count is additive per message and every task sends the same user message, so it is
+  // tokenized once; each task's system prompt, framing and cap are constant (FIXED_TOKENS).
+  let total = countTokens(userContent(input)) * tasks.length;
+  for (const task of tasks) total += FIXED_TOKENS[task];
   return total;
 }
+
 
 /** Runs one task: builds its messages, calls the provider within the task's cap, parses the answer. */
 export async function runTask<K extends TaskName>(

@@ -2,6 +2,7 @@ import { DEFAULT_TASKS, EnrichmentJob, newId, type CreateItemBody, type Item, ty
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { presentItem } from '../domain/present-item';
 import { storeItemWithOutbox } from '../repositories/items.repository';
@@ -11,6 +12,8 @@ import type { Principal } from '../repositories/auth.repository';
 
 export interface CreateItemDeps {
   prisma: PrismaClient;
+  /** Runs the accept path's write when given (the same database as `prisma`, without its client layer). */
+  pool?: Pick<Pool, 'query'>;
   quota: QuotaClient;
   outbox: OutboxPublisher;
   logger: Logger;
@@ -36,8 +39,10 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
       deps.prisma,
       { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks },
       job,
+      deps.pool,
     );
-    if (outboxRow) await deps.outbox.publish(outboxRow);
+    // A row just written carries the job built above; a resumed request's row is read back.
+    if (outboxRow) await deps.outbox.publish(outboxRow, outboxRow.payload === job ? job : undefined);
     return { item: presentItem(item), quota: charge.status };
   });
 }
