@@ -2,8 +2,8 @@ import type { PrismaClient } from '@qv/db';
 import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
 import type { Registry } from '@qv/telemetry';
 import type { Express, Router } from 'express';
-import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import type { ItemWriter } from './repositories/items.repository';
 import type { OutboxPublisher } from './repositories/outbox.publisher';
 import type { QuotaClient } from './repositories/quota.client';
 import type { PrincipalResolver } from './repositories/auth.repository';
@@ -17,8 +17,8 @@ import { usageRoutes } from './routes/usage.routes';
 
 export interface ApiDeps {
   prisma: PrismaClient;
-  /** node-postgres pool behind `prisma`, for the accept path's write (Prisma when absent). */
-  pool?: Pick<Pool, 'query'>;
+  /** Batches the accept path's writes (each goes through `prisma` alone when absent). */
+  itemWriter?: ItemWriter;
   principals: PrincipalResolver;
   quota: QuotaClient;
   outbox: OutboxPublisher;

@@ -16,6 +16,7 @@ import { adminDlqRoutes } from './routes/admin/dlq.routes';
 import { adminLedgerRoutes } from './routes/admin/ledger.routes';
 import { DeadLettersRepository } from './repositories/dead-letters.repository';
 import { loadApiConfig } from './config';
+import { ItemWriter } from './repositories/items.repository';
 import { OutboxPublisher } from './repositories/outbox.publisher';
 import { QuotaClient } from './repositories/quota.client';
 import { PrincipalResolver } from './repositories/auth.repository';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
 
   const app = createApp({
     prisma,
-    pool,
+    itemWriter: new ItemWriter({ prisma, pool }),
     principals: new PrincipalResolver(prisma, config.AUTH_CACHE_TTL_MS),
     quota,
     outbox,

@@ -49,3 +49,103 @@ export async function storeItemWithOutbox(
   const existing = await prisma.item.findUniqueOrThrow({ where: { id: item.id } });
   return { item: existing, outbox: await prisma.outboxMessage.findFirst({ where: { itemId: item.id, sentAt: null } }) };
 }
+
+// Many items in one statement: the batch arrives as one JSON array (one parameter whatever its size).
+const STORE_BATCH_SQL = `
+  WITH x AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS x(id text, user_id text, title text, url text, content text, tasks text[], outbox_id text, payload jsonb)
+  ), i AS (
+    INSERT INTO items (id, user_id, title, url, content, tasks, status, created_at, updated_at)
+    SELECT id, user_id, title, url, content, tasks, 'PENDING', $2, $2 FROM x
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+  ), o AS (
+    INSERT INTO outbox (id, item_id, queue, job_name, job_id, payload, created_at)
+    SELECT x.outbox_id, i.id, $3, 'enrich', i.id, x.payload, $2 FROM i JOIN x USING (id)
+    RETURNING item_id
+  )
+  SELECT item_id FROM o`;
+
+type Stored = { item: ItemRow; outbox: OutboxRow | null };
+interface PendingStore {
+  item: NewItem;
+  job: EnrichmentJob;
+  resolve: (stored: Stored) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for the accept path: the items accepted within one turn of the event loop are
+ * stored by ONE statement (one round trip, one WAL flush) instead of one each. Each item keeps
+ * its own guarantees: its item and outbox rows commit together, an id already stored is left as
+ * it is and read back (as `storeItemWithOutbox` does). If the batch statement fails, every item
+ * is retried on its own, so one bad row fails only its own request.
+ */
+export class ItemWriter {
+  private pending: PendingStore[] = [];
+  private readonly pendingIds = new Set<string>();
+  private scheduled = false;
+
+  constructor(
+    private readonly db: { prisma: PrismaClient; pool: Pick<Pool, 'query'> },
+    private readonly maxBatch = 200,
+  ) {}
+
+  store(item: NewItem, job: EnrichmentJob): Promise<Stored> {
+    // The same id twice in one statement would get two outbox rows; the second goes on its own.
+    if (this.pendingIds.has(item.id)) return this.storeOne(item, job);
+    return new Promise<Stored>((resolve, reject) => {
+      this.pending.push({ item, job, resolve, reject });
+      this.pendingIds.add(item.id);
+      if (this.pending.length >= this.maxBatch) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private storeOne(item: NewItem, job: EnrichmentJob): Promise<Stored> {
+    return storeItemWithOutbox(this.db.prisma, item, job, this.db.pool);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingIds.clear();
+    if (batch.length === 1) this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject);
+    else if (batch.length > 1) void this.storeBatch(batch);
+  }
+
+  private async storeBatch(batch: PendingStore[]): Promise<void> {
+    const now = new Date();
+    const outboxIds = batch.map(() => newId('obx'));
+    let inserted: Set<string>;
+    try {
+      const rows = batch.map(({ item, job }, n) => ({
+        id: item.id,
+        user_id: item.userId,
+        title: item.title,
+        url: item.url,
+        content: item.content,
+        tasks: item.tasks,
+        outbox_id: outboxIds[n],
+        payload: job,
+      }));
+      const result = await this.db.pool.query<{ item_id: string }>(STORE_BATCH_SQL, [JSON.stringify(rows), now, JOB_CATALOG.enrich.queue]);
+      inserted = new Set(result.rows.map((r) => r.item_id));
+    } catch {
+      for (const p of batch) this.storeOne(p.item, p.job).then(p.resolve, p.reject);
+      return;
+    }
+    batch.forEach(({ item, job, resolve, reject }, n) => {
+      if (!inserted.has(item.id)) return void this.storeOne(item, job).then(resolve, reject); // already stored: read back
+      resolve({
+        item: { ...item, status: 'PENDING', enrichment: null, error: null, createdAt: now, updatedAt: now },
+        outbox: { id: outboxIds[n], itemId: item.id, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: item.id, payload: job, createdAt: now, sentAt: null },
+      });
+    });
+  }
+}

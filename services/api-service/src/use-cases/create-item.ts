@@ -2,18 +2,17 @@ import { DEFAULT_TASKS, EnrichmentJob, newId, type CreateItemBody, type Item, ty
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
-import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { presentItem } from '../domain/present-item';
-import { storeItemWithOutbox } from '../repositories/items.repository';
+import { storeItemWithOutbox, type ItemWriter } from '../repositories/items.repository';
 import type { OutboxPublisher } from '../repositories/outbox.publisher';
 import type { QuotaClient } from '../repositories/quota.client';
 import type { Principal } from '../repositories/auth.repository';
 
 export interface CreateItemDeps {
   prisma: PrismaClient;
-  /** Runs the accept path's write when given (the same database as `prisma`, without its client layer). */
-  pool?: Pick<Pool, 'query'>;
+  /** Stores accepted items in batches when given; otherwise each goes through `prisma` alone. */
+  itemWriter?: ItemWriter;
   quota: QuotaClient;
   outbox: OutboxPublisher;
   logger: Logger;
@@ -35,12 +34,8 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     const charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
 
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
-    const { item, outbox: outboxRow } = await storeItemWithOutbox(
-      deps.prisma,
-      { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks },
-      job,
-      deps.pool,
-    );
+    const newItem = { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks };
+    const { item, outbox: outboxRow } = deps.itemWriter ? await deps.itemWriter.store(newItem, job) : await storeItemWithOutbox(deps.prisma, newItem, job);
     // A row just written carries the job built above; a resumed request's row is read back.
     if (outboxRow) await deps.outbox.publish(outboxRow, outboxRow.payload === job ? job : undefined);
     return { item: presentItem(item), quota: charge.status };
