@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
@@ -67,15 +67,6 @@ export function startService(name: string, env: Record<string, string>, timeoutM
       };
       const kill = async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        // tsx runs the service in a child process of its own; SIGKILL cannot be relayed, so the
-        // service itself must be killed too or it lives on as an orphan still holding its jobs.
-        for (const pid of descendantsOf(child.pid!)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
         child.kill('SIGKILL');
         await exited;
       };
@@ -84,13 +75,3 @@ export function startService(name: string, env: Record<string, string>, timeoutM
   });
 }
 
-/** Every descendant of `pid`, deepest last (Linux /proc; none elsewhere). */
-function descendantsOf(pid: number): number[] {
-  let children: number[];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-  return children.flatMap((c) => [c, ...descendantsOf(c)]);
-}
