@@ -1,5 +1,5 @@
 import { newId } from '@qv/contracts';
-import { createPrisma, type PrismaClient } from '@qv/db';
+import type { PrismaClient } from '@qv/db';
 import { expireStale, release, settle } from '@qv/quota';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import { Pool } from 'pg';
@@ -21,11 +21,10 @@ let pool: Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 4 });
+  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
   pool = new Pool({ connectionString: db.url, max: 4 });
 });
 afterAll(async () => {
-  await prisma.$disconnect();
   await pool.end();
   await db.drop();
 });

@@ -1,4 +1,4 @@
-import { createPrisma, type PrismaClient } from '@qv/db';
+import type { PrismaClient } from '@qv/db';
 import { expireStale } from '@qv/quota';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import fc from 'fast-check';
@@ -17,10 +17,9 @@ let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 5 });
+  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
 });
 afterAll(async () => {
-  await prisma.$disconnect();
   await db.drop();
 });
 

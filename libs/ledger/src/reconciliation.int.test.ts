@@ -1,4 +1,4 @@
-import { createPrisma, type PrismaClient } from '@qv/db';
+import type { PrismaClient } from '@qv/db';
 import { newId } from '@qv/contracts';
 import { settle } from '@qv/quota';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
@@ -12,10 +12,9 @@ let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 4 });
+  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
 });
 afterAll(async () => {
-  await prisma.$disconnect();
   await db.drop();
 });
 

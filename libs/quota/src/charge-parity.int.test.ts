@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_PLANS, newId, type PlanLimits } from '@qv/contracts';
-import { createPrisma, type PrismaClient } from '@qv/db';
+import type { PrismaClient } from '@qv/db';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import { chargedLimits, resolveLimits } from './domain/limits';
 import { decideCharge } from './domain/usage';
@@ -21,10 +21,9 @@ let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 4 });
+  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
 });
 afterAll(async () => {
-  await prisma.$disconnect();
   await db.drop();
 });
 

@@ -1,5 +1,5 @@
 import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
-import { createPrisma, type PrismaClient } from '@qv/db';
+import type { PrismaClient } from '@qv/db';
 import { reconcile } from '@qv/ledger';
 import { createQueue, createRedis } from '@qv/queue';
 import { createTestDatabase, eventually, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
@@ -40,7 +40,7 @@ const env = () => ({
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 3 });
+  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
   prefix = testRedisPrefix();
   redis = createRedis(testRedisUrl());
   queue = createQueue(QUEUE_NAMES.usageEvents, redis, prefix);
@@ -50,7 +50,6 @@ afterAll(async () => {
   await queue.obliterate({ force: true }).catch(() => undefined);
   await queue.close();
   redis.disconnect();
-  await prisma.$disconnect();
   await db.drop();
 });
 
