@@ -1,9 +1,16 @@
 import { z } from 'zod';
+import { idString, safeString } from './bounds';
 import { LimitOverrides, PlanId } from './plans';
+
+/**
+ * RFC 5321 caps an address at 254 characters. Stored lower-cased, so `A@X.COM` and `a@x.com` are
+ * one user (the unique index is on `lower(email)` as well, for writers other than this API).
+ */
+export const Email = z.email().max(254).transform((e) => e.toLowerCase());
 
 export const CreateUserBody = z
   .object({
-    email: z.email().optional(),
+    email: Email.optional(),
     plan: PlanId,
     overrides: LimitOverrides.optional(),
     role: z.enum(['user', 'admin']).optional(),
@@ -13,7 +20,7 @@ export type CreateUserBody = z.infer<typeof CreateUserBody>;
 
 export const PatchUserBody = z
   .object({
-    email: z.email().optional(),
+    email: Email.optional(),
     plan: PlanId.optional(),
     /** Replaces the user's overrides as a whole; `{}` removes them. */
     overrides: LimitOverrides.optional(),
@@ -32,12 +39,12 @@ export const User = z.object({
 export type User = z.infer<typeof User>;
 
 export const DlqFilter = z.object({
-  userId: z.string().optional(),
+  userId: idString().optional(),
   /** ISO times bounding failedAt. */
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
   /** A substring of the failure reason. */
-  error: z.string().max(200).optional(),
+  error: safeString().max(200).optional(),
 });
 export type DlqFilter = z.infer<typeof DlqFilter>;
 

@@ -1,28 +1,32 @@
 import { z } from 'zod';
+import { idString, int32, safeString } from './bounds';
 import { CacheTier } from './events';
+
+/** An item's content (100,000 characters) plus the task's framing, with room to spare. */
+export const MAX_CACHE_INPUT_CHARS = 250_000;
 
 /** What identifies a cache entry; the key is a hash of all of it (DESIGN.md §6). */
 export const CacheKeyParts = z.object({
   tier: CacheTier,
   /** A user id, or `global` for the system tier. */
-  scope: z.string().min(1),
-  task: z.string().min(1),
-  model: z.string().min(1),
-  promptVersion: z.string().min(1),
-  input: z.string(),
+  scope: idString(),
+  task: safeString().min(1).max(64),
+  model: safeString().min(1).max(200),
+  promptVersion: safeString().min(1).max(64),
+  input: safeString().max(MAX_CACHE_INPUT_CHARS),
 });
 export type CacheKeyParts = z.infer<typeof CacheKeyParts>;
 
 export const CacheEntryValue = z.object({
   value: z.unknown(),
   /** Tokens the entry cost to make: what a hit saves. */
-  tokens: z.number().int().nonnegative(),
-  model: z.string(),
+  tokens: int32(),
+  model: safeString().max(200),
   /**
    * What making the entry cost in USD (from the caller's pricing table). Added to `costSavedUsd`
    * on every hit; when absent, a get/lookup may carry `costPerTokenUsd` instead.
    */
-  costUsd: z.number().nonnegative().optional(),
+  costUsd: z.number().nonnegative().max(1e9).optional(),
 });
 export type CacheEntryValue = z.infer<typeof CacheEntryValue>;
 
@@ -30,7 +34,7 @@ export const CacheGetRequest = z.object({
   v: z.literal(1),
   key: CacheKeyParts,
   /** Prices a hit on an entry stored without `costUsd`: saved cost = entry tokens × this. */
-  costPerTokenUsd: z.number().nonnegative().optional(),
+  costPerTokenUsd: z.number().nonnegative().max(1e3).optional(),
 });
 export type CacheGetRequest = z.infer<typeof CacheGetRequest>;
 export const CachePutRequest = z.object({
@@ -38,9 +42,9 @@ export const CachePutRequest = z.object({
   key: CacheKeyParts,
   entry: CacheEntryValue,
   /** The plan's TTL for session/content; null or absent there = do not cache. Ignored by the permanent system tier. */
-  ttlSeconds: z.number().int().positive().nullish(),
+  ttlSeconds: int32().positive().nullish(),
   /** The single-flight lease this put completes: released, and its waiters woken. */
-  leaseToken: z.string().min(1).optional(),
+  leaseToken: safeString().min(1).max(200).optional(),
 });
 export type CachePutRequest = z.infer<typeof CachePutRequest>;
 export const CachePutResponse = z.object({ stored: z.boolean() });
@@ -55,8 +59,8 @@ export const CacheLookupRequest = z.object({
   v: z.literal(1),
   key: CacheKeyParts,
   /** How long to wait for another holder's result; capped by the service's SINGLE_FLIGHT_WAIT_MS. */
-  waitMs: z.number().int().nonnegative().optional(),
-  costPerTokenUsd: z.number().nonnegative().optional(),
+  waitMs: int32().optional(),
+  costPerTokenUsd: z.number().nonnegative().max(1e3).optional(),
 });
 export type CacheLookupRequest = z.infer<typeof CacheLookupRequest>;
 export const CacheLookupResponse = z.union([
@@ -66,14 +70,14 @@ export const CacheLookupResponse = z.union([
 ]);
 export type CacheLookupResponse = z.infer<typeof CacheLookupResponse>;
 
-export const CacheLeaseReleaseRequest = z.object({ v: z.literal(1).default(1), key: CacheKeyParts, token: z.string().min(1) });
+export const CacheLeaseReleaseRequest = z.object({ v: z.literal(1).default(1), key: CacheKeyParts, token: safeString().min(1).max(200) });
 export const CacheLeaseReleaseResponse = z.object({ released: z.boolean() });
 
 export const CachePurgeResponse = z.object({ purged: z.number().int().nonnegative() });
 export const CacheWarmResponse = z.object({ warmed: z.number().int().nonnegative() });
 
 export const CachePurgeBody = z
-  .object({ tier: CacheTier.optional(), userId: z.string().optional() })
+  .object({ tier: CacheTier.optional(), userId: idString().optional() })
   .strict();
 export type CachePurgeBody = z.infer<typeof CachePurgeBody>;
 

@@ -9,6 +9,8 @@ export const ErrorCode = z.enum([
   'IDEMPOTENCY_KEY_IN_USE',
   'IDEMPOTENCY_KEY_REUSED',
   'PAYLOAD_TOO_LARGE',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
   'CONCURRENCY_LIMIT_EXCEEDED',
   'HOURLY_RATE_LIMIT_EXCEEDED',
   'DAILY_QUOTA_EXCEEDED',
@@ -123,8 +125,12 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'IDEMPOTENCY_KEY_IN_USE':
     case 'CONFLICT':
       return 409;
+    case 'REQUEST_TIMEOUT':
+      return 408;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'HEADERS_TOO_LARGE':
+      return 431;
     case 'IDEMPOTENCY_KEY_REUSED':
       return 422;
     case 'CONCURRENCY_LIMIT_EXCEEDED':

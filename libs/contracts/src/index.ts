@@ -1,5 +1,6 @@
 /** Every HTTP body, job payload, event and error code of Quota Vault, as zod schemas (DESIGN.md). */
 export * from './errors';
+export * from './bounds';
 export * from './plans';
 export * from './tasks';
 export * from './quota';

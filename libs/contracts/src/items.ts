@@ -1,22 +1,33 @@
 import { z } from 'zod';
+import { idString, safeString } from './bounds';
 import { TaskName } from './tasks';
 
 export const ItemStatus = z.enum(['PENDING', 'ENRICHING', 'DONE', 'FAILED']);
 export type ItemStatus = z.infer<typeof ItemStatus>;
 
 export const MAX_CONTENT_CHARS = 100_000;
+/** Browsers and proxies stop at about 2,000 characters; a longer link is not a link. */
+export const MAX_URL_CHARS = 2048;
+
+/**
+ * An http(s) link and nothing else: `javascript:`, `data:` or `file:` URLs would be stored and
+ * handed back to every frontend that renders the item's link.
+ */
+export const HttpUrl = safeString()
+  .max(MAX_URL_CHARS)
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }));
 
 export const CreateItemBody = z
   .object({
-    content: z.string().min(1).max(MAX_CONTENT_CHARS),
-    title: z.string().max(200).optional(),
-    url: z.url().optional(),
+    content: safeString().min(1).max(MAX_CONTENT_CHARS),
+    title: safeString().max(200).optional(),
+    url: HttpUrl.optional(),
     tasks: z.array(TaskName).min(1).max(3).optional(),
   })
   .strict();
 export type CreateItemBody = z.infer<typeof CreateItemBody>;
 
-export const IdempotencyKeyHeader = z.string().min(1).max(255);
+export const IdempotencyKeyHeader = safeString().min(1).max(255);
 
 export const Enrichment = z.object({
   summary: z.string().optional(),
@@ -44,6 +55,6 @@ export const Item = z.object({
 export type Item = z.infer<typeof Item>;
 
 export const ListItemsQuery = z.object({
-  cursor: z.string().optional(),
+  cursor: idString().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bigintJson, int32, safeString } from './bounds';
 
 /** The limit names used by the API and the database (DESIGN.md §2). null = unlimited / no cache. */
 export const LIMIT_NAMES = [
@@ -12,16 +13,18 @@ export const LIMIT_NAMES = [
 ] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
-const limitValue = z.number().int().nonnegative().nullable();
+// Each bounded by the column that stores it: `integer` for counts and TTLs, `bigint` for tokens.
+const countLimit = int32().nullable();
+const tokenLimit = bigintJson().nullable();
 
 export const PlanLimits = z.object({
-  enrichmentsPerDay: limitValue,
-  concurrentJobs: limitValue,
-  callsPerHour: limitValue,
-  tokensPerDay: limitValue,
-  tokensPerMonth: limitValue,
-  sessionTtlSeconds: limitValue,
-  contentTtlSeconds: limitValue,
+  enrichmentsPerDay: countLimit,
+  concurrentJobs: countLimit,
+  callsPerHour: countLimit,
+  tokensPerDay: tokenLimit,
+  tokensPerMonth: tokenLimit,
+  sessionTtlSeconds: countLimit,
+  contentTtlSeconds: countLimit,
 });
 export type PlanLimits = z.infer<typeof PlanLimits>;
 
@@ -31,10 +34,10 @@ export type LimitOverrides = z.infer<typeof LimitOverrides>;
 
 export const PlanId = z.string().regex(/^[a-z0-9_]{1,64}$/, 'plan ids are lower-case letters, digits and _');
 
-export const Plan = PlanLimits.extend({ id: PlanId, name: z.string().min(1).max(100) });
+export const Plan = PlanLimits.extend({ id: PlanId, name: safeString().min(1).max(100) });
 export type Plan = z.infer<typeof Plan>;
 
-export const PlanUpdate = PlanLimits.partial().extend({ name: z.string().min(1).max(100).optional() }).strict();
+export const PlanUpdate = PlanLimits.partial().extend({ name: safeString().min(1).max(100).optional() }).strict();
 export type PlanUpdate = z.infer<typeof PlanUpdate>;
 
 const MIN = 60;

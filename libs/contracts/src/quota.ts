@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idString, int32, safeString } from './bounds';
 
 /** ok < 75 % ≤ warning < 90 % ≤ critical < 100 % ≤ exceeded (DESIGN.md §3). */
 export const QuotaLevel = z.enum(['ok', 'warning', 'critical', 'exceeded']);
@@ -48,20 +49,20 @@ export type Reservation = z.infer<typeof Reservation>;
 /** api-service → quota-service. The idempotency key makes a retried charge return the first answer. */
 export const ChargeRequest = z.object({
   v: z.literal(1),
-  userId: z.string().min(1),
-  itemId: z.string().min(1),
-  idempotencyKey: z.string().min(1).max(300),
-  estimatedTokens: z.number().int().nonnegative(),
+  userId: idString(),
+  itemId: idString(),
+  idempotencyKey: safeString().min(1).max(300),
+  estimatedTokens: int32(),
 });
 export type ChargeRequest = z.infer<typeof ChargeRequest>;
 
 export const ChargeResponse = z.object({ reservation: Reservation, status: QuotaStatus, replayed: z.boolean() });
 export type ChargeResponse = z.infer<typeof ChargeResponse>;
 
-export const SettleRequest = z.object({ v: z.literal(1), actualTokens: z.number().int().nonnegative() });
+export const SettleRequest = z.object({ v: z.literal(1), actualTokens: int32() });
 export type SettleRequest = z.infer<typeof SettleRequest>;
 
-export const ReleaseRequest = z.object({ v: z.literal(1), reason: z.string().max(500).optional() });
+export const ReleaseRequest = z.object({ v: z.literal(1), reason: safeString().max(500).optional() });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 export const ReservationResponse = z.object({ reservation: Reservation, changed: z.boolean() });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { edgeGuard } from './edge-guard';
 
 /** A dependency the service needs to serve; /readyz answers 503 naming the ones that fail. */
 export interface ReadinessCheck {
@@ -41,6 +42,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next();
   });
   app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
+  app.use(edgeGuard());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', service: options.service });

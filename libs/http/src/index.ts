@@ -2,6 +2,7 @@
 export * from './app';
 export * from './errors';
 export * from './validate';
+export * from './edge-guard';
 export * from './server';
 export * from './client';
 export * from './operations-server';

@@ -1,4 +1,6 @@
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { AppError, httpStatusOf, type ErrorCode } from '@qv/contracts';
 import type { Express } from 'express';
 
 export interface RunningServer {
@@ -29,6 +31,7 @@ export function listen(app: Express, port: number, host = process.env.HOST || '1
       });
     });
     server.keepAliveTimeout = 65_000;
+    server.on('clientError', answerClientError);
     server.on('error', reject);
   });
 }
@@ -61,4 +64,25 @@ export function onShutdown(stop: () => Promise<void>, log: { info: (msg: string)
 
 export function announceReady(service: string, port: number): void {
   process.stdout.write(`ready ${service} ${port}\n`);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * Node's HTTP parser refuses a malformed request, oversized headers or a request too slow to
+ * arrive before any route runs, and by default answers with an empty body. This answers in the
+ * one error shape every client parses, then closes the connection (its stream is unusable).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'VALIDATION_FAILED';
+  const message = code === 'HEADERS_TOO_LARGE' ? 'The request headers are too large' : code === 'REQUEST_TIMEOUT' ? 'The request did not arrive in time' : 'The request could not be parsed as HTTP';
+  const status = httpStatusOf(code);
+  const body = JSON.stringify(new AppError(code, message).toBody());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

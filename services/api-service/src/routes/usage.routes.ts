@@ -1,10 +1,11 @@
+import { idString } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
 import { principalOf } from './auth.middleware';
 
-const UsageQuery = z.object({ cursor: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 /**
  * The user's ledger entries, newest first (ledger ids are time-sortable and unique, so `id < cursor`

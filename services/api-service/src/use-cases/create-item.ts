@@ -1,4 +1,4 @@
-import { DEFAULT_TASKS, EnrichmentJob, newId, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
+import { DEFAULT_TASKS, EnrichmentJob, newId, type ChargeResponse, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { estimateTokens } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -35,9 +35,30 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
 
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
     const newItem = { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks };
-    const { item, outbox: outboxRow } = deps.itemWriter ? await deps.itemWriter.store(newItem, job) : await storeItemWithOutbox(deps.prisma, newItem, job);
+    const { item, outbox: outboxRow } = await storeOrRelease(deps, charge, () =>
+      deps.itemWriter ? deps.itemWriter.store(newItem, job) : storeItemWithOutbox(deps.prisma, newItem, job),
+    );
     // A row just written carries the job built above; a resumed request's row is read back.
     if (outboxRow) await deps.outbox.publish(outboxRow, outboxRow.payload === job ? job : undefined);
     return { item: presentItem(item), quota: charge.status };
   });
+}
+
+/**
+ * A failure after the charge gives the charge back in the same request, so a refused request never
+ * holds a slot or tokens until the sweeper. Only a charge this request made: a replayed charge
+ * belongs to an earlier copy of the request whose item may already be stored and queued.
+ */
+async function storeOrRelease<T>(deps: CreateItemDeps, charge: ChargeResponse, store: () => Promise<T>): Promise<T> {
+  try {
+    return await store();
+  } catch (err) {
+    if (!charge.replayed) {
+      await deps.quota.release(charge.reservation.id, 'item could not be stored').catch((releaseErr: unknown) => {
+        // The sweeper voids a reservation whose item was never stored: the slot comes back later.
+        deps.logger.warn({ err: releaseErr, reservationId: charge.reservation.id }, 'release after a failed store failed');
+      });
+    }
+    throw err;
+  }
 }

@@ -1,10 +1,11 @@
+import { idString } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { reconcile, usageReport } from '@qv/ledger';
 import { Router } from 'express';
 import { z } from 'zod';
 
-const ReconcileQuery = z.object({ userId: z.string().optional(), since: z.iso.date().optional() });
+const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const ReportQuery = z.object({ since: z.iso.date().optional() });
 
 /** Reconciliation (drift per user and day) and usage reports per plan, model and day. */
