@@ -16,6 +16,8 @@ export const ErrorCode = z.enum([
   'DAILY_QUOTA_EXCEEDED',
   'DAILY_TOKEN_QUOTA_EXCEEDED',
   'MONTHLY_TOKEN_QUOTA_EXCEEDED',
+  /** One user's requests arrive faster than they can be charged: that user's own 429, never everyone's 503. */
+  'USER_REQUEST_RATE_EXCEEDED',
   'QUOTA_SERVICE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
   'CONFLICT',
@@ -138,6 +140,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'DAILY_QUOTA_EXCEEDED':
     case 'DAILY_TOKEN_QUOTA_EXCEEDED':
     case 'MONTHLY_TOKEN_QUOTA_EXCEEDED':
+    case 'USER_REQUEST_RATE_EXCEEDED':
       return 429;
     case 'QUOTA_SERVICE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':

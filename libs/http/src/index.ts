@@ -3,6 +3,7 @@ export * from './app';
 export * from './errors';
 export * from './validate';
 export * from './edge-guard';
+export * from './keyed-gate';
 export * from './server';
 export * from './client';
 export * from './operations-server';

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '@qv/db';
-import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
+import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck } from '@qv/http';
 import type { Registry } from '@qv/telemetry';
 import type { Express, Router } from 'express';
 import type { Logger } from 'pino';
@@ -27,18 +27,27 @@ export interface ApiDeps {
   readiness: ReadinessCheck[];
   bodyLimit: string;
   idempotency: { ttlHours: number; lockSeconds: number };
+  /** Admission of one user's concurrent accepts on this replica (see KeyedGate). */
+  acceptAdmission?: KeyedGateOptions;
   /** Admin routes added by other modules (dead letters, cache, reconciliation). */
   adminRouters?: Router[];
   /** Public routes that need no key (OpenAPI, docs). */
   publicRouters?: Router[];
 }
 
+/**
+ * Eight accepts of one user at a time per replica, the rest waiting up to 1.5 s (under the 2 s
+ * quota timeout plus the accept's own work): one key's burst then holds at most eight of the sockets
+ * to quota-service, and the others' requests never queue behind it.
+ */
+export const DEFAULT_ACCEPT_ADMISSION: KeyedGateOptions = { maxActive: 8, maxQueued: 256, maxWaitMs: 1500 };
+
 export function createApp(deps: ApiDeps): Express {
   const app = createHttpApp({ service: 'api-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: deps.bodyLimit });
   for (const router of deps.publicRouters ?? []) app.use(router);
 
   app.use('/v1', authenticate(deps.principals));
-  app.use(itemsRoutes(deps));
+  app.use(itemsRoutes({ ...deps, admission: new KeyedGate(deps.acceptAdmission ?? DEFAULT_ACCEPT_ADMISSION) }));
   app.use(quotaRoutes(deps));
   app.use(usageRoutes(deps));
 

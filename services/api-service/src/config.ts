@@ -26,6 +26,12 @@ export const apiConfigSchema = z.object({
   HOUSEKEEPING_INTERVAL_MS: positiveInt(60_000),
   /** How long a resolved API key is trusted without a database look-up (revocations take this long). */
   AUTH_CACHE_TTL_MS: positiveInt(5000),
+  /** POST /v1/items of one user handled at once by this replica; the rest wait in that user's line. */
+  ACCEPT_ADMISSION_ACTIVE: positiveInt(8),
+  /** Requests of one user allowed to wait; one more is 429 USER_REQUEST_RATE_EXCEEDED at once. */
+  ACCEPT_ADMISSION_QUEUE: positiveInt(256),
+  /** Longest wait in that line before 429 USER_REQUEST_RATE_EXCEEDED. */
+  ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 

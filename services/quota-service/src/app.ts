@@ -1,6 +1,6 @@
 import type { Db } from '@qv/db';
 import type { ChargeDb } from '@qv/quota';
-import { createHttpApp, errorMiddleware, notFoundHandler, type ReadinessCheck } from '@qv/http';
+import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck } from '@qv/http';
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
@@ -14,9 +14,18 @@ export interface QuotaServiceDeps {
   metrics: Registry;
   readiness: ReadinessCheck[];
   reservationTtlSeconds: number;
+  /** Admission of one user's concurrent charges (see KeyedGate). */
+  chargeAdmission?: KeyedGateOptions;
   /** The clock of every charge; tests may pin it. */
   clock?: () => Date;
 }
+
+/**
+ * Two charges of one user at a time: they serialise on that user's lock anyway, so a third would only
+ * hold a pooled connection while it waits. A wait of 1 s stays under api-service's 2 s timeout, so a
+ * burst is answered 429 by the user's own line rather than 503 by everyone's.
+ */
+export const DEFAULT_CHARGE_ADMISSION: KeyedGateOptions = { maxActive: 2, maxQueued: 64, maxWaitMs: 1000 };
 
 /** The quota-service HTTP app. No I/O here: main.ts builds the dependencies. */
 export function createApp(deps: QuotaServiceDeps): Express {
@@ -43,6 +52,7 @@ export function createApp(deps: QuotaServiceDeps): Express {
       clock: deps.clock ?? (() => new Date()),
       charges,
       chargeDuration,
+      admission: new KeyedGate(deps.chargeAdmission ?? DEFAULT_CHARGE_ADMISSION),
     }),
   );
   app.use(notFoundHandler());

@@ -10,6 +10,12 @@ const QuotaServiceEnv = z.object({
   DB_POOL_SIZE: positiveInt(20),
   /** statement_timeout of this process's connections (ms): bounds a charge, its wait for the user's lock included. */
   CHARGE_TIMEOUT_MS: positiveInt(5_000),
+  /** Charges of one user decided at once by this process (they serialise on the user's lock anyway). */
+  CHARGE_ADMISSION_ACTIVE: positiveInt(2),
+  /** Charges of one user allowed to wait for those; one more is 429 USER_REQUEST_RATE_EXCEEDED at once. */
+  CHARGE_ADMISSION_QUEUE: positiveInt(64),
+  /** Longest wait of a charge in its user's line before 429 USER_REQUEST_RATE_EXCEEDED (below api-service's QUOTA_TIMEOUT_MS). */
+  CHARGE_ADMISSION_WAIT_MS: positiveInt(1000),
 });
 export type QuotaServiceConfig = z.infer<typeof QuotaServiceEnv>;
 

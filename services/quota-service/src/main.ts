@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    chargeAdmission: { maxActive: config.CHARGE_ADMISSION_ACTIVE, maxQueued: config.CHARGE_ADMISSION_QUEUE, maxWaitMs: config.CHARGE_ADMISSION_WAIT_MS },
     readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });
   const server = await listen(app, config.PORT);

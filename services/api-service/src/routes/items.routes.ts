@@ -1,5 +1,5 @@
 import { AppError, CreateItemBody, IdempotencyKeyHeader, ListItemsQuery, NotFoundError } from '@qv/contracts';
-import { parseOr400 } from '@qv/http';
+import { parseOr400, type KeyedGate } from '@qv/http';
 import { Router } from 'express';
 import { presentItem } from '../domain/present-item';
 import { quotaHeaders } from '../domain/quota-headers';
@@ -10,6 +10,8 @@ import { principalOf } from './auth.middleware';
 
 export interface ItemsRouteDeps extends CreateItemDeps {
   idempotency: { ttlHours: number; lockSeconds: number };
+  /** One user's accepts at a time on this replica: a burst waits in its own line (or gets its own 429), never in front of other users'. */
+  admission: KeyedGate;
 }
 
 export function itemsRoutes(deps: ItemsRouteDeps): Router {
@@ -32,18 +34,13 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
       }
     };
 
-    let response: StoredResponse & { replayed?: boolean };
-    if (rawKey === undefined) {
-      response = await accept();
-    } else {
-      const key = parseOr400(IdempotencyKeyHeader, rawKey, 'Idempotency-Key header');
-      response = await runIdempotent(
-        deps.prisma,
-        { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency },
-        (itemId) => accept(itemId),
-      );
-      if (response.replayed) res.set('Idempotent-Replayed', 'true');
-    }
+    const key = rawKey === undefined ? undefined : parseOr400(IdempotencyKeyHeader, rawKey, 'Idempotency-Key header');
+    const response: StoredResponse & { replayed?: boolean } = await deps.admission.run(principal.userId, () =>
+      key === undefined
+        ? accept()
+        : runIdempotent(deps.prisma, { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency }, (itemId) => accept(itemId)),
+    );
+    if (response.replayed) res.set('Idempotent-Replayed', 'true');
     res.status(response.status).set(response.headers).json(response.body);
   });
 

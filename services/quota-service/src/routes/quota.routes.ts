@@ -1,6 +1,6 @@
 import { ChargeRequest, ReleaseRequest, SettleRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { Db } from '@qv/db';
-import { parseOr400 } from '@qv/http';
+import { parseOr400, type KeyedGate } from '@qv/http';
 import { charge, quotaStatus, release, settle, toQuotaExceededError, type ChargeDb } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
@@ -14,6 +14,8 @@ export interface QuotaRoutesDeps {
   clock: () => Date;
   charges: Counter<'outcome' | 'code'>;
   chargeDuration: Histogram<'outcome'>;
+  /** Charges of one user queue on that user's lock in PostgreSQL: admitted a few at a time, so they hold a few pooled connections, not all. */
+  admission: KeyedGate;
 }
 
 /** The internal quota API (DESIGN.md §3), called by api-service; not exposed to the public. */
@@ -25,7 +27,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
-      const result = await charge(deps.chargeDb, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds });
+      const result = await deps.admission.run(body.userId, () => charge(deps.chargeDb, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds }));
       if (!result.ok) {
         outcome = 'refused';
         deps.charges.inc({ outcome, code: result.code });

@@ -1,0 +1,91 @@
+import { Agent } from 'undici';
+import { createUser, http, startStack, type Stack } from '@qv/testing';
+
+/**
+ * One key's burst stays that key's problem (issue 12, item 2): 10,000 concurrent POST /v1/items
+ * from user A, who has 20 enrichments left, beside a steady trickle from user B. A gets only 202s
+ * and 429s with the right code and a Retry-After, never a 503; B never fails.
+ * No worker runs: accepted items stay in flight, which is all this test needs.
+ */
+// 10,000 in `BURST_REQUESTS=10000 npm test -- e2e/burst-fairness`; the suite sends 1,000 (which gave 587 × 503 before), still four times what one
+// user's line holds, so every path (admitted, queued, refused at once, refused after waiting) runs.
+const BURST = Number(process.env.BURST_REQUESTS ?? 1_000);
+const ENRICHMENTS_LEFT = 20;
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+
+describe('a burst from one key', () => {
+  let stack: Stack;
+  let a: { id: string; key: string };
+  let b: { id: string; key: string };
+  beforeAll(async () => {
+    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'] });
+    a = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: ENRICHMENTS_LEFT, concurrentJobs: 100_000 });
+    b = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: null, concurrentJobs: 100_000, callsPerHour: null });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** B's sequential requests for as long as `until` is pending; each one's latency in ms. */
+  const trickle = async (count: number | Promise<unknown>) => {
+    const latencies: number[] = [];
+    const statuses: number[] = [];
+    let done = false;
+    if (typeof count !== 'number') void count.finally(() => (done = true));
+    for (let i = 0; typeof count === 'number' ? i < count : !done; i++) {
+      const started = performance.now();
+      const res = await http('POST', `${stack.api}/v1/items`, { key: b.key, body: { content: `B's note ${i}` } });
+      latencies.push(performance.now() - started);
+      statuses.push(res.status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { latencies, statuses };
+  };
+
+  it('A gets only 202 and right 429s, B never fails (and its latency is printed)', async () => {
+    const alone = await trickle(30);
+    expect(new Set(alone.statuses)).toEqual(new Set([202]));
+
+    // Its own connection pool, so A's 10,000 sockets are not the ones B's requests use.
+    const burstAgent = new Agent({ connections: BURST, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    const burst = Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        fetch(`${stack.api}/v1/items`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ content: `A's burst ${i}` }),
+          // @ts-expect-error undici's fetch option, not in lib.dom's RequestInit
+          dispatcher: burstAgent,
+        })
+          .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 202 ? null : ((await res.json()) as { error: { code: string } }).error.code }))
+          .catch((err: Error) => ({ status: 0, retryAfter: null, code: `${err.message}: ${(err.cause as Error)?.message}` })),
+      ),
+    );
+    const during = await trickle(burst);
+    const answers = await burst;
+    await burstAgent.close();
+
+    const byOutcome: Record<string, number> = {};
+    for (const answer of answers) byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] = (byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] ?? 0) + 1;
+    // Exactly the 20 left were accepted; everything else is one of A's own 429s, never a 503.
+    expect(byOutcome['202']).toBe(ENRICHMENTS_LEFT);
+    expect(Object.keys(byOutcome).filter((k) => k !== '202').sort()).toEqual(
+      Object.keys(byOutcome).filter((k) => k === '429 DAILY_QUOTA_EXCEEDED' || k === '429 USER_REQUEST_RATE_EXCEEDED').sort(),
+    );
+    expect(answers.filter((x) => x.status === 429 && !(Number(x.retryAfter) >= 1))).toHaveLength(0);
+
+    const [{ n }] = await stack.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM items WHERE user_id = $1`, [a.id]);
+    expect(Number(n)).toBe(ENRICHMENTS_LEFT);
+
+    // B: every request accepted while the burst ran. Its latency is printed, not asserted (wall time
+    // on a shared machine says nothing): api-service reads A's sockets first, so B's p99 during the
+    // burst is bounded by how fast one event loop sheds A's requests, which each refuse in microseconds.
+    expect(during.statuses.length).toBeGreaterThan(0);
+    expect(new Set(during.statuses)).toEqual(new Set([202]));
+    console.log(`burst ${BURST}: ${JSON.stringify(byOutcome)}; B p99 alone ${percentile(alone.latencies, 99).toFixed(1)} ms, during ${percentile(during.latencies, 99).toFixed(1)} ms over ${during.latencies.length} requests`);
+  }, 300_000);
+});
