@@ -9,3 +9,38 @@ export function createMetricsRegistry(service: string): Registry {
   collectDefaultMetrics({ register: registry });
   return registry;
 }
+
+/** A dependency a process needs (PostgreSQL, Redis), checked at each scrape. */
+export interface DependencyProbe {
+  name: string;
+  check: () => Promise<unknown>;
+}
+
+/**
+ * `dependency_up{dependency}`: 1 when the check answered within `timeoutMs` at scrape time, else 0
+ * (the alerts PostgresDown / RedisDown read it). The same checks as /readyz, seen from inside.
+ */
+export function registerDependencyGauge(registry: Registry, probes: DependencyProbe[], timeoutMs = 2000): Gauge<string> {
+  return new Gauge({
+    name: 'dependency_up',
+    help: 'Whether a dependency answered its check at scrape time (1 up, 0 down)',
+    labelNames: ['dependency'],
+    registers: [registry],
+    async collect() {
+      const results = await Promise.all(
+        probes.map(async ({ name, check }) => {
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([check(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs); })]);
+            return [name, 1] as const;
+          } catch {
+            return [name, 0] as const;
+          } finally {
+            clearTimeout(timer);
+          }
+        }),
+      );
+      for (const [name, up] of results) this.set({ dependency: name }, up);
+    },
+  });
+}

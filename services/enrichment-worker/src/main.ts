@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, Counter, startTelemetry } from '@qv/telemetry';
+import { createLogger, createMetricsRegistry, Counter, registerDependencyGauge, startTelemetry } from '@qv/telemetry';
 startTelemetry('enrichment-worker');
 
 import { CacheClient } from '@qv/cache-client';
@@ -8,6 +8,7 @@ import { announceReady, onShutdown, serveOperations } from '@qv/http';
 import { createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
+import { CIRCUIT_STATE, createCircuitStateGauge, registerQueueMetrics } from './domain/queue-metrics';
 import { loadWorkerConfig } from './config';
 import { ItemsRepository } from './repositories/items.repository';
 import { UsageEventsPublisher } from './repositories/usage-events.publisher';
@@ -26,7 +27,13 @@ async function main(): Promise<void> {
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const provider = createProvider(llmConfig);
   const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS });
-  const guard = createProviderGuard({ threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS, logger });
+  const circuitState = createCircuitStateGauge(metrics);
+  const guard = createProviderGuard({ threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS, logger, onState: (state) => circuitState.set(CIRCUIT_STATE[state]) });
+  registerQueueMetrics(metrics, [enrichmentQueue, deadLetterQueue, usageQueue]);
+  registerDependencyGauge(metrics, [
+    { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+    { name: 'redis', check: () => redis.ping() },
+  ]);
 
   const deps = {
     items: new ItemsRepository(prisma),

@@ -1,4 +1,4 @@
-import { Counter, createLogger, createMetricsRegistry, Gauge, startTelemetry } from '@qv/telemetry';
+import { Counter, createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry } from '@qv/telemetry';
 startTelemetry('ledger-consumer');
 
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { loadLedgerConfig } from './config';
 import { startReconcileJob } from './jobs/reconcile.job';
 import { startUsageEventsWorker } from './jobs/usage-events.worker';
+import { countSettledUsage, sweepMetricsLogger } from './domain/ledger-metrics';
 
 async function main(): Promise<void> {
   const config = loadLedgerConfig();
@@ -37,7 +38,12 @@ async function main(): Promise<void> {
       maxStalledCount: config.LEDGER_MAX_STALLED_COUNT,
     },
   });
-  const stopSweeper = startSweeper({ db: prisma, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger });
+  countSettledUsage(metrics, worker);
+  registerDependencyGauge(metrics, [
+    { name: 'postgres', check: () => pool.query('SELECT 1') },
+    { name: 'redis', check: () => redis.ping() },
+  ]);
+  const stopSweeper = startSweeper({ db: prisma, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger: sweepMetricsLogger(metrics, logger) });
   const stopReconcile = startReconcileJob({
     prisma,
     intervalMs: config.RECONCILE_INTERVAL_MS,
