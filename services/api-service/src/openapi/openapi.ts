@@ -10,6 +10,7 @@ import {
   DlqFilter,
   ErrorBody,
   IdempotencyKeyHeader,
+  idString,
   Item,
   ListItemsQuery,
   PatchUserBody,
@@ -59,9 +60,11 @@ const UsageEntry = z.object({
   createdAt: z.string(),
 });
 const UsageTotals = z.object({ entries: z.number().int(), tokens: z.number().int(), costUsd: z.number(), tokensSaved: z.number().int() });
-const UsageQuery = z.object({ cursor: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+// UsageQuery and ReconcileQuery restate routes/usage.routes.ts and routes/admin/ledger.routes.ts,
+// which keep them module-private; the bounds (idString) are the routes' own.
+const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 const ReplayResult = z.object({ jobId: z.string(), newJobId: z.string(), charged: z.boolean() });
-const ReconcileQuery = z.object({ userId: z.string().optional(), since: z.iso.date().optional() });
+const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const UsageReportRow = z.object({
   plan: z.string(),
   model: z.string().nullable(),
@@ -124,6 +127,9 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
   };
   const validation = { 400: error('VALIDATION_FAILED: the body, query or path did not parse; `details` holds the zod issues.') };
+  // Routes without a schema of their own: the edge guard (libs/http) still refuses, before the route
+  // runs, a path or query with NUL, a lone surrogate or invalid percent-encoding.
+  const edge = { 400: error('VALIDATION_FAILED: the path or query holds NUL, a lone surrogate or invalid percent-encoding (refused before the route runs).') };
   const admin = { ...common, 403: error('FORBIDDEN: the key is not an admin key.') };
   const notFound = (what: string) => ({ 404: error(`NOT_FOUND: no such ${what}.`) });
 
@@ -131,6 +137,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'post',
     path: '/v1/items',
+    operationId: 'createItem',
     tags: ['items'],
     summary: 'Create an item and enqueue its enrichment',
     description:
@@ -157,7 +164,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       409: error('IDEMPOTENCY_KEY_IN_USE: a request with this key is still being processed.'),
       413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
       422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
-      429: error('A quota refused the charge: CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED or MONTHLY_TOKEN_QUOTA_EXCEEDED. The key is not used up.', {
+      429: error('A quota refused the charge: CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED or MONTHLY_TOKEN_QUOTA_EXCEEDED. The key is not used up. Before any charge: USER_REQUEST_RATE_EXCEEDED (this user\'s requests arrive faster than they can be charged; Retry-After 1).', {
         headers: { 'Retry-After': retryAfter, ...headerRefs },
       }),
       503: error('QUOTA_SERVICE_UNAVAILABLE: the charge could not be made, so nothing was stored (fail closed).', { headers: { 'Retry-After': retryAfter } }),
@@ -167,6 +174,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/v1/items',
+    operationId: 'listItems',
     tags: ['items'],
     summary: "List the caller's items, newest first",
     security: authed,
@@ -181,12 +189,14 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/v1/items/{id}',
+    operationId: 'getItem',
     tags: ['items'],
     summary: 'One of the caller’s items, with its enrichment once DONE',
     security: authed,
     request: { params: z.object({ id: z.string().meta({ example: 'itm_01J0000000000000000000000' }) }) },
     responses: {
       200: { description: 'The item.', content: json(z.object({ item: ItemSchema })) },
+      ...edge,
       ...common,
       ...notFound('item (another user’s item is not found either)'),
     },
@@ -196,11 +206,13 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/v1/quota',
+    operationId: 'getQuota',
     tags: ['quota'],
     summary: 'The status of every quota of the caller',
     security: authed,
     responses: {
       200: { description: 'Used, limit, remaining, reset time and level of each limit; `level` is the worst of them.', headers: headerRefs, content: json(Quota) },
+      ...edge,
       ...common,
       503: error('QUOTA_SERVICE_UNAVAILABLE.'),
     },
@@ -209,6 +221,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/v1/usage',
+    operationId: 'listUsage',
     tags: ['usage'],
     summary: "The caller's ledger entries, newest first",
     security: authed,
@@ -227,6 +240,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'post',
     path: '/admin/users',
+    operationId: 'createUser',
     tags: ['admin'],
     summary: 'Create a user and its API key',
     security: authed,
@@ -243,16 +257,18 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/users/{id}',
+    operationId: 'getUser',
     tags: ['admin'],
     summary: 'One user, with plan and overrides',
     security: authed,
     request: { params: userId },
-    responses: { 200: { description: 'The user.', content: json(z.object({ user: UserSchema })) }, ...admin, ...notFound('user') },
+    responses: { 200: { description: 'The user.', content: json(z.object({ user: UserSchema })) }, ...edge, ...admin, ...notFound('user') },
   });
 
   registry.registerPath({
     method: 'patch',
     path: '/admin/users/{id}',
+    operationId: 'updateUser',
     tags: ['admin'],
     summary: "Change a user's email, plan or limit overrides",
     description: '`overrides` replaces the user’s overrides as a whole; `{}` removes them; a limit set to null is unlimited.',
@@ -271,43 +287,48 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/users/{id}/keys',
+    operationId: 'listApiKeys',
     tags: ['admin'],
     summary: "A user's API keys (prefix only; keys are stored hashed)",
     security: authed,
     request: { params: userId },
-    responses: { 200: { description: 'The keys, oldest first.', content: json(z.object({ keys: z.array(ApiKeyInfo) })) }, ...admin, ...notFound('user') },
+    responses: { 200: { description: 'The keys, oldest first.', content: json(z.object({ keys: z.array(ApiKeyInfo) })) }, ...edge, ...admin, ...notFound('user') },
   });
   registry.registerPath({
     method: 'post',
     path: '/admin/users/{id}/keys',
+    operationId: 'createApiKey',
     tags: ['admin'],
     summary: 'Issue another API key (rotation: issue, deploy, revoke the old one)',
     security: authed,
     request: { params: userId },
-    responses: { 201: { description: 'The key, shown this once.', content: json(z.object({ key: ApiKeyInfo, apiKey: z.string() })) }, ...admin, ...notFound('user') },
+    responses: { 201: { description: 'The key, shown this once.', content: json(z.object({ key: ApiKeyInfo, apiKey: z.string() })) }, ...edge, ...admin, ...notFound('user') },
   });
   registry.registerPath({
     method: 'delete',
     path: '/admin/users/{id}/keys/{keyId}',
+    operationId: 'revokeApiKey',
     tags: ['admin'],
     summary: 'Revoke an API key (every replica refuses it within AUTH_CACHE_TTL_MS)',
     security: authed,
     request: { params: z.object({ id: z.string(), keyId: z.string() }) },
-    responses: { 204: { description: 'Revoked (also when it already was).' }, ...admin, ...notFound('API key') },
+    responses: { 204: { description: 'Revoked (also when it already was).' }, ...edge, ...admin, ...notFound('API key') },
   });
 
   registry.registerPath({
     method: 'get',
     path: '/admin/plans',
+    operationId: 'listPlans',
     tags: ['admin'],
     summary: 'Every plan and its limits',
     security: authed,
-    responses: { 200: { description: 'The plans, by id.', content: json(z.object({ plans: z.array(PlanSchema) })) }, ...admin },
+    responses: { 200: { description: 'The plans, by id.', content: json(z.object({ plans: z.array(PlanSchema) })) }, ...edge, ...admin },
   });
 
   registry.registerPath({
     method: 'put',
     path: '/admin/plans/{id}',
+    operationId: 'updatePlan',
     tags: ['admin'],
     summary: "Edit a plan's limits",
     description: 'New charges see the new limits at once. A limit set to null is unlimited (or, for the TTLs, no cache).',
@@ -320,6 +341,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/dlq',
+    operationId: 'listDeadLetters',
     tags: ['admin'],
     summary: 'Dead-lettered enrichment jobs',
     security: authed,
@@ -331,16 +353,18 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/dlq/{jobId}',
+    operationId: 'getDeadLetter',
     tags: ['admin'],
     summary: 'One dead-lettered job, with its error history',
     security: authed,
     request: { params: jobId },
-    responses: { 200: { description: 'The job.', content: json(z.object({ job: Dlq })) }, ...admin, ...notFound('dead-letter job') },
+    responses: { 200: { description: 'The job.', content: json(z.object({ job: Dlq })) }, ...edge, ...admin, ...notFound('dead-letter job') },
   });
 
   registry.registerPath({
     method: 'post',
     path: '/admin/dlq/{jobId}/replay',
+    operationId: 'replayDeadLetter',
     tags: ['admin'],
     summary: 'Replay one dead-lettered job under a new job id',
     description: 'The user is not charged again unless `chargeUser` is true; the tokens reach the ledger either way, marked as charged or not.',
@@ -358,6 +382,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'post',
     path: '/admin/dlq/replay',
+    operationId: 'replayDeadLetters',
     tags: ['admin'],
     summary: 'Replay every dead-lettered job matching a filter (user, time, error)',
     security: authed,
@@ -375,11 +400,12 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'delete',
     path: '/admin/dlq/{jobId}',
+    operationId: 'discardDeadLetter',
     tags: ['admin'],
     summary: 'Discard a dead-lettered job',
     security: authed,
     request: { params: jobId },
-    responses: { 204: { description: 'Discarded.' }, ...admin, ...notFound('dead-letter job') },
+    responses: { 204: { description: 'Discarded.' }, ...edge, ...admin, ...notFound('dead-letter job') },
   });
 
   // ---- admin: cache and ledger ---------------------------------------------------------------
@@ -387,15 +413,17 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/cache/stats',
+    operationId: 'getCacheStats',
     tags: ['admin'],
     summary: 'Per cache tier: entries, hits, misses, hit ratio, tokens saved, cost saved',
     security: authed,
-    responses: { 200: { description: 'Statistics by tier.', content: json(Stats) }, ...admin, ...cacheDown },
+    responses: { 200: { description: 'Statistics by tier.', content: json(Stats) }, ...edge, ...admin, ...cacheDown },
   });
 
   registry.registerPath({
     method: 'post',
     path: '/admin/cache/purge',
+    operationId: 'purgeCache',
     tags: ['admin'],
     summary: 'Purge cache entries (a tier, a user, or everything)',
     security: authed,
@@ -406,6 +434,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/reconciliation',
+    operationId: 'getReconciliation',
     tags: ['admin'],
     summary: 'Reserved, settled, ledger and counter tokens per user and day; drift is expected to be 0',
     security: authed,
@@ -420,6 +449,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/admin/reports/usage',
+    operationId: 'getUsageReport',
     tags: ['admin'],
     summary: 'Usage per plan, model and day',
     security: authed,
@@ -432,46 +462,52 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   registry.registerPath({
     method: 'get',
     path: '/healthz',
+    operationId: 'getHealth',
     tags: ['operations'],
     summary: 'Liveness: the process answers',
     security: [],
-    responses: { 200: { description: 'Alive.', content: json(z.object({ status: z.literal('ok'), service: z.string() })) } },
+    responses: { 200: { description: 'Alive.', content: json(z.object({ status: z.literal('ok'), service: z.string() })) }, ...edge },
   });
   const Readiness = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.string()) });
   registry.registerPath({
     method: 'get',
     path: '/readyz',
+    operationId: 'getReadiness',
     tags: ['operations'],
     summary: 'Readiness: every dependency answers',
     security: [],
     responses: {
       200: { description: 'Every check is `ok`.', content: json(Readiness) },
+      ...edge,
       503: { description: 'At least one check is `down: <reason>`.', content: json(Readiness) },
     },
   });
   registry.registerPath({
     method: 'get',
     path: '/metrics',
+    operationId: 'getMetrics',
     tags: ['operations'],
     summary: 'Prometheus metrics',
     security: [],
-    responses: { 200: text('Prometheus text exposition format.', 'text/plain') },
+    responses: { 200: text('Prometheus text exposition format.', 'text/plain'), ...edge },
   });
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
     tags: ['operations'],
     summary: 'This document',
     security: [],
-    responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } },
+    responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } }, ...edge },
   });
   registry.registerPath({
     method: 'get',
     path: '/docs',
+    operationId: 'getDocsPage',
     tags: ['operations'],
     summary: 'This document as a readable page',
     security: [],
-    responses: { 200: text('HTML.', 'text/html') },
+    responses: { 200: text('HTML.', 'text/html'), ...edge },
   });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -479,11 +515,14 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     info: {
       title: 'Quota Vault API',
       version: options.version ?? '1.0.0',
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Every AI enrichment is charged against the caller’s plan before it is made and settled to the exact token count afterwards. ' +
         'Errors are always `{"error":{"code","message","details"?,"retryAfterSeconds"?}}`.',
     },
-    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    // Relative by default: the document is served by the api-service it describes, so a client
+    // resolves paths against wherever it fetched /openapi.json from.
+    servers: [{ url: options.serverUrl ?? '/', description: options.serverUrl ? 'This api-service' : 'The api-service serving this document' }],
     security: authed,
     tags: [
       { name: 'items', description: 'Items and their enrichment' },
