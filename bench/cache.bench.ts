@@ -6,7 +6,7 @@
 import { CacheClient } from '@qv/cache-client';
 import type { CacheKeyParts } from '@qv/contracts';
 import { Redis } from '@qv/queue';
-import { createTestDatabase, startService, testRedisPrefix, testRedisUrl } from '../libs/testing/src';
+import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, rateOf, type HttpResult } from './support/autocannon';
 import { startBareExpress } from './support/bare-server';
@@ -25,9 +25,12 @@ async function main(): Promise<void> {
   await globalSetup();
   const db = await createTestDatabase();
   const prefix = testRedisPrefix();
-  const service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' });
+  const credentials = testServiceCredentials();
+  const service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', ...credentials.envOf('cache-service') });
   const bare = await startBareExpress();
-  const client = new CacheClient({ baseUrl: service.url });
+  // As the worker (get, put), and as api-service for the stats.
+  const client = new CacheClient({ baseUrl: service.url, credential: credentials.credentials['enrichment-worker'] });
+  const ops = new CacheClient({ baseUrl: service.url, credential: credentials.credentials['api-service'] });
   try {
     const key: CacheKeyParts = { tier: 'content', scope: 'usr_bench', task: 'summarize', model: 'sim-1', promptVersion: 'v1', input: 'Benchmarks print a ratio against a raw baseline measured in the same run.' };
     await client.put(key, { value: { summary: 'A ratio against a baseline.', tags: ['bench', 'cache'] }, tokens: 180, model: 'sim-1', costUsd: 0.00027 }, 3600);
@@ -36,8 +39,10 @@ async function main(): Promise<void> {
 
     const body = JSON.stringify({ v: 1, key });
     const headers = { 'content-type': 'application/json' };
-    const cacheReq = [{ method: 'POST', path: '/internal/cache/get', headers, body }];
-    const bareReq = [{ method: 'POST', path: '/echo', headers, body }];
+    // The service credential is checked on every get, as in production; the bare side gets the same header to carry.
+    const authed = { ...headers, ...credentials.as('enrichment-worker') };
+    const cacheReq = [{ method: 'POST', path: '/internal/cache/get', headers: authed, body }];
+    const bareReq = [{ method: 'POST', path: '/echo', headers: authed, body }];
 
     await load(bare.url, CONNECTIONS, 2, bareReq); // warm-up (JIT, sockets)
     await load(service.url, CONNECTIONS, 2, cacheReq);
@@ -50,7 +55,7 @@ async function main(): Promise<void> {
     }
     const { rate: bareRate, result: baseline } = median(bareRounds, '202');
     const { rate: cacheRate, result: cache } = median(cacheRounds, '200');
-    const stats = (await client.stats()).tiers.content;
+    const stats = (await ops.stats()).tiers.content;
     const all = (rounds: HttpResult[], status: string) => rounds.map((r) => rateOf(r, status).toFixed(0)).join(', ');
     console.log(`POST /internal/cache/get (content-tier hit), ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION_S} s; median round shown`);
     console.log(`  rounds: bare [${all(bareRounds, '202')}] req/s, cache [${all(cacheRounds, '200')}] req/s`);
@@ -59,6 +64,7 @@ async function main(): Promise<void> {
     console.log(`  ratio ${((cacheRate / bareRate) * 100).toFixed(1)} % of bare (target ≥ 60 %); hits counted ${stats.hits}, misses ${stats.misses}`);
   } finally {
     await client.close();
+    await ops.close();
     bare.stop();
     await service.stop();
     const redis = new Redis(testRedisUrl());

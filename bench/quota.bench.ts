@@ -14,7 +14,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@qv/db';
 import { charge, CHARGE_SQL, chargeParams } from '@qv/quota';
 import globalSetup from '../libs/testing/src/global-setup';
-import { createTestDatabase, startService } from '../libs/testing/src';
+import { createTestDatabase, startService, testServiceCredentials } from '../libs/testing/src';
 import { load, rateOf } from './support/autocannon';
 
 const CONNECTIONS = 64;
@@ -78,11 +78,15 @@ function runLib(db: PrismaClient | Pool, users: string[], seconds: number): Prom
   });
 }
 
+/** The credentials of this run: quota-service checks api-service's on every charge. */
+const credentials = testServiceCredentials();
+
 async function runHttp(url: string, users: string[], seconds: number): Promise<Figures> {
   const result = await load(`${url}/internal/charges`, CONNECTIONS, seconds, [
     {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // As api-service: the service credential is checked on every charge, as in production.
+      headers: { ...credentials.as('api-service'), 'content-type': 'application/json' },
       setupRequest: (req) => ({ ...req, body: JSON.stringify({ v: 1, userId: pick(users), itemId: newId('itm'), idempotencyKey: key('http'), estimatedTokens: ESTIMATE }) }),
     },
   ]);
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
     return users;
   };
 
-  const service = await startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: String(POOL), LOG_LEVEL: 'warn' });
+  const service = await startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: String(POOL), LOG_LEVEL: 'warn', ...credentials.envOf('quota-service') });
   const pool = new Pool({ connectionString: db.url, max: POOL });
   // Prisma over the very same pg Pool: the in-process lines differ only in the client layer, and
   // the run holds no more connections than it must (PostgreSQL's max_connections is shared).

@@ -71,8 +71,22 @@ describe('a burst from one key', () => {
 
     const byOutcome: Record<string, number> = {};
     for (const answer of answers) byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] = (byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] ?? 0) + 1;
-    // Exactly the 20 left were accepted; everything else is one of A's own 429s, never a 503.
-    expect(byOutcome['202']).toBe(ENRICHMENTS_LEFT);
+    // Everything is a 202 or one of A's own 429s, never a 503. How many of the 20 the burst itself
+    // got depends on how fast its line drained (on a loaded machine some wait past the line's
+    // bound); the limit is exact either way: A's later sequential requests take exactly what is left.
+    const acceptedInBurst = byOutcome['202'] ?? 0;
+    expect(acceptedInBurst).toBeGreaterThan(0);
+    expect(acceptedInBurst).toBeLessThanOrEqual(ENRICHMENTS_LEFT);
+    let acceptedAfter = 0;
+    for (;;) {
+      const res = await http('POST', `${stack.api}/v1/items`, { key: a.key, body: { content: `A after the burst ${acceptedAfter}` } });
+      if (res.status !== 202) {
+        expect([res.status, res.body.error.code]).toEqual([429, 'DAILY_QUOTA_EXCEEDED']);
+        break;
+      }
+      acceptedAfter++;
+    }
+    expect(acceptedInBurst + acceptedAfter).toBe(ENRICHMENTS_LEFT);
     expect(Object.keys(byOutcome).filter((k) => k !== '202').sort()).toEqual(
       Object.keys(byOutcome).filter((k) => k === '429 DAILY_QUOTA_EXCEEDED' || k === '429 USER_REQUEST_RATE_EXCEEDED').sort(),
     );

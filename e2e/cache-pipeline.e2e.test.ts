@@ -94,7 +94,7 @@ describe('cache in the pipeline', () => {
     const item = await enrich(user.key, { content: 'No cache today. marker-down-5.', tasks: ['tag'] });
     expect(item.status).toBe('DONE');
     expect(item.enrichment.cached).toBe(false);
-    const metrics = await fetch(`${stack.services['enrichment-worker']!.url}/metrics`).then((r) => r.text());
+    const metrics = await fetch(`${stack.services['enrichment-worker']!.url}/metrics`, { headers: stack.as('metrics') }).then((r) => r.text());
     expect(metrics).toMatch(/enrichment_cache_unavailable_total\{[^}]*operation="lookup"[^}]*\} [1-9]/);
   });
 });

@@ -63,7 +63,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
       .split('\n')
       .filter((l) => l.includes('"event":"ledger.drift"'));
   const gauge = async () => {
-    const text = await (await fetch(`${stack.services['ledger-consumer']!.url}/metrics`)).text();
+    const text = await (await fetch(`${stack.services['ledger-consumer']!.url}/metrics`, { headers: stack.as('metrics') })).text();
     const m = /^ledger_drift_tokens\{day="all"[^}]*\} (\d+)$/m.exec(text);
     return m ? Number(m[1]) : null;
   };

@@ -16,19 +16,21 @@ describe('pipeline: circuit breaker', () => {
   });
 
   it('an outage longer than all attempts with backoff ends DONE, not in the dead-letter queue', async () => {
-    const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    // An outage is every call failing, whoever it is for: three items of three users (one user's
+    // failures alone never open the circuit, e2e/pipeline-poison).
+    const users = await Promise.all([0, 1, 2].map(() => createUser(stack.api, stack.adminKey, 'pro_monthly')));
     // Five attempts at 50 ms base backoff take well under a second; the outage lasts 4 s.
     const until = Date.now() + 4000;
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (const [i, user] of users.entries()) {
       const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `outage ${i} [sim:fail_until=${until}]`, tasks: ['tag'] } });
       expect(res.status).toBe(202);
       ids.push(res.body.item.id);
     }
     const items = await Promise.all(
-      ids.map((id) =>
+      ids.map((id, i) =>
         eventually(async () => {
-          const res = await http('GET', `${stack.api}/v1/items/${id}`, { key: user.key });
+          const res = await http('GET', `${stack.api}/v1/items/${id}`, { key: users[i].key });
           return ['DONE', 'FAILED'].includes(res.body.item.status) ? res.body.item : undefined;
         }, 30_000),
       ),

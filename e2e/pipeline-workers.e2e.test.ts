@@ -53,7 +53,7 @@ describe('pipeline: worker processes', () => {
     return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
   };
   const llmCalls = async (worker: ServiceProcess) => {
-    const text = (await http('GET', `${worker.url}/metrics`)).body as string;
+    const text = (await http('GET', `${worker.url}/metrics`, { headers: stack.as('metrics') })).body as string;
     return [...text.matchAll(/^llm_calls_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   };
 

@@ -15,6 +15,9 @@ async function main(): Promise<void> {
     console.error(`Unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);
     process.exit(2);
   }
+  // The benchmarks start services from their compiled dist/<name>/main.js.
+  const { buildServices } = await import('./build-services.mjs');
+  await buildServices();
   const infra = await findOrStartInfra();
   let failed = false;
   for (const name of wanted.length ? wanted : available) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry of `npm start`, `npm test`, `npm run bench` and `npm run ops`: the set-up that must happen
-// before any TypeScript can run (dependencies, Prisma client), then the TypeScript script itself.
+// before any TypeScript can run (dependencies, Prisma client, the compiled services), then the
+// TypeScript script itself.
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,7 +39,25 @@ if (mtime(join(root, 'prisma', 'schema.prisma')) > mtime(generated)) {
   });
 }
 
-// 3. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
+// 3. The services, compiled into dist/<name>/main.js, which is what start, test and bench run
+// (scripts/build-services.mjs; a no-op when nothing changed since the last build).
+// `npm run build` is this step alone (`npm run build -- --force` rebuilds even when fresh).
+if (['start', 'test', 'bench', 'build'].includes(script)) {
+  const { buildServices } = await import('./build-services.mjs');
+  try {
+    const { built } = await buildServices({ force: script === 'build' && args.includes('--force') });
+    if (script === 'build') {
+      if (!built) console.log('• services in dist/ are up to date');
+      process.exit(0);
+    }
+  } catch (err) {
+    if (!err?.errors) console.error(err); // esbuild has printed its own errors
+    console.error('\n✖ compiling the services failed');
+    process.exit(1);
+  }
+}
+
+// 4. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
 const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", `${script}.ts`), ...args], {
   cwd: root,
   stdio: 'inherit',

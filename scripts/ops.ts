@@ -121,6 +121,9 @@ async function main(): Promise<number> {
       print(await call('POST', `/admin/users/${encodeURIComponent(rest[0])}/keys`));
       return 0;
     case 'user revoke-key':
+      // Through the admin API, never straight in the database: the replica that revokes evicts
+      // the key at once and publishes the eviction to the others (AUTH_CACHE_TTL_MS is the bound
+      // only where that message is lost).
       await call('DELETE', `/admin/users/${encodeURIComponent(rest[0])}/keys/${encodeURIComponent(rest[1])}`);
       console.log(`revoked ${rest[1]}`);
       return 0;

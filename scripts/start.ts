@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrisma, ensureDatabase, ensureUserWithKey, runMigrations, seedPlans } from '../libs/db/src';
+import { generateServiceTokens, serviceCredentialEnv, SERVICE_CALLERS, type ServiceTokenVariable } from '../libs/http/src/service-auth';
 import { findOrStartInfra, withDatabase } from './infra';
 
 const ROOT = join(__dirname, '..');
@@ -28,7 +29,8 @@ function devKeys(): { admin: string; demo: string } {
 }
 
 function startService(name: string, port: number, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
+  // The compiled service (scripts/bootstrap.mjs ran scripts/build-services.mjs before this script).
+  const child = spawn(process.execPath, ['--enable-source-maps', join(ROOT, 'dist', name, 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(process.env[`${name.toUpperCase().replace(/-/g, '_')}_PORT`] ?? port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,6 +75,10 @@ async function main(): Promise<void> {
 
   const urls: Record<string, string> = {};
   for (const [name, port] of SERVICES) urls[name] = `http://127.0.0.1:${process.env[`${name.toUpperCase().replace(/-/g, '_')}_PORT`] ?? port}`;
+  // Service credentials (SECURITY.md): fresh for every run unless set in the environment, and
+  // each service given only those it sends or checks (serviceCredentialEnv), not the whole set.
+  const tokens = generateServiceTokens();
+  for (const variable of Object.values(SERVICE_CALLERS) as ServiceTokenVariable[]) if (process.env[variable]) tokens[variable] = process.env[variable]!;
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: infra.redisUrl,
@@ -101,7 +107,7 @@ async function main(): Promise<void> {
 
   try {
     for (const [name, port] of SERVICES) {
-      children.push(await startService(name, port, env));
+      children.push(await startService(name, port, { ...env, ...serviceCredentialEnv(name, tokens) }));
       console.log(`• ${name} ready`);
     }
   } catch (err) {
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
 Quota Vault is running.
   API:          ${api}        (docs: ${api}/docs)
   Admin key:    ${keys.admin}
+  Metrics:      curl -s -H "Authorization: Bearer ${tokens.SERVICE_TOKEN_METRICS}" ${urls['enrichment-worker']}/metrics   (this run's credential)
   Demo user:    ${keys.demo}   (plan pro_monthly)
   Demo item:    ${demo}
 

@@ -1,5 +1,6 @@
 // `npm test`: typecheck, lint (module boundaries), then every test file in parallel under jest, after
-// finding or starting PostgreSQL and Redis. jest's globalSetup migrates a template database that each
+// compiling the services (scripts/build-services.mjs; skipped when dist/ is fresh) and finding or
+// starting PostgreSQL and Redis. jest's globalSetup migrates a template database that each
 // test file copies (libs/testing). Arguments go to jest (`npm test -- e2e/walking`) and skip the
 // typecheck and lint, which are for the whole tree.
 import { spawn } from 'node:child_process';
@@ -24,6 +25,9 @@ async function main(): Promise<void> {
     if ((await run('project graph (nx)', bin('nx'), ['show', 'projects'], env)) !== 0) process.exit(1);
     if ((await run('lint (module boundaries)', bin('eslint'), ['.'], env)) !== 0) process.exit(1);
   }
+  // Tests start services from their compiled dist/<name>/main.js (libs/testing startService).
+  const { buildServices } = await import('./build-services.mjs');
+  await buildServices();
   const infra = await findOrStartInfra();
   const code = await run('tests (jest)', process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...jestArgs], {
     ...env,

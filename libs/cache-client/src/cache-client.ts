@@ -25,6 +25,12 @@ export interface CacheClientOptions {
   maxWaitMs?: number;
   /** Keep-alive sockets to cache-service. Default 64. */
   connections?: number;
+  /**
+   * The calling service's credential (SERVICE_TOKEN_WORKER or SERVICE_TOKEN_API): the worker's may
+   * get, lookup, put and release leases; api-service's may read stats, purge, warm and delete.
+   * A refused credential throws `CredentialRefusedError` (an `UnreachableError`).
+   */
+  credential?: string;
 }
 
 /** Extra pricing for a read: prices a hit on an entry stored without `costUsd`. */
@@ -51,8 +57,9 @@ export class CacheClient {
     const timeoutMs = options.timeoutMs ?? 2000;
     this.maxWaitMs = options.maxWaitMs ?? 10_000;
     const connections = options.connections ?? 64;
-    this.http = new InternalClient({ service: 'cache-service', baseUrl: options.baseUrl, timeoutMs, connections });
-    this.waiting = new InternalClient({ service: 'cache-service', baseUrl: options.baseUrl, timeoutMs: timeoutMs + this.maxWaitMs, connections });
+    const { baseUrl, credential } = options;
+    this.http = new InternalClient({ service: 'cache-service', baseUrl, timeoutMs, connections, credential });
+    this.waiting = new InternalClient({ service: 'cache-service', baseUrl, timeoutMs: timeoutMs + this.maxWaitMs, connections, credential });
   }
 
   /** Reads an entry; counts a hit or a miss for the key's tier. */

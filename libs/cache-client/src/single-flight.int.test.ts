@@ -1,14 +1,18 @@
 import type { CacheKeyParts } from '@qv/contracts';
-import { UnreachableError } from '@qv/http';
+import { CredentialRefusedError, UnreachableError } from '@qv/http';
 import { Redis } from '@qv/queue';
-import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
+import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { CacheClient } from './cache-client';
 import { singleFlight, type Computed } from './single-flight';
 
 let db: TestDatabase;
 let prefix: string;
 let service: ServiceProcess;
+/** As the worker, the caller of single flight. */
 let client: CacheClient;
+/** As api-service, which may read the stats. */
+let ops: CacheClient;
+const credentials = testServiceCredentials();
 
 const key = (input: string, overrides: Partial<CacheKeyParts> = {}): CacheKeyParts => ({
   tier: 'content',
@@ -24,12 +28,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   db = await createTestDatabase();
   prefix = testRedisPrefix();
-  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', SINGLE_FLIGHT_WAIT_MS: '5000' });
-  client = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, maxWaitMs: 5000 });
+  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', SINGLE_FLIGHT_WAIT_MS: '5000', ...credentials.envOf('cache-service') });
+  client = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, maxWaitMs: 5000, credential: credentials.credentials['enrichment-worker'] });
+  ops = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, credential: credentials.credentials['api-service'] });
 });
 
 afterAll(async () => {
   await client?.close();
+  await ops?.close();
   await service?.stop();
   const redis = new Redis(testRedisUrl());
   const keys = await redis.keys(`${prefix}:*`);
@@ -40,7 +46,7 @@ afterAll(async () => {
 
 describe('singleFlight', () => {
   it('20 concurrent misses on one key make exactly one computation; 19 are served as hits', async () => {
-    const before = (await client.stats()).tiers.content;
+    const before = (await ops.stats()).tiers.content;
     let invocations = 0;
     const compute = async (): Promise<Computed<string>> => {
       invocations++;
@@ -55,7 +61,7 @@ describe('singleFlight', () => {
     expect(results.filter((r) => r.cacheUnavailable)).toHaveLength(0);
     for (const r of results) expect([r.tier, r.tokens, r.model, r.costUsd]).toEqual(['content', 250, 'sim-1', 0.005]);
 
-    const after = (await client.stats()).tiers.content;
+    const after = (await ops.stats()).tiers.content;
     expect(after.hits - before.hits).toBe(19);
     expect(after.misses - before.misses).toBe(1);
     expect(after.tokensSaved - before.tokensSaved).toBe(19 * 250);
@@ -124,13 +130,13 @@ describe('singleFlight', () => {
   });
 
   it('does not ask the cache when the plan has no TTL for the tier (free, payg)', async () => {
-    const before = (await client.stats()).tiers.session;
+    const before = (await ops.stats()).tiers.session;
     let invocations = 0;
     const compute = async () => ({ value: ++invocations, tokens: 3, model: 'sim-1' });
     const a = await singleFlight(client, key('free plan', { tier: 'session' }), null, compute);
     const b = await singleFlight(client, key('free plan', { tier: 'session' }), null, compute);
     expect([a.value, a.hit, b.value, b.hit]).toEqual([1, false, 2, false]);
-    const after = (await client.stats()).tiers.session;
+    const after = (await ops.stats()).tiers.session;
     expect([after.hits - before.hits, after.misses - before.misses, after.entries]).toEqual([0, 0, 0]);
   });
 
@@ -140,6 +146,25 @@ describe('singleFlight', () => {
       code: 'VALIDATION_FAILED',
     });
     expect(invocations).toBe(0);
+  });
+
+  it('fails open when its credential is refused: computes, and says the cache was unavailable', async () => {
+    for (const credential of [undefined, 'x'.repeat(43), credentials.credentials.metrics]) {
+      const refused = new CacheClient({ baseUrl: service.url, timeoutMs: 3000, credential });
+      try {
+        await expect(refused.get(key('refused'))).rejects.toBeInstanceOf(CredentialRefusedError);
+        const errors: string[] = [];
+        const result = await singleFlight(refused, key('refused'), 3600, async () => ({ value: 'computed', tokens: 9, model: 'sim-1' }), {
+          onCacheError: (err, operation) => errors.push(`${operation}:${(err as Error).name}:${(err as CredentialRefusedError).status}`),
+        });
+        expect(result).toEqual({ value: 'computed', tokens: 9, model: 'sim-1', hit: false, tier: 'content', cacheUnavailable: true });
+        expect(errors).toEqual([`lookup:CredentialRefusedError:${credential === credentials.credentials.metrics ? 403 : 401}`]);
+      } finally {
+        await refused.close();
+      }
+    }
+    // Nothing was stored under the refused credentials.
+    expect((await client.get(key('refused'))).hit).toBe(false);
   });
 
   it('fails open when cache-service is down: computes, and says the cache was unavailable', async () => {

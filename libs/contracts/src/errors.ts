@@ -18,6 +18,8 @@ export const ErrorCode = z.enum([
   'MONTHLY_TOKEN_QUOTA_EXCEEDED',
   /** One user's requests arrive faster than they can be charged: that user's own 429, never everyone's 503. */
   'USER_REQUEST_RATE_EXCEEDED',
+  /** Too many failed authentications from one client: its further attempts wait out the window. */
+  'AUTH_RATE_LIMITED',
   'QUOTA_SERVICE_UNAVAILABLE',
   'SERVICE_UNAVAILABLE',
   'CONFLICT',
@@ -141,6 +143,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'DAILY_TOKEN_QUOTA_EXCEEDED':
     case 'MONTHLY_TOKEN_QUOTA_EXCEEDED':
     case 'USER_REQUEST_RATE_EXCEEDED':
+    case 'AUTH_RATE_LIMITED':
       return 429;
     case 'QUOTA_SERVICE_UNAVAILABLE':
     case 'SERVICE_UNAVAILABLE':

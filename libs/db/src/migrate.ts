@@ -1,9 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
-export const MIGRATIONS_DIR = join(__dirname, '../../../prisma/migrations');
+/**
+ * prisma/migrations, from this file (libs/db/src) or from a compiled bundle that includes it
+ * (dist/<name>/main.js, scripts/build-services.mjs).
+ */
+export const MIGRATIONS_DIR = [join(__dirname, '../../../prisma/migrations'), join(__dirname, '../../prisma/migrations')].find((dir) => existsSync(dir)) ?? join(__dirname, '../../../prisma/migrations');
 
 export interface MigrationResult {
   applied: string[];

@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { edgeGuard } from './edge-guard';
+import { allow, type ServiceAuthenticator } from './service-auth';
 
 /** A dependency the service needs to serve; /readyz answers 503 naming the ones that fail. */
 export interface ReadinessCheck {
@@ -17,17 +18,33 @@ export interface HttpAppOptions {
   readiness: ReadinessCheck[];
   /** Largest JSON body accepted; larger is 413 PAYLOAD_TOO_LARGE. */
   bodyLimit?: string;
+  /**
+   * Service credentials (service-auth.ts). When set, every request but /healthz and /readyz needs a
+   * known caller's credential (401 before its body is read) and /metrics is the `metrics` caller's
+   * alone; each route then names its callers with `allow`. Internal services must set it.
+   */
+  serviceAuth?: ServiceAuthenticator;
+  /**
+   * Serve GET /metrics on this app (default true). A public app sets false and serves its metrics
+   * on an operations port instead (`serveOperations` with the same registry), so the internet
+   * never reads them; /metrics is then 404 here.
+   */
+  metricsRoute?: boolean;
 }
 
 /**
- * An Express app with what every service shares: request ids, JSON bodies, a request duration
- * histogram, /healthz, /readyz and /metrics. Routes are added by the caller, then `errorMiddleware`.
+ * An Express app with what every service shares: request ids, `X-Content-Type-Options: nosniff` on
+ * every response, JSON bodies, a request duration histogram, /healthz, /readyz and (unless
+ * `metricsRoute: false`) /metrics. Routes are added by the caller, then `errorMiddleware`.
  */
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const duration = new Histogram({
+  // A second app on the same registry (a public app and its operations port) shares the histogram:
+  // prom-client refuses to register one name twice.
+  const existing = options.metrics.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined;
+  const duration = existing ?? new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
     labelNames: ['method', 'route', 'status'],
@@ -35,12 +52,18 @@ export function createHttpApp(options: HttpAppOptions): Express {
     registers: [options.metrics],
   });
 
+  // Every response, errors and 404s included: a browser never sniffs a JSON body into HTML.
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use(requestId());
   app.use((req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => end({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
+  if (options.serviceAuth) app.use(options.serviceAuth.middleware(options.logger));
   app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
   app.use(edgeGuard());
 
@@ -62,9 +85,11 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const ready = results.every(([, state]) => state === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(options.metrics.contentType).send(await options.metrics.metrics());
-  });
+  if (options.metricsRoute !== false) {
+    app.get('/metrics', ...(options.serviceAuth ? [allow('metrics')] : []), async (_req, res) => {
+      res.type(options.metrics.contentType).send(await options.metrics.metrics());
+    });
+  }
   return app;
 }
 

@@ -1,4 +1,4 @@
-/** The HTTP edge every service shares: app factory, validation, error mapping, server lifecycle, internal client. */
+/** The HTTP edge every service shares: app factory, validation, error mapping, server lifecycle, internal client, service credentials. */
 export * from './app';
 export * from './errors';
 export * from './validate';
@@ -7,3 +7,4 @@ export * from './keyed-gate';
 export * from './server';
 export * from './client';
 export * from './operations-server';
+export * from './service-auth';

@@ -1,3 +1,4 @@
-/** Redis connections, queue names and the job catalog's enqueue options. */
+/** Redis connections, queue names, the job catalog's enqueue options and fairness between users. */
 export * from './redis';
 export * from './queues';
+export * from './fairness';

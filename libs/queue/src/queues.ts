@@ -15,12 +15,15 @@ export function createQueue(name: string, connection: Redis, redisPrefix: string
 
 /**
  * The options a job of the catalog is enqueued with: its id (so a second enqueue is a no-op),
- * attempts and backoff. Completed jobs are trimmed; failed ones are kept for ops.
+ * attempts and backoff. Completed jobs are trimmed; failed ones are kept for ops. Priority 1 (a
+ * user's first job) unless `addFairly` ranks it: BullMQ runs unprioritized jobs before every
+ * prioritized one, so a job enqueued without a priority would jump the fair order.
  */
-export function jobOptions(name: JobName, jobId: string): JobsOptions {
+export function jobOptions(name: JobName, jobId: string): JobsOptions & { jobId: string } {
   const spec = JOB_CATALOG[name];
   return {
     jobId,
+    priority: 1,
     attempts: spec.attempts,
     backoff: spec.backoff,
     removeOnComplete: { age: 3600, count: 10_000 },

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { databaseUrl, testPgUrl } from './env';
  * (CREATE DATABASE … TEMPLATE), which takes milliseconds instead of a migration run per file.
  */
 export default async function globalSetup(): Promise<void> {
+  buildServices();
   // Service logs of earlier runs (libs/testing startService) would pile up without bound.
   rmSync(join(__dirname, '../../../.run/test-logs'), { recursive: true, force: true });
   const template = templateName();
@@ -45,4 +47,16 @@ function templateName(): string {
     hash.update(name).update(readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql')));
   }
   return `qv_tpl_${hash.digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Tests start services from their compiled dist/<name>/main.js (startService). scripts/test.ts has
+ * compiled them already; jest run directly (`npx jest …`) may find dist/ stale, so this compiles
+ * again when any source changed (a no-op otherwise). A child process: the script is ES module code
+ * that jest's CommonJS globalSetup cannot load.
+ */
+function buildServices(): void {
+  const script = join(__dirname, '../../../scripts/build-services.mjs');
+  const result = spawnSync(process.execPath, [script, '--quiet'], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`compiling the services failed (${script} exited with ${result.status ?? result.signal})`);
 }

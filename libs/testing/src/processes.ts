@@ -8,6 +8,9 @@ export interface ServiceProcess {
   name: string;
   port: number;
   url: string;
+  /** The operations port (/metrics) of a service that has one apart from `port` (api-service: `ops <name> <port>`). */
+  opsPort?: number;
+  opsUrl?: string;
   pid: number;
   child: ChildProcess;
   logFile: string;
@@ -17,20 +20,25 @@ export interface ServiceProcess {
   kill: () => Promise<void>;
 }
 
+/** A service's compiled entry: scripts/build-services.mjs bundles services/<name>/src/main.ts into it. */
+export const serviceEntry = (name: string): string => join(ROOT, 'dist', name, 'main.js');
+
 /**
- * Starts `services/<name>/src/main.ts` as its own process on a free port and resolves once it
- * prints `ready <name> <port>`. Its output goes to .run/test-logs/ for post-mortems.
+ * Starts the service `name` (its compiled `dist/<name>/main.js`, built by scripts/test.ts or jest's
+ * globalSetup) as its own process on a free port and resolves once it prints `ready <name> <port>`
+ * (an `ops <name> <port>` line before it gives the operations port, OPS_PORT=0 here too).
+ * Its output goes to .run/test-logs/ for post-mortems.
  */
 export function startService(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const logDir = join(ROOT, '.run', 'test-logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}.log`);
   const log = createWriteStream(logFile);
-  // `node --import tsx` (not the tsx CLI, which forks): the pid is the service itself, so a
-  // SIGKILL in a crash test really kills the service.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
+  // Plain `node` (no wrapper that forks): the pid is the service itself, so a SIGKILL in a crash
+  // test really kills the service. Stack traces point into the TypeScript through the source map.
+  const child = spawn(process.execPath, ['--enable-source-maps', serviceEntry(name)], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
+    env: { ...process.env, PORT: '0', OPS_PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.pipe(log);
@@ -55,6 +63,9 @@ export function startService(name: string, env: Record<string, string>, timeoutM
       clearTimeout(timer);
       // Only this listener: `exited`, which stop() and kill() await, listens for 'exit' too.
       child.off('exit', exitedEarly);
+      // Printed before `ready`, so already in the buffer when the service has an operations port.
+      const ops = new RegExp(`^ops ${name} (\\d+)$`, 'm').exec(buffer);
+      const opsPort = ops ? Number(ops[1]) : undefined;
       buffer = '';
       const port = Number(match[1]);
       const stop = async (graceMs = 10_000) => {
@@ -70,7 +81,8 @@ export function startService(name: string, env: Record<string, string>, timeoutM
         child.kill('SIGKILL');
         await exited;
       };
-      resolve({ name, port, url: `http://127.0.0.1:${port}`, pid: child.pid!, child, logFile, stop, kill });
+      const opsUrl = opsPort === undefined ? undefined : `http://127.0.0.1:${opsPort}`;
+      resolve({ name, port, url: `http://127.0.0.1:${port}`, opsPort, opsUrl, pid: child.pid!, child, logFile, stop, kill });
     });
   });
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { generateServiceTokens, serviceCredentialEnv, SERVICE_CALLERS, type ServiceCaller } from '@qv/http';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from './database';
 import { testRedisUrl } from './env';
 import { startService, type ServiceProcess } from './processes';
@@ -10,6 +11,10 @@ export interface Stack {
   db: TestDatabase;
   redisPrefix: string;
   adminKey: string;
+  /** This run's service credentials, by caller (SECURITY.md); `metrics` reads every /metrics. */
+  credentials: Record<ServiceCaller, string>;
+  /** Headers calling an internal route as `caller`, e.g. `fetch(url + '/metrics', { headers: stack.as('metrics') })`. */
+  as: (caller: ServiceCaller) => Record<string, string>;
   services: Partial<Record<ServiceName, ServiceProcess>>;
   /** The api-service's base URL. */
   api: string;
@@ -26,6 +31,22 @@ export interface StackOptions {
   skip?: ServiceName[];
 }
 
+export interface TestServiceCredentials {
+  /** The credential of each caller (`api-service`, `enrichment-worker`, `metrics`). */
+  credentials: Record<ServiceCaller, string>;
+  /** The credential variables service `name` is given: the one it sends and those it checks. */
+  envOf: (name: string) => Record<string, string>;
+  /** Headers calling as `caller`: `{ authorization: 'Bearer …' }`. */
+  as: (caller: ServiceCaller) => Record<string, string>;
+}
+
+/** A fresh set of service credentials (SECURITY.md), for a stack or for services a test starts itself. */
+export function testServiceCredentials(): TestServiceCredentials {
+  const tokens = generateServiceTokens();
+  const credentials = Object.fromEntries(Object.entries(SERVICE_CALLERS).map(([caller, variable]) => [caller, tokens[variable]])) as Record<ServiceCaller, string>;
+  return { credentials, envOf: (name) => serviceCredentialEnv(name, tokens), as: (caller) => ({ authorization: `Bearer ${credentials[caller]}` }) };
+}
+
 /**
  * The whole system as real processes on free ports, over a fresh database and Redis prefix:
  * each service gets the URLs of the ones it talks to.
@@ -34,6 +55,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase();
   const redisPrefix = testRedisPrefix();
   const adminKey = `qv_admin_${randomBytes(12).toString('hex')}`;
+  // Fresh per stack, and each service given only the credentials it sends or checks.
+  const { credentials, envOf, as } = testServiceCredentials();
   const services: Stack['services'] = {};
   const urls: Record<string, string> = {};
   const skip = new Set(options.skip ?? []);
@@ -57,6 +80,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // Several stacks run at once (one per jest worker) against one PostgreSQL (max_connections
     // 100 by default): small pools keep them all under it.
     DB_POOL_SIZE: '4',
+    ...envOf(name),
     ...options.env,
     ...options.serviceEnv?.[name],
   });
@@ -83,6 +107,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db,
     redisPrefix,
     adminKey,
+    credentials,
+    as,
     services,
     api: urls['api-service'] ?? '',
     envFor,

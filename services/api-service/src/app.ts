@@ -7,7 +7,9 @@ import type { ItemWriter } from './repositories/items.repository';
 import type { OutboxPublisher } from './repositories/outbox.publisher';
 import type { QuotaClient } from './repositories/quota.client';
 import type { PrincipalResolver } from './repositories/auth.repository';
+import type { AuthFailureThrottle } from './repositories/auth-throttle';
 import { authenticate, requireAdmin } from './routes/auth.middleware';
+import { cors, type CorsOptions } from './routes/cors.middleware';
 import { adminPlansRoutes } from './routes/admin/plans.routes';
 import { adminKeysRoutes } from './routes/admin/keys.routes';
 import { adminUsersRoutes } from './routes/admin/users.routes';
@@ -20,6 +22,10 @@ export interface ApiDeps {
   /** Batches the accept path's writes (each goes through `prisma` alone when absent). */
   itemWriter?: ItemWriter;
   principals: PrincipalResolver;
+  /** Failed authentications per client (429 AUTH_RATE_LIMITED past the limit); absent: not throttled. */
+  authThrottle?: AuthFailureThrottle;
+  /** Browser pages allowed to call the API; absent or no origins: no CORS headers at all. */
+  cors?: CorsOptions;
   quota: QuotaClient;
   outbox: OutboxPublisher;
   logger: Logger;
@@ -43,21 +49,26 @@ export interface ApiDeps {
 export const DEFAULT_ACCEPT_ADMISSION: KeyedGateOptions = { maxActive: 8, maxQueued: 256, maxWaitMs: 1500 };
 
 export function createApp(deps: ApiDeps): Express {
-  const app = createHttpApp({ service: 'api-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: deps.bodyLimit });
+  // /metrics is not on the public port: main.ts serves it on OPS_PORT (404 here).
+  const app = createHttpApp({ service: 'api-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: deps.bodyLimit, metricsRoute: false });
+  // Before authentication: a preflight carries no key.
+  const corsHandlers = deps.cors ? cors(deps.cors) : undefined;
+  if (corsHandlers) app.use(corsHandlers.middleware);
   for (const router of deps.publicRouters ?? []) app.use(router);
 
-  app.use('/v1', authenticate(deps.principals));
+  app.use('/v1', authenticate(deps));
   app.use(itemsRoutes({ ...deps, admission: new KeyedGate(deps.acceptAdmission ?? DEFAULT_ACCEPT_ADMISSION) }));
   app.use(quotaRoutes(deps));
   app.use(usageRoutes(deps));
 
-  app.use('/admin', authenticate(deps.principals), requireAdmin);
+  app.use('/admin', authenticate(deps), requireAdmin);
   app.use(adminUsersRoutes(deps));
   app.use(adminKeysRoutes(deps));
   app.use(adminPlansRoutes(deps));
   for (const router of deps.adminRouters ?? []) app.use(router);
 
   app.use(notFoundHandler());
+  if (corsHandlers) app.use(corsHandlers.onError);
   app.use(errorMiddleware(deps.logger));
   return app;
 }

@@ -3,9 +3,9 @@ startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient, ensureUserWithKey } from '@qv/db';
-import { announceReady, listen, onShutdown } from '@qv/http';
-import { createQueue, createRedis } from '@qv/queue';
+import { PrismaClient, ensureUserWithKey, hashApiKey } from '@qv/db';
+import { announceReady, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
+import { createFastRedis, createQueue, createRedis } from '@qv/queue';
 import { Pool } from 'pg';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
@@ -20,6 +20,8 @@ import { ItemWriter } from './repositories/items.repository';
 import { OutboxPublisher } from './repositories/outbox.publisher';
 import { QuotaClient } from './repositories/quota.client';
 import { PrincipalResolver } from './repositories/auth.repository';
+import { authEvictionChannel, RedisAuthEvictions } from './repositories/auth-evictions';
+import { AuthFailureThrottle } from './repositories/auth-throttle';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
@@ -35,18 +37,42 @@ async function main(): Promise<void> {
   const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
   const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
   const deadLetters = new DeadLettersRepository({ deadLetterQueue, enrichmentQueue });
-  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000 });
-  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS);
+  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000, credential: config.SERVICE_TOKEN_API });
+  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS, config.SERVICE_TOKEN_API);
   const outbox = new OutboxPublisher({ prisma, pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
   if (config.ADMIN_API_KEY) {
     await ensureUserWithKey(prisma, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: config.ADMIN_API_KEY });
   }
 
+  // Revocations and new keys reach every replica's principal cache over pub/sub; the subscription
+  // is waited for briefly only, so that with Redis down this replica still starts and serves, its
+  // cache then bounded by AUTH_CACHE_TTL_MS alone (PrincipalResolver).
+  const evictions = new RedisAuthEvictions({ publisher: redis, channel: authEvictionChannel(config.REDIS_PREFIX), logger });
+  const principals = new PrincipalResolver(prisma, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger });
+  const evictionSubscriber = createRedis(config.REDIS_URL, { autoResubscribe: false });
+  evictionSubscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth evictions) connection error'));
+  await withTimeout(evictions.subscribe(evictionSubscriber, { evict: (e) => principals.evict(e), evictAll: () => principals.evictAll() }), 2000).catch(() =>
+    logger.warn(`auth evictions not subscribed yet: until they are, other replicas' revocations reach this one within ${config.AUTH_CACHE_TTL_MS} ms`),
+  );
+  // A key seeded here is new to the other replicas, which may remember it as unknown.
+  if (config.ADMIN_API_KEY) await principals.announce({ keyHash: hashApiKey(config.ADMIN_API_KEY) });
+  // Fails fast: a failed authentication never waits on a Redis that is down (AuthFailureThrottle fails open).
+  const authRedis = createFastRedis(config.REDIS_URL, { commandTimeout: 500 });
+  authRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth failures) connection error'));
+  const authThrottle = new AuthFailureThrottle({ redis: authRedis, prefix: config.REDIS_PREFIX, limit: config.AUTH_FAILURE_LIMIT, windowMs: config.AUTH_FAILURE_WINDOW_MS, logger });
+
+  const readiness: ReadinessCheck[] = [
+    { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+    { name: 'redis', check: () => redis.ping() },
+    { name: 'quota-service', check: () => fetch(`${config.QUOTA_SERVICE_URL}/healthz`).then((r) => { if (!r.ok) throw new Error(`status ${r.status}`); }) },
+  ];
   const app = createApp({
     prisma,
     itemWriter: new ItemWriter({ prisma, pool }),
-    principals: new PrincipalResolver(prisma, config.AUTH_CACHE_TTL_MS),
+    principals,
+    authThrottle,
+    cors: { origins: config.CORS_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
     quota,
     outbox,
     logger,
@@ -56,28 +82,32 @@ async function main(): Promise<void> {
     acceptAdmission: { maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS },
     publicRouters: [openApiRoutes()],
     adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma })],
-    readiness: [
-      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
-      { name: 'redis', check: () => redis.ping() },
-      { name: 'quota-service', check: () => fetch(`${config.QUOTA_SERVICE_URL}/healthz`).then((r) => { if (!r.ok) throw new Error(`status ${r.status}`); }) },
-    ],
+    readiness,
   });
   const server = await listen(app, config.PORT);
+  // /metrics lives here, off the public port; only the scraper's credential reads it.
+  const ops = await serveOperations({ port: config.OPS_PORT, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
   const stopHousekeeping = startHousekeeping(prisma, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });
   const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
-  logger.info({ port: server.port }, 'api-service listening');
+  logger.info({ port: server.port, opsPort: ops.port }, 'api-service listening');
 
   onShutdown(async () => {
     await server.close();
+    await ops.close();
     await stopRelay();
     stopHousekeeping();
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close()]);
     await cache.close();
     await quota.close();
     redis.disconnect();
+    evictionSubscriber.disconnect();
+    authRedis.disconnect();
     await prisma.$disconnect();
     await pool.end();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
+  // `ops <name> <port>` before `ready`: the test harness (libs/testing startService) reads the
+  // operations port from it; the `ready` line keeps the public port.
+  process.stdout.write(`ops api-service ${ops.port}\n`);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
   announceReady('api-service', server.port);
 }

@@ -1,13 +1,17 @@
 import { CacheClient, cacheKey } from '@qv/cache-client';
 import type { CacheEntryValue, CacheKeyParts, CacheStats } from '@qv/contracts';
 import { Redis } from '@qv/queue';
-import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
+import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 
 let db: TestDatabase;
 let prefix: string;
 let redis: Redis;
 let service: ServiceProcess;
+/** As the worker: reads and fills the cache. */
 let client: CacheClient;
+/** As api-service: stats, purge, warm, delete (the rights of each are e2e/internal-auth's). */
+let ops: CacheClient;
+const credentials = testServiceCredentials();
 
 function key(overrides: Partial<CacheKeyParts> = {}): CacheKeyParts {
   return { tier: 'content', scope: 'usr_a', task: 'summarize', model: 'sim-1', promptVersion: 'v1', input: 'The quick brown fox', ...overrides };
@@ -22,8 +26,10 @@ async function start(): Promise<void> {
     REDIS_PREFIX: prefix,
     CACHE_CLEANUP_INTERVAL_MS: '300',
     DB_POOL_SIZE: '3',
+    ...credentials.envOf('cache-service'),
   });
-  client = new CacheClient({ baseUrl: service.url, timeoutMs: 5000 });
+  client = new CacheClient({ baseUrl: service.url, timeoutMs: 5000, credential: credentials.credentials['enrichment-worker'] });
+  ops = new CacheClient({ baseUrl: service.url, timeoutMs: 5000, credential: credentials.credentials['api-service'] });
 }
 
 /** Deletes this file's keys only: other test files share the Redis server. */
@@ -38,8 +44,8 @@ async function flushOurKeys(): Promise<number> {
   return n;
 }
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(service.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(path: string, body: unknown, as: 'enrichment-worker' | 'api-service' = 'enrichment-worker'): Promise<{ status: number; json: any }> {
+  const res = await fetch(service.url + path, { method: 'POST', headers: { ...credentials.as(as), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
 }
 
@@ -52,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
+  await ops?.close();
   await service?.stop();
   await flushOurKeys();
   redis.disconnect();
@@ -124,9 +131,9 @@ describe('put and get', () => {
   it('deletes one entry from Redis and PostgreSQL', async () => {
     const k = key({ input: 'to delete' });
     await client.put(k, entry('x'), 600);
-    expect(await client.delete(k)).toEqual({ deleted: true });
+    expect(await ops.delete(k)).toEqual({ deleted: true });
     expect((await client.get(k)).hit).toBe(false);
-    expect(await client.delete(k)).toEqual({ deleted: false });
+    expect(await ops.delete(k)).toEqual({ deleted: false });
   });
 });
 
@@ -163,12 +170,13 @@ describe('the system tier outlives Redis', () => {
     await client.put(sys2, entry('TAGS', 0), null);
     await flushOurKeys();
     const systemRows = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM ai_cache WHERE type = 'system'"))[0].n);
-    expect(await client.warm()).toEqual({ warmed: systemRows });
+    expect(await ops.warm()).toEqual({ warmed: systemRows });
     expect(await redis.exists(redisKeyOf(sys), redisKeyOf(sys2))).toBe(2);
   });
 
   it('a restarted cache-service warms the system tier at start', async () => {
     await client.close();
+    await ops.close();
     await service.stop();
     await flushOurKeys();
     await start();
@@ -182,8 +190,8 @@ describe('stats', () => {
   const tierOf = (s: CacheStats, t: keyof CacheStats['tiers']) => s.tiers[t];
 
   it('counts exact hits, misses, entries, tokens and cost saved per tier', async () => {
-    await client.purge({});
-    const before = await client.stats();
+    await ops.purge({});
+    const before = await ops.stats();
     for (const t of ['system', 'session', 'content'] as const) expect(tierOf(before, t).entries).toBe(0);
 
     const content = key({ scope: 'usr_s', input: 'stats content' });
@@ -199,7 +207,7 @@ describe('stats', () => {
     expect((await client.get({ ...session, input: 'nope 2' })).hit).toBe(false);
     expect((await client.get(system)).hit).toBe(true);
 
-    const after = await client.stats();
+    const after = await ops.stats();
     const expected = {
       content: { entries: 1, hits: 3, misses: 1, tokens: 300, cost: 0.006 },
       session: { entries: 1, hits: 1, misses: 2, tokens: 40, cost: 0.0004 },
@@ -219,30 +227,30 @@ describe('stats', () => {
   });
 
   it('purges by user and by tier, in Redis and PostgreSQL', async () => {
-    await client.purge({});
+    await ops.purge({});
     for (const scope of ['usr_p1', 'usr_p2']) {
       await client.put(key({ scope, input: 'purge me' }), entry('c'), 600);
       await client.put(key({ tier: 'session', scope, input: 'purge me' }), entry('s'), 600);
     }
     await client.put(key({ tier: 'system', scope: 'global', input: 'purge me' }), entry('y'), null);
 
-    expect(await client.purge({ userId: 'usr_p1' })).toEqual({ purged: 2 });
+    expect(await ops.purge({ userId: 'usr_p1' })).toEqual({ purged: 2 });
     expect((await client.get(key({ scope: 'usr_p1', input: 'purge me' }))).hit).toBe(false);
     expect((await client.get(key({ tier: 'session', scope: 'usr_p1', input: 'purge me' }))).hit).toBe(false);
     expect((await client.get(key({ scope: 'usr_p2', input: 'purge me' }))).hit).toBe(true);
     expect(await db.query("SELECT 1 FROM ai_cache WHERE user_id = 'usr_p1'")).toHaveLength(0);
 
-    expect(await client.purge({ tier: 'session' })).toEqual({ purged: 1 });
+    expect(await ops.purge({ tier: 'session' })).toEqual({ purged: 1 });
     expect((await client.get(key({ tier: 'session', scope: 'usr_p2', input: 'purge me' }))).hit).toBe(false);
     expect((await client.get(key({ scope: 'usr_p2', input: 'purge me' }))).hit).toBe(true);
 
-    expect(await client.purge({ tier: 'system' })).toEqual({ purged: 1 });
-    expect(await client.purge({ tier: 'content', userId: 'usr_p2' })).toEqual({ purged: 1 });
+    expect(await ops.purge({ tier: 'system' })).toEqual({ purged: 1 });
+    expect(await ops.purge({ tier: 'content', userId: 'usr_p2' })).toEqual({ purged: 1 });
     expect(await db.query('SELECT 1 FROM ai_cache')).toHaveLength(0);
-    const stats = await client.stats();
+    const stats = await ops.stats();
     expect([stats.tiers.system.entries, stats.tiers.session.entries, stats.tiers.content.entries]).toEqual([0, 0, 0]);
 
-    const bad = await post('/internal/cache/purge', { userId: 'usr_*' });
+    const bad = await post('/internal/cache/purge', { userId: 'usr_*' }, 'api-service');
     expect(bad.status).toBe(400);
   });
 });
@@ -254,7 +262,7 @@ describe('operations', () => {
     expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' } });
 
     const metric = async (labels: string) => {
-      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const text = await (await fetch(`${service.url}/metrics`, { headers: credentials.as('metrics') })).text();
       const line = text.split('\n').find((l) => l.startsWith(`${labels} `));
       return line ? Number(line.slice(labels.length + 1)) : 0;
     };
@@ -269,7 +277,7 @@ describe('operations', () => {
     expect((await metric(hit)) - hitsBefore).toBe(2);
     expect((await metric(miss)) - missesBefore).toBe(1);
     expect(await metric('cache_lookups_waiting{service="cache-service"}')).toBe(0);
-    expect(await (await fetch(`${service.url}/metrics`)).text()).toContain('# TYPE cache_single_flight_leases_total counter');
+    expect(await (await fetch(`${service.url}/metrics`, { headers: credentials.as('metrics') })).text()).toContain('# TYPE cache_single_flight_leases_total counter');
   });
 });
 

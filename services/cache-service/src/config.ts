@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const CacheServiceConfig = z.object({
@@ -11,9 +11,13 @@ export const CacheServiceConfig = z.object({
   /** Period of the job that deletes expired ai_cache rows. */
   CACHE_CLEANUP_INTERVAL_MS: positiveInt(60_000),
   DB_POOL_SIZE: positiveInt(10),
+  /** Credentials this service authenticates (SECURITY.md): api-service operates the cache, the worker reads and fills it, the scraper reads /metrics. */
+  SERVICE_TOKEN_API: serviceToken(),
+  SERVICE_TOKEN_WORKER: serviceToken(),
+  SERVICE_TOKEN_METRICS: serviceToken(),
 });
 export type CacheServiceConfig = z.infer<typeof CacheServiceConfig>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CacheServiceConfig {
-  return parseConfig(CacheServiceConfig, env);
+  return parseConfig(CacheServiceConfig, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });
 }

@@ -3,7 +3,7 @@ startTelemetry('cache-service');
 
 import { once } from 'node:events';
 import { createPrisma } from '@qv/db';
-import { announceReady, listen, onShutdown, withTimeout } from '@qv/http';
+import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator, withTimeout } from '@qv/http';
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
 import { createApp } from './app';
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     cache,
     logger,
     metrics: registry,
+    serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['cache-service']),
     readiness: [
       { name: 'redis', check: () => redisRepo.ping() },
       { name: 'postgres', check: () => pgRepo.ping() },

@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, url } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
 import { z } from 'zod';
 
 export const workerConfigSchema = z.object({
@@ -10,19 +10,40 @@ export const workerConfigSchema = z.object({
   /** How long a cache miss waits for another worker computing the same key before going alone. */
   CACHE_WAIT_MS: positiveInt(10_000),
   WORKER_CONCURRENCY: positiveInt(8),
-  /** First retry delay; later ones double, with jitter (libs/queue jitteredBackoff). */
+  /**
+   * First retry delay; later ones double, with jitter (libs/queue jitteredBackoff): the catalog's 5
+   * attempts of an item failing on its own wait at most 0.5 + 1 + 2 + 4 = 7.5 s in all, so it reaches
+   * the dead-letter queue well within 15 s, while a provider outage is met by the breaker instead.
+   */
   RETRY_BASE_DELAY_MS: positiveInt(500),
   /** BullMQ stall detection: a job whose lock is not renewed for this long is stalled. */
   JOB_LOCK_MS: positiveInt(30_000),
   STALLED_INTERVAL_MS: positiveInt(30_000),
   MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
-  /** Consecutive provider failures that open the circuit; it half-opens after BREAKER_HALF_OPEN_MS. */
+  /**
+   * The circuit breaker opens on a fault of the provider, never of one item (domain/provider-breaker.ts):
+   * at least BREAKER_THRESHOLD failed calls (5xx, timeouts, network) in the last BREAKER_WINDOW_MS,
+   * and of the last BREAKER_WINDOW_ITEMS items called (each by its latest outcome) at least
+   * BREAKER_MIN_ITEMS failing, of BREAKER_MIN_USERS distinct users, and at least
+   * BREAKER_FAILURE_RATIO of them. It lets a trial call through after BREAKER_HALF_OPEN_MS.
+   * A single-tenant deployment sets BREAKER_MIN_USERS=1.
+   */
   BREAKER_THRESHOLD: positiveInt(5),
+  BREAKER_MIN_ITEMS: positiveInt(3),
+  BREAKER_MIN_USERS: positiveInt(2),
+  BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+  BREAKER_WINDOW_ITEMS: positiveInt(10),
+  BREAKER_WINDOW_MS: positiveInt(20_000),
   BREAKER_HALF_OPEN_MS: positiveInt(10_000),
   /** How often failed jobs are checked for ones that never reached the dead-letter queue (stalls, crashes). */
   DEAD_LETTER_SWEEP_MS: positiveInt(5_000),
   DB_POOL_SIZE: positiveInt(10),
+  /** This worker's credential, sent to cache-service (SECURITY.md). */
+  SERVICE_TOKEN_WORKER: serviceToken(),
+  /** The scraper's credential, needed for /metrics on this operations port. */
+  SERVICE_TOKEN_METRICS: serviceToken(),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
-export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig => parseConfig(workerConfigSchema, env);
+export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig =>
+  parseConfig(workerConfigSchema, env, { requiredInProduction: ['SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });

@@ -4,7 +4,7 @@ startTelemetry('enrichment-worker');
 import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { createPrisma } from '@qv/db';
-import { announceReady, onShutdown, serveOperations } from '@qv/http';
+import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
@@ -26,9 +26,28 @@ async function main(): Promise<void> {
   const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const provider = createProvider(llmConfig);
-  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS });
+  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS, credential: config.SERVICE_TOKEN_WORKER });
   const circuitState = createCircuitStateGauge(metrics);
-  const guard = createProviderGuard({ threshold: config.BREAKER_THRESHOLD, halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS, logger, onState: (state) => circuitState.set(CIRCUIT_STATE[state]) });
+  const circuitOpened = new Counter({ name: 'llm_circuit_opened_total', help: 'Times the LLM circuit opened (a provider-wide fault, or a failed trial call)', registers: [metrics] });
+  const guard = createProviderGuard({
+    policy: {
+      windowMs: config.BREAKER_WINDOW_MS,
+      windowItems: config.BREAKER_WINDOW_ITEMS,
+      minFailures: config.BREAKER_THRESHOLD,
+      minItems: config.BREAKER_MIN_ITEMS,
+      minUsers: config.BREAKER_MIN_USERS,
+      failureRatio: config.BREAKER_FAILURE_RATIO,
+      halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS,
+      probeWaitMs: Math.min(500, config.BREAKER_HALF_OPEN_MS),
+      // A trial call ends by the LLM timeout; past it (and a margin) it no longer blocks the next.
+      probeLeaseMs: llmConfig.timeoutMs + 5000,
+    },
+    logger,
+    onState: (state) => {
+      circuitState.set(CIRCUIT_STATE[state]);
+      if (state === 'open') circuitOpened.inc();
+    },
+  });
   registerQueueMetrics(metrics, [enrichmentQueue, deadLetterQueue, usageQueue]);
   registerDependencyGauge(metrics, [
     { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
@@ -60,7 +79,6 @@ async function main(): Promise<void> {
     stalledIntervalMs: config.STALLED_INTERVAL_MS,
     maxStalledCount: config.MAX_STALLED_COUNT,
     deadLetterSweepMs: config.DEAD_LETTER_SWEEP_MS,
-    circuitOpenMs: config.BREAKER_HALF_OPEN_MS,
   });
 
   const server = await serveOperations({
@@ -68,6 +86,7 @@ async function main(): Promise<void> {
     service: 'enrichment-worker',
     logger,
     metrics,
+    serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['enrichment-worker']),
     readiness: [
       { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
       { name: 'redis', check: () => redis.ping() },

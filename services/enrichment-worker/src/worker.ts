@@ -1,5 +1,5 @@
 import { QUEUE_NAMES } from '@qv/contracts';
-import { jitteredBackoff } from '@qv/queue';
+import { jitteredBackoff, releaseFairShare } from '@qv/queue';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { decideRetry } from './domain/retry-decision';
@@ -15,8 +15,6 @@ export interface WorkerOptions {
   stalledIntervalMs: number;
   maxStalledCount: number;
   deadLetterSweepMs: number;
-  /** How long the queue is held when the circuit breaker is open (its half-open delay). */
-  circuitOpenMs: number;
 }
 
 /** Past this many provider 429s one job starts using attempts, so a provider that always refuses cannot loop it forever. */
@@ -24,8 +22,9 @@ const MAX_RATE_LIMITED = 20;
 
 /**
  * The enrichment worker: BullMQ Worker over the `enrichment` queue, retry decisions from
- * `decideRetry`, a provider 429 slowing the whole queue (every worker, through BullMQ's queue rate
- * limit), dead letters on the last failure and a periodic sweep of the failed set.
+ * `decideRetry`, a provider 429 or a call refused by the circuit breaker holding the whole queue
+ * (every worker, through BullMQ's queue rate limit), dead letters on the last failure and a
+ * periodic sweep of the failed set. A finished job leaves its user's fair share (libs/queue).
  */
 export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options: WorkerOptions): { worker: Worker; stop: () => Promise<void> } {
   const enrichmentQueue: Queue = deps.enrichmentQueue;
@@ -35,7 +34,14 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
       try {
         await enrich(deps, job.id!, job.data);
       } catch (err) {
-        const decision = decideRetry(err, { circuitOpenMs: options.circuitOpenMs });
+        const decision = decideRetry(err);
+        if (decision.kind === 'circuit_open') {
+          // Not counted against MAX_RATE_LIMITED: the breaker itself bounds how long it refuses
+          // (it lets a trial call through every BREAKER_HALF_OPEN_MS), and an outage should wait
+          // out its length however long, not dead-letter the queue.
+          await enrichmentQueue.rateLimit(decision.delayMs);
+          throw Worker.RateLimitError();
+        }
         const rateLimitedSoFar = Number((job.data as { rateLimited?: number }).rateLimited ?? 0);
         if (decision.kind === 'rate_limited' && rateLimitedSoFar < MAX_RATE_LIMITED) {
           await job.updateData({ ...job.data, rateLimited: rateLimitedSoFar + 1 });
@@ -60,6 +66,11 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
       settings: { backoffStrategy: (attemptsMade: number) => jitteredBackoff(attemptsMade, options.retryBaseDelayMs) },
     },
   );
+  worker.on('completed', (job) => {
+    const userId = (job.data as { userId?: unknown }).userId;
+    if (typeof userId !== 'string') return;
+    releaseFairShare(enrichmentQueue, userId, job.id!).catch((err) => deps.logger.warn({ err: (err as Error).message, jobId: job.id }, 'could not release the fair share; it expires by itself'));
+  });
   worker.on('failed', (job, err) => {
     if (!job || !isFinalFailure(job, err)) return;
     deadLetter(deps, job).catch((e) => deps.logger.error({ err: e, jobId: job.id }, 'dead-lettering failed; the sweep will retry'));

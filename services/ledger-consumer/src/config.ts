@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const ledgerConfigSchema = z.object({
@@ -21,7 +21,10 @@ export const ledgerConfigSchema = z.object({
   LEDGER_LOCK_DURATION_MS: positiveInt(30_000),
   LEDGER_STALLED_INTERVAL_MS: positiveInt(15_000),
   LEDGER_MAX_STALLED_COUNT: positiveInt(5),
+  /** The scraper's credential, needed for /metrics on this operations port (this service calls no other). */
+  SERVICE_TOKEN_METRICS: serviceToken(),
 });
 export type LedgerConfig = z.infer<typeof ledgerConfigSchema>;
 
-export const loadLedgerConfig = (env: NodeJS.ProcessEnv = process.env): LedgerConfig => parseConfig(ledgerConfigSchema, env);
+export const loadLedgerConfig = (env: NodeJS.ProcessEnv = process.env): LedgerConfig =>
+  parseConfig(ledgerConfigSchema, env, { requiredInProduction: ['SERVICE_TOKEN_METRICS'] });

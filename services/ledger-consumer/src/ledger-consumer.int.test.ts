@@ -2,7 +2,7 @@ import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { reconcile } from '@qv/ledger';
 import { createQueue, createRedis } from '@qv/queue';
-import { createTestDatabase, eventually, startService, testRedisPrefix, testRedisUrl, type ServiceProcess, type TestDatabase } from '@qv/testing';
+import { createTestDatabase, eventually, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import type { Queue } from 'bullmq';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -23,6 +23,7 @@ let redis: Redis;
 let queue: Queue;
 let prefix: string;
 const started: ServiceProcess[] = [];
+const credentials = testServiceCredentials();
 
 const env = () => ({
   DATABASE_URL: db.url,
@@ -36,6 +37,7 @@ const env = () => ({
   RECONCILE_INTERVAL_MS: '300',
   SWEEP_INTERVAL_MS: '60000',
   ORPHAN_GRACE_SECONDS: '86400',
+  ...credentials.envOf('ledger-consumer'),
 });
 
 beforeAll(async () => {
@@ -137,7 +139,7 @@ describe('ledger-consumer', () => {
   it('the periodic reconciliation exposes drift on /metrics and in the log', async () => {
     const consumer = started[started.length - 1];
     const gauge = async () => {
-      const text = await (await fetch(`${consumer.url}/metrics`)).text();
+      const text = await (await fetch(`${consumer.url}/metrics`, { headers: credentials.as('metrics') })).text();
       const m = /^ledger_drift_tokens\{day="all"[^}]*\} (\d+)$/m.exec(text);
       return m ? Number(m[1]) : null;
     };
@@ -146,7 +148,7 @@ describe('ledger-consumer', () => {
     await db.query(`UPDATE ai_daily_usage SET tokens = tokens + 37 WHERE user_id = $1`, [user]);
     expect(await eventually(async () => ((await gauge()) ?? 0) > 0 && (await gauge()), 10_000, 100)).toBe(37);
     const day = new Date().toISOString().slice(0, 10);
-    const text = await (await fetch(`${consumer.url}/metrics`)).text();
+    const text = await (await fetch(`${consumer.url}/metrics`, { headers: credentials.as('metrics') })).text();
     expect(text).toContain(`ledger_drift_tokens{day="${day}",service="ledger-consumer"} 37`);
     const drifted = await eventually(async () => {
       const lines = readFileSync(consumer.logFile, 'utf8').split('\n').filter((l) => l.includes('"event":"ledger.drift"'));

@@ -3,7 +3,7 @@ startTelemetry('ledger-consumer');
 
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@qv/db';
-import { announceReady, onShutdown, serveOperations } from '@qv/http';
+import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
 import { Pool } from 'pg';
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     service: 'ledger-consumer',
     logger,
     metrics,
+    serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['ledger-consumer']),
     readiness: [
       { name: 'postgres', check: () => pool.query('SELECT 1') },
       { name: 'redis', check: () => redis.ping() },

@@ -1,6 +1,6 @@
 import type { Db } from '@qv/db';
 import type { ChargeDb } from '@qv/quota';
-import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck } from '@qv/http';
+import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck, type ServiceAuthenticator } from '@qv/http';
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
@@ -14,6 +14,8 @@ export interface QuotaServiceDeps {
   metrics: Registry;
   readiness: ReadinessCheck[];
   reservationTtlSeconds: number;
+  /** Who is calling (service credentials, SECURITY.md); each route names who may (routes/quota.routes.ts). */
+  serviceAuth: ServiceAuthenticator;
   /** Admission of one user's concurrent charges (see KeyedGate). */
   chargeAdmission?: KeyedGateOptions;
   /** The clock of every charge; tests may pin it. */
@@ -29,7 +31,7 @@ export const DEFAULT_CHARGE_ADMISSION: KeyedGateOptions = { maxActive: 2, maxQue
 
 /** The quota-service HTTP app. No I/O here: main.ts builds the dependencies. */
 export function createApp(deps: QuotaServiceDeps): Express {
-  const app = createHttpApp({ service: 'quota-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: '16kb' });
+  const app = createHttpApp({ service: 'quota-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: '16kb', serviceAuth: deps.serviceAuth });
   const charges = new Counter({
     name: 'quota_charges_total',
     help: 'Charges by outcome (accepted, replayed, refused, error) and refusal code',

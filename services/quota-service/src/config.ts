@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 const QuotaServiceEnv = z.object({
@@ -16,11 +16,15 @@ const QuotaServiceEnv = z.object({
   CHARGE_ADMISSION_QUEUE: positiveInt(64),
   /** Longest wait of a charge in its user's line before 429 USER_REQUEST_RATE_EXCEEDED (below api-service's QUOTA_TIMEOUT_MS). */
   CHARGE_ADMISSION_WAIT_MS: positiveInt(1000),
+  /** Credentials this service authenticates (SECURITY.md): api-service's, the scraper's, and the worker's (known only to be refused: 403). */
+  SERVICE_TOKEN_API: serviceToken(),
+  SERVICE_TOKEN_METRICS: serviceToken(),
+  SERVICE_TOKEN_WORKER: serviceToken(),
 });
 export type QuotaServiceConfig = z.infer<typeof QuotaServiceEnv>;
 
 export function loadQuotaServiceConfig(env: NodeJS.ProcessEnv = process.env): QuotaServiceConfig {
-  return parseConfig(QuotaServiceEnv, env);
+  return parseConfig(QuotaServiceEnv, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'] });
 }
 
 /** The URL with `-c statement_timeout=<ms>` added to its libpq `options` (node-postgres reads them). */

@@ -3,7 +3,7 @@ startTelemetry('quota-service');
 
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@qv/db';
-import { announceReady, listen, onShutdown } from '@qv/http';
+import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { Pool } from 'pg';
 import { createApp } from './app';
 import { loadQuotaServiceConfig, withStatementTimeout } from './config';
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['quota-service']),
     chargeAdmission: { maxActive: config.CHARGE_ADMISSION_ACTIVE, maxQueued: config.CHARGE_ADMISSION_QUEUE, maxWaitMs: config.CHARGE_ADMISSION_WAIT_MS },
     readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });

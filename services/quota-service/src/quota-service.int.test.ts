@@ -1,16 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { ChargeResponse, ErrorBody, QuotaStatus, ReservationResponse } from '@qv/contracts';
-import { createTestDatabase, startService, type ServiceProcess, type TestDatabase } from '@qv/testing';
+import { createTestDatabase, startService, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { Agent, request } from 'undici';
 import { chargeBody, createUser, LIMIT_SCENARIOS } from '@qv/quota/testing';
 
 let db: TestDatabase;
 let services: ServiceProcess[] = [];
 const agent = new Agent({ connections: 200, pipelining: 1 });
+const credentials = testServiceCredentials();
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  services = await Promise.all([0, 1, 2].map(() => startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: '6', RESERVATION_TTL_SECONDS: '600' })));
+  services = await Promise.all([0, 1, 2].map(() => startService('quota-service', {
+        DATABASE_URL: db.url,
+        DB_POOL_SIZE: '6',
+        RESERVATION_TTL_SECONDS: '600',
+        // These tests prove exactness under contention: every charge must reach the SQL, so no
+        // user's line may turn one away (the admission line itself is e2e/burst-fairness's subject).
+        CHARGE_ADMISSION_QUEUE: '100000',
+        CHARGE_ADMISSION_WAIT_MS: '60000',
+        ...credentials.envOf('quota-service'),
+      })));
 }, 60_000);
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop()));
@@ -22,7 +32,8 @@ async function call(base: string, method: 'GET' | 'POST', path: string, body?: u
   const res = await request(base + path, {
     method,
     dispatcher: agent,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    // As api-service, the one caller of these routes (e2e/internal-auth covers the refusals).
+    headers: body === undefined ? credentials.as('api-service') : { ...credentials.as('api-service'), 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.body.text();
@@ -104,7 +115,7 @@ describe('one quota-service over HTTP', () => {
   it('serves /healthz, /readyz and /metrics with charge counters and the latency histogram', async () => {
     expect(await call(base(), 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok', service: 'quota-service' } });
     expect(await call(base(), 'GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready', checks: { postgres: 'ok' } } });
-    const res = await request(`${base()}/metrics`, { dispatcher: agent });
+    const res = await request(`${base()}/metrics`, { dispatcher: agent, headers: credentials.as('metrics') });
     const text = await res.body.text();
     expect(text).toMatch(/quota_charges_total\{outcome="accepted",code="NONE",service="quota-service"\} \d+/);
     expect(text).toMatch(/quota_charges_total\{outcome="refused",code="CONCURRENCY_LIMIT_EXCEEDED",service="quota-service"\} 1/);

@@ -1,5 +1,5 @@
 import type { QuotaStatus, QuotaUsage } from '@qv/contracts';
-import { quotaHeaders } from './quota-headers';
+import { QUOTA_HEADER_NAMES, quotaHeaders } from './quota-headers';
 
 const usage = (used: number, limit: number | null, resetAt: string | null = null): QuotaUsage => ({
   used,
@@ -31,6 +31,7 @@ describe('quotaHeaders', () => {
       'X-AI-Quota-Concurrency-Limit': '3',
       'X-AI-Quota-Concurrency-Remaining': '2',
     });
+    expect(Object.keys(quotaHeaders(status))).toEqual([...QUOTA_HEADER_NAMES]);
   });
 
   it('never reports a negative remaining (a settlement above the estimate can overshoot)', () => {

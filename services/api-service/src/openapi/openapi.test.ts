@@ -35,7 +35,6 @@ const DESIGN_ROUTES: Record<string, string[]> = {
   '/admin/reports/usage': ['get'],
   '/healthz': ['get'],
   '/readyz': ['get'],
-  '/metrics': ['get'],
   '/openapi.json': ['get'],
   '/docs': ['get'],
 };

@@ -124,6 +124,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: json(ErrorSchema), ...extra });
   const common = {
     401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
+    429: error('AUTH_RATE_LIMITED: too many failed authentications from this client; wait Retry-After seconds.', { headers: { 'Retry-After': retryAfter } }),
     500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
   };
   const validation = { 400: error('VALIDATION_FAILED: the body, query or path did not parse; `details` holds the zod issues.') };
@@ -164,7 +165,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       409: error('IDEMPOTENCY_KEY_IN_USE: a request with this key is still being processed.'),
       413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
       422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
-      429: error('A quota refused the charge: CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED or MONTHLY_TOKEN_QUOTA_EXCEEDED. The key is not used up. Before any charge: USER_REQUEST_RATE_EXCEEDED (this user\'s requests arrive faster than they can be charged; Retry-After 1).', {
+      429: error('A quota refused the charge: CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED or MONTHLY_TOKEN_QUOTA_EXCEEDED. The key is not used up. Before any charge: AUTH_RATE_LIMITED (too many failed authentications from this client) or USER_REQUEST_RATE_EXCEEDED (this user\'s requests arrive faster than they can be charged; Retry-After 1).', {
         headers: { 'Retry-After': retryAfter, ...headerRefs },
       }),
       503: error('QUOTA_SERVICE_UNAVAILABLE: the charge could not be made, so nothing was stored (fail closed).', { headers: { 'Retry-After': retryAfter } }),
@@ -375,7 +376,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       ...validation,
       ...admin,
       ...notFound('dead-letter job'),
-      429: error('With `chargeUser`, the fresh charge was refused by a quota.', { headers: { 'Retry-After': retryAfter } }),
+      429: error('With `chargeUser`, the fresh charge was refused by a quota; or AUTH_RATE_LIMITED (too many failed authentications from this client).', { headers: { 'Retry-After': retryAfter } }),
     },
   });
 
@@ -484,15 +485,6 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   });
   registry.registerPath({
     method: 'get',
-    path: '/metrics',
-    operationId: 'getMetrics',
-    tags: ['operations'],
-    summary: 'Prometheus metrics',
-    security: [],
-    responses: { 200: text('Prometheus text exposition format.', 'text/plain'), ...edge },
-  });
-  registry.registerPath({
-    method: 'get',
     path: '/openapi.json',
     operationId: 'getOpenApiDocument',
     tags: ['operations'],
@@ -529,7 +521,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       { name: 'quota', description: 'The caller’s quotas' },
       { name: 'usage', description: 'The caller’s ledger' },
       { name: 'admin', description: 'Users, plans, dead letters, cache, reconciliation (admin key)' },
-      { name: 'operations', description: 'Health, readiness, metrics, this document' },
+      { name: 'operations', description: 'Health, readiness, this document (metrics are on the operations port, OPS_PORT, not here)' },
     ],
   });
 }

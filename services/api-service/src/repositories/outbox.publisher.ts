@@ -1,8 +1,8 @@
 import { EnrichmentJob, JOB_CATALOG, type JobName } from '@qv/contracts';
 import type { OutboxRow, PrismaClient } from '@qv/db';
 import { withTimeout } from '@qv/http';
-import { jobOptions } from '@qv/queue';
-import type { JobsOptions, Queue } from 'bullmq';
+import { addFairly, jobOptions, type FairJob } from '@qv/queue';
+import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 
@@ -11,7 +11,7 @@ const SENT_FLUSH_MS = 50;
 const ENQUEUE_BATCH_MS = 2;
 
 interface PendingBatch {
-  jobs: { name: JobName; data: EnrichmentJob; opts: JobsOptions }[];
+  jobs: FairJob<EnrichmentJob>[];
   done: Promise<unknown>;
 }
 
@@ -59,16 +59,19 @@ export class OutboxPublisher {
 
   /**
    * Adds the job with the others enqueued within ENQUEUE_BATCH_MS, in one `addBulk`: one Redis
-   * round trip (and one socket write) instead of one per request. The batch succeeds or fails as a
-   * whole; a failed one leaves every row in it to the relay, and re-adding is a no-op by job id.
+   * round trip (and one socket write) instead of one per request, after one more for the lot's
+   * priorities (`addFairly`: each job ranked by how many of its user's jobs are already queued, so
+   * one user's burst does not hold another user's item behind all of it). The batch succeeds or
+   * fails as a whole; a failed one leaves every row in it to the relay, and re-adding is a no-op by
+   * job id (with the same rank).
    */
-  private enqueue(queue: Queue, name: JobName, data: EnrichmentJob, opts: JobsOptions): Promise<unknown> {
+  private enqueue(queue: Queue, name: JobName, data: EnrichmentJob, opts: FairJob['opts']): Promise<unknown> {
     let batch = this.batches.get(queue);
     if (!batch) {
       const jobs: PendingBatch['jobs'] = [];
       const done = new Promise((resolve) => setTimeout(resolve, ENQUEUE_BATCH_MS)).then(() => {
         this.batches.delete(queue);
-        return queue.addBulk(jobs);
+        return addFairly(queue, jobs);
       });
       // Each caller observes the outcome through its own withTimeout; this only keeps a batch
       // whose callers all timed out from surfacing as an unhandled rejection.

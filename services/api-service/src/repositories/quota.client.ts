@@ -8,8 +8,9 @@ import { InternalClient, UnreachableError } from '@qv/http';
 export class QuotaClient {
   private readonly http: InternalClient;
 
-  constructor(baseUrl: string, timeoutMs: number) {
-    this.http = new InternalClient({ service: 'quota-service', baseUrl, timeoutMs });
+  /** `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError). */
+  constructor(baseUrl: string, timeoutMs: number, credential?: string) {
+    this.http = new InternalClient({ service: 'quota-service', baseUrl, timeoutMs, credential });
   }
 
   charge(request: ChargeRequest): Promise<ChargeResponse> {

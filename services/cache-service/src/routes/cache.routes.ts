@@ -6,7 +6,7 @@ import {
   CachePurgeBody,
   CachePutRequest,
 } from '@qv/contracts';
-import { parseOr400 } from '@qv/http';
+import { allow, parseOr400 } from '@qv/http';
 import { Router, type Response } from 'express';
 import type { CacheService } from '../cache.service';
 
@@ -18,49 +18,57 @@ function sendEntry(res: Response, raw: string): void {
   res.type('application/json').send(`{"hit":true,"entry":${raw}}`);
 }
 
-/** The internal API (DESIGN.md §6); not exposed outside the cluster (binds 127.0.0.1, no auth). */
+/**
+ * Rights on this router (DESIGN.md §9, SECURITY.md). The worker reads and fills the cache (get,
+ * lookup, put, lease release), nothing else: it cannot purge, warm or read the stats. api-service
+ * operates it for the admin API (stats, purge, warm, delete), and cannot read or write entries.
+ */
+const WORKER = allow('enrichment-worker');
+const OPERATOR = allow('api-service');
+
+/** The internal API (DESIGN.md §6); not exposed outside the cluster, every route needs a service credential. */
 export function cacheRoutes(cache: CacheService): Router {
   const router = Router();
 
-  router.post('/internal/cache/get', async (req, res) => {
+  router.post('/internal/cache/get', WORKER, async (req, res) => {
     const body = parseOr400(CacheGetRequest, req.body);
     const raw = await cache.get(body);
     if (raw) sendEntry(res, raw);
     else res.json({ hit: false, entry: null });
   });
 
-  router.post('/internal/cache/put', async (req, res) => {
+  router.post('/internal/cache/put', WORKER, async (req, res) => {
     const body = parseOr400(CachePutRequest, req.body);
     res.json({ stored: await cache.put(body) });
   });
 
-  router.post('/internal/cache/lookup', async (req, res) => {
+  router.post('/internal/cache/lookup', WORKER, async (req, res) => {
     const body = parseOr400(CacheLookupRequest, req.body);
     const result = await cache.lookup(body);
     if (result.hit) sendEntry(res, result.raw);
     else res.json(result);
   });
 
-  router.post('/internal/cache/lease/release', async (req, res) => {
+  router.post('/internal/cache/lease/release', WORKER, async (req, res) => {
     const body = parseOr400(CacheLeaseReleaseRequest, req.body);
     res.json({ released: await cache.releaseLease(body.key, body.token) });
   });
 
-  router.post('/internal/cache/delete', async (req, res) => {
+  router.post('/internal/cache/delete', OPERATOR, async (req, res) => {
     const body = parseOr400(CacheDeleteRequest, req.body);
     res.json({ deleted: await cache.delete(body.key) });
   });
 
-  router.post('/internal/cache/purge', async (req, res) => {
+  router.post('/internal/cache/purge', OPERATOR, async (req, res) => {
     const body = parseOr400(CachePurgeBody, req.body ?? {});
     res.json({ purged: await cache.purge(body) });
   });
 
-  router.post('/internal/cache/warm', async (_req, res) => {
+  router.post('/internal/cache/warm', OPERATOR, async (_req, res) => {
     res.json({ warmed: await cache.warm() });
   });
 
-  router.get('/internal/cache/stats', async (_req, res) => {
+  router.get('/internal/cache/stats', OPERATOR, async (_req, res) => {
     res.json(await cache.stats());
   });
 

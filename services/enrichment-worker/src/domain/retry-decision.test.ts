@@ -1,4 +1,5 @@
 import { LlmError } from '@qv/llm';
+import { CircuitOpenError } from './provider-guard';
 import { decideRetry } from './retry-decision';
 
 describe('decideRetry', () => {
@@ -17,9 +18,9 @@ describe('decideRetry', () => {
     expect(decideRetry(llm('client', false)).kind).toBe('give_up');
   });
 
-  it('holds the queue while the circuit is open, for the time until it half-opens', () => {
-    // The shape of cockatiel's BrokenCircuitError (cockatiel is ESM-only, which jest's CommonJS run cannot load).
-    const open = Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true });
-    expect(decideRetry(open, { circuitOpenMs: 7000 })).toEqual({ kind: 'rate_limited', delayMs: 7000, reason: 'circuit open: the provider is failing' });
+  it('holds the queue while the circuit refuses calls, for the time it names', () => {
+    expect(decideRetry(new CircuitOpenError('open', 7000))).toEqual({ kind: 'circuit_open', delayMs: 7000, reason: 'circuit open: the provider is failing' });
+    expect(decideRetry(new CircuitOpenError('half_open', 500))).toEqual({ kind: 'circuit_open', delayMs: 500, reason: 'circuit half-open: a trial call is in flight' });
+    expect(decideRetry(new CircuitOpenError('open', 0))).toMatchObject({ kind: 'circuit_open', delayMs: 50 });
   });
 });

@@ -1,4 +1,5 @@
 import { DeadLetterJob, EnrichmentJob, type UsageFailed } from '@qv/contracts';
+import { releaseFairShare } from '@qv/queue';
 import { withSpan } from '@qv/telemetry';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -50,6 +51,8 @@ export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> 
     // Last, so that a dead letter ops can see (and replay) is one whose item is already FAILED
     // and whose release is on its way: a replay can never be overtaken by this job's own FAILED.
     await deps.deadLetterQueue.add('dead', entry, { jobId, removeOnComplete: true, removeOnFail: false });
+    // Out of the queue for good: no longer part of its user's share of it (idempotent).
+    await releaseFairShare(deps.enrichmentQueue, data.userId, jobId);
     await job.remove().catch(() => undefined); // already gone if another sweeper got it first
     deps.logger.warn({ jobId, itemId: data.itemId, reason, attemptsMade: job.attemptsMade }, 'job moved to the dead-letter queue');
   });

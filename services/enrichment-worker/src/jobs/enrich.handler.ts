@@ -5,14 +5,15 @@ import { withSpan, type Counter } from '@qv/telemetry';
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { ProviderGuard } from '../domain/provider-guard';
 import type { ItemsRepository } from '../repositories/items.repository';
 import { completedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
 
 export interface EnrichDeps {
   items: ItemsRepository;
   provider: LlmProvider;
-  /** Wraps every provider call (the circuit breaker). */
-  guard: <T>(call: () => Promise<T>) => Promise<T>;
+  /** Wraps every provider call (the circuit breaker), told which item and user it is for. */
+  guard: ProviderGuard;
   cache: CacheClient;
   cacheWaitMs: number;
   usage: UsageEventsPublisher;
@@ -60,7 +61,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
     for (const task of job.tasks) {
       const tier = TIER_OF[task];
       const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
-      const result = await runCached(deps, job.userId, task, tier, ttl, input, usage);
+      const result = await runCached(deps, job, task, tier, ttl, input, usage);
       outputs[task] = result.value;
       if (result.hit) {
         usage.tokensSaved += result.tokens;
@@ -86,9 +87,9 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
 }
 
 /** One task through its cache tier (single flight across workers), or straight to the LLM when the plan has no TTL. */
-async function runCached(deps: EnrichDeps, userId: string, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
+async function runCached(deps: EnrichDeps, job: EnrichmentJob, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
   const definition = TASKS[task];
-  const key = { tier, scope: userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
+  const key = { tier, scope: job.userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
   return singleFlight(
     deps.cache,
     key,
@@ -97,7 +98,7 @@ async function runCached(deps: EnrichDeps, userId: string, task: TaskName, tier:
       const messages = definition.buildMessages(input);
       messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });
-      const result = await deps.guard(() => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
+      const result = await deps.guard({ itemId: job.itemId, userId: job.userId }, () => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
       const value = definition.parse(result.text);
       const cost = costUsd(result.model, result.promptTokens, result.completionTokens);
       usage.promptTokens += result.promptTokens;

@@ -1,6 +1,6 @@
 import { ChargeRequest, ReleaseRequest, SettleRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { Db } from '@qv/db';
-import { parseOr400, type KeyedGate } from '@qv/http';
+import { allow, parseOr400, type KeyedGate } from '@qv/http';
 import { charge, quotaStatus, release, settle, toQuotaExceededError, type ChargeDb } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
@@ -18,11 +18,19 @@ export interface QuotaRoutesDeps {
   admission: KeyedGate;
 }
 
+/**
+ * Rights on this router (DESIGN.md §9, SECURITY.md): api-service alone charges, releases, reads a
+ * user's status and settles (nothing settles over HTTP today: ledger-consumer settles in its own
+ * transaction; the route stays api-service's, the one caller of this service). The worker's
+ * credential is known here only to be refused with 403: it must never spend quota.
+ */
+const API = allow('api-service');
+
 /** The internal quota API (DESIGN.md §3), called by api-service; not exposed to the public. */
 export function quotaRoutes(deps: QuotaRoutesDeps): Router {
   const router = Router();
 
-  router.post('/internal/charges', async (req, res) => {
+  router.post('/internal/charges', API, async (req, res) => {
     const body = parseOr400(ChargeRequest, req.body);
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
@@ -49,14 +57,14 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     }
   });
 
-  router.post('/internal/reservations/:id/settle', async (req, res) => {
+  router.post('/internal/reservations/:id/settle', API, async (req, res) => {
     const body = parseOr400(SettleRequest, req.body);
     const change = await settle(deps.db, req.params.id, body.actualTokens, deps.clock());
     const response: ReservationResponse = change;
     res.json(response);
   });
 
-  router.post('/internal/reservations/:id/release', async (req, res) => {
+  router.post('/internal/reservations/:id/release', API, async (req, res) => {
     const body = parseOr400(ReleaseRequest, req.body ?? {});
     const change = await release(deps.db, req.params.id, deps.clock());
     if (change.changed) deps.logger.info({ reservationId: req.params.id, reason: body.reason }, 'reservation released');
@@ -64,7 +72,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     res.json(response);
   });
 
-  router.get('/internal/users/:userId/quota', async (req, res) => {
+  router.get('/internal/users/:userId/quota', API, async (req, res) => {
     res.json(await quotaStatus(deps.db, req.params.userId, deps.clock()));
   });
 

@@ -2,6 +2,7 @@ import { AppError, CreateUserBody, NotFoundError, PatchUserBody, newId, type Lim
 import { apiKeyPrefix, generateApiKey, hashApiKey, Prisma, type PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
+import type { PrincipalResolver } from '../../repositories/auth.repository';
 
 type UserWithOverrides = Prisma.UserGetPayload<{ include: { overrides: true } }>;
 
@@ -27,24 +28,29 @@ function uniqueEmailViolation(err: unknown): never {
   throw err;
 }
 
-/** Users and their plans; the API key is returned once and stored hashed. */
-export function adminUsersRoutes(deps: { prisma: PrismaClient }): Router {
-  const { prisma } = deps;
+/**
+ * Users and their plans; the API key is returned once and stored hashed. A new key and a changed
+ * plan are announced to every replica's principal cache (PrincipalResolver).
+ */
+export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<PrincipalResolver, 'announce'> }): Router {
+  const { prisma, principals } = deps;
   const router = Router();
 
   router.post('/admin/users', async (req, res) => {
     const body = parseOr400(CreateUserBody, req.body);
     await assertPlanExists(prisma, body.plan);
     const apiKey = generateApiKey();
+    const keyHash = hashApiKey(apiKey);
     const id = newId('usr');
     const user = await prisma
       .$transaction(async (tx) => {
         await tx.user.create({ data: { id, email: body.email ?? null, planId: body.plan, role: body.role ?? 'user' } });
-        await tx.apiKey.create({ data: { id: newId('key'), userId: id, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey) } });
+        await tx.apiKey.create({ data: { id: newId('key'), userId: id, keyHash, prefix: apiKeyPrefix(apiKey) } });
         if (body.overrides && Object.keys(body.overrides).length) await tx.userQuotaOverride.create({ data: { userId: id, limits: body.overrides } });
         return tx.user.findUniqueOrThrow({ where: { id }, include: { overrides: true } });
       })
       .catch(uniqueEmailViolation);
+    await principals.announce({ keyHash });
     res.status(201).json({ user: presentUser(user), apiKey });
   });
 
@@ -73,6 +79,7 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient }): Router {
         return tx.user.findUniqueOrThrow({ where: { id }, include: { overrides: true } });
       })
       .catch(uniqueEmailViolation);
+    if (body.plan) await principals.announce({ userId: id });
     res.json({ user: presentUser(user) });
   });
 

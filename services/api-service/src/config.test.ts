@@ -1,0 +1,28 @@
+import { ConfigError } from '@qv/config';
+import { loadApiConfig } from './config';
+
+describe('api-service config', () => {
+  it('defaults: metrics on port 9464 (infra/k8s, infra/prometheus), no CORS, 20 failed authentications a minute, 5 s caches', () => {
+    const config = loadApiConfig({});
+    expect(config).toMatchObject({
+      OPS_PORT: 9464,
+      CORS_ORIGINS: [],
+      CORS_MAX_AGE_SECONDS: 600,
+      AUTH_FAILURE_LIMIT: 20,
+      AUTH_FAILURE_WINDOW_MS: 60_000,
+      AUTH_CACHE_TTL_MS: 5000,
+      AUTH_NEGATIVE_CACHE_TTL_MS: 5000,
+    });
+  });
+
+  it('CORS_ORIGINS: exact origins, comma-separated', () => {
+    expect(loadApiConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it.each(['*', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://APP.example.com', 'https://app.example.com:443'])(
+    'CORS_ORIGINS refuses %s (not an origin as a browser sends it)',
+    (origin) => {
+      expect(() => loadApiConfig({ CORS_ORIGINS: `https://ok.example.com,${origin}` })).toThrow(ConfigError);
+    },
+  );
+});
