@@ -78,9 +78,11 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     const pick = (i: number) => all[i % all.length];
     const text = (kind: string, i: number) => `Ledger run ${run}: ${kind} number ${i}. Usage is charged before the call and settled after it, to the token.`;
 
-    // An outage that ends 10 s from now: on a still empty queue, five quick attempts dead-letter these long before it does.
+    // Calls that fail until 10 s from now, all of one user: one tenant's failures, not a provider
+    // outage (the breaker opens only on failures of several users), so five quick attempts
+    // dead-letter these long before the 10 s are up, and their replays then succeed.
     const until = Date.now() + 10_000;
-    const outage = await postAll(Array.from({ length: 10 }, (_, i) => ({ user: pick(i), content: `${text('outage', i)} [sim:fail_until=${until}]`, tasks: ['summarize'] })));
+    const outage = await postAll(Array.from({ length: 10 }, (_, i) => ({ user: pick(0), content: `${text('outage', i)} [sim:fail_until=${until}]`, tasks: ['summarize'] })));
     await allIn(outage, 'FAILED', 9_000);
     const dead = await postAll(Array.from({ length: 20 }, (_, i) => ({ user: pick(i + 3), content: `${text('dead', i)} [sim:status=500]`, tasks: ['summarize'] })));
     const flaky = await postAll(Array.from({ length: 40 }, (_, i) => ({ user: pick(i + 1), content: `${text('flaky', i)} [sim:fail_first=1]`, tasks: ['summarize'] })));
