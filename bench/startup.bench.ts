@@ -12,6 +12,7 @@
 // (none is called before ready).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase, serviceEntry, testRedisPrefix, testRedisUrl } from '../libs/testing/src';
@@ -91,6 +92,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ms = (n: number) => (Number.isFinite(n) ? `${Math.round(n)}`.padStart(6) : '     -');
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
   await globalSetup();
   const db = await createTestDatabase();
   const env: Record<string, string> = {
@@ -122,7 +124,8 @@ async function main(): Promise<void> {
     await db.drop();
   }
 
-  console.log(`\nstart → ready, median of ${ROUNDS} rounds (ms; cpu = the process' user + system time until ready)\n`);
+  console.log(`\nstart → ready, median of ${ROUNDS} rounds (ms; cpu = the process' user + system time until ready)`);
+  console.log(`machine: ${cpus().length} cores, load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end\n`);
   console.log(`${'service'.padEnd(20)} ${'compiled'.padStart(6)} ${'cpu'.padStart(6)}   ${'tsx'.padStart(6)} ${'cpu'.padStart(6)}   ${'bare'.padStart(6)} ${'cpu'.padStart(6)}   speed-up`);
   let worst = 0;
   for (const name of SERVICE_NAMES) {

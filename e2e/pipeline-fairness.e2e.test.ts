@@ -63,7 +63,6 @@ describe('pipeline: fairness between users in the queue', () => {
     // B's item waited only for the jobs already running when it arrived: of A's items, at most the
     // ones done or running by then (plus one finishing at the same moment) finished before it.
     const aheadOfB = aJobs.filter((job) => job.finishedOn! < bJob.finishedOn!).length;
-    console.log('TMPFIG fair', { finishedBeforeB, aheadOfB });
     expect(aheadOfB).toBeLessThanOrEqual(finishedBeforeB + CONCURRENCY + 1);
     expect(aheadOfB).toBeLessThan(9); // B finished before A's 10th (first come, first served: after A's 30th)
     // And no A item that was still waiting when B arrived started before it.

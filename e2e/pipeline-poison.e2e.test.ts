@@ -63,21 +63,19 @@ describe('pipeline: poison items and provider outages', () => {
     // Room for every round of ten: a slot is freed when the ledger settles, a moment after DONE.
     const b = await createUser(stack.api, stack.adminKey, 'pro_monthly', { concurrentJobs: 100 });
     await tenOrdinary(b.key, 'warm-up'); // first calls of a fresh stack (connections, JIT) are slower
-    const alone = await tenOrdinary(b.key, 'alone');
+    // B alone, measured again once A's items are gone: the machine's load is shared with other
+    // work, so B's normal time is taken on both sides of the run beside the poison.
+    const aloneBefore = await tenOrdinary(b.key, 'alone before');
 
     const before = await usedOf(a.key);
     const posted = Date.now();
     const poison = await Promise.all(Array.from({ length: 8 }, (_, i) => post(a.key, `Poison ${i} of ${run}: the provider fails on this input. [sim:status=500]`, ['summarize'])));
     const beside = await tenOrdinary(b.key, 'beside poison');
-    // Within 2 s of B alone (before: 30.5 s, the circuit opened by A's failures held the whole queue).
-    expect(beside).toBeLessThanOrEqual(alone + 2000);
-    console.log('TMPFIG', { alone, beside });
 
     const dead = await eventually(async () => {
       const jobs = (await dlq()).filter((j) => poison.includes(j.jobId));
       return jobs.length === poison.length ? jobs : undefined;
     }, 30_000, 50);
-    console.log('TMPFIG', dead.map((j) => Date.parse(j.failedAt) - posted));
     for (const job of dead) {
       // Every attempt spent on the item itself (none refused by an open circuit), within 15 s.
       expect(job).toMatchObject({ userId: a.id, attemptsMade: 5 });
@@ -91,7 +89,11 @@ describe('pipeline: poison items and provider outages', () => {
     // Each charge released: A's quota is back to where it was before the poison items.
     await eventually(async () => JSON.stringify(await usedOf(a.key)) === JSON.stringify(before), 10_000);
     expect(await usedOf(a.key)).toEqual(before);
-  }, 90_000);
+
+    const aloneAfter = await tenOrdinary(b.key, 'alone after');
+    // Within 2 s of B alone (before: 30.5 s, the circuit opened by A's failures held the whole queue).
+    expect(beside).toBeLessThanOrEqual((aloneBefore + aloneAfter) / 2 + 2000);
+  }, 120_000);
 
   it('an outage of every call for 20 s, across several users, opens the circuit and holds the queue: every item DONE, none dead-lettered', async () => {
     const users = await Promise.all([0, 1, 2].map(() => createUser(stack.api, stack.adminKey, 'pro_monthly')));
@@ -102,7 +104,6 @@ describe('pipeline: poison items and provider outages', () => {
       for (let i = 0; i < 3; i++) ids.push(await post(user.key, `Outage item ${i} of user ${u}, ${run}. [sim:fail_until=${until}]`, ['tag']));
     }
     const finished = await allFinished(ids, 60_000);
-    console.log('TMPFIG outage', finished.at - until, await circuitOpens());
     expect((await dlq()).filter((j) => ids.includes(j.jobId)).map((j) => ({ attemptsMade: j.attemptsMade, failedAt: Date.parse(j.failedAt) - until, errors: j.errors }))).toEqual([]);
     expect(finished.statuses).toEqual(ids.map(() => 'DONE'));
     expect(finished.at).toBeGreaterThanOrEqual(until);

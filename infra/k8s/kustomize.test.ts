@@ -62,7 +62,7 @@ describe.each(['production', 'dev'])('kubectl kustomize infra/k8s/overlays/%s', 
     expect(find(objects, 'HorizontalPodAutoscaler', 'api-service')?.spec.scaleTargetRef.name).toBe('api-service');
     expect(find(objects, 'HorizontalPodAutoscaler', 'quota-service')?.spec.scaleTargetRef.name).toBe('quota-service');
     const job = find(objects, 'Job', 'quota-vault-migrate');
-    expect(job?.spec.template.spec.containers[0].command.join(' ')).toContain('infra/migrate.ts');
+    expect(job?.spec.template.spec.containers[0].command.join(' ')).toContain('dist/migrate/main.js');
     if (overlay === 'production') {
       const replicas = Object.fromEntries(SERVICES.map((n) => [n, find(objects, 'Deployment', n)?.spec.replicas]));
       expect(replicas).toEqual({ 'api-service': 2, 'quota-service': 3, 'cache-service': 2, 'enrichment-worker': undefined, 'ledger-consumer': 2 });

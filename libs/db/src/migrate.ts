@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 
 /**
- * prisma/migrations, from this file (libs/db/src) or from a compiled bundle that includes it
- * (dist/<name>/main.js, scripts/build-services.mjs).
+ * prisma/migrations, from a compiled bundle that includes this file (dist/<name>/main.js,
+ * scripts/build-services.mjs: two levels below the root) or from this file itself (libs/db/src:
+ * three). The bundle's guess first: from here it names libs/prisma/migrations, which never exists.
  */
-export const MIGRATIONS_DIR = [join(__dirname, '../../../prisma/migrations'), join(__dirname, '../../prisma/migrations')].find((dir) => existsSync(dir)) ?? join(__dirname, '../../../prisma/migrations');
+export const MIGRATIONS_DIR = [join(__dirname, '../../prisma/migrations'), join(__dirname, '../../../prisma/migrations')].find((dir) => existsSync(dir)) ?? join(__dirname, '../../../prisma/migrations');
 
 export interface MigrationResult {
   applied: string[];

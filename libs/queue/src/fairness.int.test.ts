@@ -1,6 +1,6 @@
 import { testRedisPrefix, testRedisUrl } from '@qv/testing';
 import { Queue } from 'bullmq';
-import { addFairly, FAIR_SHARE_HORIZON_MS, fairPriorities, fairShareKey, releaseFairShare, type FairJob } from './fairness';
+import { addFairly, FAIR_SHARE_HORIZON_MS, fairPriorities, fairShareKey, MAX_PRIORITY, releaseFairShare, retryPriority, RETRY_PRIORITY_STEP, type FairJob } from './fairness';
 import { bullPrefix, createQueue, jobOptions } from './queues';
 import { createRedis, type Redis } from './redis';
 
@@ -70,5 +70,16 @@ describe('fairness between users (real Redis)', () => {
     const order = (await queue.getJobs(['prioritized'], 0, -1, true)).map((j) => j.id);
     expect(order.slice(0, 4)).toEqual(['itm_a0', 'itm_b0', 'itm_replay', 'itm_a1']);
     expect(bullPrefix(prefix)).toBe(queue.opts.prefix);
+  });
+
+  it("a retry goes behind other users' first turns (each failed attempt RETRY_PRIORITY_STEP back, capped)", async () => {
+    await addFairly(queue, [job('usr_a', 'itm_failing'), ...Array.from({ length: 3 }, (_, i) => job(`usr_${i}`, `itm_fresh${i}`))]);
+    const failing = (await queue.getJob('itm_failing'))!;
+    await failing.changePriority({ priority: retryPriority(failing.priority) });
+    expect((await queue.getJob('itm_failing'))!.priority).toBe(1 + RETRY_PRIORITY_STEP);
+    const order = (await queue.getJobs(['prioritized'], 0, -1, true)).map((j) => j.id);
+    expect(order).toEqual(['itm_fresh0', 'itm_fresh1', 'itm_fresh2', 'itm_failing']);
+    expect(retryPriority(MAX_PRIORITY - 1)).toBe(MAX_PRIORITY);
+    expect(retryPriority(undefined)).toBe(1 + RETRY_PRIORITY_STEP);
   });
 });

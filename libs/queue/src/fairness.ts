@@ -23,6 +23,18 @@ export const FAIR_SHARE_HORIZON_MS = 15 * 60_000;
 /** BullMQ's largest priority (lower is sooner; 0 means none, and unprioritized jobs go before every prioritized one). */
 export const MAX_PRIORITY = 2 ** 21 - 1;
 
+/**
+ * How far back in line each failed attempt puts a job: its retry waits behind the first turns of
+ * other users' jobs (up to this many queued per user), so a user's failing items spend their own
+ * attempts without taking turns from other users' items that have not had one yet.
+ */
+export const RETRY_PRIORITY_STEP = 10;
+
+/** The priority of a job's next attempt after a failed one: RETRY_PRIORITY_STEP further back. */
+export function retryPriority(priority: number | undefined): number {
+  return Math.min(MAX_PRIORITY, Math.max(1, priority ?? 1) + RETRY_PRIORITY_STEP);
+}
+
 /** A job of a user, to be enqueued with its fair priority. */
 export interface FairJob<T extends { userId: string } = { userId: string }> {
   name: string;

@@ -1,5 +1,5 @@
 import { QUEUE_NAMES } from '@qv/contracts';
-import { jitteredBackoff, releaseFairShare } from '@qv/queue';
+import { jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { decideRetry } from './domain/retry-decision';
@@ -72,7 +72,13 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
     releaseFairShare(enrichmentQueue, userId, job.id!).catch((err) => deps.logger.warn({ err: (err as Error).message, jobId: job.id }, 'could not release the fair share; it expires by itself'));
   });
   worker.on('failed', (job, err) => {
-    if (!job || !isFinalFailure(job, err)) return;
+    if (!job) return;
+    if (!isFinalFailure(job, err)) {
+      // Retrying (delayed for its backoff): behind the first turns of other users' items, so one
+      // user's failing items cannot keep taking turns ahead of everyone else's (libs/queue fairness).
+      job.changePriority({ priority: retryPriority(job.priority) }).catch((e) => deps.logger.warn({ err: (e as Error).message, jobId: job.id }, 'could not move a retry back in line'));
+      return;
+    }
     deadLetter(deps, job).catch((e) => deps.logger.error({ err: e, jobId: job.id }, 'dead-lettering failed; the sweep will retry'));
   });
   worker.on('error', (err) => deps.logger.error({ err: err.message }, 'worker error'));

@@ -1,4 +1,4 @@
-import { countChatTokens, countTokens, TASKS } from '@qv/llm';
+import { countChatTokensBounded, countTokens, TASKS } from '@qv/llm';
 import { startService, type ServiceProcess } from '@qv/testing';
 
 /** The simulator's HTTP contract as a raw client sees it (the SDK path is in libs/llm). */
@@ -45,14 +45,14 @@ describe('llm-simulator HTTP', () => {
       { index: 0, message: { role: 'assistant', content: '{"tags":["tokens","quotas"]}', refusal: null }, logprobs: null, finish_reason: 'stop' },
     ]);
     const completion = countTokens('{"tags":["tokens","quotas"]}');
-    expect(body.usage).toEqual({ prompt_tokens: countChatTokens(messages), completion_tokens: completion, total_tokens: countChatTokens(messages) + completion });
+    expect(body.usage).toEqual({ prompt_tokens: countChatTokensBounded(messages), completion_tokens: completion, total_tokens: countChatTokensBounded(messages) + completion });
   });
 
   it('reads text content parts and echoes the requested model', async () => {
     const { body } = await post({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello ' }, { type: 'text', text: 'parts.' }] }], max_tokens: 50 });
     expect(body.model).toBe('gpt-4o-mini');
     expect(body.choices[0].message.content).toBe('echo: Hello parts.');
-    expect(body.usage.prompt_tokens).toBe(countChatTokens([{ role: 'user', content: 'Hello parts.' }]));
+    expect(body.usage.prompt_tokens).toBe(countChatTokensBounded([{ role: 'user', content: 'Hello parts.' }]));
   });
 
   it('a 429 directive answers OpenAI’s error body with Retry-After', async () => {

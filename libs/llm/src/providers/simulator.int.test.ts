@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { startService, type ServiceProcess } from '@qv/testing';
 import { LlmError } from '../errors';
 import { estimateTokens, runTask, TASKS } from '../tasks/tasks';
-import { countChatTokens, countTokens } from '../tokens';
+import { countChatTokensBounded, countTokens } from '../tokens';
 import type { LlmProvider } from '../types';
 import { createProvider } from './create-provider';
 
@@ -48,7 +48,7 @@ describe('the simulator through the OpenAI-compatible adapter', () => {
       const { output, result } = await runTask(provider, task, input);
       const messages = TASKS[task].buildMessages(input);
       expect(result.model).toBe('sim-1');
-      expect(result.promptTokens).toBe(countChatTokens(messages));
+      expect(result.promptTokens).toBe(countChatTokensBounded(messages));
       expect(result.completionTokens).toBe(countTokens(result.text));
       expect(result.completionTokens).toBeLessThanOrEqual(TASKS[task].completionCap);
       expect(estimateTokens(input, [task])).toBe(result.promptTokens + TASKS[task].completionCap);
@@ -68,7 +68,7 @@ describe('the simulator through the OpenAI-compatible adapter', () => {
     const content = doc();
     const result = await provider.complete({ messages: [{ role: 'user', content }], maxTokens: 100 });
     expect(result.text.startsWith('echo: Quota Vault charges')).toBe(true);
-    expect(result.promptTokens).toBe(countChatTokens([{ role: 'user', content }]));
+    expect(result.promptTokens).toBe(countChatTokensBounded([{ role: 'user', content }]));
     const err = await failure(Promise.resolve().then(() => TASKS.tag.parse(result.text)));
     expect([err.kind, err.retryable]).toEqual(['invalid_response', true]);
   });

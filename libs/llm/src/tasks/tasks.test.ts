@@ -1,6 +1,7 @@
 import { LlmError } from '../errors';
-import { countChatTokens } from '../tokens';
-import { detectTask, estimateTokens, parseTaskUserContent, stripJsonFence, TASKS } from './tasks';
+import { countChatTokensBounded } from '../tokens';
+import { PATHOLOGICAL_CORPORA } from '../testing';
+import { detectTask, estimateTokens, estimateTokensAsync, parseTaskUserContent, stripJsonFence, TASKS } from './tasks';
 
 function invalid(fn: () => unknown): LlmError {
   try {
@@ -60,9 +61,9 @@ describe('estimateTokens', () => {
   const input = { content: 'Quota Vault charges every AI call before it is made.', title: 'Quotas' };
 
   it('is the exact prompt tokens plus the completion cap of each task', () => {
-    const summarize = countChatTokens(TASKS.summarize.buildMessages(input)) + 200;
-    const tag = countChatTokens(TASKS.tag.buildMessages(input)) + 60;
-    const extract = countChatTokens(TASKS.extract.buildMessages(input)) + 300;
+    const summarize = countChatTokensBounded(TASKS.summarize.buildMessages(input)) + 200;
+    const tag = countChatTokensBounded(TASKS.tag.buildMessages(input)) + 60;
+    const extract = countChatTokensBounded(TASKS.extract.buildMessages(input)) + 300;
     expect(estimateTokens(input, ['summarize'])).toBe(summarize);
     expect(estimateTokens(input, ['summarize', 'tag'])).toBe(summarize + tag);
     expect(estimateTokens(input, ['summarize', 'tag', 'extract'])).toBe(summarize + tag + extract);
@@ -72,5 +73,13 @@ describe('estimateTokens', () => {
   it('grows with the content', () => {
     const longer = { ...input, content: `${input.content} And then some more words.` };
     expect(estimateTokens(longer, ['tag'])).toBeGreaterThan(estimateTokens(input, ['tag']));
+  });
+
+  it.each(Object.keys(PATHOLOGICAL_CORPORA))('is the bounded prompt tokens plus the caps for 100,000 characters of %s, in slices too', async (name) => {
+    const body = { content: PATHOLOGICAL_CORPORA[name](100_000), title: 'Pathological' };
+    const expected = (['summarize', 'tag', 'extract'] as const).reduce((sum, task) => sum + countChatTokensBounded(TASKS[task].buildMessages(body)) + TASKS[task].completionCap, 0);
+    expect(estimateTokens(body, ['summarize', 'tag', 'extract'])).toBe(expected);
+    expect(await estimateTokensAsync(body, ['summarize', 'tag', 'extract'])).toBe(expected);
+    expect(await estimateTokensAsync(body, [])).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import type { TaskName } from '@qv/contracts';
 import { z } from 'zod';
 import { LlmError } from '../errors';
-import { countChatTokens, countTokens } from '../tokens';
+import { countChatTokensBounded, countTokensBounded, countTokensBoundedAsync } from '../tokens';
 import type { ChatMessage, CompletionResult, LlmProvider } from '../types';
 
 /** What each task answers, validated before anything is stored or cached. */
@@ -150,22 +150,38 @@ export const TASKS: { [K in TaskName]: TaskDefinition<K> } = {
 
 /** Per task: the prompt tokens of its messages with an empty user content, plus its completion cap. */
 const FIXED_TOKENS = Object.fromEntries(
-  (Object.keys(TASKS) as TaskName[]).map((task) => [task, countChatTokens(TASKS[task].buildMessages({ content: '' })) + TASKS[task].completionCap]),
+  (Object.keys(TASKS) as TaskName[]).map((task) => [task, countChatTokensBounded(TASKS[task].buildMessages({ content: '' })) + TASKS[task].completionCap]),
 ) as Record<TaskName, number>;
 
 /**
- * The tokens a quota charge reserves before the calls: for each task, the exact prompt tokens of
- * its messages plus its completion cap. Settlement later replaces it with the reported usage.
+ * The tokens a quota charge reserves before the calls: for each task, the prompt tokens of its
+ * messages plus its completion cap. Settlement later replaces it with the reported usage.
+ *
+ * Runs on the request thread before the charge, on whatever the user sent, so it counts with
+ * `countTokensBounded`: linear in the content's length (100,000 characters of anything take
+ * milliseconds), never below the exact prompt tokens, and equal to them for ordinary text — the
+ * same count the simulator reports as `prompt_tokens`, so the estimate is its usage plus the caps.
  */
 export function estimateTokens(input: TaskInput, tasks: readonly TaskName[]): number {
   if (tasks.length === 0) return 0;
   // The count is additive per message and every task sends the same user message, so it is
   // tokenized once; each task's system prompt, framing and cap are constant (FIXED_TOKENS).
-  let total = countTokens(userContent(input)) * tasks.length;
+  let total = countTokensBounded(userContent(input)) * tasks.length;
   for (const task of tasks) total += FIXED_TOKENS[task];
   return total;
 }
 
+/**
+ * `estimateTokens` — the same number — with the user content counted by
+ * `countTokensBoundedAsync`: in slices, the event loop free between them. What a server uses on a
+ * request thread, so that a 100,000-character body never holds up the requests behind it.
+ */
+export async function estimateTokensAsync(input: TaskInput, tasks: readonly TaskName[]): Promise<number> {
+  if (tasks.length === 0) return 0;
+  let total = (await countTokensBoundedAsync(userContent(input))) * tasks.length;
+  for (const task of tasks) total += FIXED_TOKENS[task];
+  return total;
+}
 
 /** Runs one task: builds its messages, calls the provider within the task's cap, parses the answer. */
 export async function runTask<K extends TaskName>(

@@ -1,6 +1,6 @@
 import { AppError, JOB_CATALOG, newId, NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
-import { estimateTokens } from '@qv/llm';
+import { estimateTokensAsync } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { DeadLettersRepository } from '../repositories/dead-letters.repository';
 import type { QuotaClient } from '../repositories/quota.client';
@@ -33,7 +33,7 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
         userId: original.userId,
         itemId: original.itemId,
         idempotencyKey: `replay:${jobId}:${found.job.timestamp}`,
-        estimatedTokens: estimateTokens({ content: item.content, title: item.title }, original.tasks.map((t) => TaskName.parse(t))),
+        estimatedTokens: await estimateTokensAsync({ content: item.content, title: item.title }, original.tasks.map((t) => TaskName.parse(t))),
       });
       reservationId = charge.reservation.id;
     }

@@ -1,5 +1,8 @@
-import { countTokens, TASKS } from '@qv/llm';
+import type { TaskName } from '@qv/contracts';
+import { countTokens, countTokensBounded, TASKS } from '@qv/llm';
+import { PATHOLOGICAL_CORPORA } from '@qv/llm/testing';
 import { answer } from './answers';
+import { parseDirectives, stripDirectives } from './directives';
 import { extractFacts, keywords, leadSentences } from './text-analysis';
 
 const DOC = [
@@ -83,5 +86,55 @@ describe('text analysis', () => {
     expect(facts.entities).toEqual(['Ada Lovelace', 'London', 'Bank of England']);
     expect(facts.dates).toEqual(['March 3, 2025']);
     expect(facts.numbers).toEqual(['$40', '12 kg']);
+  });
+});
+
+const TASK_NAMES: TaskName[] = ['summarize', 'tag', 'extract'];
+
+/** Runs that made a regex rescan from every position (quadratic) before its pattern was fixed. */
+const REGEX_HOSTILE: Record<string, string> = {
+  'a.a.a.… (email local part)': 'a.'.repeat(50_000),
+  '1-1-1-… (email local part)': '1-'.repeat(50_000),
+  '[sim:a=[sim:a=… (directive value)': '[sim:a='.repeat(14_286).slice(0, 100_000),
+  'x@a.x@a.… (email domain)': 'x@a.'.repeat(25_000),
+  'http://http://… (url)': 'http://'.repeat(14_286).slice(0, 100_000),
+  'A of A of … (entity)': 'A of '.repeat(20_000),
+  '2024-01-01T1… (date)': '2024-01-01T1'.repeat(8_334).slice(0, 100_000),
+};
+
+describe('answer on pathological documents of 100,000 characters', () => {
+  const documents: Record<string, string> = { ...REGEX_HOSTILE };
+  for (const [name, corpus] of Object.entries(PATHOLOGICAL_CORPORA)) documents[name] = corpus(100_000);
+
+  it.each(Object.keys(documents))('answers every task in its format for %s', (name) => {
+    const user = userText(documents[name]);
+    for (const task of TASK_NAMES) {
+      const reply = answer(task, user, TASKS[task].completionCap);
+      expect(reply.finishReason).toBe('stop');
+      expect(reply.completionTokens).toBe(countTokensBounded(reply.content));
+      expect(reply.completionTokens).toBeLessThanOrEqual(TASKS[task].completionCap);
+      expect(() => TASKS[task].parse(reply.content)).not.toThrow();
+    }
+  });
+
+  it.each(['!!!', '12345 678', '😀😀 👍🏿', '   \n\t ', '\u200d', '—', '.'])('answers every task in its format for a body with no words: %j', (body) => {
+    for (const task of TASK_NAMES) {
+      const reply = answer(task, userText(body), TASKS[task].completionCap);
+      expect(reply.finishReason).toBe('stop');
+      expect(() => TASKS[task].parse(reply.content)).not.toThrow();
+    }
+    expect(TASKS.tag.parse(answer('tag', userText('12345 678'), 60).content)).toEqual({ tags: ['untagged'] });
+  });
+
+  it.each(Object.keys(REGEX_HOSTILE))('reads directives and facts out of %s without rescanning', (name) => {
+    const text = REGEX_HOSTILE[name];
+    expect(() => [parseDirectives(text), stripDirectives(text), extractFacts(text), keywords(text, undefined, 5), leadSentences(text, 3, 60)]).not.toThrow();
+  });
+
+  it('never reports a name or number of a whole run as a fact, nor a run as a tag', () => {
+    const run = 'A'.repeat(100_000);
+    expect(extractFacts(run).entities).toEqual([]);
+    expect(extractFacts('9'.repeat(100_000)).numbers).toEqual([]);
+    expect(keywords('a'.repeat(100_000), undefined, 5)).toEqual([]);
   });
 });

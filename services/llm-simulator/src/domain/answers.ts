@@ -1,5 +1,5 @@
 import type { TaskName } from '@qv/contracts';
-import { countTokens, parseTaskUserContent, truncateToTokens } from '@qv/llm';
+import { countTokensBounded, parseTaskUserContent, truncateToTokens } from '@qv/llm';
 import { stripDirectives } from './directives';
 import { extractFacts, keywords, leadSentences, type Facts } from './text-analysis';
 
@@ -12,10 +12,18 @@ export interface Answer {
 
 const SUMMARY_SENTENCES = 3;
 const SUMMARY_WORDS = 60;
+/** A lead longer than this (one "word" of 100,000 letters, CJK without spaces) is cut here first. */
+const SUMMARY_MAX_CHARS = 400;
 const MAX_TAGS = 5;
 const ECHO_TOKENS = 32;
 
-/** The answer to a task (or an echo for any other prompt), never longer than `maxTokens` tokens. */
+/**
+ * The answer to a task (or an echo for any other prompt), never longer than `maxTokens` tokens.
+ * Whatever the document — no words at all, one run of 100,000 letters, emoji, random code points —
+ * a task's answer is JSON its parser accepts whenever `maxTokens` leaves room for the smallest one
+ * (a dozen tokens; every task's cap does), and it takes time linear in the document's length.
+ * Tokens are counted with `countTokensBounded`, as the usage is.
+ */
 export function answer(task: TaskName | undefined, userText: string, maxTokens: number): Answer {
   const { title, content } = parseTaskUserContent(stripDirectives(userText));
   switch (task) {
@@ -24,7 +32,7 @@ export function answer(task: TaskName | undefined, userText: string, maxTokens: 
     case 'tag':
       return fit(tagCandidates(content, title), maxTokens);
     case 'extract':
-      return fit(factCandidates(content), maxTokens);
+      return factsAnswer(extractFacts(content), maxTokens);
     default:
       return fit([`echo: ${truncateToTokens(content.replace(/\s+/g, ' ').trim(), ECHO_TOKENS)}`], maxTokens);
   }
@@ -37,38 +45,77 @@ export function answer(task: TaskName | undefined, userText: string, maxTokens: 
 function fit(candidates: Iterable<string>, maxTokens: number): Answer {
   let last = '';
   for (const candidate of candidates) {
-    const tokens = countTokens(candidate);
+    const tokens = countTokensBounded(candidate);
     if (tokens <= maxTokens) return { content: candidate, finishReason: 'stop', completionTokens: tokens };
     last = candidate;
   }
-  const cut = truncateToTokens(last, maxTokens);
-  return { content: cut, finishReason: 'length', completionTokens: countTokens(cut) };
+  return cut(last, maxTokens);
+}
+
+function cut(text: string, maxTokens: number): Answer {
+  const content = truncateToTokens(text, maxTokens);
+  return { content, finishReason: 'length', completionTokens: countTokensBounded(content) };
+}
+
+/** The first `n` code points of `text` (a surrogate pair is never split). */
+function firstCodePoints(text: string, n: number): string {
+  let i = 0;
+  for (let k = 0; k < n && i < text.length; k++) {
+    const c = text.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+  }
+  return text.slice(0, i);
 }
 
 function* summaryCandidates(content: string, title: string | undefined): Generator<string> {
-  const lead = leadSentences(content, SUMMARY_SENTENCES, SUMMARY_WORDS) || title || 'Empty document.';
+  let lead = leadSentences(content, SUMMARY_SENTENCES, SUMMARY_WORDS) || title?.trim() || 'Empty document.';
+  if (lead.length > SUMMARY_MAX_CHARS) lead = `${firstCodePoints(lead, SUMMARY_MAX_CHARS)}…`;
   const words = lead.split(' ');
-  // Shorter and shorter cuts of the lead until one fits the cap.
+  // Shorter and shorter cuts of the lead until one fits the cap…
   for (let n = words.length; n > 0; n = n > 8 ? Math.floor(n * 0.75) : n - 1) {
     const text = n === words.length ? lead : `${words.slice(0, n).join(' ')}…`;
     yield JSON.stringify({ summary: text });
   }
+  // …then, for a first word too long on its own (no spaces: CJK, a run of one letter, emoji),
+  // halves of it, down to one code point.
+  for (let n = Math.floor(words[0].length / 2); n > 0; n = Math.floor(n / 2)) yield JSON.stringify({ summary: `${firstCodePoints(words[0], n)}…` });
 }
 
 function* tagCandidates(content: string, title: string | undefined): Generator<string> {
   const tags = keywords(content, title, MAX_TAGS);
-  if (tags.length === 0) tags.push('untagged');
   for (let n = tags.length; n > 0; n--) yield JSON.stringify({ tags: tags.slice(0, n) });
+  // No keyword at all (no words: digits, emoji, symbols), or not even one that fits.
+  yield JSON.stringify({ tags: ['untagged'] });
 }
 
-function* factCandidates(content: string): Generator<string> {
-  const facts: Facts = extractFacts(content);
-  yield JSON.stringify({ facts });
-  // Drop the last item of the longest list until the answer fits.
-  for (;;) {
-    const longest = (Object.keys(facts) as (keyof Facts)[]).reduce((a, b) => (facts[b].length > facts[a].length ? b : a));
-    if (facts[longest].length === 0) return;
-    facts[longest] = facts[longest].slice(0, -1);
-    yield JSON.stringify({ facts });
+const FACT_KINDS = ['entities', 'dates', 'numbers', 'urls', 'emails'] as const;
+
+/**
+ * All the facts when they fit in `maxTokens`; otherwise as many as fit, taken in turn from each
+ * kind, first found first. Each try counts an answer that fits (or one fact more), never the whole
+ * list again, so the cost stays linear however many long facts the document has.
+ */
+function factsAnswer(facts: Facts, maxTokens: number): Answer {
+  const all = JSON.stringify({ facts });
+  const allTokens = countTokensBounded(all);
+  if (allTokens <= maxTokens) return { content: all, finishReason: 'stop', completionTokens: allTokens };
+
+  const kept: Facts = { entities: [], dates: [], numbers: [], urls: [], emails: [] };
+  let content = JSON.stringify({ facts: kept });
+  let tokens = countTokensBounded(content);
+  if (tokens > maxTokens) return cut(content, maxTokens);
+  const longest = Math.max(...FACT_KINDS.map((kind) => facts[kind].length));
+  for (let i = 0; i < longest; i++) {
+    for (const kind of FACT_KINDS) {
+      if (i >= facts[kind].length) continue;
+      kept[kind].push(facts[kind][i]);
+      const candidate = JSON.stringify({ facts: kept });
+      const candidateTokens = countTokensBounded(candidate);
+      if (candidateTokens <= maxTokens) {
+        content = candidate;
+        tokens = candidateTokens;
+      } else kept[kind].pop();
+    }
   }
+  return { content, finishReason: 'stop', completionTokens: tokens };
 }

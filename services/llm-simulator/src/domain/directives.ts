@@ -16,7 +16,9 @@ export interface Directives {
   failUntil?: number;
 }
 
-const DIRECTIVE = /\[sim:([a-z_]+)=([^\]\s]*)\]/g;
+// The value stops at the next '[' as well: with '[' allowed, a run of '[sim:a=[sim:a=…' made every
+// attempt scan to the end of the text (quadratic).
+const DIRECTIVE = /\[sim:([a-z_]+)=([^\]\s[]*)\]/g;
 
 /** Longest latency a directive may ask for, so a typo cannot hang a test run. */
 export const MAX_DIRECTIVE_LATENCY_MS = 120_000;

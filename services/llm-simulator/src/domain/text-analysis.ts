@@ -1,4 +1,10 @@
-/** Deterministic, dependency-free stand-ins for what a model would read out of a document. */
+/**
+ * Deterministic, dependency-free stand-ins for what a model would read out of a document. Every
+ * function here is linear in the text's length, whatever it holds (services/llm-simulator's
+ * pathological-body tests run each on 100,000 characters of one letter, CJK, emoji, random code
+ * points, base64 and regex-hostile runs such as 'a.a.a.…'): no pattern can restart a long scan at
+ * every position.
+ */
 
 const STOPWORDS = new Set(
   (
@@ -18,7 +24,10 @@ const DATE = new RegExp(
   'g',
 );
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'()[\]]+[^\s<>"'()[\].,;:!?]/g;
-const EMAIL = /\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b/g;
+// An address starts where its run of [\w.+-] starts (the lookbehind), at its first word character
+// (group 1, as `\b` placed it). With `\b[\w.+-]+@` instead, a run such as 'a.a.a.…' with no '@'
+// was rescanned from every word boundary in it: quadratic.
+const EMAIL = /(?<![\w.+-])[.+-]*(\w[\w.+-]*@[\w-]+(?:\.[\w-]+)+\b)/g;
 const NUMBER = /(?<![\w.-])[-+]?\$?\d+(?:[.,]\d+)*(?:\s?(?:%|percent|kg|km|ms|GB|MB|TB|USD|EUR|million|billion|thousand))?(?![\w])/g;
 // Words of a name are joined by one space ("Bank of England"), never by a line break or a gap.
 const ENTITY = /\b\p{Lu}[\p{L}\p{N}&-]*(?: (?:(?:of|de|the|and|&) )?\p{Lu}[\p{L}\p{N}&-]*)*/gu;
@@ -46,11 +55,19 @@ export function leadSentences(text: string, maxSentences: number, maxWords: numb
   return out.join(' ');
 }
 
-/** Lower-case words of 3+ letters that are not stopwords or numbers, in order of appearance. */
+/** A longer "word" (a run such as 'aaaa…', or CJK text, which has no spaces) is no keyword. */
+const MAX_KEYWORD_CHARS = 32;
+
+/** Lower-case words of 3 to 32 letters that are not stopwords or numbers, in order of appearance. */
 function keywordCandidates(text: string): string[] {
   return (text.toLowerCase().match(/[\p{L}][\p{L}\p{N}'-]*[\p{L}\p{N}]/gu) ?? [])
     .map((w) => w.replace(/'s$/, ''))
-    .filter((w) => w.length >= 3 && !STOPWORDS.has(w));
+    .filter((w) => w.length >= 3 && w.length <= MAX_KEYWORD_CHARS && !STOPWORDS.has(w));
+}
+
+/** Every address in `text`, as written. */
+function emails(text: string): string[] {
+  return [...text.matchAll(EMAIL)].map((m) => m[1]);
 }
 
 /** The `limit` most frequent keywords; ties go to the earlier word. Title words count double. */
@@ -72,9 +89,22 @@ export function keywords(content: string, title: string | undefined, limit: numb
     .map(([word]) => word);
 }
 
-function unique(values: Iterable<string>, limit: number): string[] {
-  return [...new Set([...values].map((v) => v.trim()).filter(Boolean))].slice(0, limit);
+/**
+ * The first `limit` distinct values, trimmed, of at most `maxChars` each: a longer match (a name of
+ * 100,000 capitals, a number of 100,000 digits) is not a fact, and would not fit an answer anyway.
+ */
+function unique(values: Iterable<string>, limit: number, maxChars: number): string[] {
+  const out = new Set<string>();
+  for (const value of values) {
+    const v = value.trim();
+    if (v && v.length <= maxChars) out.add(v);
+    if (out.size === limit) break;
+  }
+  return [...out];
 }
+
+/** The longest fact of each kind an answer reports (an email is at most 254 characters). */
+const MAX_FACT_CHARS = { entity: 80, date: 40, number: 40, url: 512, email: 254 };
 
 const MONTH_ONLY = new RegExp(`^(?:${MONTHS})$`);
 
@@ -107,12 +137,12 @@ export interface Facts {
 
 /** Pattern-based facts: capitalised names, dates, numbers with units, urls, emails. */
 export function extractFacts(text: string, limit = 20): Facts {
-  const urls = unique(text.match(URL_PATTERN) ?? [], limit);
-  const emails = unique(text.match(EMAIL) ?? [], limit);
-  const dates = unique(text.match(DATE) ?? [], limit);
+  const urls = unique(text.match(URL_PATTERN) ?? [], limit, MAX_FACT_CHARS.url);
+  const mailboxes = unique(emails(text), limit, MAX_FACT_CHARS.email);
+  const dates = unique(text.match(DATE) ?? [], limit, MAX_FACT_CHARS.date);
   // Numbers inside urls, emails and dates are already reported as part of them.
-  const rest = [...urls, ...emails, ...dates].reduce((t, found) => t.split(found).join(' ; '), text);
-  const numbers = unique(rest.match(NUMBER) ?? [], limit);
-  const entities = unique(entityCandidates(rest), limit);
-  return { entities, dates, numbers, urls, emails };
+  const rest = [...urls, ...mailboxes, ...dates].reduce((t, found) => t.split(found).join(' ; '), text);
+  const numbers = unique(rest.match(NUMBER) ?? [], limit, MAX_FACT_CHARS.number);
+  const entities = unique(entityCandidates(rest), limit, MAX_FACT_CHARS.entity);
+  return { entities, dates, numbers, urls, emails: mailboxes };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countChatTokens, detectTask } from '@qv/llm';
+import { countChatTokensBounded, detectTask } from '@qv/llm';
 import { Router } from 'express';
 import { z } from 'zod';
 import { answer } from '../domain/answers';
@@ -99,7 +99,7 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
       .join('\n');
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
     const reply = answer(detectTask(system), userContent, maxTokens);
-    const promptTokens = countChatTokens(messages);
+    const promptTokens = countChatTokensBounded(messages);
     deps.onOutcome('ok');
     res.json({
       id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
