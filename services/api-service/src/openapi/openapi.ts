@@ -10,7 +10,6 @@ import {
   DlqFilter,
   ErrorBody,
   IdempotencyKeyHeader,
-  idString,
   Item,
   ListItemsQuery,
   PatchUserBody,
@@ -24,6 +23,8 @@ import {
   User,
 } from '@qv/contracts';
 import { z } from 'zod';
+import { ReconcileQuery } from '../routes/admin/ledger.routes';
+import { UsageQuery } from '../routes/usage.routes';
 
 /** The parts of an OpenAPI 3.1 document the docs page and the tests read. */
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
@@ -60,11 +61,7 @@ const UsageEntry = z.object({
   createdAt: z.string(),
 });
 const UsageTotals = z.object({ entries: z.number().int(), tokens: z.number().int(), costUsd: z.number(), tokensSaved: z.number().int() });
-// UsageQuery and ReconcileQuery restate routes/usage.routes.ts and routes/admin/ledger.routes.ts,
-// which keep them module-private; the bounds (idString) are the routes' own.
-const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 const ReplayResult = z.object({ jobId: z.string(), newJobId: z.string(), charged: z.boolean() });
-const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const UsageReportRow = z.object({
   plan: z.string(),
   model: z.string().nullable(),

@@ -5,7 +5,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { principalOf } from './auth.middleware';
 
-const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+/** The query of GET /v1/usage (the OpenAPI document reads it from here). */
+export const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 /**
  * The user's ledger entries, newest first (ledger ids are time-sortable and unique, so `id < cursor`

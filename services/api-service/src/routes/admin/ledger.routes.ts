@@ -5,7 +5,8 @@ import { reconcile, usageReport } from '@qv/ledger';
 import { Router } from 'express';
 import { z } from 'zod';
 
-const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
+/** The query of GET /admin/reconciliation (the OpenAPI document reads it from here). */
+export const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const ReportQuery = z.object({ since: z.iso.date().optional() });
 
 /** Reconciliation (drift per user and day) and usage reports per plan, model and day. */
