@@ -102,10 +102,9 @@ describe('api-service edge', () => {
       // A third replica seeds it straight into the database at start (ADMIN_API_KEY) and announces it.
       const seeding = await startService('api-service', { ...stack.envFor('api-service'), ADMIN_API_KEY: newAdminKey });
       try {
-        const readyAt = Date.now();
+        // Within 5 s, far inside the 60 s the refusal is remembered: the announcement evicted it.
         await eventually(async () => (await http('GET', `${stack.api}/admin/plans`, { key: newAdminKey })).status === 200, 5000, 10);
         await eventually(async () => (await http('GET', `${replica2.url}/admin/plans`, { key: newAdminKey })).status === 200, 5000, 10);
-        expect(Date.now() - readyAt).toBeLessThan(2000);
       } finally {
         await seeding.stop(5000);
       }

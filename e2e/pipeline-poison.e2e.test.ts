@@ -91,8 +91,16 @@ describe('pipeline: poison items and provider outages', () => {
     expect(await usedOf(a.key)).toEqual(before);
 
     const aloneAfter = await tenOrdinary(b.key, 'alone after');
-    // Within 2 s of B alone (before: 30.5 s, the circuit opened by A's failures held the whole queue).
-    expect(beside).toBeLessThanOrEqual((aloneBefore + aloneAfter) / 2 + 2000);
+    // B was never held for A: no circuit opened (above) and B's items beside the poison made exactly
+    // the provider calls they make alone, none retried or refused. Before the per-domain breaker,
+    // A's failures opened the circuit and B waited 30.5 s. The times are printed, not asserted: the
+    // machine is shared and wall time varies several-fold.
+    const callsOf = async (label: string) => (await http('GET', `${sim}/sim/calls?contains=${encodeURIComponent(`of ${label} ${run}:`)}`)).body.count as number;
+    const alone = await callsOf('alone before');
+    expect(alone).toBeGreaterThanOrEqual(10);
+    expect(await callsOf('beside poison')).toBe(alone);
+    expect(await callsOf('alone after')).toBe(alone);
+    console.log(`B's ten items: alone ${aloneBefore} ms / ${aloneAfter} ms, beside A's poison ${beside} ms`);
   }, 120_000);
 
   it('an outage of every call for 20 s, across several users, opens the circuit and holds the queue: every item DONE, none dead-lettered', async () => {
