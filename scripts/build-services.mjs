@@ -42,6 +42,8 @@ export const serviceEntry = (name) => join(DIST, name, 'main.js');
 function entryPoints() {
   const entries = Object.fromEntries(serviceNames().map((name) => [`${name}/main`, join(ROOT, 'services', name, 'src', 'main.ts')]));
   entries['migrate/main'] = join(ROOT, 'infra', 'migrate.ts');
+  // Required by every entry's banner (below) when tracing is configured.
+  entries['telemetry/preload'] = join(ROOT, 'libs', 'telemetry', 'src', 'preload.ts');
   return entries;
 }
 
@@ -87,7 +89,19 @@ function esbuildOptions() {
     // on (when they were on) once it has: our frames are mapped to the TypeScript, a package's
     // frames show its shipped JavaScript, as without the flag.
     // ("use strict" first: the banner precedes esbuild's own directive, which would no longer count.)
-    banner: { js: '"use strict";\nvar __qvSourceMaps = process.sourceMapsEnabled;\nif (__qvSourceMaps) process.setSourceMapsEnabled(false);' },
+    //
+    // Tracing: OpenTelemetry's instrumentations patch express, pg, ioredis and http as they are
+    // required, and a bundle requires all its packages before any statement of main.ts runs (import
+    // hoisting). So a service entry's first act, when an OTLP endpoint is configured, is to require
+    // dist/telemetry/preload.js, which starts the SDK; untraced, not even that file is read.
+    banner: {
+      js: [
+        '"use strict";',
+        'var __qvSourceMaps = process.sourceMapsEnabled;',
+        'if (__qvSourceMaps) process.setSourceMapsEnabled(false);',
+        'if (require.main === module && (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) require("../telemetry/preload.js");',
+      ].join('\n'),
+    },
     footer: { js: 'if (__qvSourceMaps) process.setSourceMapsEnabled(true);' },
     logLevel: 'warning',
     metafile: true,

@@ -1,4 +1,5 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
+import { ownTraceContexts } from './telemetry';
 
 /**
  * Fairness between users in one queue (DESIGN.md §5): a job's BullMQ priority is 1 + the number of
@@ -102,7 +103,7 @@ export async function fairPriorities(queue: Queue, jobs: readonly FairJob[], now
  */
 export async function addFairly<T extends { userId: string }>(queue: Queue, jobs: readonly FairJob<T>[]): Promise<Job[]> {
   const priorities = await fairPriorities(queue, jobs);
-  return queue.addBulk(jobs.map((job, i) => ({ name: job.name, data: job.data, opts: { ...job.opts, priority: priorities[i] } })));
+  return queue.addBulk(jobs.map((job, i) => ({ name: job.name, data: job.data, opts: { ...ownTraceContexts(queue, job.opts), priority: priorities[i] } })));
 }
 
 /** The job left the queue (completed, or dead-lettered): it no longer counts toward its user's share. Idempotent. */

@@ -2,3 +2,4 @@
 export * from './redis';
 export * from './queues';
 export * from './fairness';
+export * from './telemetry';

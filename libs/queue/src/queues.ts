@@ -1,6 +1,7 @@
 import { JOB_CATALOG, QUEUE_NAMES, type JobName } from '@qv/contracts';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { bullTelemetry, rememberEnqueueContext } from './telemetry';
 
 export { QUEUE_NAMES };
 
@@ -10,25 +11,26 @@ export function bullPrefix(redisPrefix: string): string {
 }
 
 export function createQueue(name: string, connection: Redis, redisPrefix: string): Queue {
-  return new Queue(name, { connection, prefix: bullPrefix(redisPrefix) });
+  return new Queue(name, { connection, prefix: bullPrefix(redisPrefix), telemetry: bullTelemetry() });
 }
 
 /**
  * The options a job of the catalog is enqueued with: its id (so a second enqueue is a no-op),
  * attempts and backoff. Completed jobs are trimmed; failed ones are kept for ops. Priority 1 (a
  * user's first job) unless `addFairly` ranks it: BullMQ runs unprioritized jobs before every
- * prioritized one, so a job enqueued without a priority would jump the fair order.
+ * prioritized one, so a job enqueued without a priority would jump the fair order. The trace
+ * context it is enqueued in is remembered (./telemetry), so its job continues that trace.
  */
 export function jobOptions(name: JobName, jobId: string): JobsOptions & { jobId: string } {
   const spec = JOB_CATALOG[name];
-  return {
+  return rememberEnqueueContext({
     jobId,
     priority: 1,
     attempts: spec.attempts,
     backoff: spec.backoff,
     removeOnComplete: { age: 3600, count: 10_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
-  };
+  });
 }
 
 /**

@@ -1,17 +1,19 @@
 import pino, { type Logger } from 'pino';
-import { currentTraceId } from './tracing';
+import { currentTraceIds } from './tracing';
 
 export type { Logger };
 
-/** JSON logs, one line each, carrying the active trace id so a log line leads to its trace. */
+/**
+ * JSON logs, one line each. A line written inside a span carries its `trace_id` and `span_id`
+ * (the OpenTelemetry log data model's names), so a log line leads to its trace and back.
+ */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({
     name: service,
     level,
     base: { service },
     mixin() {
-      const traceId = currentTraceId();
-      return traceId ? { traceId } : {};
+      return currentTraceIds() ?? {};
     },
   });
 }

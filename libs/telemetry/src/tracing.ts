@@ -1,26 +1,51 @@
 import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 
-let sdk: NodeSDK | undefined;
-
-/**
- * Starts the OpenTelemetry NodeSDK. Call it first in main.ts, before anything else is required, so
- * instrumentations can patch. Without OTEL_EXPORTER_OTLP_ENDPOINT spans are created (their ids reach
- * the logs) but not exported; with it the SDK's OTLP exporter reads the standard OTEL_* variables.
- */
-export function startTelemetry(serviceName: string): void {
-  if (sdk) return;
-  process.env.OTEL_SERVICE_NAME ??= serviceName;
-  if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT) process.env.OTEL_TRACES_EXPORTER ??= 'none';
-  process.env.OTEL_METRICS_EXPORTER ??= 'none';
-  process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  sdk = new NodeSDK({ serviceName });
-  sdk.start();
+/** What the lazily loaded SDK module (./sdk) gives back: its shutdown. */
+interface RunningSdk {
+  shutdown: () => Promise<void>;
 }
 
+/**
+ * The running SDK, on a global: the preload (dist/telemetry/preload.js) and the service's bundle
+ * each hold their own copy of this module, and the service's startTelemetry, stopTelemetry and
+ * isTracingStarted must see the SDK the preload started.
+ */
+const SDK = Symbol.for('quota-vault.telemetry.sdk');
+const holder = globalThis as typeof globalThis & { [SDK]?: RunningSdk };
+
+/**
+ * Tracing is on when an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT, or the
+ * traces-only OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_SDK_DISABLED is not `true`. Off, nothing
+ * of the SDK is even loaded: its import alone costs a few tenths of a second of every start.
+ */
+export function isTracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && env.OTEL_SDK_DISABLED !== 'true';
+}
+
+/** True once startTelemetry has started the SDK in this process. */
+export function isTracingStarted(): boolean {
+  return holder[SDK] !== undefined;
+}
+
+/**
+ * Starts the OpenTelemetry NodeSDK with the official instrumentations (./sdk) when tracing is
+ * configured; a no-op otherwise, and when already started. The compiled services start it from the
+ * bundle's first line (scripts/build-services.mjs loads dist/telemetry/preload.js before any
+ * package is required, so the instrumentations patch express, pg, ioredis and http as they load);
+ * the call in each main.ts covers a service run from its TypeScript source.
+ */
+export function startTelemetry(serviceName: string): void {
+  if (holder[SDK] || !isTracingConfigured()) return;
+  // A require, not an import: the SDK and the instrumentations load only when tracing is on.
+  const { startTracingSdk } = require('./sdk') as typeof import('./sdk');
+  holder[SDK] = startTracingSdk(serviceName);
+}
+
+/** Flushes the spans still buffered and stops the SDK; the last step of every service's shutdown. */
 export async function stopTelemetry(): Promise<void> {
-  await sdk?.shutdown().catch(() => undefined);
-  sdk = undefined;
+  const running = holder[SDK];
+  holder[SDK] = undefined;
+  await running?.shutdown().catch(() => undefined);
 }
 
 /** Runs `fn` inside a span named `Area.action`, recording a thrown error on it. */
@@ -39,9 +64,14 @@ export async function withSpan<T>(name: string, fn: (span: Span) => Promise<T>, 
   });
 }
 
-/** The active trace id, for log lines and job payloads. */
+/** The active span's trace and span ids (for log lines), or undefined outside a recorded span. */
+export function currentTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const spanContext = trace.getSpan(context.active())?.spanContext();
+  if (!spanContext || !trace.isSpanContextValid(spanContext)) return undefined;
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+}
+
+/** The active trace id. */
 export function currentTraceId(): string | undefined {
-  const span = trace.getSpan(context.active());
-  const id = span?.spanContext().traceId;
-  return id && id !== '00000000000000000000000000000000' ? id : undefined;
+  return currentTraceIds()?.trace_id;
 }

@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemetry';
+import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     authRedis.disconnect();
     await prisma.$disconnect();
     await pool.end();
+    await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // `ops <name> <port>` before `ready`: the test harness (libs/testing startService) reads the
   // operations port from it; the `ready` line keeps the public port.

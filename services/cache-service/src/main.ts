@@ -1,4 +1,4 @@
-import { startTelemetry } from '@qv/telemetry';
+import { startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('cache-service');
 
 import { once } from 'node:events';
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       await events.close();
       await server.close();
       await Promise.allSettled([redis.quit(), prisma.$disconnect()]);
+      await stopTelemetry();
     },
     logger,
     config.SHUTDOWN_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, Counter, registerDependencyGauge, startTelemetry } from '@qv/telemetry';
+import { createLogger, createMetricsRegistry, Counter, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('enrichment-worker');
 
 import { CacheClient } from '@qv/cache-client';
@@ -102,6 +102,7 @@ async function main(): Promise<void> {
     await cache.close();
     redis.disconnect();
     await prisma.$disconnect();
+    await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
   announceReady('enrichment-worker', server.port);

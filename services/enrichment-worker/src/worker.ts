@@ -1,5 +1,5 @@
 import { QUEUE_NAMES } from '@qv/contracts';
-import { jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
+import { bullTelemetry, jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { decideRetry } from './domain/retry-decision';
@@ -57,6 +57,7 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
     {
       connection: options.connection,
       prefix: options.prefix,
+      telemetry: bullTelemetry(),
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs,

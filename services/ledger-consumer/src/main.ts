@@ -1,4 +1,4 @@
-import { Counter, createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry } from '@qv/telemetry';
+import { Counter, createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('ledger-consumer');
 
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     redis.disconnect();
     await prisma.$disconnect();
     await pool.end();
+    await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.
   announceReady('ledger-consumer', server.port);

@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, startTelemetry } from '@qv/telemetry';
+import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('quota-service');
 
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       await server.close();
       await prisma.$disconnect();
       await pool.end();
+      await stopTelemetry();
     },
     logger,
     config.SHUTDOWN_TIMEOUT_MS,

@@ -3,12 +3,17 @@ import { DEFAULT_MODELS, DEFAULT_SIMULATOR_BASE_URL } from '../config';
 import type { LlmProvider } from '../types';
 import { AnthropicProvider } from './anthropic.provider';
 import { OpenAiCompatibleProvider } from './openai-compatible.provider';
+import { traced } from './traced.provider';
 
 /**
  * Builds the configured provider. The simulator is reached through the OpenAI-compatible adapter
  * (it needs no key; the SDK insists on one, so a placeholder is sent).
  */
 export function createProvider(config: LlmConfig): LlmProvider {
+  return traced(createUntracedProvider(config));
+}
+
+function createUntracedProvider(config: LlmConfig): LlmProvider {
   const model = config.model ?? DEFAULT_MODELS[config.provider];
   switch (config.provider) {
     case 'simulator':

@@ -1,5 +1,6 @@
 import { QUEUE_NAMES, UsageEvent } from '@qv/contracts';
 import { applyUsageEvent, InvalidUsageEventError, ReservationNotVisibleError, type LedgerDb } from '@qv/ledger';
+import { bullTelemetry } from '@qv/queue';
 import type { Counter } from '@qv/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -49,6 +50,7 @@ export function startUsageEventsWorker(deps: {
     {
       connection: deps.connection,
       prefix: deps.prefix,
+      telemetry: bullTelemetry(),
       concurrency: deps.options.concurrency,
       lockDuration: deps.options.lockDurationMs,
       stalledInterval: deps.options.stalledIntervalMs,
