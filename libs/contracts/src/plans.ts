@@ -49,8 +49,3 @@ export const DEFAULT_PLANS: Plan[] = [
   { id: 'pro_annual', name: 'Pro (annual)', enrichmentsPerDay: 10_000, concurrentJobs: 20, callsPerHour: 10_000, tokensPerDay: 2_000_000, tokensPerMonth: 60_000_000, sessionTtlSeconds: 60 * MIN, contentTtlSeconds: 120 * MIN },
   { id: 'enterprise', name: 'Enterprise', enrichmentsPerDay: null, concurrentJobs: 50, callsPerHour: null, tokensPerDay: null, tokensPerMonth: null, sessionTtlSeconds: 120 * MIN, contentTtlSeconds: 240 * MIN },
 ];
-
-/** Applies a user's overrides over the plan's limits. */
-export function effectiveLimits(plan: PlanLimits, overrides: LimitOverrides | null | undefined): PlanLimits {
-  return { ...plan, ...(overrides ?? {}) };
-}

@@ -11,9 +11,14 @@ import { Client } from 'pg';
  */
 export const MIGRATIONS_DIR = [join(__dirname, '../../prisma/migrations'), join(__dirname, '../../../prisma/migrations')].find((dir) => existsSync(dir)) ?? join(__dirname, '../../../prisma/migrations');
 
+/** prisma/functions, found the same way. */
+export const FUNCTIONS_DIR = join(MIGRATIONS_DIR, '../functions');
+
 export interface MigrationResult {
   applied: string[];
   skipped: string[];
+  /** Files of prisma/functions (re)applied because they are new or changed. */
+  functions: string[];
 }
 
 /**
@@ -42,7 +47,7 @@ export async function runMigrations(databaseUrl: string, dir = MIGRATIONS_DIR): 
     );
     const appliedChecksums = new Map(done.rows.map((r) => [r.migration_name, r.checksum]));
     const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-    const result: MigrationResult = { applied: [], skipped: [] };
+    const result: MigrationResult = { applied: [], skipped: [], functions: [] };
     for (const name of names) {
       const sql = await readFile(join(dir, name, 'migration.sql'), 'utf8');
       const checksum = createHash('sha256').update(sql).digest('hex');
@@ -65,11 +70,42 @@ export async function runMigrations(databaseUrl: string, dir = MIGRATIONS_DIR): 
       }
       result.applied.push(name);
     }
+    result.functions = await applyFunctions(client, join(dir, '../functions'));
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock(72707369)').catch(() => undefined);
     await client.end();
   }
+}
+
+/**
+ * The quota and ledger rules live in prisma/functions, one file per function (`CREATE OR REPLACE`),
+ * so that a rule change is a diff of one file instead of a new migration restating the function.
+ * After the migrations, every file whose SHA-256 differs from the one recorded in `_qv_functions`
+ * is run, in file-name order (a file may use the functions of the files before it), each in its
+ * own transaction with its record. A file that changes a function's signature drops it first.
+ */
+async function applyFunctions(client: Client, dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  await client.query(`CREATE TABLE IF NOT EXISTS "_qv_functions" ("name" TEXT PRIMARY KEY, "checksum" VARCHAR(64) NOT NULL, "applied_at" TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  const recorded = new Map((await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM "_qv_functions"`)).rows.map((r) => [r.name, r.checksum]));
+  const applied: string[] = [];
+  for (const name of (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()) {
+    const sql = await readFile(join(dir, name), 'utf8');
+    const checksum = createHash('sha256').update(sql).digest('hex');
+    if (recorded.get(name) === checksum) continue;
+    await client.query('BEGIN');
+    try {
+      await client.query(sql);
+      await client.query(`INSERT INTO "_qv_functions" (name, checksum) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`, [name, checksum]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw new Error(`prisma/functions/${name} failed: ${(err as Error).message}`, { cause: err });
+    }
+    applied.push(name);
+  }
+  return applied;
 }
 
 /** Creates the database named in `databaseUrl` if it does not exist (connecting to `postgres`). */

@@ -7,7 +7,10 @@ import { promisify } from 'node:util';
 import { createTestDatabase, databaseUrl, testPgUrl, type TestDatabase } from '@qv/testing';
 import { Client } from 'pg';
 import { Prisma } from './client';
-import { MIGRATIONS_DIR, runMigrations } from './migrate';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR, runMigrations } from './migrate';
+
+/** The migration runner's own bookkeeping, not part of the schema. */
+const RUNNER_TABLES = ['_prisma_migrations', '_qv_functions'];
 
 // Prisma's own `migrate` cannot run here (TOOLCHAIN.md), so prisma/migrations is written by hand
 // and applied by our runner. This file proves the two cannot drift apart: the migrated database
@@ -208,11 +211,11 @@ describe('the migrated database matches prisma/schema.prisma', () => {
         checked++;
       }
     }
-    expect(checked).toBe(columns.filter((c) => c.table_name !== '_prisma_migrations').length);
+    expect(checked).toBe(columns.filter((c) => !RUNNER_TABLES.includes(c.table_name)).length);
   });
 
   it('has no table or column the schema lacks', () => {
-    const tables = [...new Set(columns.map((c) => c.table_name))].filter((t) => t !== '_prisma_migrations').sort();
+    const tables = [...new Set(columns.map((c) => c.table_name))].filter((t) => !RUNNER_TABLES.includes(t)).sort();
     expect(tables).toEqual(dmmf.models.map(tableName).sort());
     for (const model of dmmf.models) {
       const schemaColumns = model.fields.filter((f) => f.kind === 'scalar').map(columnName).sort();
@@ -255,7 +258,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
       const model = models.get(i.model)!;
       return `${tableName(model)}(${i.fields.map((f) => columnName(model.fields.find((mf) => mf.name === f.name)!)).join(',')})`;
     });
-    const actualUnique = indexes.filter((i) => i.unique && i.table !== '_prisma_migrations').map((i) => `${i.table}(${i.columns.join(',')})`);
+    const actualUnique = indexes.filter((i) => i.unique && !RUNNER_TABLES.includes(i.table)).map((i) => `${i.table}(${i.columns.join(',')})`);
     expect(actualUnique.sort()).toEqual(declared.sort());
   });
 
@@ -337,10 +340,11 @@ describe('the migration runner', () => {
     const folders = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
     expect(folders.length).toBeGreaterThanOrEqual(1);
 
+    const functions = (await readdir(FUNCTIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
     const first = await runMigrations(url);
-    expect(first).toEqual({ applied: folders, skipped: [] });
+    expect(first).toEqual({ applied: folders, skipped: [], functions });
     const second = await runMigrations(url);
-    expect(second).toEqual({ applied: [], skipped: folders });
+    expect(second).toEqual({ applied: [], skipped: folders, functions: [] });
 
     const rows = await query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number }>(
       url,

@@ -5,8 +5,7 @@
  */
 export * from './domain';
 export { charge, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
-export { inTransaction } from './use-cases/transaction';
 export { CHARGE_SQL, chargeParams, type ChargeCallArgs, type ChargeDb, type PgQueryable } from './repositories/charge.repository';
 export { settle, release, type ReservationChange } from './use-cases/reservations';
-export { quotaStatus, loadLimits } from './use-cases/status';
-export { expireStale, voidOrphans, startSweeper, type SweeperOptions } from './use-cases/sweeper';
+export { quotaStatus } from './use-cases/status';
+export { expireStale, voidOrphans, pruneHourlyBuckets, startSweeper, type SweeperOptions } from './use-cases/sweeper';

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 // jest loads globalSetup outside the test module registry (no moduleNameMapper): a relative import.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { MIGRATIONS_DIR, runMigrations } from '../../db/src/migrate';
+import { FUNCTIONS_DIR, MIGRATIONS_DIR, runMigrations } from '../../db/src/migrate';
 import { databaseUrl, testPgUrl } from './env';
 
 /**
@@ -14,8 +14,7 @@ import { databaseUrl, testPgUrl } from './env';
  */
 export default async function globalSetup(): Promise<void> {
   buildServices();
-  // Service logs of earlier runs (libs/testing startService) would pile up without bound.
-  rmSync(join(__dirname, '../../../.run/test-logs'), { recursive: true, force: true });
+  pruneOldLogs(join(__dirname, '../../../.run/test-logs'));
   const template = templateName();
   process.env.QV_TEMPLATE_DB = template;
   const admin = new Client({ connectionString: testPgUrl() });
@@ -40,12 +39,23 @@ export default async function globalSetup(): Promise<void> {
   }
 }
 
+/** Logs older than a day go, or service logs (libs/testing startService) would pile up without
+ * bound; newer ones stay, since another run in the same checkout may still be writing them. */
+function pruneOldLogs(dir: string): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+    const file = join(dir, name);
+    if (statSync(file).mtimeMs < dayAgo) rmSync(file, { force: true });
+  }
+}
+
 function templateName(): string {
   const hash = createHash('sha256');
   for (const name of readdirSync(MIGRATIONS_DIR).sort()) {
     if (name.endsWith('.toml')) continue;
     hash.update(name).update(readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql')));
   }
+  for (const name of readdirSync(FUNCTIONS_DIR).sort()) hash.update(name).update(readFileSync(join(FUNCTIONS_DIR, name)));
   return `qv_tpl_${hash.digest('hex').slice(0, 12)}`;
 }
 

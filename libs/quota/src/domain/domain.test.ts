@@ -1,8 +1,7 @@
 import { DEFAULT_PLANS } from '@qv/contracts';
 import { levelOf, worstLevel } from './levels';
-import { chargedLimits, resolveLimits } from './limits';
 import { concurrencyRetryAfter, hourlyRetryAfter, secondsUntil, windowRetryAfter } from './retry-after';
-import { buildQuotaStatus, decideCharge, EMPTY_USAGE, retryAfterFor, usageAfterCharge, type UsageSnapshot } from './usage';
+import { buildQuotaStatus, EMPTY_USAGE, refusalMessage, retryAfterFor, type UsageSnapshot } from './usage';
 import { dayWindow, monthWindow, rollingHourStart } from './windows';
 
 const at = (iso: string) => new Date(iso);
@@ -68,54 +67,6 @@ describe('levels', () => {
   });
 });
 
-describe('limits', () => {
-  const free = DEFAULT_PLANS.find((p) => p.id === 'free')!;
-
-  it('overrides replace plan limits; an explicit null is unlimited', () => {
-    const limits = resolveLimits(free, { concurrentJobs: 20, tokensPerDay: null });
-    expect(limits.concurrentJobs).toBe(20);
-    expect(limits.tokensPerDay).toBeNull();
-    expect(limits.enrichmentsPerDay).toBe(50);
-  });
-
-  it('a malformed override fails closed instead of lifting the limit', () => {
-    expect(() => resolveLimits(free, { concurrentJobs: 'lots' })).toThrow(/malformed/);
-  });
-});
-
-describe('decideCharge', () => {
-  const limits = { concurrentJobs: 3, callsPerHour: 10, enrichmentsPerDay: 5, tokensPerDay: 1000, tokensPerMonth: 5000 };
-  const usage = (over: Partial<UsageSnapshot>): UsageSnapshot => ({ ...EMPTY_USAGE, ...over });
-
-  it('passes below every limit, including a token estimate that lands exactly on the limit', () => {
-    expect(decideCharge(limits, usage({ inFlight: 2, callsInHour: 9, enrichmentsToday: 4, tokensToday: 900, tokensThisMonth: 4900 }), 100)).toEqual({ ok: true });
-  });
-
-  it('checks in the order of the design and names the first failing limit', () => {
-    const everythingFull = usage({ inFlight: 3, callsInHour: 10, enrichmentsToday: 5, tokensToday: 1000, tokensThisMonth: 5000 });
-    expect(decideCharge(limits, everythingFull, 1)).toMatchObject({ ok: false, code: 'CONCURRENCY_LIMIT_EXCEEDED' });
-    expect(decideCharge(limits, { ...everythingFull, inFlight: 2 }, 1)).toMatchObject({ ok: false, code: 'HOURLY_RATE_LIMIT_EXCEEDED', freeingCallRank: 1 });
-    expect(decideCharge(limits, { ...everythingFull, inFlight: 2, callsInHour: 9 }, 1)).toMatchObject({ code: 'DAILY_QUOTA_EXCEEDED' });
-    expect(decideCharge(limits, { ...everythingFull, inFlight: 2, callsInHour: 9, enrichmentsToday: 4 }, 1)).toMatchObject({ code: 'DAILY_TOKEN_QUOTA_EXCEEDED' });
-    expect(decideCharge(limits, { ...everythingFull, inFlight: 2, callsInHour: 9, enrichmentsToday: 4, tokensToday: 999 }, 1)).toMatchObject({ code: 'MONTHLY_TOKEN_QUOTA_EXCEEDED' });
-  });
-
-  it('guards the whole estimate, not just a positive balance', () => {
-    expect(decideCharge(limits, usage({ tokensToday: 950 }), 51)).toMatchObject({ code: 'DAILY_TOKEN_QUOTA_EXCEEDED' });
-    expect(decideCharge(limits, usage({ tokensToday: 950 }), 50)).toEqual({ ok: true });
-  });
-
-  it('skips unlimited limits', () => {
-    const unlimited = { concurrentJobs: null, callsPerHour: null, enrichmentsPerDay: null, tokensPerDay: null, tokensPerMonth: null };
-    expect(decideCharge(unlimited, usage({ inFlight: 1e6, callsInHour: 1e6, enrichmentsToday: 1e6, tokensToday: 1e12, tokensThisMonth: 1e12 }), 1e6)).toEqual({ ok: true });
-  });
-
-  it('names which call must leave the hour when the limit was lowered below use', () => {
-    expect(decideCharge({ ...limits, callsPerHour: 4 }, usage({ callsInHour: 10 }), 1)).toMatchObject({ freeingCallRank: 7 });
-    expect(decideCharge({ ...limits, callsPerHour: 0 }, usage({}), 1)).toMatchObject({ freeingCallRank: null });
-  });
-});
-
 describe('retry-after', () => {
   const now = at('2026-05-31T23:59:58.500Z');
 
@@ -149,16 +100,25 @@ describe('retry-after', () => {
   });
 });
 
+describe('refusalMessage', () => {
+  it('names the limit and, for tokens, what is left of it', () => {
+    const limits = { concurrentJobs: 3, callsPerHour: 100, enrichmentsPerDay: 50, tokensPerDay: 10_000, tokensPerMonth: 100_000 };
+    const usage = { ...EMPTY_USAGE, tokensToday: 9_900, tokensThisMonth: 100_050 };
+    expect(refusalMessage('CONCURRENCY_LIMIT_EXCEEDED', limits, usage, 10)).toBe('All 3 concurrent job slots are in use');
+    expect(refusalMessage('HOURLY_RATE_LIMIT_EXCEEDED', limits, usage, 10)).toBe('The limit of 100 AI calls per hour is reached');
+    expect(refusalMessage('DAILY_QUOTA_EXCEEDED', limits, usage, 10)).toBe('The daily quota of 50 enrichments is used up');
+    expect(refusalMessage('DAILY_TOKEN_QUOTA_EXCEEDED', limits, usage, 250)).toBe('This request needs up to 250 tokens; 100 of the daily 10000 remain');
+    // Over the limit (a settle above its estimate): nothing remains, never a negative figure.
+    expect(refusalMessage('MONTHLY_TOKEN_QUOTA_EXCEEDED', limits, usage, 250)).toBe('This request needs up to 250 tokens; 0 of the monthly 100000 remain');
+  });
+});
+
 describe('buildQuotaStatus', () => {
   it('reports used, remaining, reset and level per quota, and the worst level overall', () => {
     const now = at('2026-05-14T12:00:00.000Z');
-    const limits = chargedLimits(DEFAULT_PLANS.find((p) => p.id === 'free')!);
-    const usage = usageAfterCharge(
-      { ...EMPTY_USAGE, inFlight: 1, earliestExpiry: at('2026-05-14T12:10:00.000Z'), callsInHour: 1, oldestCallAt: at('2026-05-14T11:20:00.000Z'), enrichmentsToday: 44, tokensToday: 8900, tokensThisMonth: 20_000 },
-      100,
-      now,
-      at('2026-05-14T12:15:00.000Z'),
-    );
+    const { concurrentJobs, callsPerHour, enrichmentsPerDay, tokensPerDay, tokensPerMonth } = DEFAULT_PLANS.find((p) => p.id === 'free')!;
+    const limits = { concurrentJobs, callsPerHour, enrichmentsPerDay, tokensPerDay, tokensPerMonth };
+    const usage: UsageSnapshot = { inFlight: 2, earliestExpiry: at('2026-05-14T12:10:00.000Z'), callsInHour: 2, oldestCallAt: at('2026-05-14T11:20:00.000Z'), enrichmentsToday: 45, tokensToday: 9000, tokensThisMonth: 20_100 };
     const status = buildQuotaStatus('free', limits, usage, now);
     expect(status.plan).toBe('free');
     expect(status.level).toBe('critical');

@@ -4,13 +4,13 @@ import type { ChargedLimits } from './limits';
 import { concurrencyRetryAfter, hourlyRetryAfter, windowRetryAfter } from './retry-after';
 import { dayWindow, HOUR_MS, monthWindow } from './windows';
 
-/** What a user has used, as read under the user's charge lock. */
+/** What a user has used (prisma/functions/030_quota_usage.sql). */
 export interface UsageSnapshot {
   /** Reservations with status RESERVED. */
   inFlight: number;
   /** The earliest `expires_at` among them. */
   earliestExpiry: Date | null;
-  /** Reservations created in the rolling hour that were not RELEASED. */
+  /** Reservations created in the rolling hour that were not RELEASED (by whole minutes when the hourly limit is unlimited). */
   callsInHour: number;
   /** The oldest of those. */
   oldestCallAt: Date | null;
@@ -29,49 +29,23 @@ export const EMPTY_USAGE: UsageSnapshot = {
   tokensThisMonth: 0,
 };
 
-/** The outcome of the five checks; a refusal names the first failing one. */
-export type ChargeDecision =
-  | { ok: true }
-  | {
-      ok: false;
-      code: QuotaErrorCode;
-      message: string;
-      /**
-       * Only for HOURLY_RATE_LIMIT_EXCEEDED: which oldest counted call (1 = the oldest) has to
-       * leave the rolling hour before one more call fits; null when none can (limit 0).
-       */
-      freeingCallRank: number | null;
-    };
-
 /**
- * The checks of DESIGN.md §3 in their order. Pure: the caller must have read `usage` while holding
- * the user's lock, or the answer is only advisory.
+ * The words of a refusal that quota_charge decided (prisma/functions/040_quota_charge.sql): the
+ * limit it names and what is left of it. `usage` is as the charge read it (a refusal writes nothing).
  */
-export function decideCharge(limits: ChargedLimits, usage: UsageSnapshot, estimatedTokens: number): ChargeDecision {
-  const refuse = (code: QuotaErrorCode, message: string, freeingCallRank: number | null = null): ChargeDecision => ({ ok: false, code, message, freeingCallRank });
-  if (limits.concurrentJobs !== null && usage.inFlight >= limits.concurrentJobs) {
-    return refuse('CONCURRENCY_LIMIT_EXCEEDED', `All ${limits.concurrentJobs} concurrent job slots are in use`);
+export function refusalMessage(code: QuotaErrorCode, limits: ChargedLimits, usage: UsageSnapshot, estimatedTokens: number): string {
+  switch (code) {
+    case 'CONCURRENCY_LIMIT_EXCEEDED':
+      return `All ${limits.concurrentJobs} concurrent job slots are in use`;
+    case 'HOURLY_RATE_LIMIT_EXCEEDED':
+      return `The limit of ${limits.callsPerHour} AI calls per hour is reached`;
+    case 'DAILY_QUOTA_EXCEEDED':
+      return `The daily quota of ${limits.enrichmentsPerDay} enrichments is used up`;
+    case 'DAILY_TOKEN_QUOTA_EXCEEDED':
+      return `This request needs up to ${estimatedTokens} tokens; ${Math.max(0, (limits.tokensPerDay ?? 0) - usage.tokensToday)} of the daily ${limits.tokensPerDay} remain`;
+    case 'MONTHLY_TOKEN_QUOTA_EXCEEDED':
+      return `This request needs up to ${estimatedTokens} tokens; ${Math.max(0, (limits.tokensPerMonth ?? 0) - usage.tokensThisMonth)} of the monthly ${limits.tokensPerMonth} remain`;
   }
-  if (limits.callsPerHour !== null && usage.callsInHour >= limits.callsPerHour) {
-    const rank = limits.callsPerHour > 0 ? usage.callsInHour - limits.callsPerHour + 1 : null;
-    return refuse('HOURLY_RATE_LIMIT_EXCEEDED', `The limit of ${limits.callsPerHour} AI calls per hour is reached`, rank);
-  }
-  if (limits.enrichmentsPerDay !== null && usage.enrichmentsToday >= limits.enrichmentsPerDay) {
-    return refuse('DAILY_QUOTA_EXCEEDED', `The daily quota of ${limits.enrichmentsPerDay} enrichments is used up`);
-  }
-  if (limits.tokensPerDay !== null && usage.tokensToday + estimatedTokens > limits.tokensPerDay) {
-    return refuse(
-      'DAILY_TOKEN_QUOTA_EXCEEDED',
-      `This request needs up to ${estimatedTokens} tokens; ${Math.max(0, limits.tokensPerDay - usage.tokensToday)} of the daily ${limits.tokensPerDay} remain`,
-    );
-  }
-  if (limits.tokensPerMonth !== null && usage.tokensThisMonth + estimatedTokens > limits.tokensPerMonth) {
-    return refuse(
-      'MONTHLY_TOKEN_QUOTA_EXCEEDED',
-      `This request needs up to ${estimatedTokens} tokens; ${Math.max(0, limits.tokensPerMonth - usage.tokensThisMonth)} of the monthly ${limits.tokensPerMonth} remain`,
-    );
-  }
-  return { ok: true };
 }
 
 /**
@@ -90,19 +64,6 @@ export function retryAfterFor(code: QuotaErrorCode, usage: UsageSnapshot, now: D
     case 'MONTHLY_TOKEN_QUOTA_EXCEEDED':
       return windowRetryAfter(monthWindow(now).end, now);
   }
-}
-
-/** The usage after a successful charge, without reading it back. */
-export function usageAfterCharge(usage: UsageSnapshot, estimatedTokens: number, now: Date, expiresAt: Date): UsageSnapshot {
-  return {
-    inFlight: usage.inFlight + 1,
-    earliestExpiry: usage.earliestExpiry && usage.earliestExpiry < expiresAt ? usage.earliestExpiry : expiresAt,
-    callsInHour: usage.callsInHour + 1,
-    oldestCallAt: usage.oldestCallAt && usage.oldestCallAt < now ? usage.oldestCallAt : now,
-    enrichmentsToday: usage.enrichmentsToday + 1,
-    tokensToday: usage.tokensToday + estimatedTokens,
-    tokensThisMonth: usage.tokensThisMonth + estimatedTokens,
-  };
 }
 
 function quotaUsage(used: number, limit: number | null, resetAt: Date | null): QuotaUsage {

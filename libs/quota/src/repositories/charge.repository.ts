@@ -4,8 +4,8 @@ import type { ChargedLimits } from '../domain/limits';
 import type { UsageSnapshot } from '../domain/usage';
 
 /**
- * The whole charge as one statement: `quota_charge` (prisma/migrations/20261125120000_quota_charge_function)
- * locks the user, resolves the limits, answers a repeated idempotency key, runs the five checks and
+ * The whole charge as one statement: `quota_charge` (prisma/functions/040_quota_charge.sql) locks
+ * the user, resolves the limits, answers a repeated idempotency key, runs the five checks and
  * writes the reservation and the counters, in the caller's transaction. One round trip.
  * Exported so the benchmark's raw baseline runs exactly this text.
  */
@@ -58,7 +58,7 @@ export interface ChargeRow {
 }
 type Big = bigint | string | number | null;
 
-/** What `quota_charge` decided, and the figures it decided on (usage as read, before this charge). */
+/** What `quota_charge` decided, and the figures (the usage as it stands after the call). */
 export interface ChargeCall {
   outcome: ChargeOutcome;
   /** The first failing check when refused. */
@@ -75,28 +75,43 @@ export interface ChargeCall {
 const num = (v: Big): number | null => (v === null ? null : Number(v));
 const date = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
 
+/** The limits and usage columns that quota_charge and the status query share. */
+export type LimitsUsageRow = Pick<
+  ChargeRow,
+  | 'plan_id' | 'concurrent_jobs' | 'calls_per_hour' | 'enrichments_per_day' | 'tokens_per_day' | 'tokens_per_month'
+  | 'in_flight' | 'earliest_expiry' | 'calls_in_hour' | 'oldest_call_at' | 'enrichments_today' | 'tokens_today' | 'tokens_this_month'
+>;
+
+export function limitsOf(row: LimitsUsageRow): ChargedLimits {
+  return {
+    concurrentJobs: num(row.concurrent_jobs),
+    callsPerHour: num(row.calls_per_hour),
+    enrichmentsPerDay: num(row.enrichments_per_day),
+    tokensPerDay: num(row.tokens_per_day),
+    tokensPerMonth: num(row.tokens_per_month),
+  };
+}
+
+export function usageOf(row: LimitsUsageRow): UsageSnapshot {
+  return {
+    inFlight: row.in_flight ?? 0,
+    earliestExpiry: date(row.earliest_expiry),
+    callsInHour: row.calls_in_hour ?? 0,
+    oldestCallAt: date(row.oldest_call_at),
+    enrichmentsToday: row.enrichments_today ?? 0,
+    tokensToday: num(row.tokens_today) ?? 0,
+    tokensThisMonth: num(row.tokens_this_month) ?? 0,
+  };
+}
+
 /** Maps a `quota_charge` row from either driver. */
 export function toChargeCall(row: ChargeRow): ChargeCall {
   return {
     outcome: row.outcome,
     code: row.code,
     planId: row.plan_id ?? '',
-    limits: {
-      concurrentJobs: num(row.concurrent_jobs),
-      callsPerHour: num(row.calls_per_hour),
-      enrichmentsPerDay: num(row.enrichments_per_day),
-      tokensPerDay: num(row.tokens_per_day),
-      tokensPerMonth: num(row.tokens_per_month),
-    },
-    usage: {
-      inFlight: row.in_flight ?? 0,
-      earliestExpiry: date(row.earliest_expiry),
-      callsInHour: row.calls_in_hour ?? 0,
-      oldestCallAt: date(row.oldest_call_at),
-      enrichmentsToday: row.enrichments_today ?? 0,
-      tokensToday: num(row.tokens_today) ?? 0,
-      tokensThisMonth: num(row.tokens_this_month) ?? 0,
-    },
+    limits: limitsOf(row),
+    usage: usageOf(row),
     freeingCallAt: date(row.freeing_call_at),
     reservation:
       row.r_id === null

@@ -1,6 +1,6 @@
 import { AppError, newId, NotFoundError, QuotaExceededError, type ChargeRequest, type QuotaErrorCode, type QuotaStatus, type Reservation } from '@qv/contracts';
 import { withSpan } from '@qv/telemetry';
-import { buildQuotaStatus, decideCharge, retryAfterFor, usageAfterCharge } from '../domain/usage';
+import { buildQuotaStatus, refusalMessage, retryAfterFor } from '../domain/usage';
 import { callCharge, type ChargeCall, type ChargeDb } from '../repositories/charge.repository';
 
 export interface ChargeOptions {
@@ -36,9 +36,8 @@ export type ChargeResult = ChargeAccepted | ChargeRefused;
  * Charges one AI call against the user's quotas (DESIGN.md §3) in ONE statement: the database
  * function `quota_charge` takes the user's lock, runs the five checks in order and, if they pass,
  * writes the reservation and the day/month counters, all in one transaction with no network call
- * inside. This function turns its row into the answer (codes, messages, Retry-After, levels) with
- * the pure domain, after checking that the domain's `decideCharge` reaches the same decision on the
- * same figures. Idempotent by `req.idempotencyKey`.
+ * inside (prisma/functions/040_quota_charge.sql, the one home of the rules). This function only
+ * words its row: messages, Retry-After and levels. Idempotent by `req.idempotencyKey`.
  *
  * `db` may be a Prisma client or a node-postgres Pool (the statement is its own transaction), or a
  * Prisma transaction / pg client with a transaction open, which the charge then joins.
@@ -67,42 +66,16 @@ export function charge(db: ChargeDb, req: ChargeRequest, options: ChargeOptions)
   );
 }
 
-/**
- * The answer for one `quota_charge` row. Exported for the test that feeds the same scenarios to the
- * SQL and to the pure checks.
- */
+/** The answer for one `quota_charge` row: its decision, worded. */
 export function toChargeResult(call: ChargeCall, estimatedTokens: number, now: Date): ChargeResult {
-  switch (call.outcome) {
-    case 'unknown_user':
-      throw new NotFoundError('User');
-    case 'key_reused':
-      throw keyReused();
-    case 'replayed':
-      return { ok: true, reservation: call.reservation as Reservation, status: buildQuotaStatus(call.planId, call.limits, call.usage, now), replayed: true };
+  if (call.outcome === 'unknown_user') throw new NotFoundError('User');
+  if (call.outcome === 'key_reused') throw keyReused();
+  const status = buildQuotaStatus(call.planId, call.limits, call.usage, now);
+  if (call.outcome === 'refused') {
+    const code = call.code as QuotaErrorCode;
+    return { ok: false, code, message: refusalMessage(code, call.limits, call.usage, estimatedTokens), retryAfterSeconds: retryAfterFor(code, call.usage, now, call.freeingCallAt), status };
   }
-  const decision = decideCharge(call.limits, call.usage, estimatedTokens);
-  // The SQL decides (it must, to be atomic); the domain words the answer. They read the same
-  // figures, so they agree unless one of them changed without the other: fail loudly, never answer
-  // a refusal with another limit's message (an accepted charge so flagged is voided as an orphan).
-  if (decision.ok !== (call.outcome === 'accepted') || (!decision.ok && decision.code !== call.code)) {
-    throw new Error(`quota_charge decided ${call.outcome} ${call.code ?? ''} but decideCharge ${decision.ok ? 'accepts' : decision.code}: they have drifted apart`);
-  }
-  if (!decision.ok) {
-    return {
-      ok: false,
-      code: decision.code,
-      message: decision.message,
-      retryAfterSeconds: retryAfterFor(decision.code, call.usage, now, call.freeingCallAt),
-      status: buildQuotaStatus(call.planId, call.limits, call.usage, now),
-    };
-  }
-  const reservation = call.reservation as Reservation;
-  return {
-    ok: true,
-    reservation,
-    status: buildQuotaStatus(call.planId, call.limits, usageAfterCharge(call.usage, estimatedTokens, now, new Date(reservation.expiresAt)), now),
-    replayed: false,
-  };
+  return { ok: true, reservation: call.reservation as Reservation, status, replayed: call.outcome === 'replayed' };
 }
 
 function keyReused(): AppError {

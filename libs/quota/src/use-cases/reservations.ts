@@ -12,36 +12,32 @@ export interface ReservationChange {
 }
 
 /**
- * Replaces the reservation's estimate by `actualTokens` in its own day's and month's counters,
- * marks it SETTLED and so frees its concurrency slot. Idempotent: a second settle changes nothing.
- * An EXPIRED reservation settles too (the late worker did run); a RELEASED one does not.
- * A single statement, so it joins the caller's transaction when `db` is one (the ledger applies an
- * event and its settlement together). Throws NotFoundError for an unknown id.
+ * Settles the reservation to `actualTokens` (prisma/functions/050_ledger_settle_reservation.sql:
+ * its day and month take the actual count, its slot is freed; once only). Joins the caller's
+ * transaction when `db` is one. Throws NotFoundError for an unknown id.
  */
 export function settle(db: Db, reservationId: string, actualTokens: number, now: Date): Promise<ReservationChange> {
   return withSpan(
     'Quota.settle',
     async () => {
       const changed = await settleReservation(db, reservationId, actualTokens, now);
-      if (changed) return { reservation: toReservation(changed), changed: true };
-      return { reservation: await current(db, reservationId), changed: false };
+      return { reservation: await current(db, reservationId), changed };
     },
     { 'quota.reservation_id': reservationId },
   );
 }
 
 /**
- * Refunds the reservation (the enrichment, the call, the estimated tokens), marks it RELEASED and
- * frees its slot. Idempotent; an EXPIRED reservation is refunded too; a SETTLED one is left alone.
- * Throws NotFoundError for an unknown id.
+ * Refunds the reservation (prisma/functions/060_ledger_release_reservation.sql: the enrichment, the
+ * call and the estimated tokens; once only; a SETTLED one is left alone). Throws NotFoundError for
+ * an unknown id.
  */
 export function release(db: Db, reservationId: string, now: Date): Promise<ReservationChange> {
   return withSpan(
     'Quota.release',
     async () => {
       const changed = await releaseReservation(db, reservationId, now);
-      if (changed) return { reservation: toReservation(changed), changed: true };
-      return { reservation: await current(db, reservationId), changed: false };
+      return { reservation: await current(db, reservationId), changed };
     },
     { 'quota.reservation_id': reservationId },
   );

@@ -1,4 +1,4 @@
-import { effectiveLimits, Enrichment, PlanLimits, type LimitOverrides } from '@qv/contracts';
+import { Enrichment } from '@qv/contracts';
 import type { ItemRow, PrismaClient } from '@qv/db';
 import { Prisma } from '@qv/db';
 
@@ -56,15 +56,12 @@ export class ItemsRepository {
     return ttls;
   }
 
+  /** From prisma/functions/020_quota_user_limits.sql, the same limits the charge reads. */
   private async loadCacheTtls(userId: string): Promise<CacheTtls> {
-    const user = await this.prisma.user.findUnique({ where: { id: userId }, include: { plan: true, overrides: true } });
-    if (!user) return { sessionTtlSeconds: null, contentTtlSeconds: null };
-    const plan = PlanLimits.parse({
-      ...user.plan,
-      tokensPerDay: user.plan.tokensPerDay === null ? null : Number(user.plan.tokensPerDay),
-      tokensPerMonth: user.plan.tokensPerMonth === null ? null : Number(user.plan.tokensPerMonth),
-    });
-    const limits = effectiveLimits(plan, (user.overrides?.limits ?? {}) as LimitOverrides);
-    return { sessionTtlSeconds: limits.sessionTtlSeconds || null, contentTtlSeconds: limits.contentTtlSeconds || null };
+    const rows = await this.prisma.$queryRaw<{ session_ttl_seconds: bigint | null; content_ttl_seconds: bigint | null }[]>`
+      SELECT session_ttl_seconds, content_ttl_seconds FROM quota_user_limits(${userId})`;
+    const row = rows[0];
+    const seconds = (v: bigint | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    return { sessionTtlSeconds: seconds(row?.session_ttl_seconds), contentTtlSeconds: seconds(row?.content_ttl_seconds) };
   }
 }

@@ -1,20 +1,60 @@
 /*
- * The SQL function `quota_charge` decides a charge (it must, to be atomic); the TypeScript domain
- * words the answer. This file feeds the same random scenarios to both and requires the same
- * limits, the same usage figures, the same decision (accept, or the same first failing code) and
- * the same call to wait for in the rolling hour. charge() also asserts the decision at run time.
+ * The rules of a charge live in PostgreSQL alone (prisma/functions). This file holds them to a
+ * reference model written here, in the test only: the same random scenarios go to quota_charge and
+ * to the model, which must agree on the limits, the usage figures, the decision (accept, or the same
+ * first failing code) and the call to wait for in the rolling hour.
  */
 import fc from 'fast-check';
-import { DEFAULT_PLANS, newId, type PlanLimits } from '@qv/contracts';
+import { DEFAULT_PLANS, LIMIT_NAMES, newId, type PlanLimits, type QuotaErrorCode } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
-import { chargedLimits, resolveLimits } from './domain/limits';
-import { decideCharge } from './domain/usage';
-import { dayWindow, HOUR_MS, monthWindow, rollingHourStart } from './domain/windows';
+import type { ChargedLimits } from './domain/limits';
+import type { UsageSnapshot } from './domain/usage';
+import { dayWindow, HOUR_MS, monthWindow } from './domain/windows';
 import { charge } from './index';
 import { callCharge } from './repositories/charge.repository';
-import { readUsage } from './repositories/quota.repository';
 import { chargeBody, createUser } from './testing';
+
+/** The reference model: DESIGN.md §2–3 read literally. */
+const model = {
+  /** Plan limits with the stored overrides applied; 'malformed' where a value is not a safe non-negative integer or null. */
+  limits(plan: PlanLimits, overrides: unknown): ChargedLimits | 'malformed' {
+    const merged: Record<string, unknown> = { ...plan };
+    if (overrides !== null && overrides !== undefined) {
+      if (typeof overrides !== 'object' || Array.isArray(overrides)) return 'malformed';
+      for (const name of LIMIT_NAMES) {
+        if (!(name in overrides)) continue;
+        const v = (overrides as Record<string, unknown>)[name];
+        if (v !== null && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return 'malformed';
+        merged[name] = v;
+      }
+    }
+    const pick = (name: keyof ChargedLimits) => merged[name] as number | null;
+    return { concurrentJobs: pick('concurrentJobs'), callsPerHour: pick('callsPerHour'), enrichmentsPerDay: pick('enrichmentsPerDay'), tokensPerDay: pick('tokensPerDay'), tokensPerMonth: pick('tokensPerMonth') };
+  },
+  /** The five checks in order: the first failing names the refusal; an hourly one names the call (1 = oldest) that must leave the hour. */
+  decide(l: ChargedLimits, u: UsageSnapshot, estimate: number): { ok: true } | { ok: false; code: QuotaErrorCode; freeingCallRank: number | null } {
+    if (l.concurrentJobs !== null && u.inFlight >= l.concurrentJobs) return { ok: false, code: 'CONCURRENCY_LIMIT_EXCEEDED', freeingCallRank: null };
+    if (l.callsPerHour !== null && u.callsInHour >= l.callsPerHour) return { ok: false, code: 'HOURLY_RATE_LIMIT_EXCEEDED', freeingCallRank: l.callsPerHour > 0 ? u.callsInHour - l.callsPerHour + 1 : null };
+    if (l.enrichmentsPerDay !== null && u.enrichmentsToday >= l.enrichmentsPerDay) return { ok: false, code: 'DAILY_QUOTA_EXCEEDED', freeingCallRank: null };
+    if (l.tokensPerDay !== null && u.tokensToday + estimate > l.tokensPerDay) return { ok: false, code: 'DAILY_TOKEN_QUOTA_EXCEEDED', freeingCallRank: null };
+    if (l.tokensPerMonth !== null && u.tokensThisMonth + estimate > l.tokensPerMonth) return { ok: false, code: 'MONTHLY_TOKEN_QUOTA_EXCEEDED', freeingCallRank: null };
+    return { ok: true };
+  },
+  /** The usage after an accepted charge. */
+  afterCharge(u: UsageSnapshot, estimate: number, now: Date, expiresAt: Date): UsageSnapshot {
+    const earlier = (a: Date | null, b: Date) => (a && a < b ? a : b);
+    return {
+      inFlight: u.inFlight + 1,
+      earliestExpiry: earlier(u.earliestExpiry, expiresAt),
+      callsInHour: u.callsInHour + 1,
+      oldestCallAt: earlier(u.oldestCallAt, now),
+      enrichmentsToday: u.enrichmentsToday + 1,
+      tokensToday: u.tokensToday + estimate,
+      tokensThisMonth: u.tokensThisMonth + estimate,
+    };
+  },
+};
 
 let db: TestDatabase;
 let prisma: PrismaClient;
@@ -50,7 +90,16 @@ const scenario = fc.record({
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-async function setUp(s: Scenario): Promise<{ userId: string; callTimes: Date[] }> {
+interface Stored {
+  userId: string;
+  /** Calls the rolling hour counts, oldest first. */
+  callTimes: Date[];
+  usage: UsageSnapshot;
+}
+
+const minuteOf = (t: Date) => new Date(Math.floor(t.getTime() / 60_000) * 60_000);
+
+async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
   const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined)) as Record<string, number | null>;
   const userId = await createUser(db.query, 'free', overrides);
   const day = dayWindow(s.now);
@@ -77,24 +126,38 @@ async function setUp(s: Scenario): Promise<{ userId: string; callTimes: Date[] }
        FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS c(st, t, n)`,
     [userId, s.calls.map((c) => c.status), at],
   );
-  const callTimes = at.filter((t, i) => s.calls[i].status !== 'RELEASED' && t.getTime() > s.now.getTime() - HOUR_MS);
-  return { userId, callTimes: callTimes.sort((a, b) => a.getTime() - b.getTime()) };
+  const hourStart = s.now.getTime() - HOUR_MS;
+  // With an unlimited hourly limit the hour is read by whole minutes (030_quota_usage.sql): the
+  // window's first minute counts whole.
+  const counted = (t: Date) => (exactHour ? t.getTime() > hourStart : t.getTime() >= minuteOf(new Date(hourStart)).getTime());
+  const callTimes = at.filter((t, i) => s.calls[i].status !== 'RELEASED' && counted(t)).sort((a, b) => a.getTime() - b.getTime());
+  const reservedExpiries = at.map((t, i) => ({ t, i })).filter(({ i }) => s.calls[i].status === 'RESERVED').map(({ t, i }) => t.getTime() + 10 * 60_000 + (i + 1));
+  const oldest = callTimes[0] ?? null;
+  const usage: UsageSnapshot = {
+    inFlight: reservedExpiries.length,
+    earliestExpiry: reservedExpiries.length ? new Date(Math.min(...reservedExpiries)) : null,
+    callsInHour: callTimes.length,
+    oldestCallAt: oldest && !exactHour ? minuteOf(oldest) : oldest,
+    enrichmentsToday: s.enrichmentsToday,
+    tokensToday: s.tokensToday,
+    tokensThisMonth: s.tokensThisMonth,
+  };
+  return { userId, callTimes, usage };
 }
 
-it('quota_charge and the pure checks reach the same decision on the same figures', async () => {
+it('quota_charge reaches the reference model’s decision on the same figures', async () => {
   const seen: Record<string, number> = {};
   await fc.assert(
     fc.asyncProperty(scenario, async (s) => {
-      const { userId, callTimes } = await setUp(s);
       const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined));
-      const limits = chargedLimits(resolveLimits(FREE, overrides));
-      const usage = await readUsage(prisma, { userId, hourStart: rollingHourStart(s.now), day: dayWindow(s.now).key, month: monthWindow(s.now).key });
-      const expected = decideCharge(limits, usage, s.estimate);
+      const limits = model.limits(FREE, overrides) as ChargedLimits;
+      const { userId, callTimes, usage } = await setUp(s, limits.callsPerHour !== null);
+      const expected = model.decide(limits, usage, s.estimate);
 
       const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
       expect(sql.planId).toBe('free');
       expect(sql.limits).toEqual(limits);
-      expect(sql.usage).toEqual(usage);
+      expect(sql.usage).toEqual(expected.ok ? model.afterCharge(usage, s.estimate, s.now, new Date(s.now.getTime() + 60_000)) : usage);
       expect({ outcome: sql.outcome, code: sql.code }).toEqual(expected.ok ? { outcome: 'accepted', code: null } : { outcome: 'refused', code: expected.code });
       if (!expected.ok && expected.code === 'HOURLY_RATE_LIMIT_EXCEEDED') {
         expect(sql.freeingCallAt).toEqual(expected.freeingCallRank === null ? null : callTimes[expected.freeingCallRank - 1]);
@@ -111,7 +174,7 @@ it('quota_charge and the pure checks reach the same decision on the same figures
   expect(Object.keys(seen).sort()).toEqual(['ACCEPTED', 'CONCURRENCY_LIMIT_EXCEEDED', 'DAILY_QUOTA_EXCEEDED', 'DAILY_TOKEN_QUOTA_EXCEEDED', 'HOURLY_RATE_LIMIT_EXCEEDED', 'MONTHLY_TOKEN_QUOTA_EXCEEDED']);
 }, 60_000);
 
-it('resolves overrides as resolveLimits does, and refuses the same malformed ones', async () => {
+it('resolves overrides as the model does, and refuses the same malformed ones', async () => {
   const value = fc.oneof(
     fc.integer({ min: 0, max: 1000 }),
     fc.constantFrom(null, -1, 1.5, 2 ** 53 - 1, 2 ** 53, 1e20, '5', true, [1], { n: 1 }),
@@ -124,12 +187,7 @@ it('resolves overrides as resolveLimits does, and refuses the same malformed one
     fc.asyncProperty(overrides, async (o) => {
       const userId = await createUser(db.query, 'free');
       await db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(o)]);
-      let expected: ReturnType<typeof chargedLimits> | 'malformed';
-      try {
-        expected = chargedLimits(resolveLimits(FREE, o));
-      } catch {
-        expected = 'malformed';
-      }
+      const expected = model.limits(FREE, o);
       const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
         (r) => r.limits,
         (err: Error) => (/malformed/.test(err.message) ? ('malformed' as const) : Promise.reject(err)),

@@ -7,12 +7,12 @@ import { APPLY_SQL, applyParams, applyUsageEvent } from './apply-usage-event';
 import { completedEvent, failedEvent, insertUser, reserve, type Charged } from './testing';
 
 /*
- * ledger_apply_usage_event settles and releases with its own copy of libs/quota's settle/release
- * statements (a migration cannot import TypeScript). This file holds the copy to the original: the
- * same scenarios, on twin reservations, must leave identical reservations and counters, and
- * `charged` on the entry must equal settle()/release()'s `changed`. It also covers what the one
- * statement has to get right on its own: the node-postgres path, joining a caller's transaction,
- * and a conflict on the idempotency key changing nothing.
+ * An event applied from every state a reservation can be in: the entry's `charged` flag must say
+ * whether the event finished the reservation, and the reservation and counters must end as a direct
+ * settle()/release() of a twin leaves them (the event may not finish what is already finished, nor
+ * miss what is not). It also covers what the one statement has to get right on its own: the
+ * node-postgres path, joining a caller's transaction, and a conflict on the idempotency key
+ * changing nothing.
  */
 
 let db: TestDatabase;
@@ -76,7 +76,7 @@ const finishes: Finish[] = [
   { kind: 'failed', label: 'failed' },
 ];
 
-describe('parity with libs/quota settle() / release()', () => {
+describe('from every state of its reservation', () => {
   const cases = starts.flatMap((start) => finishes.map((finish) => ({ start, finish })));
   it.each(cases)('$start, then $finish.label: identical reservation and counters, charged = changed', async ({ start, finish }) => {
     const estimate = 500;
