@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { bullPrefix } from '@qv/queue';
 
 /** Renders every overlay with the real `kubectl kustomize` (offline: no cluster) and checks what it holds. */
 const ROOT = join(__dirname, '..', '..');
@@ -75,8 +76,8 @@ describe.each(['production', 'dev'])('kubectl kustomize infra/k8s/overlays/%s', 
     expect(scaled?.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'enrichment-worker' });
     const [trigger] = scaled!.spec.triggers;
     const prefix = find(objects, 'ConfigMap', 'quota-vault-config')!.data!.REDIS_PREFIX;
-    // libs/queue: bullPrefix(REDIS_PREFIX) = `${REDIS_PREFIX}:bull`; BullMQ's waiting LIST is <prefix>:<queue>:wait.
-    expect(trigger).toMatchObject({ type: 'redis', metadata: { listName: `${prefix}:bull:enrichment:wait` }, authenticationRef: { name: 'quota-vault-redis' } });
+    // BullMQ's waiting LIST is <bullPrefix(REDIS_PREFIX)>:<queue>:wait.
+    expect(trigger).toMatchObject({ type: 'redis', metadata: { listName: `${bullPrefix(prefix)}:enrichment:wait` }, authenticationRef: { name: 'quota-vault-redis' } });
     expect(find(objects, 'TriggerAuthentication', 'quota-vault-redis')).toBeDefined();
   });
 

@@ -1,16 +1,21 @@
 import { JOB_CATALOG, QUEUE_NAMES, type JobName } from '@qv/contracts';
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { bullTelemetry, rememberEnqueueContext } from './telemetry';
 
 export { QUEUE_NAMES };
 
-/** BullMQ's prefix for this deployment (REDIS_PREFIX); tests give each file its own. */
+/**
+ * BullMQ's prefix for this deployment (REDIS_PREFIX); tests give each file its own. The `{bull}`
+ * hash tag puts every key of every queue in one Redis Cluster slot, as BullMQ requires (its scripts
+ * touch several keys of a queue at once; the fairness sets live under the queue's keys too), and
+ * leaves `<REDIS_PREFIX>:*` matching all of a deployment's keys.
+ */
 export function bullPrefix(redisPrefix: string): string {
-  return `${redisPrefix}:bull`;
+  return `${redisPrefix}:{bull}`;
 }
 
-export function createQueue(name: string, connection: Redis, redisPrefix: string): Queue {
+export function createQueue(name: string, connection: Redis | Cluster, redisPrefix: string): Queue {
   return new Queue(name, { connection, prefix: bullPrefix(redisPrefix), telemetry: bullTelemetry() });
 }
 

@@ -1,6 +1,7 @@
 import type { CacheTier } from '@qv/contracts';
+import { isCluster, mastersOf } from '@qv/queue';
 import type { Redis } from 'ioredis';
-import type { CacheKeyspace } from '../domain/cache-keys';
+import { savedNanos, type CacheKeyspace } from '../domain/cache-keys';
 
 /**
  * GET an entry and, when present, count the hit and what it saved, in one round trip.
@@ -53,6 +54,7 @@ export interface TierCounters {
 /** The Redis side of the cache: entries, counters, leases, and the event channel. */
 export class RedisCacheRepository {
   private readonly scripts: CacheScripts;
+  private readonly cluster: boolean;
 
   constructor(
     private readonly redis: Redis,
@@ -62,11 +64,22 @@ export class RedisCacheRepository {
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
     this.scripts = redis as unknown as CacheScripts;
+    this.cluster = isCluster(redis);
   }
 
-  /** The raw stored JSON of an entry, counting a hit when found. */
-  getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<string | null> {
-    return this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
+  /**
+   * The raw stored JSON of an entry, counting a hit when found. On a Redis Cluster the entry and its
+   * tier's counters sit in different slots (entries spread over the nodes; one counter hash per
+   * tier), which one script cannot touch: there the GET and the count are two commands.
+   */
+  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<string | null> {
+    if (!this.cluster) return this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
+    const raw = await this.redis.get(entryKey);
+    if (raw !== null) {
+      const { tokens, costUsd } = savingsOf(raw);
+      await this.countHit(tier, tokens, savedNanos({ tokens, costUsd }, costPerTokenUsd));
+    }
+    return raw;
   }
 
   async countMiss(tier: CacheTier): Promise<void> {
@@ -96,6 +109,11 @@ export class RedisCacheRepository {
   /** Many permanent entries in one round trip (warming). */
   async setMany(entries: { entryKey: string; raw: string }[]): Promise<void> {
     if (entries.length === 0) return;
+    // A cluster pipeline must stay on one node; concurrent SETs are pipelined per node by the client.
+    if (this.cluster) {
+      await Promise.all(entries.map(({ entryKey, raw }) => this.redis.set(entryKey, raw)));
+      return;
+    }
     const pipeline = this.redis.pipeline();
     for (const { entryKey, raw } of entries) pipeline.set(entryKey, raw);
     const results = await pipeline.exec();
@@ -113,19 +131,23 @@ export class RedisCacheRepository {
 
   /**
    * Deletes every key matching `pattern` (SCAN, then UNLINK in batches) and answers the keys it
-   * removed. SCAN may return a key twice; the caller counts distinct keys.
+   * removed. SCAN may return a key twice; the caller counts distinct keys. A SCAN sees one node's
+   * keys, so on a cluster every master is scanned, and its keys (of many slots) unlinked one
+   * command each, in one pipeline to that node.
    */
   async deleteMatching(pattern: string): Promise<string[]> {
     const removed: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) {
-        await this.redis.unlink(...keys);
+    for (const node of mastersOf(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (!keys.length) continue;
+        if (this.cluster) await node.pipeline(keys.map((key) => ['unlink', key])).exec();
+        else await node.unlink(...keys);
         removed.push(...keys);
-      }
-    } while (cursor !== '0');
+      } while (cursor !== '0');
+    }
     return removed;
   }
 
@@ -145,5 +167,17 @@ export class RedisCacheRepository {
 
   async ping(): Promise<void> {
     await this.redis.ping();
+  }
+}
+
+/** What a stored entry saved (its tokens, its cost when stored with one), read as the hit script reads it. */
+function savingsOf(raw: string): { tokens: number; costUsd?: number } {
+  try {
+    const entry = JSON.parse(raw) as { tokens?: unknown; costUsd?: unknown };
+    const tokens = Number(entry.tokens);
+    const costUsd = Number(entry.costUsd);
+    return { tokens: Number.isFinite(tokens) ? tokens : 0, costUsd: entry.costUsd == null || !Number.isFinite(costUsd) ? undefined : costUsd };
+  } catch {
+    return { tokens: 0 };
   }
 }
