@@ -57,7 +57,17 @@ if (['start', 'test', 'bench', 'build'].includes(script)) {
   }
 }
 
-// 4. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
+// 4. The console's browser tests drive Debian's Chromium (e2e/console.e2e.test.ts): installed here
+// when missing, for a whole run or one that names the console. Where it cannot be, the reason is
+// printed and that test fails with it (it never skips).
+if (script === 'test' && (args.length === 0 || args.some((a) => /console/.test(a))) && !existsSync('/usr/bin/chromium')) {
+  console.log('• installing Chromium for the console tests (apt-get install chromium)');
+  const apt = (aptArgs) => spawnSync('apt-get', aptArgs, { cwd: root, stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const ok = apt(['update']).status === 0 && apt(['install', '-y', 'chromium']).status === 0;
+  if (!ok || !existsSync('/usr/bin/chromium')) console.error('✖ Chromium could not be installed (apt-get needs root and Debian\'s package lists); e2e/console.e2e.test.ts will fail until /usr/bin/chromium exists');
+}
+
+// 5. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
 const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", `${script}.ts`), ...args], {
   cwd: root,
   stdio: 'inherit',

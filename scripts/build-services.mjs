@@ -169,6 +169,9 @@ export async function isBuildFresh() {
  * Resolves to { built, reason, ms }.
  */
 export async function buildServices({ force = false, quiet = false } = {}) {
+  // The web console api-service serves at /console/ (apps/console/build.mjs; cached the same way).
+  const { buildConsole } = await import('../apps/console/build.mjs');
+  await buildConsole({ force, quiet });
   const started = performance.now();
   const reason = force ? 'forced' : await staleReason(readStamp());
   if (!reason) return { built: false, reason: 'up to date', ms: performance.now() - started };

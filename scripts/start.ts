@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   console.log(`
 Quota Vault is running.
   API:          ${api}        (docs: ${api}/docs)
+  Console:      ${api}/console/   (sign in with a key below: the demo user's, or the admin key for the operator view)
   Admin key:    ${keys.admin}
   Metrics:      curl -s -H "Authorization: Bearer ${tokens.SERVICE_TOKEN_METRICS}" ${urls['enrichment-worker']}/metrics   (this run's credential)
   Demo user:    ${keys.demo}   (plan pro_monthly)

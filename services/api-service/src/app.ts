@@ -9,6 +9,7 @@ import type { QuotaClient } from './repositories/quota.client';
 import type { PrincipalResolver } from './repositories/auth.repository';
 import type { AuthFailureThrottle } from './repositories/auth-throttle';
 import { authenticate, requireAdmin } from './routes/auth.middleware';
+import { consoleRoutes } from './routes/console.routes';
 import { cors, type CorsOptions } from './routes/cors.middleware';
 import { adminPlansRoutes } from './routes/admin/plans.routes';
 import { adminKeysRoutes } from './routes/admin/keys.routes';
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps): Express {
   const corsHandlers = deps.cors ? cors(deps.cors) : undefined;
   if (corsHandlers) app.use(corsHandlers.middleware);
   for (const router of deps.publicRouters ?? []) app.use(router);
+  app.use(consoleRoutes());
 
   app.use('/v1', authenticate(deps));
   app.use(itemsRoutes({ ...deps, admission: new KeyedGate(deps.acceptAdmission ?? DEFAULT_ACCEPT_ADMISSION) }));

@@ -1,0 +1,150 @@
+import type { ApiKeyInfo, Plan, QuotaVaultClient, UpdateUserInput, User } from '@qv/client';
+import { useState, type FormEvent } from 'react';
+import { describeError } from '../api';
+import { time } from '../format';
+import { usePoll } from '../use-poll';
+import { LIMIT_FIELDS, limitInput, parseLimit } from './limits';
+
+/**
+ * Users by id (the API has no search), a new user, a user's plan and overrides, and their keys:
+ * list, issue (the key is shown once), revoke.
+ */
+export function UsersPanel({ client }: { client: QuotaVaultClient }) {
+  const plans = usePoll(() => client.admin.listPlans(), 0);
+  const [lookup, setLookup] = useState('');
+  const [user, setUser] = useState<User>();
+  const [notice, setNotice] = useState<string>();
+
+  const find = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      setUser(await client.admin.getUser(lookup.trim()));
+      setNotice(undefined);
+    } catch (err) {
+      setUser(undefined);
+      setNotice(describeError(err));
+    }
+  };
+
+  return (
+    <section className="card users" aria-label="Users">
+      <h2>Users</h2>
+      <form className="actions" onSubmit={find}>
+        <label>User id<input name="user-id" value={lookup} onChange={(e) => setLookup(e.target.value)} placeholder="usr_…" /></label>
+        <button type="submit" disabled={!lookup.trim()}>Find</button>
+      </form>
+      {notice && <p className="notice">{notice}</p>}
+      {user && <UserDetails key={user.id} user={user} plans={plans.data ?? []} client={client} onChanged={setUser} />}
+      <NewUserForm plans={plans.data ?? []} client={client} onCreated={setUser} />
+    </section>
+  );
+}
+
+function NewUserForm({ plans, client, onCreated }: { plans: Plan[]; client: QuotaVaultClient; onCreated: (u: User) => void }) {
+  const [email, setEmail] = useState('');
+  const [plan, setPlan] = useState('free');
+  const [result, setResult] = useState<string>();
+  const create = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      const { user, apiKey } = await client.admin.createUser({ plan, ...(email.trim() ? { email: email.trim() } : {}) });
+      setResult(`Created ${user.id}. Its API key, shown this once: ${apiKey}`);
+      onCreated(user);
+    } catch (err) {
+      setResult(describeError(err));
+    }
+  };
+  return (
+    <form className="sub-card" onSubmit={create}>
+      <h3>New user</h3>
+      <div className="actions">
+        <label>Email<input type="email" value={email} onChange={(e) => setEmail(e.target.value)} /></label>
+        <label>Plan<PlanSelect plans={plans} value={plan} onChange={setPlan} /></label>
+        <button type="submit">Create user</button>
+      </div>
+      {result && <p className="notice secret">{result}</p>}
+    </form>
+  );
+}
+
+function PlanSelect({ plans, value, onChange }: { plans: Plan[]; value: string; onChange: (id: string) => void }) {
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)}>
+      {plans.map((p) => <option key={p.id} value={p.id}>{p.id}</option>)}
+    </select>
+  );
+}
+
+function UserDetails({ user, plans, client, onChanged }: { user: User; plans: Plan[]; client: QuotaVaultClient; onChanged: (u: User) => void }) {
+  const [plan, setPlan] = useState(user.plan);
+  const [overrides, setOverrides] = useState(() => Object.fromEntries(LIMIT_FIELDS.map((f) => [f.name, limitInput(user.overrides[f.name])])));
+  const [notice, setNotice] = useState<string>();
+  const keys = usePoll(() => client.admin.listApiKeys(user.id), 0, [user.id]);
+
+  const save = async () => {
+    const body: NonNullable<UpdateUserInput['overrides']> = {};
+    for (const f of LIMIT_FIELDS) {
+      const v = parseLimit(overrides[f.name]);
+      if (v !== undefined) body[f.name] = v;
+    }
+    try {
+      onChanged(await client.admin.updateUser(user.id, { plan, overrides: body }));
+      setNotice('saved');
+    } catch (err) {
+      setNotice(describeError(err));
+    }
+  };
+  const issue = async () => {
+    try {
+      const { apiKey } = await client.admin.createApiKey(user.id);
+      setNotice(`New API key, shown this once: ${apiKey}`);
+    } catch (err) {
+      setNotice(describeError(err));
+    }
+    await keys.refresh();
+  };
+  const revoke = async (key: ApiKeyInfo) => {
+    try {
+      await client.admin.revokeApiKey(user.id, key.id);
+      setNotice(`Revoked ${key.prefix}…`);
+    } catch (err) {
+      setNotice(describeError(err));
+    }
+    await keys.refresh();
+  };
+
+  return (
+    <div className="sub-card" data-testid="user-details">
+      <h3>{user.id} {user.email && <span className="hint">{user.email}</span>} <span className="badge">{user.role}</span></h3>
+      <div className="actions">
+        <label>Plan<PlanSelect plans={plans} value={plan} onChange={setPlan} /></label>
+      </div>
+      <p className="hint">Overrides replace the plan's limit: a number or “unlimited”; empty keeps the plan's.</p>
+      <div className="override-grid">
+        {LIMIT_FIELDS.map((f) => (
+          <label key={f.name}>
+            {f.label}
+            <input className="narrow" value={overrides[f.name]} onChange={(e) => setOverrides((o) => ({ ...o, [f.name]: e.target.value }))} />
+          </label>
+        ))}
+      </div>
+      <button type="button" onClick={save}>Save plan and overrides</button>
+      {notice && <p className="notice secret">{notice}</p>}
+      <h4>API keys</h4>
+      <table>
+        <thead><tr><th>Prefix</th><th>Created</th><th>Revoked</th><th /></tr></thead>
+        <tbody>
+          {(keys.data ?? []).map((k) => (
+            <tr key={k.id}>
+              <td><code>{k.prefix}…</code></td>
+              <td>{time(k.createdAt)}</td>
+              <td>{k.revokedAt ? time(k.revokedAt) : '—'}</td>
+              <td>{!k.revokedAt && <button type="button" className="danger" onClick={() => revoke(k)}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button type="button" onClick={issue}>Issue a new key</button>
+    </div>
+  );
+}

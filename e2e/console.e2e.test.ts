@@ -1,0 +1,231 @@
+import { createUser, http, startStack, type Stack } from '@qv/testing';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+/**
+ * The web console (apps/console, served by api-service at /console/) in Debian's Chromium, driven
+ * by playwright-core, against the real stack: what a user and an operator see and do (issue 16).
+ * Each scenario leaves a screenshot in .run/console/.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+
+// The page's globals, for the functions that run inside Chromium (this project compiles without the DOM lib).
+declare const document: { querySelector(s: string): { getAttribute(n: string): string | null; textContent: string | null } | null; querySelectorAll(s: string): ArrayLike<{ textContent: string | null }>; cookie: string };
+declare const sessionStorage: Record<string, string> & { length: number };
+declare const localStorage: { length: number };
+const SHOTS = join(__dirname, '..', '.run', 'console');
+
+describe('web console in Chromium', () => {
+  let stack: Stack;
+  let browser: BrowserContext;
+  let userDataDir: string;
+  const run = Date.now().toString(36);
+  /** Console errors and CSP violations of every page: none is expected. */
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      // scripts/bootstrap.mjs installs it for `npm test`; here it could not (or jest ran directly).
+      throw new Error(`Chromium is not installed at ${CHROMIUM}: run \`apt-get update && apt-get install -y chromium\` as root (npm test does so when it can)`);
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    stack = await startStack({
+      // One item's failures must reach the dead-letter queue, not open the provider's circuit.
+      serviceEnv: { 'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000' } },
+    });
+    userDataDir = mkdtempSync(join(tmpdir(), 'qv-console-chromium-'));
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    expect(pageErrors).toEqual([]);
+  });
+
+  /** A new tab (its own sessionStorage) signed into one view with `key`. */
+  async function signedIn(view: 'user' | 'operator', key: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('console', (msg) => {
+      // A refused call (401, 403, 429) is logged by Chromium as a failed resource: that is the scenario, not a fault.
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`${view}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => pageErrors.push(`${view}: ${err.message}`));
+    await page.goto(`${stack.api}/console/#${view}`);
+    await page.fill('input[name=apiKey]', key);
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector(view === 'user' ? '[data-testid=usage-enrichmentsPerDay]' : 'nav.tabs');
+    return page;
+  }
+
+  /** Fills the create form (only the given tasks ticked) and submits it. */
+  async function fillItem(page: Page, content: string, tasks: Array<'summarize' | 'tag' | 'extract'>): Promise<void> {
+    await page.fill('textarea[name=content]', content);
+    for (const task of ['summarize', 'tag', 'extract'] as const) await page.setChecked(`input[name=task-${task}]`, tasks.includes(task));
+  }
+
+  /** Creates one item from the form and returns its id, once the page shows it accepted. */
+  async function createItem(page: Page, content: string, tasks: Array<'summarize' | 'tag' | 'extract'>): Promise<string> {
+    const before = await page.getAttribute('[data-testid=last-created]', 'data-item-id').catch(() => null);
+    await fillItem(page, content, tasks);
+    await page.click('button:has-text("Create")');
+    const handle = await page.waitForFunction(
+      (prev) => {
+        const id = document.querySelector('[data-testid=last-created]')?.getAttribute('data-item-id');
+        return id && id !== prev ? id : undefined;
+      },
+      before,
+      { timeout: 15_000 },
+    );
+    return (await handle.jsonValue()) as string;
+  }
+
+  const itemRow = (id: string, status: string) => `[data-testid=item][data-item-id="${id}"][data-status=${status}]`;
+  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const shoot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  it('typechecks (its build strips the types without checking them)', () => {
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(__dirname, '..', 'apps', 'console', 'tsconfig.json'), '--noEmit'], { encoding: 'utf8' });
+    expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
+    expect(tsc.status).toBe(0);
+  }, 60_000);
+
+  it('is served at /console/ with a CSP that allows no inline script, and keeps the key in sessionStorage only', async () => {
+    const res = await fetch(`${stack.api}/console/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    const html = await res.text();
+    expect(html.match(/<script\b[^>]*>/g)?.every((tag) => /\ssrc="\/console\/assets\/[^"]+\.js"/.test(tag))).toBe(true);
+    expect(html).not.toMatch(/<script\b[^>]*>[^<]+<\/script>/);
+    expect((await fetch(`${stack.api}/console`, { redirect: 'manual' })).status).toBe(301);
+
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const page = await signedIn('user', user.key);
+    const stored = await page.evaluate(() => ({ session: { ...sessionStorage }, local: localStorage.length, cookie: document.cookie }));
+    expect(stored).toEqual({ session: { 'qv.console.user.apiKey': user.key }, local: 0, cookie: '' });
+    // A wrong key is refused and not kept.
+    const other = await browser.newPage();
+    await other.goto(`${stack.api}/console/#operator`);
+    await other.fill('input[name=apiKey]', user.key);
+    await other.click('button:has-text("Sign in")');
+    expect(await text(other, '[role=alert]')).toBe('You are not allowed to do that.');
+    expect(await other.evaluate(() => sessionStorage.length)).toBe(0);
+    await Promise.all([page.close(), other.close()]);
+  }, 60_000);
+
+  it('free user: 50 items go to DONE, the 51st shows the daily-limit message with a countdown and the indicator reads 50/50', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const page = await signedIn('user', user.key);
+    const started = Date.now();
+    for (let i = 0; i < 50; i++) {
+      const id = await createItem(page, `note ${i} about budgets and ${run}`, ['tag']);
+      // Free plan: 3 in flight at most, so each is let finish (and seen finishing) before the next.
+      await page.waitForSelector(itemRow(id, 'DONE'), { timeout: 30_000 });
+    }
+    console.log(`50 items created and seen DONE through the console in ${Date.now() - started} ms`);
+    await fillItem(page, `one too many ${run}`, ['tag']);
+    await page.click('button:has-text("Create")');
+    await page.waitForSelector('[data-testid=refusal][data-code=DAILY_QUOTA_EXCEEDED]');
+    expect(await text(page, '.refusal-message')).toBe("You've reached your daily limit.");
+    expect(await text(page, '[data-testid=countdown]')).toMatch(/^Try again in (\d+h \d\dm \d\ds|\d+m \d\ds|\d+s)$/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=usage-enrichmentsPerDay]')?.textContent?.includes('50/50 enrichments today'));
+    expect(await page.getAttribute('[data-testid=usage-enrichmentsPerDay]', 'data-level')).toBe('exceeded');
+    expect(await text(page, '[data-testid=usage-level]')).toBe('exceeded');
+    // The ledger shows the user's entries a page (10) at a time.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=ledger-row]').length === 10);
+    const tags = await text(page, `[data-testid=item] dd`);
+    expect(tags.length).toBeGreaterThan(0);
+    await shoot(page, 'daily-limit');
+    expect((await stack.db.query<{ n: string }>('SELECT count(*)::text AS n FROM items WHERE user_id = $1', [user.id]))[0].n).toBe('50');
+    await page.close();
+  }, 240_000);
+
+  it('three slow items are seen ENRICHING; the fourth shows the concurrency message', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const page = await signedIn('user', user.key);
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await createItem(page, `slow ${i} ${run} [sim:latency_ms=12000]`, ['tag']));
+    await fillItem(page, `fourth ${run}`, ['tag']);
+    await page.click('button:has-text("Create")');
+    await page.waitForSelector('[data-testid=refusal][data-code=CONCURRENCY_LIMIT_EXCEEDED]');
+    expect(await text(page, '.refusal-message')).toBe('Too many items processing.');
+    expect(await text(page, '[data-testid=countdown]')).toMatch(/^Try again in \d+s$|^You can try again now\.$/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=usage-concurrentJobs]')?.textContent?.includes('3/3 jobs in flight'));
+    expect(await page.getAttribute('[data-testid=usage-concurrentJobs]', 'data-level')).toBe('exceeded');
+    // Live: the list shows them being worked on without a reload.
+    await page.waitForSelector(itemRow(ids[0], 'ENRICHING'), { timeout: 15_000 });
+    await shoot(page, 'concurrency-limit');
+    expect(await page.locator('[data-testid=item]').count()).toBe(3);
+    await page.close();
+  }, 90_000);
+
+  it('an operator replays a dead letter from the console and the user sees the item turn DONE', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'payg');
+    const userPage = await signedIn('user', user.key);
+    // Five attempts of one call each fail; the sixth call (the replay) succeeds.
+    const id = await createItem(userPage, `A provider that fails five times, then answers. replay-${run} [sim:fail_first=5]`, ['summarize']);
+    await userPage.waitForSelector(itemRow(id, 'FAILED'), { timeout: 60_000 });
+
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.click('nav.tabs button:has-text("Dead letters")');
+    await ops.fill('input[name=dlq-user]', user.id);
+    const row = `[data-testid=dlq-row][data-job-id="${id}"]`;
+    await ops.waitForSelector(row, { timeout: 30_000 });
+    expect(await ops.locator('[data-testid=dlq-row]').count()).toBe(1);
+    await ops.click(`${row} button:text-is("History")`);
+    await ops.waitForSelector('[data-testid=dlq-history] li');
+    expect(await ops.locator('[data-testid=dlq-history] li').count()).toBe(5);
+    await shoot(ops, 'dead-letter-history');
+    await ops.click(`${row} button:text-is("Replay")`);
+    await ops.waitForSelector('[data-testid=dlq-notice]');
+    expect(await text(ops, '[data-testid=dlq-notice]')).toMatch(new RegExp(`^Replayed ${id} as \\S+ \\(not charged\\)\\.$`));
+    await ops.waitForSelector(row, { state: 'detached', timeout: 15_000 });
+
+    await userPage.waitForSelector(itemRow(id, 'DONE'), { timeout: 30_000 });
+    expect((await text(userPage, `[data-item-id="${id}"] [data-testid=summary]`)).length).toBeGreaterThan(0);
+    // The replay's tokens are in the ledger, marked as not charged to the user.
+    await userPage.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid=ledger-row]')).some((r) => r.textContent?.includes('no (ops replay)')), undefined, { timeout: 15_000 });
+    await shoot(userPage, 'dead-letter-replayed');
+    await Promise.all([userPage.close(), ops.close()]);
+  }, 150_000);
+
+  it('pro plan: a repeated item is answered from the cache and the cache widget shows the hit', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.click('nav.tabs button:has-text("Cache")');
+    await ops.waitForSelector('[data-testid=cache-tier-content][data-hits="0"]');
+
+    const userPage = await signedIn('user', user.key);
+    const content = `The cache answers a repeated item without a second LLM call. cache-${run}`;
+    const first = await createItem(userPage, content, ['summarize']);
+    await userPage.waitForSelector(itemRow(first, 'DONE'), { timeout: 30_000 });
+    const second = await createItem(userPage, content, ['summarize']);
+    await userPage.waitForSelector(itemRow(second, 'DONE'), { timeout: 30_000 });
+    expect(await text(userPage, `[data-item-id="${second}"] .enrichment`)).toContain('from cache');
+    expect(await text(userPage, `[data-item-id="${first}"] .enrichment`)).not.toContain('from cache');
+
+    await ops.waitForSelector('[data-testid=cache-tier-content][data-hits="1"]', { timeout: 15_000 });
+    const stats = (await http('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey })).body;
+    console.log('cache stats after the repeat', JSON.stringify(stats.tiers));
+    expect(stats.tiers.content).toMatchObject({ hits: 1, misses: 1 });
+    // tier, entries, hits, misses, hit ratio
+    expect((await ops.locator('[data-testid=cache-tier-content] td').allTextContents()).slice(0, 5)).toEqual(['content', '1', '1', '1', '50.0 %']);
+    await shoot(ops, 'cache-hit');
+    await Promise.all([userPage.close(), ops.close()]);
+  }, 90_000);
+});
