@@ -16,6 +16,7 @@ import { charge, CHARGE_SQL, chargeParams } from '@qv/quota';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase, startService, testServiceCredentials } from '../libs/testing/src';
 import { load, rateOf } from './support/autocannon';
+import { chargeCostByVolume, printVolumeTable } from './support/charge-by-volume';
 
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -139,6 +140,8 @@ async function main(): Promise<void> {
     console.log(line('quota-service over HTTP', mid.http));
     const ratios = rounds.map((r) => `${(r.ratio * 100).toFixed(1)} %`).join(', ');
     console.log(`  ratio ${(mid.ratio * 100).toFixed(1)} % of raw (target ≥ 40 %; rounds: ${ratios}), p99 ${mid.http.p99} ms (target < 20 ms)`);
+    const volumes = (process.env.BENCH_VOLUMES ?? '0,10000,100000,1000000').split(',').map(Number);
+    printVolumeTable(await chargeCostByVolume(pool, volumes, Number(process.env.BENCH_VOLUME_SAMPLES ?? 200)));
   } finally {
     await prisma.$disconnect();
     await pool.end();

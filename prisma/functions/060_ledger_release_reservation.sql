@@ -1,6 +1,6 @@
 -- RESERVED or EXPIRED → RELEASED, refunding the enrichment and the estimated tokens of the
 -- reservation's own day and month; the call is refunded by the status (RELEASED is not counted in
--- the rolling hour, and 080_quota_track_hourly_calls takes it out of its minute). Once only, as settle.
+-- the rolling hour, and 080_quota_track_call_slots takes it out of its slot). Once only, as settle.
 CREATE OR REPLACE FUNCTION "ledger_release_reservation"(p_id TEXT, p_now TIMESTAMPTZ) RETURNS BOOLEAN
 LANGUAGE sql VOLATILE AS $$
   WITH r AS (

@@ -97,7 +97,7 @@ interface Stored {
   usage: UsageSnapshot;
 }
 
-const minuteOf = (t: Date) => new Date(Math.floor(t.getTime() / 60_000) * 60_000);
+const slotOf = (t: Date) => new Date(Math.floor(t.getTime() / 10_000) * 10_000);
 
 async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
   const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined)) as Record<string, number | null>;
@@ -127,9 +127,9 @@ async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
     [userId, s.calls.map((c) => c.status), at],
   );
   const hourStart = s.now.getTime() - HOUR_MS;
-  // With an unlimited hourly limit the hour is read by whole minutes (030_quota_usage.sql): the
-  // window's first minute counts whole.
-  const counted = (t: Date) => (exactHour ? t.getTime() > hourStart : t.getTime() >= minuteOf(new Date(hourStart)).getTime());
+  // With an unlimited hourly limit the hour is read by whole 10-second slots (030_quota_usage.sql):
+  // the window's first slot counts whole.
+  const counted = (t: Date) => (exactHour ? t.getTime() > hourStart : t.getTime() >= slotOf(new Date(hourStart)).getTime());
   const callTimes = at.filter((t, i) => s.calls[i].status !== 'RELEASED' && counted(t)).sort((a, b) => a.getTime() - b.getTime());
   const reservedExpiries = at.map((t, i) => ({ t, i })).filter(({ i }) => s.calls[i].status === 'RESERVED').map(({ t, i }) => t.getTime() + 10 * 60_000 + (i + 1));
   const oldest = callTimes[0] ?? null;
@@ -137,7 +137,7 @@ async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
     inFlight: reservedExpiries.length,
     earliestExpiry: reservedExpiries.length ? new Date(Math.min(...reservedExpiries)) : null,
     callsInHour: callTimes.length,
-    oldestCallAt: oldest && !exactHour ? minuteOf(oldest) : oldest,
+    oldestCallAt: oldest && !exactHour ? slotOf(oldest) : oldest,
     enrichmentsToday: s.enrichmentsToday,
     tokensToday: s.tokensToday,
     tokensThisMonth: s.tokensThisMonth,

@@ -8,4 +8,4 @@ export { charge, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, 
 export { CHARGE_SQL, chargeParams, type ChargeCallArgs, type ChargeDb, type PgQueryable } from './repositories/charge.repository';
 export { settle, release, type ReservationChange } from './use-cases/reservations';
 export { quotaStatus } from './use-cases/status';
-export { expireStale, voidOrphans, pruneHourlyBuckets, startSweeper, type SweeperOptions } from './use-cases/sweeper';
+export { expireStale, voidOrphans, pruneCallSlotsBefore, startSweeper, type SweeperOptions } from './use-cases/sweeper';

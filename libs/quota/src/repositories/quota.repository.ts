@@ -59,14 +59,14 @@ export async function expireBatch(db: Db, now: Date, batch: number): Promise<num
 }
 
 /**
- * Deletes minute buckets of ai_hourly_calls older than `before`, at most `batch`: the rolling hour
- * reads the last 61 minutes only, so a bucket two hours old has no reader left.
+ * Deletes rows of ai_call_slots older than `before`, at most `batch`: the rolling hour reads the
+ * last hour's slots only, so a slot two hours old has no reader left.
  */
-export async function pruneHourlyCalls(db: Db, before: Date, batch: number): Promise<number> {
+export async function pruneCallSlots(db: Db, before: Date, batch: number): Promise<number> {
   const rows = await db.$queryRaw<{ n: number }[]>`
     WITH x AS (
-      DELETE FROM ai_hourly_calls
-       WHERE ctid IN (SELECT ctid FROM ai_hourly_calls WHERE minute < ${before}::timestamptz LIMIT ${batch}::int)
+      DELETE FROM ai_call_slots
+       WHERE ctid IN (SELECT ctid FROM ai_call_slots WHERE slot_start < ${before}::timestamptz LIMIT ${batch}::int)
       RETURNING 1
     )
     SELECT count(*)::int AS n FROM x`;

@@ -1,6 +1,6 @@
 import type { Db } from '@qv/db';
 import { withSpan } from '@qv/telemetry';
-import { expireBatch, findOrphans, pruneHourlyCalls } from '../repositories/quota.repository';
+import { expireBatch, findOrphans, pruneCallSlots } from '../repositories/quota.repository';
 import { release } from './reservations';
 
 const BATCH = 500;
@@ -44,16 +44,16 @@ export function voidOrphans(db: Db, now: Date, graceSeconds: number): Promise<nu
   });
 }
 
-/** Minute buckets older than this have no reader: the rolling hour reads the last 61 minutes. */
-const HOURLY_BUCKET_RETENTION_MS = 2 * 60 * 60 * 1000;
+/** Call slots older than this have no reader: the rolling hour reads the last hour's. */
+const CALL_SLOT_RETENTION_MS = 2 * 60 * 60 * 1000;
 
-/** Deletes the minute buckets of ai_hourly_calls that no rolling hour reads any more. */
-export function pruneHourlyBuckets(db: Db, now: Date): Promise<number> {
-  return withSpan('Quota.pruneHourlyBuckets', async (span) => {
-    const before = new Date(now.getTime() - HOURLY_BUCKET_RETENTION_MS);
+/** Deletes the rows of ai_call_slots that no rolling hour reads any more. */
+export function pruneCallSlotsBefore(db: Db, now: Date): Promise<number> {
+  return withSpan('Quota.pruneCallSlots', async (span) => {
+    const before = new Date(now.getTime() - CALL_SLOT_RETENTION_MS);
     let total = 0;
     for (;;) {
-      const n = await pruneHourlyCalls(db, before, BATCH);
+      const n = await pruneCallSlots(db, before, BATCH);
       total += n;
       if (n < BATCH) break;
     }
@@ -75,7 +75,7 @@ export interface SweeperOptions {
 }
 
 /**
- * Runs `voidOrphans`, `expireStale` and `pruneHourlyBuckets` every `intervalMs` (orphans first: they deserve a refund,
+ * Runs `voidOrphans`, `expireStale` and `pruneCallSlotsBefore` every `intervalMs` (orphans first: they deserve a refund,
  * which an expiry would no longer give). Sweeps never overlap; several processes may sweep at once.
  * Returns a function that stops the timer and waits for a sweep in progress.
  */
@@ -89,7 +89,7 @@ export function startSweeper(options: SweeperOptions): () => Promise<void> {
       const now = clock();
       const voided = await voidOrphans(options.db, now, grace);
       const expired = await expireStale(options.db, now);
-      const pruned = await pruneHourlyBuckets(options.db, now);
+      const pruned = await pruneCallSlotsBefore(options.db, now);
       if (voided || expired || pruned) options.logger?.info({ voided, expired, pruned }, 'quota sweep');
     } catch (err) {
       options.logger?.error({ err }, 'quota sweep failed');

@@ -1,12 +1,12 @@
 /*
- * ai_hourly_calls is a cache of ai_usage_reservations (calls per user and minute, RELEASED ones
- * excluded) that the rolling hour reads instead of the reservations. Whoever writes the
- * reservations, the buckets must say what a GROUP BY over them says.
+ * ai_call_slots is a cache of ai_usage_reservations (calls per user and 10-second slot, RELEASED
+ * ones excluded) that the rolling hour reads instead of the reservations. Whoever writes the
+ * reservations, the slots must say what a GROUP BY over them says.
  */
 import fc from 'fast-check';
 import { newId } from '@qv/contracts';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
-import { pruneHourlyBuckets } from './index';
+import { pruneCallSlotsBefore } from './index';
 import { createUser } from './testing';
 
 let db: TestDatabase;
@@ -28,8 +28,8 @@ type Op =
   | { kind: 'reassign'; pick: number; user: number }
   | { kind: 'delete'; pick: number };
 
-// Instants within a few minutes, with many on the same minute and on minute edges.
-const instant = fc.oneof(fc.integer({ min: 0, max: 5 * 60_000 }), fc.constantFrom(0, 59_999, 60_000, 120_000 - 1, 120_000));
+// Instants within a minute, with many in the same slot and on slot edges.
+const instant = fc.oneof(fc.integer({ min: 0, max: 60_000 }), fc.constantFrom(0, 9_999, 10_000, 20_000 - 1, 20_000));
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('insert' as const), user: fc.nat(1), atMs: instant, status: fc.constantFrom(...STATUSES) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('status' as const), pick: fc.nat(), status: fc.constantFrom(...STATUSES) }) },
@@ -38,7 +38,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }) },
 );
 
-it('equal the reservations grouped by user and minute after any inserts, status changes, moves and deletes', async () => {
+it('equal the reservations grouped by user and slot after any inserts, status changes, moves and deletes', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
       const users = [await createUser(db.query), await createUser(db.query)];
@@ -67,28 +67,28 @@ it('equal the reservations grouped by user and minute after any inserts, status 
           ids.splice(ids.indexOf(id), 1);
         }
       }
-      const buckets = await db.query(
-        `SELECT user_id, minute, calls FROM ai_hourly_calls WHERE user_id = ANY($1) AND calls <> 0 ORDER BY user_id, minute`,
+      const slots = await db.query(
+        `SELECT user_id, slot_start, calls FROM ai_call_slots WHERE user_id = ANY($1) AND calls <> 0 ORDER BY user_id, slot_start`,
         [users],
       );
       const grouped = await db.query(
-        `SELECT user_id, date_trunc('minute', created_at, 'UTC') AS minute, count(*)::int AS calls
+        `SELECT user_id, date_bin('10 seconds', created_at, '1970-01-01 00:00:00+00') AS slot_start, count(*)::int AS calls
            FROM ai_usage_reservations WHERE user_id = ANY($1) AND status <> 'RELEASED'
           GROUP BY 1, 2 ORDER BY 1, 2`,
         [users],
       );
-      expect(buckets).toEqual(grouped);
+      expect(slots).toEqual(grouped);
     }),
     { numRuns: 60 },
   );
 }, 60_000);
 
-it('the sweeper prunes buckets older than two hours and keeps the rest', async () => {
+it('the sweeper prunes slots older than two hours and keeps the rest', async () => {
   const user = await createUser(db.query);
   const now = new Date('2026-06-15T15:00:00.000Z');
   const minutes = [-180, -121, -119, -1].map((m) => new Date(now.getTime() + m * 60_000));
-  for (const minute of minutes) await db.query(`INSERT INTO ai_hourly_calls (user_id, minute, calls) VALUES ($1, $2, 1)`, [user, minute]);
-  expect(await pruneHourlyBuckets(db.prisma, now)).toBeGreaterThanOrEqual(2);
-  const left = await db.query<{ minute: Date }>(`SELECT minute FROM ai_hourly_calls WHERE user_id = $1 ORDER BY minute`, [user]);
-  expect(left.map((r) => r.minute.toISOString())).toEqual(minutes.slice(2).map((m) => m.toISOString()));
+  for (const slot of minutes) await db.query(`INSERT INTO ai_call_slots (user_id, slot_start, calls) VALUES ($1, $2, 1)`, [user, slot]);
+  expect(await pruneCallSlotsBefore(db.prisma, now)).toBeGreaterThanOrEqual(2);
+  const left = await db.query<{ slot_start: Date }>(`SELECT slot_start FROM ai_call_slots WHERE user_id = $1 ORDER BY slot_start`, [user]);
+  expect(left.map((r) => r.slot_start.toISOString())).toEqual(minutes.slice(2).map((m) => m.toISOString()));
 });
