@@ -74,12 +74,39 @@ describe('llm-simulator HTTP', () => {
     ['no messages', { messages: [] }, 'messages'],
     ['a bad role', { messages: [{ role: 'robot', content: 'x' }] }, 'messages.0.role'],
     ['max_tokens 0', { messages: [{ role: 'user', content: 'x' }], max_tokens: 0 }, 'max_tokens'],
-    ['streaming', { messages: [{ role: 'user', content: 'x' }], stream: true }, 'stream'],
+    ['a non-boolean stream', { messages: [{ role: 'user', content: 'x' }], stream: 'yes' }, 'stream'],
   ])('refuses %s with 400 invalid_request_error', async (_name, payload, param) => {
     const { status, body } = await post(payload);
     expect(status).toBe(400);
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.param).toBe(param);
+  });
+
+  it('streams server-sent events with the usage in the last chunk when asked, and the same answer and usage as unstreamed', async () => {
+    const messages = [{ role: 'user', content: 'Streaming answers arrive in pieces. [sim:chunk_ms=5]' }];
+    const whole = await post({ messages, max_tokens: 50 });
+    const res = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages, max_tokens: 50, stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events[events.length - 1]).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id)).toBe(true);
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    const usageChunk = chunks[chunks.length - 1];
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage).toEqual(whole.body.usage);
+    expect(chunks[chunks.length - 2].choices[0].finish_reason).toBe('stop');
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(whole.body.choices[0].message.content);
+    expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBeGreaterThan(3);
+
+    const bare = await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages, stream: true }) });
+    const bareChunks = (await bare.text()).split('\n\n').filter(Boolean).slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')));
+    expect(bareChunks.some((c) => c.usage)).toBe(false);
   });
 
   it('refuses a body that is not JSON, and an unknown route, in OpenAI’s shape', async () => {

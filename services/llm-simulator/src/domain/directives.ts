@@ -14,6 +14,8 @@ export interface Directives {
   /** The status the `fail_first` failures answer with (default 500); a 429 carries `retry_after`. */
   failFirstStatus?: SimulatedStatus;
   failUntil?: number;
+  /** A streamed answer waits this long before each chunk after the first (`[sim:chunk_ms=N]`). */
+  chunkMs?: number;
 }
 
 // The value stops at the next '[' as well: with '[' allowed, a run of '[sim:a=[sim:a=…' made every
@@ -53,6 +55,9 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'fail_until':
         result.failUntil = n;
+        break;
+      case 'chunk_ms':
+        result.chunkMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);
         break;
     }
   }

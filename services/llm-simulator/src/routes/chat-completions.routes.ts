@@ -8,6 +8,7 @@ import { parseDirectives } from '../domain/directives';
 import type { FaultInjector } from '../domain/faults';
 import type { CallLog } from '../repositories/call-log';
 import { sendOpenAiError } from './openai-errors';
+import { streamCompletion } from './stream-completion';
 
 const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
 const Message = z.looseObject({
@@ -20,7 +21,8 @@ const ChatCompletionBody = z.looseObject({
   max_tokens: z.number().int().positive().nullish(),
   max_completion_tokens: z.number().int().positive().nullish(),
   response_format: z.looseObject({ type: z.string() }).optional(),
-  stream: z.literal(false).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
 });
 
 /** What an absent max_tokens means here (a real model would use its context window). */
@@ -40,7 +42,7 @@ function text(content: z.infer<typeof Message>['content']): string {
   return content.map((part) => part.text ?? '').join('');
 }
 
-/** `POST /v1/chat/completions` and `GET /v1/models`, OpenAI-compatible. */
+/** `POST /v1/chat/completions` (streamed as server-sent events with `stream: true`) and `GET /v1/models`, OpenAI-compatible. */
 export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
   const router = Router();
 
@@ -101,13 +103,20 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
     const reply = answer(detectTask(system), userContent, maxTokens);
     const promptTokens = countChatTokensBounded(messages);
     deps.onOutcome('ok');
+    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const model = body.model ?? deps.model;
+    const usage = { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens };
+    if (body.stream) {
+      return streamCompletion(res, { id, created, model, reply, usage, includeUsage: body.stream_options?.include_usage === true, chunkDelayMs: directives.chunkMs ?? 0 });
+    }
     res.json({
-      id: `chatcmpl-${randomUUID().replace(/-/g, '')}`,
+      id,
       object: 'chat.completion',
-      created: Math.floor(Date.now() / 1000),
-      model: body.model ?? deps.model,
+      created,
+      model,
       choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: reply.finishReason }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens },
+      usage,
     });
   });
 
