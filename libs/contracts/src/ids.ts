@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
  */
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
-export type IdPrefix = 'itm' | 'rsv' | 'evt' | 'usr' | 'key' | 'led' | 'obx' | 'cch' | 'job';
+export type IdPrefix = 'itm' | 'rsv' | 'evt' | 'usr' | 'key' | 'led' | 'obx' | 'cch' | 'job' | 'chc';
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   let time = '';

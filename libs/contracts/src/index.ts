@@ -10,3 +10,4 @@ export * from './events';
 export * from './admin';
 export * from './cache';
 export * from './ids';
+export * from './chat';

@@ -13,3 +13,4 @@ export { OpenAiCompatibleProvider, type OpenAiCompatibleOptions } from './provid
 export { AnthropicProvider, type AnthropicOptions } from './providers/anthropic.provider';
 export { createProvider } from './providers/create-provider';
 export { mapSdkError } from './providers/sdk-errors';
+export * from './breaker/provider-breaker';

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { int32, safeString } from './bounds';
+
+/**
+ * The OpenAI-compatible synchronous path (`POST /v1/chat/completions`, DESIGN.md §4). Only what
+ * Quota Vault reads is checked; every other field of OpenAI's body (temperature, tools, …) passes
+ * through to the provider untouched (loose objects).
+ */
+export const ChatContentPart = z.looseObject({ type: z.string().max(64), text: safeString().optional() });
+
+export const ChatRequestMessage = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.union([safeString(), z.array(ChatContentPart).max(1000), z.null()]).optional(),
+});
+export type ChatRequestMessage = z.infer<typeof ChatRequestMessage>;
+
+export const ChatCompletionRequest = z.looseObject({
+  model: safeString().min(1).max(200).optional(),
+  messages: z.array(ChatRequestMessage).min(1).max(1000),
+  max_tokens: int32().positive().nullish(),
+  max_completion_tokens: int32().positive().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  /** One answer per call: the charge and the cache hold one completion. */
+  n: z.literal(1).nullish(),
+});
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
+
+/** The tiers a call may opt into with `X-QV-Cache` (the system tier is not for user content). */
+export const ChatCacheTier = z.enum(['session', 'content']);
+export type ChatCacheTier = z.infer<typeof ChatCacheTier>;
+
+/** `X-QV-Cache-TTL`: seconds, never more than the plan's TTL for the tier. */
+export const ChatCacheTtlHeader = z.coerce.number().int().min(1).max(7 * 24 * 3600);
+
+/** A completion as stored in the cache and in an idempotency record, replayed streamed or not. */
+export const StoredChatCompletion = z.object({
+  id: z.string(),
+  model: z.string(),
+  created: z.number().int(),
+  content: z.string(),
+  finishReason: z.string().nullable(),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+});
+export type StoredChatCompletion = z.infer<typeof StoredChatCompletion>;
