@@ -1,4 +1,4 @@
-import { createUser, http, startStack, type Stack } from '@qv/testing';
+import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -228,4 +228,55 @@ describe('web console in Chromium', () => {
     await shoot(ops, 'cache-hit');
     await Promise.all([userPage.close(), ops.close()]);
   }, 90_000);
+
+  it('an operator finds a user by email, changes plan and an override, issues and revokes a key', async () => {
+    const email = `console-${run}@example.com`;
+    const created = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email } });
+    expect(created.status).toBe(201);
+    const userId = created.body.user.id as string;
+    const firstKey = created.body.apiKey as string;
+
+    // GET /admin/users?email=: one user or none, a valid email required, admins only.
+    const search = (query: string, key?: string) => http('GET', `${stack.api}/admin/users${query}`, { key });
+    const found = await search(`?email=${encodeURIComponent(email.toUpperCase())}`, stack.adminKey);
+    expect(found.status).toBe(200);
+    expect(found.body.users.map((u: { id: string }) => u.id)).toEqual([userId]);
+    expect((await search(`?email=nobody-${run}%40example.com`, stack.adminKey)).body).toEqual({ users: [] });
+    for (const query of ['?email=not-an-email', '']) {
+      const refused = await search(query, stack.adminKey);
+      expect([refused.status, refused.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect((await search(`?email=${encodeURIComponent(email)}`, firstKey)).status).toBe(403);
+    expect((await search(`?email=${encodeURIComponent(email)}`)).status).toBe(401);
+
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.click('nav.tabs button:has-text("Users")');
+    await ops.fill('input[name=user-lookup]', email);
+    await ops.click('button:text-is("Find")');
+    await ops.waitForSelector('[data-testid=user-details]');
+    expect(await text(ops, '[data-testid=user-details] h3')).toContain(userId);
+    await ops.selectOption('select[name=user-plan]', 'payg');
+    await ops.fill('input[name=override-enrichmentsPerDay]', '7');
+    await ops.click('button:has-text("Save plan and overrides")');
+    await ops.waitForSelector('[data-testid=user-notice]:text-is("saved")');
+    const stored = (await http('GET', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey })).body.user;
+    expect({ plan: stored.plan, overrides: stored.overrides }).toEqual({ plan: 'payg', overrides: { enrichmentsPerDay: 7 } });
+
+    await ops.waitForSelector('[data-testid=key-row]');
+    await ops.click('button:has-text("Issue a new key")');
+    await ops.waitForSelector('[data-testid=user-notice]:has-text("New API key, shown this once")');
+    const secondKey = (await text(ops, '[data-testid=user-notice]')).replace('New API key, shown this once: ', '');
+    await ops.waitForFunction(() => document.querySelectorAll('[data-testid=key-row]').length === 2);
+    const quota = await http('GET', `${stack.api}/v1/quota`, { key: secondKey });
+    expect([quota.status, quota.body.plan, quota.body.quotas.enrichmentsPerDay.limit]).toEqual([200, 'payg', 7]);
+
+    // Keys are listed oldest first: revoke the one the user was created with.
+    await ops.click('[data-testid=key-row][data-revoked=no] >> nth=0 >> button:has-text("Revoke")');
+    await ops.waitForSelector('[data-testid=key-row][data-revoked=yes]');
+    expect(await ops.locator('[data-testid=key-row][data-revoked=no]').count()).toBe(1);
+    await eventually(async () => (await http('GET', `${stack.api}/v1/quota`, { key: firstKey })).status === 401);
+    expect((await http('GET', `${stack.api}/v1/quota`, { key: secondKey })).status).toBe(200);
+    await shoot(ops, 'users');
+    await ops.close();
+  }, 60_000);
 });

@@ -101,6 +101,14 @@ describe('QuotaVaultClient', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('finds users by email through the query string', async () => {
+    const user = { id: 'usr_1', email: 'a+b@example.com', plan: 'free', role: 'user', overrides: {}, createdAt: '2026-12-02T00:00:00.000Z' };
+    const { fetch, calls } = scripted([json(200, { users: [user] })]);
+    const client = new QuotaVaultClient({ baseUrl: 'http://api.test', fetch });
+    expect(await client.admin.findUsers({ email: 'a+b@example.com' })).toEqual([user]);
+    expect(calls[0].url).toBe('http://api.test/admin/users?email=a%2Bb%40example.com');
+  });
+
   it('builds query strings and escapes path parameters', async () => {
     const { fetch, calls } = scripted([json(200, { items: [], nextCursor: null }), json(200, { item: { id: 'a/b' } })]);
     const client = new QuotaVaultClient({ baseUrl: 'http://api.test', fetch });

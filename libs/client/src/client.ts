@@ -257,6 +257,10 @@ export class AdminApi {
   createUser(body: CreateUserInput, options?: CallOptions): Promise<{ user: User; apiKey: string }> {
     return this.send('POST', '/admin/users', body, options);
   }
+  /** `GET /admin/users?email=`: the user with this email, if any (emails are unique). */
+  async findUsers(params: { email: string }, options?: CallOptions): Promise<User[]> {
+    return (await this.client.get<{ users: User[] }>('/admin/users', { ...params }, options)).users;
+  }
   async getUser(id: string, options?: CallOptions): Promise<User> {
     return (await this.client.get<{ user: User }>(`/admin/users/${enc(id)}`, undefined, options)).user;
   }

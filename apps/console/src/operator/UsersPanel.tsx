@@ -6,7 +6,7 @@ import { usePoll } from '../use-poll';
 import { LIMIT_FIELDS, limitInput, parseLimit } from './limits';
 
 /**
- * Users by id (the API has no search), a new user, a user's plan and overrides, and their keys:
+ * A user by id or email, a new user, a user's plan and overrides, and their keys:
  * list, issue (the key is shown once), revoke.
  */
 export function UsersPanel({ client }: { client: QuotaVaultClient }) {
@@ -17,9 +17,12 @@ export function UsersPanel({ client }: { client: QuotaVaultClient }) {
 
   const find = async (event: FormEvent) => {
     event.preventDefault();
+    const wanted = lookup.trim();
     try {
-      setUser(await client.admin.getUser(lookup.trim()));
-      setNotice(undefined);
+      // An email goes through GET /admin/users?email=, an id through GET /admin/users/:id.
+      const found = wanted.includes('@') ? (await client.admin.findUsers({ email: wanted }))[0] : await client.admin.getUser(wanted);
+      setUser(found);
+      setNotice(found ? undefined : `No user has the email ${wanted}.`);
     } catch (err) {
       setUser(undefined);
       setNotice(describeError(err));
@@ -30,7 +33,7 @@ export function UsersPanel({ client }: { client: QuotaVaultClient }) {
     <section className="card users" aria-label="Users">
       <h2>Users</h2>
       <form className="actions" onSubmit={find}>
-        <label>User id<input name="user-id" value={lookup} onChange={(e) => setLookup(e.target.value)} placeholder="usr_…" /></label>
+        <label>User id or email<input name="user-lookup" value={lookup} onChange={(e) => setLookup(e.target.value)} placeholder="usr_… or name@example.com" /></label>
         <button type="submit" disabled={!lookup.trim()}>Find</button>
       </form>
       {notice && <p className="notice">{notice}</p>}
@@ -67,9 +70,9 @@ function NewUserForm({ plans, client, onCreated }: { plans: Plan[]; client: Quot
   );
 }
 
-function PlanSelect({ plans, value, onChange }: { plans: Plan[]; value: string; onChange: (id: string) => void }) {
+function PlanSelect({ plans, value, onChange, name }: { plans: Plan[]; value: string; onChange: (id: string) => void; name?: string }) {
   return (
-    <select value={value} onChange={(e) => onChange(e.target.value)}>
+    <select name={name} value={value} onChange={(e) => onChange(e.target.value)}>
       {plans.map((p) => <option key={p.id} value={p.id}>{p.id}</option>)}
     </select>
   );
@@ -117,25 +120,25 @@ function UserDetails({ user, plans, client, onChanged }: { user: User; plans: Pl
     <div className="sub-card" data-testid="user-details">
       <h3>{user.id} {user.email && <span className="hint">{user.email}</span>} <span className="badge">{user.role}</span></h3>
       <div className="actions">
-        <label>Plan<PlanSelect plans={plans} value={plan} onChange={setPlan} /></label>
+        <label>Plan<PlanSelect name="user-plan" plans={plans} value={plan} onChange={setPlan} /></label>
       </div>
       <p className="hint">Overrides replace the plan's limit: a number or “unlimited”; empty keeps the plan's.</p>
       <div className="override-grid">
         {LIMIT_FIELDS.map((f) => (
           <label key={f.name}>
             {f.label}
-            <input className="narrow" value={overrides[f.name]} onChange={(e) => setOverrides((o) => ({ ...o, [f.name]: e.target.value }))} />
+            <input className="narrow" name={`override-${f.name}`} value={overrides[f.name]} onChange={(e) => setOverrides((o) => ({ ...o, [f.name]: e.target.value }))} />
           </label>
         ))}
       </div>
       <button type="button" onClick={save}>Save plan and overrides</button>
-      {notice && <p className="notice secret">{notice}</p>}
+      {notice && <p className="notice secret" data-testid="user-notice">{notice}</p>}
       <h4>API keys</h4>
       <table>
         <thead><tr><th>Prefix</th><th>Created</th><th>Revoked</th><th /></tr></thead>
         <tbody>
           {(keys.data ?? []).map((k) => (
-            <tr key={k.id}>
+            <tr key={k.id} data-testid="key-row" data-key-id={k.id} data-revoked={k.revokedAt ? 'yes' : 'no'}>
               <td><code>{k.prefix}…</code></td>
               <td>{time(k.createdAt)}</td>
               <td>{k.revokedAt ? time(k.revokedAt) : '—'}</td>

@@ -24,6 +24,7 @@ import {
 } from '@qv/contracts';
 import { z } from 'zod';
 import { ReconcileQuery } from '../routes/admin/ledger.routes';
+import { FindUsersQuery } from '../routes/admin/users.routes';
 import { UsageQuery } from '../routes/usage.routes';
 
 /** The parts of an OpenAPI 3.1 document the docs page and the tests read. */
@@ -249,6 +250,18 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       ...admin,
       409: error('CONFLICT: a user with this email exists.'),
     },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/users',
+    operationId: 'findUsers',
+    tags: ['admin'],
+    summary: 'Find a user by email',
+    description: 'Emails are unique and compared lower-cased, so the list holds none or one user.',
+    security: authed,
+    request: { query: FindUsersQuery },
+    responses: { 200: { description: 'The users with this email.', content: json(z.object({ users: z.array(UserSchema) })) }, ...validation, ...admin },
   });
 
   const userId = z.object({ id: z.string() });

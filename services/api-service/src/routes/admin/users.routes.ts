@@ -1,8 +1,15 @@
-import { AppError, CreateUserBody, NotFoundError, PatchUserBody, newId, type LimitOverrides, type User } from '@qv/contracts';
+import { AppError, CreateUserBody, Email, NotFoundError, PatchUserBody, newId, type LimitOverrides, type User } from '@qv/contracts';
 import { apiKeyPrefix, generateApiKey, hashApiKey, Prisma, type PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
+import { z } from 'zod';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
+
+/**
+ * The query of GET /admin/users (the OpenAPI document reads it from here): an email, required, so
+ * the route finds a user and never lists them all.
+ */
+export const FindUsersQuery = z.object({ email: Email });
 
 type UserWithOverrides = Prisma.UserGetPayload<{ include: { overrides: true } }>;
 
@@ -52,6 +59,13 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<
       .catch(uniqueEmailViolation);
     await principals.announce({ keyHash });
     res.status(201).json({ user: presentUser(user), apiKey });
+  });
+
+  // Emails are stored lower-cased (Email) and unique: the answer holds none or one user.
+  router.get('/admin/users', async (req, res) => {
+    const { email } = parseOr400(FindUsersQuery, req.query, 'query');
+    const rows = await prisma.user.findMany({ where: { email }, include: { overrides: true }, take: 1 });
+    res.json({ users: rows.map(presentUser) });
   });
 
   router.get('/admin/users/:id', async (req, res) => {
