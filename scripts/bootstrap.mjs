@@ -68,7 +68,7 @@ if (script === 'test' && (args.length === 0 || args.some((a) => /console/.test(a
 }
 
 // 5. The script itself, under tsx; signals pass through so Ctrl-C stops everything it started.
-const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", `${script}.ts`), ...args], {
+const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", script === "chaos" ? "chaos/main.ts" : `${script}.ts`), ...args], {
   cwd: root,
   stdio: 'inherit',
 });

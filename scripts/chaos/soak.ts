@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { startChaosStack, REPLICAS, type ChaosStack } from './chaos-stack';
+import { injectFaults, type InjectedFault } from './faults';
+import { itemOutcomes, limitViolations, reconciliationDrift, sampleConcurrency, type ItemOutcomes, type LimitViolation } from './invariants';
+import { LoadDriver, type ChaosUser } from './load';
+import { sleep } from './ports';
+import { formatTable, type ReportRow } from './report';
+import { percentile, Tally } from './tally';
+
+export interface SoakOptions {
+  seconds: number;
+  /** Clients issuing requests at once. */
+  clients: number;
+  usersPerPlan: number;
+  /** Longest wait after the load for every accepted item to finish. */
+  drainSeconds: number;
+  /** The injected bug of the test that proves the checks can fail: judge right after the load, with no drain. */
+  skipDrain?: boolean;
+  fallbackPgServerUrl: string;
+}
+
+export interface SoakResult {
+  table: string;
+  violations: string[];
+  outcomes: ItemOutcomes;
+  limitViolations: LimitViolation[];
+  drift: number;
+  faults: InjectedFault[];
+  tally: Tally;
+}
+
+const PLANS = ['free', 'payg', 'pro_monthly', 'pro_annual', 'enterprise'] as const;
+
+/** Users on every plan, and a few with tight overrides so each of the five limits is reached in a short run. */
+async function createUsers(stack: ChaosStack, perPlan: number): Promise<ChaosUser[]> {
+  const specs: Array<{ plan: string; overrides?: Record<string, number> }> = [];
+  for (const plan of PLANS) for (let i = 0; i < perPlan; i++) specs.push({ plan });
+  specs.push({ plan: 'pro_monthly', overrides: { concurrentJobs: 1 } });
+  specs.push({ plan: 'payg', overrides: { callsPerHour: 12 } });
+  specs.push({ plan: 'pro_annual', overrides: { enrichmentsPerDay: 10 } });
+  specs.push({ plan: 'pro_monthly', overrides: { tokensPerDay: 3_000 } });
+  specs.push({ plan: 'payg', overrides: { tokensPerMonth: 3_000 } });
+  const users: ChaosUser[] = [];
+  for (const spec of specs) {
+    const res = await fetch(`${stack.apis[0]}/admin/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(spec),
+    });
+    const body = (await res.json()) as { user: { id: string }; apiKey: string };
+    if (res.status !== 201) throw new Error(`creating a ${spec.plan} user failed: ${res.status} ${JSON.stringify(body)}`);
+    users.push({ id: body.user.id, key: body.apiKey, plan: spec.plan });
+  }
+  return users;
+}
+
+async function deadLetterItems(stack: ChaosStack): Promise<Set<string>> {
+  const res = await fetch(`${stack.apis[0]}/admin/dlq`, { headers: { authorization: `Bearer ${stack.adminKey}` } });
+  if (res.status !== 200) throw new Error(`GET /admin/dlq answered ${res.status}`);
+  return new Set(((await res.json()) as { jobs: Array<{ itemId: string }> }).jobs.map((j) => j.itemId));
+}
+
+/** Waits until every accepted item is DONE or FAILED with its dead letter and no reservation is in flight, or the time is up. */
+async function drain(stack: ChaosStack, db: Client, accepted: string[], seconds: number): Promise<number> {
+  const t0 = Date.now();
+  let quietSince: number | undefined;
+  while (Date.now() - t0 < seconds * 1000) {
+    try {
+      const out = await itemOutcomes(db, accepted, await deadLetterItems(stack));
+      const settled = out.lost.length === 0 && out.failedWithoutDeadLetter.length === 0 && out.reservationsInFlight === 0;
+      const drift = settled ? (await reconciliationDrift(stack.apis[0], stack.adminKey)).totalDrift : -1;
+      // Quiet for 3 s in a row: a settlement or dead letter still on its way has landed.
+      if (settled && drift === 0) {
+        quietSince ??= Date.now();
+        if (Date.now() - quietSince >= 3000) break;
+      } else quietSince = undefined;
+    } catch {
+      quietSince = undefined;
+    }
+    await sleep(1000);
+  }
+  return (Date.now() - t0) / 1000;
+}
+
+/** The chaos soak (issue 12 item 3): load, faults on a schedule, a drain, then the invariants from the data. */
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const runId = randomBytes(3).toString('hex');
+  console.log(`• chaos ${runId}: ${o.seconds} s of load from ${o.clients} clients, replicas ${JSON.stringify(REPLICAS)}`);
+  const stack = await startChaosStack({ fallbackPgServerUrl: o.fallbackPgServerUrl });
+  const db = new Client({ connectionString: stack.pg.url });
+  try {
+    console.log(`• PostgreSQL: ${stack.pg.description}; Redis: ${stack.redis.url} (own); api-service: ${stack.apis.join(', ')}`);
+    const users = await createUsers(stack, o.usersPerPlan);
+    const tally = new Tally();
+    const startedAt = Date.now();
+    const stopSampling = sampleConcurrency(stack.pg.url);
+    const driver = new LoadDriver({ apis: stack.apis, adminKey: stack.adminKey, users, clients: o.clients, stopAt: startedAt + o.seconds * 1000, replayEveryMs: 4000, tally, runId });
+    const [faults] = await Promise.all([injectFaults(stack, startedAt, o.seconds * 1000), driver.run()]);
+    console.log(`• load over after ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${tally.requests()} requests, ${tally.accepted.size} items accepted`);
+    const accepted = [...tally.accepted.keys()];
+    await db.connect();
+    const drainSeconds = o.skipDrain ? 0 : await drain(stack, db, accepted, o.drainSeconds);
+    const concurrency = await stopSampling();
+    console.log(`• drained in ${drainSeconds.toFixed(1)} s`);
+
+    const outcomes = await itemOutcomes(db, accepted, await deadLetterItems(stack));
+    const limits = [...(await limitViolations(db)), ...concurrency.violations];
+    const recon = await reconciliationDrift(stack.apis[0], stack.adminKey);
+    const byKind = new Map<string, number>();
+    for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + (f.ok ? 1 : 0));
+    const failedFaults = faults.filter((f) => !f.ok);
+
+    const rows: ReportRow[] = [
+      { label: 'requests sent (all routes)', value: String(tally.requests()) },
+      { label: 'accepted (202, distinct items)', value: String(outcomes.accepted) },
+      { label: 'DONE', value: String(outcomes.done) },
+      { label: 'FAILED with a dead letter', value: String(outcomes.failedWithDeadLetter) },
+      { label: 'FAILED without a dead letter', value: String(outcomes.failedWithoutDeadLetter.length), ok: outcomes.failedWithoutDeadLetter.length === 0 },
+      { label: 'lost (accepted, then missing or unfinished)', value: String(outcomes.lost.length), ok: outcomes.lost.length === 0 },
+      { label: 'executed twice (ledger / charges per item)', value: String(outcomes.executedTwice.length), ok: outcomes.executedTwice.length === 0 },
+      { label: 'one Idempotency-Key, two items', value: String(tally.keysWithTwoItems.length), ok: tally.keysWithTwoItems.length === 0 },
+      { label: 'any limit exceeded', value: String(limits.length), ok: limits.length === 0 },
+      { label: 'concurrency samples (failed during restarts)', value: `${concurrency.samples} (${concurrency.failed})` },
+      { label: 'reconciliation drift (GET /admin/reconciliation)', value: `${recon.totalDrift} over ${recon.rows} user-days`, ok: recon.totalDrift === 0 },
+      { label: 'reservations in flight', value: String(outcomes.reservationsInFlight), ok: outcomes.reservationsInFlight === 0 },
+      { label: 'reservations expired unsettled', value: String(outcomes.reservationsExpired) },
+      { label: 'refusals 429 by code', value: [...tally.refusals].map(([c, n]) => `${c} ${n}`).join(', ') || '0' },
+      { label: 'dead-letter replays (202 / refused)', value: `${tally.replays.accepted} / ${tally.replays.refused}` },
+      ...tally.fiveXx().map((r) => ({ label: `5xx ${r.route}`, value: `${r.status}: ${r.n}` })),
+      { label: 'accept latency p50 / p99', value: `${percentile(tally.acceptMs, 50).toFixed(0)} ms / ${percentile(tally.acceptMs, 99).toFixed(0)} ms` },
+      ...[...byKind].sort().map(([kind, n]) => ({ label: `fault: ${kind}`, value: String(n) })),
+      { label: 'faults that could not be injected', value: String(failedFaults.length), ok: failedFaults.length === 0 },
+      { label: 'drain', value: o.skipDrain ? 'skipped (CHAOS_SKIP_DRAIN)' : `${drainSeconds.toFixed(1)} s` },
+    ];
+    const violations = rows.filter((r) => r.ok === false).map((r) => `${r.label}: ${r.value}`);
+    const table = formatTable(`chaos ${runId}: ${o.seconds} s, ${REPLICAS['api-service']} api / ${REPLICAS['quota-service']} quota / ${REPLICAS['enrichment-worker']} workers / ${REPLICAS['ledger-consumer']} ledger, ${users.length} users; ${stack.pg.description}`, rows);
+    for (const [what, list] of [['lost', outcomes.lost], ['executed twice', outcomes.executedTwice], ['limits', limits], ['FAILED without dead letter', outcomes.failedWithoutDeadLetter], ['drifting', recon.drifting], ['faults failed', failedFaults]] as const) {
+      if ((list as unknown[]).length) console.log(`  ${what} (first 10): ${JSON.stringify((list as unknown[]).slice(0, 10))}`);
+    }
+    return { table, violations, outcomes, limitViolations: limits, drift: recon.totalDrift, faults, tally };
+  } finally {
+    await db.end().catch(() => undefined);
+    await stack.stop();
+  }
+}
