@@ -76,9 +76,11 @@ describe('one trace per item across the six services (OTLP/HTTP JSON)', () => {
     stack = await startStack({
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        // Nothing is exported on the batch timer within the test: every span below arrives through
-        // the flush of each service's shutdown.
+        // Nothing is exported on the batch timer, nor by a batch filling up, within the test: every
+        // span below arrives through the flush of each service's shutdown.
         OTEL_BSP_SCHEDULE_DELAY: '600000',
+        OTEL_BSP_MAX_QUEUE_SIZE: '1000000',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1000000',
       },
     });
   }, 90_000);
