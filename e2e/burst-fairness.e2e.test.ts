@@ -22,7 +22,11 @@ describe('a burst from one key', () => {
   let a: { id: string; key: string };
   let b: { id: string; key: string };
   beforeAll(async () => {
-    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'] });
+    stack = await startStack({
+      skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'],
+      // The services' own defaults (their config.ts), in place of the test stack's patient ones.
+      env: { ACCEPT_ADMISSION_WAIT_MS: '1500', CHARGE_ADMISSION_WAIT_MS: '1000', QUOTA_TIMEOUT_MS: '2000' },
+    });
     a = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: ENRICHMENTS_LEFT, concurrentJobs: 100_000 });
     b = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: null, concurrentJobs: 100_000, callsPerHour: null });
   }, 90_000);

@@ -172,4 +172,6 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
   expect(seen.EXPIRED).toBeGreaterThan(0);
   expect(Object.keys(seen).filter((k) => k.endsWith('_EXCEEDED')).length).toBeGreaterThanOrEqual(3);
   console.log('property coverage', seen);
-});
+  // Generous: 25 runs of up to 10 concurrent batches take 6 s on a quiet machine and several times
+  // that when other suites share its two cores.
+}, 240_000);

@@ -3,3 +3,4 @@ export * from './tracing';
 export * from './gen-ai';
 export * from './logger';
 export * from './metrics';
+export * from './periodic-task';

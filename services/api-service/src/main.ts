@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     await server.close();
     await ops.close();
     await stopRelay();
-    stopHousekeeping();
+    await stopHousekeeping();
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close()]);
     await cache.close();
     await quota.close();

@@ -1,6 +1,7 @@
 import { QUEUE_NAMES } from '@qv/contracts';
 import { bullTelemetry, jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { startPeriodicTask } from '@qv/telemetry';
 import type { Redis } from 'ioredis';
 import { decideRetry } from './domain/retry-decision';
 import { deadLetter, isFinalFailure, sweepFailed, type DeadLetterDeps } from './jobs/dead-letter';
@@ -84,18 +85,15 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
   });
   worker.on('error', (err) => deps.logger.error({ err: err.message }, 'worker error'));
 
-  let sweeping: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    sweeping = sweeping.then(() => sweepFailed(deps)).catch((err) => deps.logger.error({ err }, 'failed-job sweep failed'));
-  }, options.deadLetterSweepMs);
+  const sweep = startPeriodicTask({ name: 'Worker.deadLetterSweep', intervalMs: options.deadLetterSweepMs, logger: deps.logger, run: () => sweepFailed(deps) });
 
   return {
     worker,
     stop: async () => {
-      clearInterval(timer);
+      const sweepStopped = sweep.stop();
       // close() waits for in-flight jobs to finish; a job cut off by a hard kill is recovered by stall detection.
       await worker.close();
-      await sweeping;
+      await sweepStopped;
     },
   };
 }

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   });
 
   onShutdown(async () => {
-    stopReconcile();
+    await stopReconcile();
     await stopSweeper();
     await worker.close();
     await server.close();

@@ -1,5 +1,5 @@
 import type { Db } from '@qv/db';
-import { withSpan } from '@qv/telemetry';
+import { startPeriodicTask, withSpan } from '@qv/telemetry';
 import { expireBatch, findOrphans, pruneCallSlots } from '../repositories/quota.repository';
 import { release } from './reservations';
 
@@ -82,29 +82,18 @@ export interface SweeperOptions {
 export function startSweeper(options: SweeperOptions): () => Promise<void> {
   const clock = options.now ?? (() => new Date());
   const grace = options.orphanGraceSeconds ?? 300;
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const sweep = async () => {
-    try {
+  const logger = options.logger ?? { info: () => undefined, error: () => undefined };
+  const task = startPeriodicTask({
+    name: 'Quota.sweep',
+    intervalMs: options.intervalMs,
+    logger,
+    run: async () => {
       const now = clock();
       const voided = await voidOrphans(options.db, now, grace);
       const expired = await expireStale(options.db, now);
       const pruned = await pruneCallSlotsBefore(options.db, now);
-      if (voided || expired || pruned) options.logger?.info({ voided, expired, pruned }, 'quota sweep');
-    } catch (err) {
-      options.logger?.error({ err }, 'quota sweep failed');
-    }
-  };
-  const timer = setInterval(() => {
-    if (running || stopped) return;
-    running = sweep().finally(() => {
-      running = null;
-    });
-  }, options.intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+      if (voided || expired || pruned) logger.info({ voided, expired, pruned }, 'quota sweep');
+    },
+  });
+  return () => task.stop();
 }

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '@qv/db';
+import { startPeriodicTask } from '@qv/telemetry';
 import type { Logger } from 'pino';
 
 export interface HousekeepingOptions {
@@ -23,14 +24,15 @@ export async function runHousekeeping(prisma: PrismaClient, options: Housekeepin
 }
 
 /** Runs housekeeping every `intervalMs`; returns a stop function. */
-export function startHousekeeping(prisma: PrismaClient, options: HousekeepingOptions & { intervalMs: number; logger: Logger }): () => void {
-  const timer = setInterval(() => {
-    runHousekeeping(prisma, options)
-      .then((deleted) => {
-        if (deleted.idempotencyKeys || deleted.outboxRows) options.logger.info(deleted, 'housekeeping');
-      })
-      .catch((err) => options.logger.error({ err }, 'housekeeping failed'));
-  }, options.intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+export function startHousekeeping(prisma: PrismaClient, options: HousekeepingOptions & { intervalMs: number; logger: Logger }): () => Promise<void> {
+  const task = startPeriodicTask({
+    name: 'Api.housekeeping',
+    intervalMs: options.intervalMs,
+    logger: options.logger,
+    run: async () => {
+      const deleted = await runHousekeeping(prisma, options);
+      if (deleted.idempotencyKeys || deleted.outboxRows) options.logger.info(deleted, 'housekeeping');
+    },
+  });
+  return () => task.stop();
 }

@@ -1,6 +1,7 @@
 import { EnrichmentJob, JOB_CATALOG, type JobName } from '@qv/contracts';
 import type { OutboxRow, PrismaClient } from '@qv/db';
 import { withTimeout } from '@qv/http';
+import { startPeriodicTask } from '@qv/telemetry';
 import { addFairly, jobOptions, type FairJob } from '@qv/queue';
 import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
@@ -170,18 +171,17 @@ export class OutboxPublisher {
 
   /** Runs the relay every `intervalMs` until the returned stop is called. */
   startRelay(intervalMs: number, graceMs: number): () => Promise<void> {
-    let running: Promise<unknown> = Promise.resolve();
-    const timer = setInterval(() => {
-      running = running
-        .then(async () => {
-          await this.relayOnce(graceMs);
-          await this.redriveOnce(graceMs);
-        })
-        .catch((err) => this.deps.logger.error({ err }, 'outbox relay failed'));
-    }, intervalMs);
+    const task = startPeriodicTask({
+      name: 'Outbox.relay',
+      intervalMs,
+      logger: this.deps.logger,
+      run: async () => {
+        await this.relayOnce(graceMs);
+        await this.redriveOnce(graceMs);
+      },
+    });
     return async () => {
-      clearInterval(timer);
-      await running;
+      await task.stop();
       await this.flushSent();
     };
   }

@@ -1,6 +1,6 @@
 import type { PrismaClient } from '@qv/db';
 import { reconcile } from '@qv/ledger';
-import type { Gauge } from '@qv/telemetry';
+import { startPeriodicTask, type Gauge } from '@qv/telemetry';
 import type { Logger } from 'pino';
 
 /**
@@ -9,12 +9,13 @@ import type { Logger } from 'pino';
  * can fire on `> 0`. Drift is 0 even mid-stream: a settlement and its ledger entry commit together
  * and reconcile() reads every table in one statement (one snapshot). Runs never overlap.
  */
-export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: number; logger: Logger; drift: Gauge<string> }): () => void {
-  let running = false;
-  const run = async () => {
-    if (running) return;
-    running = true;
-    try {
+export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: number; logger: Logger; drift: Gauge<string> }): () => Promise<void> {
+  const task = startPeriodicTask({
+    name: 'Ledger.reconcile',
+    intervalMs: deps.intervalMs,
+    runAtStart: true,
+    logger: deps.logger,
+    run: async () => {
       const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
       const rows = await reconcile(deps.prisma, { since });
       deps.drift.reset();
@@ -27,14 +28,7 @@ export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: numb
         }
       }
       deps.drift.set({ day: 'all' }, total);
-    } catch (err) {
-      deps.logger.error({ err }, 'reconciliation failed');
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void run(), deps.intervalMs);
-  timer.unref();
-  void run();
-  return () => clearInterval(timer);
+    },
+  });
+  return () => task.stop();
 }
