@@ -43,6 +43,7 @@ interface LocalCluster {
 }
 
 async function startRedisCluster(size = 3): Promise<LocalCluster> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not on the PATH: this test starts its own cluster nodes (Debian: apt-get install redis-server)');
   const ports: number[] = [];
   while (ports.length < size) {
     const port = await freePortPair();
