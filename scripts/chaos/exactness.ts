@@ -4,7 +4,7 @@ import { startService, testServiceCredentials, type ServiceProcess } from '@qv/t
 import { Client } from 'pg';
 import { Agent } from 'undici';
 import { startChaosPostgres } from './own-postgres';
-import { formatTable, type ReportRow } from './report';
+import { formatColumns } from './report';
 
 /** The five limits, each as overrides leaving exactly `left` charges of `estimate` tokens (every other limit unlimited). */
 const UNLIMITED = { concurrentJobs: null, callsPerHour: null, enrichmentsPerDay: null, tokensPerDay: null, tokensPerMonth: null };
@@ -95,13 +95,24 @@ export async function runExactness(o: ExactnessOptions): Promise<{ rows: Exactne
     if (Object.keys(r.other).length) violations.push(`${r.limit} (${r.gate}): other answers ${JSON.stringify(r.other)}`);
     if (r.accepted + r.limitRefusals + r.rateRefusals !== r.sent) violations.push(`${r.limit} (${r.gate}): answers do not add up`);
   }
-  const tableRows: ReportRow[] = rows.map((r) => ({
-    label: `${r.limit.padEnd(17)} gate ${r.gate.padEnd(7)}`,
-    value: `${r.sent} sent: ${r.accepted} × 201, ${r.reservations} reservations, ${r.limitRefusals} × 429 limit, ${r.rateRefusals} × 429 USER_REQUEST_RATE_EXCEEDED, other ${JSON.stringify(r.other)}, ${r.seconds.toFixed(1)} s`,
-    ok: r.accepted === o.left && r.reservations === o.left && Object.keys(r.other).length === 0,
-  }));
-  const table = formatTable(`exactness: ${o.charges} concurrent charges for one user with ${o.left} left, over 3 quota-service replicas (${pg.description})`, tableRows);
-  return { rows, table, violations };
+  const table = formatColumns(
+    `exactness: ${o.charges} concurrent charges for one user with ${o.left} left, round-robin over 3 quota-service replicas (${pg.description})`,
+    ['limit', 'admission gate', 'sent', '201', 'reservations in db', '429 limit code', '429 USER_REQUEST_RATE_EXCEEDED', 'anything else', 'seconds', 'ok?'],
+    rows.map((r) => [
+      r.limit,
+      r.gate === 'default' ? 'as shipped' : 'opened',
+      String(r.sent),
+      String(r.accepted),
+      String(r.reservations),
+      String(r.limitRefusals),
+      String(r.rateRefusals),
+      Object.keys(r.other).length ? JSON.stringify(r.other) : '0',
+      r.seconds.toFixed(1),
+      r.accepted === o.left && r.reservations === o.left && Object.keys(r.other).length === 0 ? 'ok' : 'FAIL',
+    ]),
+  );
+  const gateNote = `admission gate per user and replica, as shipped: CHARGE_ADMISSION_ACTIVE 2, _QUEUE 64, _WAIT_MS 1000; opened: ${Object.entries(GATES.open).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  return { rows, table: `${table}\n${gateNote}`, violations };
 }
 
 async function burst(urls: string[], auth: Record<string, string>, userId: string, n: number, limitCode: string): Promise<Omit<ExactnessRow, 'limit' | 'gate' | 'reservations'>> {

@@ -1,4 +1,7 @@
-import { Client } from 'pg';
+import { Client, type Pool } from 'pg';
+
+/** A client or a pool: both answer `query`. */
+type Db = Client | Pool;
 
 /**
  * Each user's effective limits, from the plan and the stored overrides (a key present in the
@@ -30,7 +33,7 @@ export interface LimitViolation {
  * - calls/hour: reservations not released created within any 60 minutes (each window starting at a charge).
  * Concurrency has no history in the tables (a slot is freed by the status): `sampleConcurrency` watches it during the run.
  */
-export async function limitViolations(db: Client): Promise<LimitViolation[]> {
+export async function limitViolations(db: Db): Promise<LimitViolation[]> {
   const rows = await db.query<{ user_id: string; limit_name: string; used: string; allowed: string }>(`
     WITH ${LIMITS_CTE},
     held AS (
@@ -62,7 +65,7 @@ export async function limitViolations(db: Client): Promise<LimitViolation[]> {
 }
 
 /** Users holding more RESERVED reservations than their concurrency limit, in one snapshot. */
-export async function concurrencyViolations(db: Client): Promise<LimitViolation[]> {
+export async function concurrencyViolations(db: Db): Promise<LimitViolation[]> {
   const rows = await db.query<{ user_id: string; used: string; allowed: string }>(`
     WITH ${LIMITS_CTE},
     flying AS (SELECT user_id, count(*) AS n FROM ai_usage_reservations WHERE status = 'RESERVED' GROUP BY user_id)
@@ -121,7 +124,7 @@ export interface ItemOutcomes {
 }
 
 /** Decides the fate of every accepted item from the database and the dead-letter list. */
-export async function itemOutcomes(db: Client, accepted: string[], deadLetterItemIds: Set<string>): Promise<ItemOutcomes> {
+export async function itemOutcomes(db: Db, accepted: string[], deadLetterItemIds: Set<string>): Promise<ItemOutcomes> {
   const items = await db.query<{ id: string; status: string; completed: string; charged: string }>(
     `SELECT a.id, coalesce(i.status, 'MISSING') AS status,
             (SELECT count(*) FROM ai_usage_ledger l WHERE l.item_id = a.id AND l.kind = 'completed')::text AS completed,

@@ -112,6 +112,7 @@ export class LoadDriver {
       const res = await this.call('POST /v1/items', 'POST', '/v1/items', user.key, { content, tasks }, { 'idempotency-key': key });
       if (res?.status === 202) {
         this.o.tally.acceptMs.push(performance.now() - started);
+        if (res.headers.get('idempotent-replayed') === 'true') this.o.tally.idempotentReplays++;
         const id = res.body.item.id as string;
         if (!this.o.tally.accepted.has(id)) this.o.tally.accepted.set(id, { userId: user.id, kind });
         return id;
@@ -136,10 +137,10 @@ export class LoadDriver {
     if (distinct.size > 1) this.o.tally.keysWithTwoItems.push(key);
   }
 
-  /** Pro plans cache: one of four fixed texts per user, so most repeats are content-tier hits. */
+  /** Pro plans cache: one of two fixed texts per user, so most repeats are content-tier hits. */
   private async repeatedContent(user: ChaosUser): Promise<void> {
     if (!user.plan.startsWith('pro')) return void (await this.create(user, 'new', this.uniqueContent(), ['summarize']));
-    const n = Math.floor(Math.random() * 4);
+    const n = Math.floor(Math.random() * 2);
     await this.create(user, 'cached', `${prose(1000 + n, 4)} Shared text ${n} of ${user.id}.`, ['summarize', 'tag']);
   }
 

@@ -15,3 +15,11 @@ export function formatTable(title: string, rows: ReportRow[]): string {
   out.push(line);
   return out.join('\n');
 }
+
+/** A table with a header row, columns padded to their widest cell. */
+export function formatColumns(title: string, headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const render = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [title, line, render(headers), line, ...rows.map(render), line].join('\n');
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { Pool } from 'pg';
 import { startChaosStack, REPLICAS, type ChaosStack } from './chaos-stack';
 import { injectFaults, type InjectedFault } from './faults';
 import { itemOutcomes, limitViolations, reconciliationDrift, sampleConcurrency, type ItemOutcomes, type LimitViolation } from './invariants';
@@ -27,6 +27,8 @@ export interface SoakResult {
   limitViolations: LimitViolation[];
   drift: number;
   faults: InjectedFault[];
+  /** False where initdb was missing: a shared server is never restarted, so one kind of fault fewer. */
+  ownPostgres: boolean;
   tally: Tally;
 }
 
@@ -62,14 +64,19 @@ async function deadLetterItems(stack: ChaosStack): Promise<Set<string>> {
 }
 
 /** Waits until every accepted item is DONE or FAILED with its dead letter and no reservation is in flight, or the time is up. */
-async function drain(stack: ChaosStack, db: Client, accepted: string[], seconds: number): Promise<number> {
+async function drain(stack: ChaosStack, db: Pool, accepted: string[], seconds: number): Promise<number> {
   const t0 = Date.now();
   let quietSince: number | undefined;
+  let lastReport = t0;
   while (Date.now() - t0 < seconds * 1000) {
     try {
       const out = await itemOutcomes(db, accepted, await deadLetterItems(stack));
       const settled = out.lost.length === 0 && out.failedWithoutDeadLetter.length === 0 && out.reservationsInFlight === 0;
       const drift = settled ? (await reconciliationDrift(stack.apis[0], stack.adminKey)).totalDrift : -1;
+      if (Date.now() - lastReport >= 10_000) {
+        lastReport = Date.now();
+        console.log(`  draining @${((Date.now() - t0) / 1000).toFixed(0)} s: ${out.lost.length} unfinished (${[...new Set(out.lost.map((l) => l.status))].join(', ') || '-'}), ${out.failedWithoutDeadLetter.length} FAILED without dead letter, ${out.reservationsInFlight} reservations in flight, drift ${drift < 0 ? '?' : drift}`);
+      }
       // Quiet for 3 s in a row: a settlement or dead letter still on its way has landed.
       if (settled && drift === 0) {
         quietSince ??= Date.now();
@@ -83,12 +90,26 @@ async function drain(stack: ChaosStack, db: Client, accepted: string[], seconds:
   return (Date.now() - t0) / 1000;
 }
 
+/** Retries `fn` for up to 30 s: a PostgreSQL or Redis restart may be under way. */
+async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 30) throw err;
+      await sleep(1000);
+    }
+  }
+}
+
 /** The chaos soak (issue 12 item 3): load, faults on a schedule, a drain, then the invariants from the data. */
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const runId = randomBytes(3).toString('hex');
   console.log(`• chaos ${runId}: ${o.seconds} s of load from ${o.clients} clients, replicas ${JSON.stringify(REPLICAS)}`);
   const stack = await startChaosStack({ fallbackPgServerUrl: o.fallbackPgServerUrl });
-  const db = new Client({ connectionString: stack.pg.url });
+  // A pool: its connections die with each PostgreSQL restart and are opened again on the next query.
+  const db = new Pool({ connectionString: stack.pg.url, max: 2 });
+  db.on('error', () => undefined);
   try {
     console.log(`• PostgreSQL: ${stack.pg.description}; Redis: ${stack.redis.url} (own); api-service: ${stack.apis.join(', ')}`);
     const users = await createUsers(stack, o.usersPerPlan);
@@ -96,17 +117,25 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const startedAt = Date.now();
     const stopSampling = sampleConcurrency(stack.pg.url);
     const driver = new LoadDriver({ apis: stack.apis, adminKey: stack.adminKey, users, clients: o.clients, stopAt: startedAt + o.seconds * 1000, replayEveryMs: 4000, tally, runId });
-    const [faults] = await Promise.all([injectFaults(stack, startedAt, o.seconds * 1000), driver.run()]);
+    // The injected bug (skipDrain): the items are judged the moment the clients stop, while the
+    // pipeline still works on the last of them.
+    let undrained: ItemOutcomes | undefined;
+    const load = driver.run().then(async () => {
+      if (o.skipDrain) undrained = await retrying(async () => itemOutcomes(db, [...tally.accepted.keys()], await deadLetterItems(stack)));
+    });
+    const [faults] = await Promise.all([injectFaults(stack, startedAt, o.seconds * 1000), load]);
     console.log(`• load over after ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${tally.requests()} requests, ${tally.accepted.size} items accepted`);
     const accepted = [...tally.accepted.keys()];
-    await db.connect();
     const drainSeconds = o.skipDrain ? 0 : await drain(stack, db, accepted, o.drainSeconds);
     const concurrency = await stopSampling();
     console.log(`• drained in ${drainSeconds.toFixed(1)} s`);
 
-    const outcomes = await itemOutcomes(db, accepted, await deadLetterItems(stack));
+    const outcomes = undrained ?? (await itemOutcomes(db, accepted, await deadLetterItems(stack)));
     const limits = [...(await limitViolations(db)), ...concurrency.violations];
     const recon = await reconciliationDrift(stack.apis[0], stack.adminKey);
+    const ledger = (await db.query<{ entries: string; hits: string; uncharged: string }>(
+      `SELECT count(*)::text AS entries, count(*) FILTER (WHERE cache_hit)::text AS hits, count(*) FILTER (WHERE NOT charged)::text AS uncharged FROM ai_usage_ledger WHERE kind = 'completed'`,
+    )).rows[0];
     const byKind = new Map<string, number>();
     for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + (f.ok ? 1 : 0));
     const failedFaults = faults.filter((f) => !f.ok);
@@ -114,7 +143,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const rows: ReportRow[] = [
       { label: 'requests sent (all routes)', value: String(tally.requests()) },
       { label: 'accepted (202, distinct items)', value: String(outcomes.accepted) },
+      { label: 'accepted by kind of request', value: tally.acceptedByKind() },
+      { label: 'answers replayed under their Idempotency-Key', value: String(tally.idempotentReplays) },
       { label: 'DONE', value: String(outcomes.done) },
+      { label: 'completed ledger entries (cache hits, uncharged replays)', value: `${ledger.entries} (${ledger.hits}, ${ledger.uncharged})` },
       { label: 'FAILED with a dead letter', value: String(outcomes.failedWithDeadLetter) },
       { label: 'FAILED without a dead letter', value: String(outcomes.failedWithoutDeadLetter.length), ok: outcomes.failedWithoutDeadLetter.length === 0 },
       { label: 'lost (accepted, then missing or unfinished)', value: String(outcomes.lost.length), ok: outcomes.lost.length === 0 },
@@ -138,7 +170,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     for (const [what, list] of [['lost', outcomes.lost], ['executed twice', outcomes.executedTwice], ['limits', limits], ['FAILED without dead letter', outcomes.failedWithoutDeadLetter], ['drifting', recon.drifting], ['faults failed', failedFaults]] as const) {
       if ((list as unknown[]).length) console.log(`  ${what} (first 10): ${JSON.stringify((list as unknown[]).slice(0, 10))}`);
     }
-    return { table, violations, outcomes, limitViolations: limits, drift: recon.totalDrift, faults, tally };
+    return { table, violations, outcomes, limitViolations: limits, drift: recon.totalDrift, faults, ownPostgres: stack.pg.restart !== undefined, tally };
   } finally {
     await db.end().catch(() => undefined);
     await stack.stop();

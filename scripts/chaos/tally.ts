@@ -8,6 +8,8 @@ export class Tally {
   /** Idempotency-Keys answered 202 with different item ids (the service's own answers disagreeing). */
   readonly keysWithTwoItems: string[] = [];
   readonly replays = { requested: 0, accepted: 0, refused: 0 };
+  /** 202 answers carrying `Idempotent-Replayed: true` (a retry under a key already used). */
+  idempotentReplays = 0;
 
   count(route: string, outcome: string): void {
     const m = this.byRoute.get(route) ?? new Map<string, number>();
@@ -24,6 +26,12 @@ export class Tally {
     const rows: Array<{ route: string; status: string; n: number }> = [];
     for (const [route, m] of this.byRoute) for (const [status, n] of m) if (/^5\d\d/.test(status) || status === 'no answer') rows.push({ route, status, n });
     return rows.sort((a, b) => a.route.localeCompare(b.route) || a.status.localeCompare(b.status));
+  }
+
+  acceptedByKind(): string {
+    const kinds = new Map<string, number>();
+    for (const { kind } of this.accepted.values()) kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    return [...kinds].sort().map(([k, n]) => `${k} ${n}`).join(', ');
   }
 
   requests(): number {
