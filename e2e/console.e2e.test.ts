@@ -279,4 +279,30 @@ describe('web console in Chromium', () => {
     await shoot(ops, 'users');
     await ops.close();
   }, 60_000);
+
+  it('the overview shows the queue depths and counts the refused creates', async () => {
+    const read = async () => (await http('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
+    const before = await read();
+    const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: 1 });
+    const post = (content: string) => http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['tag'] } });
+    const accepted = await post(`A slow item the overview sees in flight. overview-${run} [sim:latency_ms=6000]`);
+    expect(accepted.status).toBe(202);
+    const refused = await post(`one too many overview-${run}`);
+    expect([refused.status, refused.body.error.code]).toEqual([429, 'DAILY_QUOTA_EXCEEDED']);
+    await eventually(async () => (await http('GET', `${stack.api}/v1/items/${accepted.body.item.id}`, { key: user.key })).body.item.status === 'ENRICHING');
+
+    const after = await read();
+    expect(after.createRequests.total - before.createRequests.total).toBe(2);
+    expect(after.createRequests.refused - before.createRequests.refused).toBe(1);
+    expect(after.createRequests.byStatus['429']).toBe(after.createRequests.refused);
+    expect(Object.keys(after.queues).sort()).toEqual(['enrichment', 'enrichment-dead']);
+    expect(after.queues.enrichment.active).toBe(1);
+
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.waitForSelector(`[data-testid=refusals][data-refused="${after.createRequests.refused}"]`);
+    expect(await text(ops, '[data-testid=refusals] strong')).toBe(`${after.createRequests.refused} of ${after.createRequests.total}`);
+    expect(await text(ops, '[data-testid=queue-enrichment] td[data-state=active]')).toBe('1');
+    await shoot(ops, 'overview');
+    await ops.close();
+  }, 60_000);
 });

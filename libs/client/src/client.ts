@@ -11,6 +11,7 @@ import type {
   Item,
   ItemsPage,
   ListItemsParams,
+  Overview,
   Plan,
   QuotaStatus,
   ReconciliationRow,
@@ -305,6 +306,10 @@ export class AdminApi {
   }
   getReconciliation(params: { userId?: string; since?: string } = {}, options?: CallOptions): Promise<{ rows: ReconciliationRow[]; totalDrift: number }> {
     return this.client.get('/admin/reconciliation', { ...params }, options);
+  }
+  /** Queue depths, and this replica's answers to POST /v1/items by status (a rate is two readings apart). */
+  getOverview(options?: CallOptions): Promise<Overview> {
+    return this.client.get('/admin/overview', undefined, options);
   }
   getUsageReport(params: { since?: string } = {}, options?: CallOptions): Promise<{ rows: UsageReportRow[] }> {
     return this.client.get('/admin/reports/usage', { ...params }, options);

@@ -92,3 +92,12 @@ export interface UsageReportRow {
   tokensSaved: number;
   costSavedUsd: number;
 }
+
+/** GET /admin/overview (services/api-service/src/routes/admin/overview.routes.ts). */
+export type QueueState = 'wait' | 'prioritized' | 'active' | 'delayed' | 'failed' | 'completed';
+export interface Overview {
+  /** Jobs per queue and state, read from Redis. */
+  queues: Record<string, Record<QueueState, number>>;
+  /** This replica's answers to POST /v1/items since `since`; two readings give a rate. */
+  createRequests: { since: string; byStatus: Record<string, number>; total: number; refused: number };
+}

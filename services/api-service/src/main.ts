@@ -14,6 +14,7 @@ import { openApiRoutes } from './openapi/openapi.routes';
 import { adminCacheRoutes } from './routes/admin/cache.routes';
 import { adminDlqRoutes } from './routes/admin/dlq.routes';
 import { adminLedgerRoutes } from './routes/admin/ledger.routes';
+import { adminOverviewRoutes } from './routes/admin/overview.routes';
 import { DeadLettersRepository } from './repositories/dead-letters.repository';
 import { loadApiConfig } from './config';
 import { ItemWriter } from './repositories/items.repository';
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
     acceptAdmission: { maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS },
     publicRouters: [openApiRoutes()],
-    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma })],
+    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
   const server = await listen(app, config.PORT);

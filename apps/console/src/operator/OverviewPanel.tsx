@@ -1,36 +1,69 @@
-import type { QuotaVaultClient } from '@qv/client';
+import type { Overview, QuotaVaultClient } from '@qv/client';
+import { useRef } from 'react';
 import { describeError } from '../api';
-import { num, percent } from '../format';
+import { num, percent, time } from '../format';
 import { usePoll } from '../use-poll';
 
+const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+
+interface Reading {
+  at: number;
+  overview: Overview;
+}
+
 /**
- * What the admin API tells at a glance. Queue depths and the rate of quota refusals are not served
- * by it: they are Prometheus metrics (bullmq_job_count, quota refusals by code) on the Grafana
- * dashboard (infra/grafana/quota-vault.json).
+ * Queue depths and quota refusals (GET /admin/overview), with dead letters, drift and cache hit
+ * ratios at a glance. The refusal rate is the difference between two readings of this replica's
+ * counters; Prometheus has the sum over every replica.
  */
 export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
-  const overview = usePoll(async () => {
-    const [dlq, cache, rec] = await Promise.all([client.admin.listDeadLetters(), client.admin.getCacheStats(), client.admin.getReconciliation()]);
-    return { dlq: dlq.length, cache, drift: rec.totalDrift, driftRows: rec.rows.filter((r) => r.drift !== 0).length };
+  const last = useRef<Reading | undefined>(undefined);
+  const polled = usePoll(async () => {
+    const [overview, dlq, cache, rec] = await Promise.all([client.admin.getOverview(), client.admin.listDeadLetters(), client.admin.getCacheStats(), client.admin.getReconciliation()]);
+    const at = Date.now();
+    // The refusal rate over one poll interval: this reading less the one before it.
+    const prev = last.current;
+    last.current = { at, overview };
+    const window = prev && at > prev.at ? { seconds: (at - prev.at) / 1000, refused: overview.createRequests.refused - prev.overview.createRequests.refused } : undefined;
+    return { overview, window, dlq: dlq.length, cache, drift: rec.totalDrift, driftRows: rec.rows.filter((r) => r.drift !== 0).length };
   }, 3000);
-  const o = overview.data;
+  const o = polled.data;
+  const window = o?.window;
+  const creates = o?.overview.createRequests;
   return (
     <section className="card overview" aria-label="Overview">
       <h2>Overview</h2>
-      {overview.error !== undefined && <p className="error">{describeError(overview.error)}</p>}
-      {o && (
-        <ul className="tiles">
-          <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'}><strong>{num(o.dlq)}</strong> dead letters</li>
-          <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift ({num(o.driftRows)} rows)</li>
-          {Object.entries(o.cache.tiers).map(([tier, t]) => (
-            <li key={tier} className="tile"><strong>{percent(t.hitRatio)}</strong> {tier} cache hits ({num(t.hits)}/{num(t.hits + t.misses)})</li>
-          ))}
-        </ul>
+      {polled.error !== undefined && <p className="error">{describeError(polled.error)}</p>}
+      {o && creates && (
+        <>
+          <ul className="tiles">
+            <li className={creates.refused ? 'tile level-warning' : 'tile level-ok'} data-testid="refusals" data-refused={creates.refused} data-total={creates.total}>
+              <strong>{num(creates.refused)} of {num(creates.total)}</strong> creates refused (429){creates.total ? `, ${percent(creates.refused / creates.total)}` : ''}
+              <span className="hint"> since {time(creates.since)}{window && window.seconds > 0 ? ` · last ${Math.round(window.seconds)} s: ${num(Math.round((window.refused * 60) / window.seconds))}/min` : ''}</span>
+            </li>
+            <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'}><strong>{num(o.dlq)}</strong> dead letters</li>
+            <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift ({num(o.driftRows)} rows)</li>
+            {Object.entries(o.cache.tiers).map(([tier, t]) => (
+              <li key={tier} className="tile"><strong>{percent(t.hitRatio)}</strong> {tier} cache hits ({num(t.hits)}/{num(t.hits + t.misses)})</li>
+            ))}
+          </ul>
+          <h3>Queues</h3>
+          <table>
+            <thead>
+              <tr><th>Queue</th>{STATES.map((s) => <th key={s}>{s}</th>)}</tr>
+            </thead>
+            <tbody>
+              {Object.entries(o.overview.queues).map(([name, counts]) => (
+                <tr key={name} data-testid={`queue-${name}`}>
+                  <td>{name}</td>
+                  {STATES.map((s) => <td key={s} data-state={s}>{num(counts[s])}</td>)}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="hint">Refusals are this api-service replica's answers to POST /v1/items; Prometheus sums every replica (the Grafana dashboard in infra/grafana/).</p>
+        </>
       )}
-      <p className="hint">
-        Queue depths and the rate of quota refusals are not in the admin API: read them from Prometheus (<code>bullmq_job_count</code>,
-        the refusal counters) or the Grafana dashboard in <code>infra/grafana/quota-vault.json</code>.
-      </p>
     </section>
   );
 }

@@ -7,13 +7,14 @@ import { createApp, type ApiDeps } from '../app';
 import { adminCacheRoutes } from '../routes/admin/cache.routes';
 import { adminDlqRoutes } from '../routes/admin/dlq.routes';
 import { adminLedgerRoutes } from '../routes/admin/ledger.routes';
+import { adminOverviewRoutes } from '../routes/admin/overview.routes';
 import { renderDocsPage } from './docs-page';
 import { buildOpenApiDocument, QUOTA_HEADERS, type OpenApiDocument } from './openapi';
 import { openApiRoutes } from './openapi.routes';
 
 type Json = Record<string, any>;
 
-/** DESIGN.md §4, route by route (plus the reads the admin API also has: a dead letter, usage reports, a user by email). */
+/** DESIGN.md §4, route by route (plus the reads the admin API also has: a dead letter, usage reports, a user by email, the overview). */
 const DESIGN_ROUTES: Record<string, string[]> = {
   '/v1/items': ['get', 'post'],
   '/v1/items/{id}': ['get'],
@@ -33,6 +34,7 @@ const DESIGN_ROUTES: Record<string, string[]> = {
   '/admin/cache/purge': ['post'],
   '/admin/reconciliation': ['get'],
   '/admin/reports/usage': ['get'],
+  '/admin/overview': ['get'],
   '/healthz': ['get'],
   '/readyz': ['get'],
   '/openapi.json': ['get'],
@@ -103,7 +105,7 @@ describe('OpenAPI document', () => {
       readiness: [],
       bodyLimit: '512kb',
       idempotency: { ttlHours: 24, lockSeconds: 30 },
-      adminRouters: [adminDlqRoutes(unused), adminCacheRoutes(unused), adminLedgerRoutes(unused)],
+      adminRouters: [adminDlqRoutes(unused), adminCacheRoutes(unused), adminLedgerRoutes(unused), adminOverviewRoutes(unused)],
       publicRouters: [openApiRoutes()],
     } satisfies ApiDeps);
     expect(methodsOf(paths)).toEqual(routesOf(app));

@@ -24,6 +24,7 @@ import {
 } from '@qv/contracts';
 import { z } from 'zod';
 import { ReconcileQuery } from '../routes/admin/ledger.routes';
+import { Overview } from '../routes/admin/overview.routes';
 import { FindUsersQuery } from '../routes/admin/users.routes';
 import { UsageQuery } from '../routes/usage.routes';
 
@@ -455,6 +456,18 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       ...validation,
       ...admin,
     },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/overview',
+    operationId: 'getOverview',
+    tags: ['admin'],
+    summary: 'Queue depths, and the answers to POST /v1/items by status on this replica',
+    description:
+      'Queue depths are read from Redis (the same from every replica). `createRequests` counts this replica’s answers since it started; a rate is the difference between two readings. Prometheus has the sum over replicas.',
+    security: authed,
+    responses: { 200: { description: 'The overview.', content: json(named('Overview', Overview)) }, ...edge, ...admin, 503: error('SERVICE_UNAVAILABLE: Redis did not answer for the queue depths.') },
   });
 
   registry.registerPath({

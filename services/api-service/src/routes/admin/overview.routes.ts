@@ -1,0 +1,74 @@
+import { AppError } from '@qv/contracts';
+import { withTimeout } from '@qv/http';
+import type { Registry } from '@qv/telemetry';
+import type { Queue } from 'bullmq';
+import { Router } from 'express';
+import { z } from 'zod';
+
+/** The states counted per queue (as the worker's bullmq_job_count gauge counts them). */
+export const QUEUE_STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+
+/** The answer of GET /admin/overview (the OpenAPI document reads it from here). */
+export const Overview = z.object({
+  queues: z.record(z.string(), z.record(z.enum(QUEUE_STATES), z.number().int())),
+  createRequests: z.object({
+    /** When this replica started counting (its start). */
+    since: z.string(),
+    /** Answers to POST /v1/items by this replica, by HTTP status. */
+    byStatus: z.record(z.string(), z.number().int()),
+    total: z.number().int(),
+    /** The 429s among them: quota refusals and per-user request limits. */
+    refused: z.number().int(),
+  }),
+});
+export type Overview = z.infer<typeof Overview>;
+
+interface CounterValue {
+  labels: Record<string, string | number | undefined>;
+  value: number;
+  metricName?: string;
+}
+
+/** Answers to POST /v1/items by status, from the request-duration histogram's `_count` series. */
+async function createRequestsByStatus(metrics: Registry): Promise<Record<string, number>> {
+  const histogram = metrics.getSingleMetric('http_request_duration_seconds');
+  if (!histogram) return {};
+  const { values } = (await histogram.get()) as { values: CounterValue[] };
+  const byStatus: Record<string, number> = {};
+  for (const { labels, value, metricName } of values) {
+    if (metricName !== 'http_request_duration_seconds_count' || labels.method !== 'POST' || labels.route !== '/v1/items') continue;
+    const status = String(labels.status);
+    byStatus[status] = (byStatus[status] ?? 0) + value;
+  }
+  return byStatus;
+}
+
+/**
+ * Queue depths (read from Redis, so the same from every replica) and this replica's answers to
+ * POST /v1/items since it started; a rate of refusals is the difference between two readings (the
+ * console polls). Across replicas, Prometheus has the sum (quota:refusal_ratio:rate5m).
+ */
+export function adminOverviewRoutes(deps: { queues: Array<Pick<Queue, 'name' | 'getJobCounts'>>; metrics: Registry; startedAt?: Date }): Router {
+  const router = Router();
+  const since = (deps.startedAt ?? new Date()).toISOString();
+  router.get('/admin/overview', async (_req, res) => {
+    const queues = await withTimeout(
+      Promise.all(deps.queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const)),
+      2000,
+    ).catch((cause: unknown) => {
+      throw new AppError('SERVICE_UNAVAILABLE', 'Redis did not answer for the queue depths', { retryAfterSeconds: 1, cause });
+    });
+    const byStatus = await createRequestsByStatus(deps.metrics);
+    const body: Overview = {
+      queues: Object.fromEntries(queues.map(([name, counts]) => [name, Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0]))])) as Overview['queues'],
+      createRequests: {
+        since,
+        byStatus,
+        total: Object.values(byStatus).reduce((a, b) => a + b, 0),
+        refused: byStatus['429'] ?? 0,
+      },
+    };
+    res.json(body);
+  });
+  return router;
+}
