@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { int32, safeString } from './bounds';
+import { INT32_MAX, safeString } from './bounds';
+
+/** A completion cap: 1 .. int4 max (what the reservation column holds). */
+const completionCap = () => z.number().int().min(1).max(INT32_MAX);
 
 /**
  * The OpenAI-compatible synchronous path (`POST /v1/chat/completions`, DESIGN.md §4). Only what
@@ -17,8 +20,8 @@ export type ChatRequestMessage = z.infer<typeof ChatRequestMessage>;
 export const ChatCompletionRequest = z.looseObject({
   model: safeString().min(1).max(200).optional(),
   messages: z.array(ChatRequestMessage).min(1).max(1000),
-  max_tokens: int32().positive().nullish(),
-  max_completion_tokens: int32().positive().nullish(),
+  max_tokens: completionCap().nullish(),
+  max_completion_tokens: completionCap().nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   /** One answer per call: the charge and the cache hold one completion. */

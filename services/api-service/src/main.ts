@@ -23,6 +23,12 @@ import { QuotaClient } from './repositories/quota.client';
 import { PrincipalResolver } from './repositories/auth.repository';
 import { authEvictionChannel, RedisAuthEvictions } from './repositories/auth-evictions';
 import { AuthFailureThrottle } from './repositories/auth-throttle';
+import { KeyedGate } from '@qv/http';
+import { ProviderBreaker, resolveLlmConfig } from '@qv/llm';
+import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
+import { ChatUpstream } from './repositories/chat-upstream';
+import { UsageEventsPublisher } from './repositories/usage-events.publisher';
+import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
@@ -63,6 +69,34 @@ async function main(): Promise<void> {
   authRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth failures) connection error'));
   const authThrottle = new AuthFailureThrottle({ redis: authRedis, prefix: config.REDIS_PREFIX, limit: config.AUTH_FAILURE_LIMIT, windowMs: config.AUTH_FAILURE_WINDOW_MS, logger });
 
+  // The synchronous OpenAI-compatible path: its usage events go where the worker's go, to ledger-consumer.
+  const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
+  const llm = resolveLlmConfig(process.env);
+  // The worker's breaker policy (enrichment-worker config defaults): a fault seen across several users' calls, never one user's.
+  const breaker = new ProviderBreaker(
+    { windowMs: 20_000, windowItems: 10, minFailures: 5, minItems: 3, minUsers: 2, failureRatio: 0.5, halfOpenAfterMs: 10_000, probeWaitMs: 500, probeLeaseMs: llm.timeoutMs + 1000 },
+    { onStateChange: ({ from, to, reason }) => logger.warn({ from, to, reason }, 'chat path: LLM circuit state change') },
+  );
+  // A short deadline: the cache only saves money, a slow one must not hold the answer (fail open).
+  const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 1000, credential: config.SERVICE_TOKEN_API });
+  const chatRoutes =
+    llm.provider === 'anthropic'
+      ? undefined // Anthropic's API is not OpenAI-compatible: this path needs an OpenAI-compatible upstream.
+      : chatCompletionsRoutes({
+          prisma,
+          principals,
+          authThrottle,
+          quota,
+          cache: chatCache,
+          cacheTtls: new CacheTtlsRepository(prisma),
+          upstream: new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker }),
+          usage: new UsageEventsPublisher(usageQueue),
+          defaultModel: llm.model ?? 'sim-1',
+          admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
+          idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
+          logger,
+        });
+
   const readiness: ReadinessCheck[] = [
     { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
     { name: 'redis', check: () => redis.ping() },
@@ -81,7 +115,8 @@ async function main(): Promise<void> {
     bodyLimit: config.BODY_LIMIT,
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
     acceptAdmission: { maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS },
-    publicRouters: [openApiRoutes()],
+    // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
+    publicRouters: [openApiRoutes(), ...(chatRoutes ? [chatRoutes] : [])],
     adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
@@ -97,8 +132,9 @@ async function main(): Promise<void> {
     await ops.close();
     await stopRelay();
     await stopHousekeeping();
-    await Promise.all([enrichmentQueue.close(), deadLetterQueue.close()]);
+    await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
     await cache.close();
+    await chatCache.close();
     await quota.close();
     redis.disconnect();
     evictionSubscriber.disconnect();

@@ -27,6 +27,7 @@ import { ReconcileQuery } from '../routes/admin/ledger.routes';
 import { Overview } from '../routes/admin/overview.routes';
 import { FindUsersQuery } from '../routes/admin/users.routes';
 import { UsageQuery } from '../routes/usage.routes';
+import { registerChatCompletions } from './chat-completions.openapi';
 
 /** The parts of an OpenAPI 3.1 document the docs page and the tests read. */
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
@@ -201,6 +202,8 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
       ...notFound('item (another user’s item is not found either)'),
     },
   });
+
+  registerChatCompletions(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
 
   // ---- quota and usage -----------------------------------------------------------------------
   registry.registerPath({
@@ -541,6 +544,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     security: authed,
     tags: [
       { name: 'items', description: 'Items and their enrichment' },
+      { name: 'chat', description: 'The OpenAI-compatible synchronous path (errors in OpenAI’s shape)' },
       { name: 'quota', description: 'The caller’s quotas' },
       { name: 'usage', description: 'The caller’s ledger' },
       { name: 'admin', description: 'Users, plans, dead letters, cache, reconciliation (admin key)' },

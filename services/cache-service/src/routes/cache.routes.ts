@@ -21,23 +21,25 @@ function sendEntry(res: Response, raw: string): void {
 /**
  * Rights on this router (DESIGN.md §9, SECURITY.md). The worker reads and fills the cache (get,
  * lookup, put, lease release), nothing else: it cannot purge, warm or read the stats. api-service
- * operates it for the admin API (stats, purge, warm, delete), and cannot read or write entries.
+ * operates it for the admin API (stats, purge, warm, delete) and gets and puts entries for its chat path.
  */
 const WORKER = allow('enrichment-worker');
 const OPERATOR = allow('api-service');
+/** Get and put also for api-service: its synchronous chat path reads and fills the user's own tiers (no lease, no purge for the worker). */
+const READER_WRITER = allow('enrichment-worker', 'api-service');
 
 /** The internal API (DESIGN.md §6); not exposed outside the cluster, every route needs a service credential. */
 export function cacheRoutes(cache: CacheService): Router {
   const router = Router();
 
-  router.post('/internal/cache/get', WORKER, async (req, res) => {
+  router.post('/internal/cache/get', READER_WRITER, async (req, res) => {
     const body = parseOr400(CacheGetRequest, req.body);
     const raw = await cache.get(body);
     if (raw) sendEntry(res, raw);
     else res.json({ hit: false, entry: null });
   });
 
-  router.post('/internal/cache/put', WORKER, async (req, res) => {
+  router.post('/internal/cache/put', READER_WRITER, async (req, res) => {
     const body = parseOr400(CachePutRequest, req.body);
     res.json({ stored: await cache.put(body) });
   });

@@ -1,0 +1,237 @@
+import { countChatTokensBounded } from '@qv/llm';
+import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import OpenAI, { APIError } from 'openai';
+
+/**
+ * POST /v1/chat/completions (issue 15) through the six services as processes, spoken to by the
+ * official `openai` SDK with only its base URL and key changed: answers and usage, one ledger entry
+ * and the quota settled to the provider's usage, streamed or not; the exact charge under 200
+ * concurrent calls; a stream the client cuts still settled once, drift 0; the cache per user and
+ * plan; Idempotency-Key; OpenAI-shaped errors the SDK raises as its own classes.
+ */
+describe('OpenAI-compatible chat completions', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const sdk = (apiKey: string, headers: Record<string, string> = {}) => new OpenAI({ apiKey, baseURL: `${stack.api}/v1`, maxRetries: 0, defaultHeaders: headers });
+  const user = (text: string) => [{ role: 'user' as const, content: text }];
+  const simCalls = async (marker: string) => (await http('GET', `${stack.services['llm-simulator']!.url}/sim/calls?contains=${encodeURIComponent(marker)}`)).body.count as number;
+  const quota = async (key: string) => (await http('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
+  const entriesOf = async (key: string, callId: string) => ((await http('GET', `${stack.api}/v1/usage`, { key })).body.entries as Array<Record<string, any>>).filter((e) => e.itemId === callId);
+  const settledEntry = (key: string, callId: string) =>
+    eventually(async () => {
+      const entries = await entriesOf(key, callId);
+      return entries.length === 1 ? entries[0] : undefined;
+    });
+  const reservation = async (callId: string) => (await stack.db.query<{ status: string; actual_tokens: number | null; estimated_tokens: number }>('SELECT status, actual_tokens, estimated_tokens FROM ai_usage_reservations WHERE item_id = $1', [callId]))[0];
+  const drift = async (userId: string) => (await http('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body;
+
+  it('answers unstreamed through the SDK; one ledger entry; the quota settled to the reported usage', async () => {
+    const alice = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const messages = user('Quota Vault charges every call exactly. marker-plain-1');
+    const { data, response } = await sdk(alice.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 40 }).withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.choices[0].message.content).toBe('echo: Quota Vault charges every call exactly. marker-plain-1');
+    expect(data.choices[0].finish_reason).toBe('stop');
+    expect(data.usage!.prompt_tokens).toBe(countChatTokensBounded(messages));
+    expect(data.usage!.completion_tokens).toBeGreaterThan(0);
+    const callId = response.headers.get('x-qv-call-id')!;
+    expect(callId).toMatch(/^chc_/);
+    expect(response.headers.get('x-qv-max-tokens')).toBe('40');
+    expect(response.headers.get('x-qv-max-tokens-clamped')).toBeNull();
+    expect(response.headers.get('x-ai-quota-tokens-limit')).toBe('1000000');
+    expect(response.headers.get('x-qv-cache')).toBe('off');
+
+    const entry = await settledEntry(alice.key, callId);
+    expect(entry).toMatchObject({ kind: 'completed', model: 'sim-1', promptTokens: data.usage!.prompt_tokens, completionTokens: data.usage!.completion_tokens, totalTokens: data.usage!.total_tokens, charged: true, cacheHit: false });
+    expect(await reservation(callId)).toMatchObject({ status: 'SETTLED', actual_tokens: data.usage!.total_tokens, estimated_tokens: data.usage!.prompt_tokens + 40 });
+    const after = await quota(alice.key);
+    expect(after.tokensPerDay.used).toBe(data.usage!.total_tokens);
+    expect(after.tokensPerMonth.used).toBe(data.usage!.total_tokens);
+    expect(after.enrichmentsPerDay.used).toBe(1);
+    expect(after.concurrentJobs.used).toBe(0);
+  });
+
+  it('streams through the SDK: chunks, the usage in the last chunk, settled to it once; usage hidden when not asked for but settled all the same', async () => {
+    const bob = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const messages = user('Streaming keeps the same exact charge. marker-stream-2 [sim:chunk_ms=5]');
+    const { data: stream, response } = await sdk(bob.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 60, stream: true, stream_options: { include_usage: true } }).withResponse();
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    expect(text).toBe('echo: Streaming keeps the same exact charge. marker-stream-2');
+    expect(chunks.filter((c) => c.choices[0]?.delta?.content).length).toBeGreaterThan(3);
+    const usage = chunks[chunks.length - 1].usage!;
+    expect(chunks[chunks.length - 1].choices).toEqual([]);
+    expect(usage.prompt_tokens).toBe(countChatTokensBounded(messages));
+    const callId = response.headers.get('x-qv-call-id')!;
+    const entry = await settledEntry(bob.key, callId);
+    expect(entry).toMatchObject({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, charged: true });
+
+    const { data: bare, response: bareResponse } = await sdk(bob.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 60, stream: true }).withResponse();
+    const bareChunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of bare) bareChunks.push(chunk);
+    expect(bareChunks.some((c) => c.usage)).toBe(false);
+    expect(bareChunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(text);
+    const bareEntry = await settledEntry(bob.key, bareResponse.headers.get('x-qv-call-id')!);
+    expect(bareEntry.totalTokens).toBe(usage.total_tokens);
+    await eventually(async () => (await quota(bob.key)).tokensPerDay.used === 2 * usage.total_tokens);
+    expect((await drift(bob.id)).totalDrift).toBe(0);
+  });
+
+  it('200 concurrent calls for one user with budget for 20: exactly 20 answered, 180 RateLimitErrors DAILY_QUOTA_EXCEEDED, tokens never above the limit', async () => {
+    const carol = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const patched = await http('PATCH', `${stack.api}/admin/users/${carol.id}`, { key: stack.adminKey, body: { overrides: { enrichmentsPerDay: 20, concurrentJobs: 400, callsPerHour: 1000, tokensPerDay: 5000 } } });
+    expect(patched.status).toBe(200);
+    const client = sdk(carol.key);
+    const messages = user('Two hundred at once, twenty allowed. marker-burst-3 [sim:latency_ms=100]');
+    const started = Date.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        client.chat.completions.create({ model: 'sim-1', messages, max_tokens: 30 }).then(
+          (answer) => ({ ok: true as const, answer }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+      ),
+    );
+    console.log(`200 concurrent chat calls for one user: ${Date.now() - started} ms`);
+    const answered = outcomes.filter((o) => o.ok);
+    const refused = outcomes.filter((o) => !o.ok).map((o) => (o as { err: unknown }).err);
+    expect(answered).toHaveLength(20);
+    expect(refused).toHaveLength(180);
+    for (const err of refused) {
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      expect({ status: (err as APIError).status, code: (err as APIError).code, type: (err as APIError).type }).toEqual({ status: 429, code: 'DAILY_QUOTA_EXCEEDED', type: 'rate_limit_error' });
+    }
+    expect((refused[0] as APIError).headers?.get('x-ai-quota-remaining')).toBe('0');
+    expect(await simCalls('marker-burst-3')).toBe(20);
+
+    const total = answered.reduce((sum, o) => sum + (o as { answer: OpenAI.Chat.Completions.ChatCompletion }).answer.usage!.total_tokens, 0);
+    const settled = await eventually(async () => {
+      const q = await quota(carol.key);
+      return q.concurrentJobs.used === 0 && q.tokensPerDay.used === total ? q : undefined;
+    });
+    expect(settled.tokensPerDay.used).toBeLessThanOrEqual(5000);
+    expect(settled.enrichmentsPerDay.used).toBe(20);
+    expect((await drift(carol.id)).totalDrift).toBe(0);
+  });
+
+  it('a stream the client cuts half way is settled to what the provider produced, in the ledger once, drift 0', async () => {
+    const dave = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const messages = user('A long answer the reader leaves before its end, word by word, so that the stream is cut half way. marker-cut-4 [sim:chunk_ms=60]');
+    const controller = new AbortController();
+    const { data: stream, response } = await sdk(dave.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 100, stream: true }, { signal: controller.signal }).withResponse();
+    const callId = response.headers.get('x-qv-call-id')!;
+    let received = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta?.content) received++;
+      if (received === 5) {
+        controller.abort(); // the connection goes; the SDK ends the iteration
+        break;
+      }
+    }
+    expect(received).toBe(5);
+
+    // What the provider produces for the same call, in full.
+    const direct = (await http('POST', `${stack.services['llm-simulator']!.url}/v1/chat/completions`, { body: { model: 'sim-1', messages: messages.map((m) => ({ ...m, content: m.content.replace('[sim:chunk_ms=60]', '') })), max_tokens: 100 } })).body;
+    const entry = await settledEntry(dave.key, callId);
+    expect(entry).toMatchObject({ kind: 'completed', charged: true, promptTokens: countChatTokensBounded(messages), completionTokens: direct.usage.completion_tokens });
+    expect(await reservation(callId)).toMatchObject({ status: 'SETTLED', actual_tokens: entry.totalTokens });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await entriesOf(dave.key, callId)).toHaveLength(1);
+    expect((await quota(dave.key)).tokensPerDay.used).toBe(entry.totalTokens);
+    const reconciliation = await drift(dave.id);
+    expect(reconciliation.totalDrift).toBe(0);
+    expect(reconciliation.rows).toEqual([expect.objectContaining({ userId: dave.id, drift: 0, reservedTokens: 0, ledgerTokens: entry.totalTokens })]);
+  });
+
+  it('a second identical call of a pro user is a cache hit (also replayed as a stream); never across users; never on free', async () => {
+    const erin = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const frank = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const free = await createUser(stack.api, stack.adminKey, 'free');
+    const cached = { 'X-QV-Cache': 'content' };
+    const messages = user('Cache me once, answer twice. marker-cache-5');
+    const ask = (key: string) => sdk(key, cached).chat.completions.create({ model: 'sim-1', messages, max_tokens: 40 }).withResponse();
+
+    const first = await ask(erin.key);
+    expect(first.response.headers.get('x-qv-cache')).toBe('miss');
+    const second = await ask(erin.key);
+    expect(second.response.headers.get('x-qv-cache')).toBe('hit');
+    expect(second.data.choices[0].message.content).toBe(first.data.choices[0].message.content);
+    expect(second.data.usage).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    expect(Number(second.response.headers.get('x-qv-cache-tokens-saved'))).toBe(first.data.usage!.total_tokens);
+    const hitEntry = await settledEntry(erin.key, second.response.headers.get('x-qv-call-id')!);
+    expect(hitEntry).toMatchObject({ cacheHit: true, cacheTier: 'content', totalTokens: 0, tokensSaved: first.data.usage!.total_tokens, charged: true });
+
+    const { data: replay, response: replayResponse } = await sdk(erin.key, cached).chat.completions.create({ model: 'sim-1', messages, max_tokens: 40, stream: true }).withResponse();
+    const replayed: string[] = [];
+    for await (const chunk of replay) replayed.push(chunk.choices[0]?.delta?.content ?? '');
+    expect(replayResponse.headers.get('x-qv-cache')).toBe('hit');
+    expect(replayed.join('')).toBe(first.data.choices[0].message.content);
+    expect(await simCalls('marker-cache-5')).toBe(1);
+
+    expect((await ask(frank.key)).response.headers.get('x-qv-cache')).toBe('miss');
+    expect((await ask(free.key)).response.headers.get('x-qv-cache')).toBe('off');
+    expect((await ask(free.key)).response.headers.get('x-qv-cache')).toBe('off');
+    expect(await simCalls('marker-cache-5')).toBe(4); // erin once, frank once, the free user twice
+    await eventually(async () => (await quota(erin.key)).tokensPerDay.used === first.data.usage!.total_tokens);
+  });
+
+  it('Idempotency-Key: a retried call is answered again without a second charge or provider call', async () => {
+    const gina = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const messages = user('Retried once, charged once. marker-idem-6');
+    const client = sdk(gina.key, { 'Idempotency-Key': 'chat-retry-1' });
+    const first = await client.chat.completions.create({ model: 'sim-1', messages, max_tokens: 40 }).withResponse();
+    const again = await client.chat.completions.create({ model: 'sim-1', messages, max_tokens: 40 }).withResponse();
+    expect(again.response.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.data).toEqual(first.data);
+    expect(await simCalls('marker-idem-6')).toBe(1);
+    const callId = first.response.headers.get('x-qv-call-id')!;
+    expect(again.response.headers.get('x-qv-call-id')).toBe(callId);
+    await settledEntry(gina.key, callId);
+    const q = await quota(gina.key);
+    expect(q.enrichmentsPerDay.used).toBe(1);
+    expect(q.tokensPerDay.used).toBe(first.data.usage!.total_tokens);
+
+    const other = await client.chat.completions.create({ model: 'sim-1', messages: user('another body'), max_tokens: 40 }).catch((err: unknown) => err);
+    expect(other).toBeInstanceOf(OpenAI.UnprocessableEntityError);
+    expect((other as APIError).code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('clamps max_tokens to the token budget left after the prompt, and refuses with DAILY_TOKEN_QUOTA_EXCEEDED when nothing is left', async () => {
+    const hank = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: 60 });
+    const messages = user('Budget nearly spent. marker-clamp-7');
+    const prompt = countChatTokensBounded(messages);
+    const { data, response } = await sdk(hank.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 1000 }).withResponse();
+    expect(response.headers.get('x-qv-max-tokens-clamped')).toBe(String(60 - prompt));
+    expect(response.headers.get('x-qv-max-tokens')).toBe(String(60 - prompt));
+    expect(data.usage!.total_tokens).toBeLessThanOrEqual(60);
+    await settledEntry(hank.key, response.headers.get('x-qv-call-id')!);
+
+    const patched = await http('PATCH', `${stack.api}/admin/users/${hank.id}`, { key: stack.adminKey, body: { overrides: { tokensPerDay: data.usage!.total_tokens + prompt } } });
+    expect(patched.status).toBe(200);
+    const refused = await sdk(hank.key).chat.completions.create({ model: 'sim-1', messages, max_tokens: 10 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as APIError).code).toBe('DAILY_TOKEN_QUOTA_EXCEEDED');
+    expect((refused as APIError).headers?.get('retry-after')).toMatch(/^[0-9]+$/);
+    expect((refused as APIError).headers?.get('x-ai-quota-tokens-remaining')).toBe(String(prompt));
+    expect(await simCalls('marker-clamp-7')).toBe(1);
+  });
+
+  it('answers errors in OpenAI’s shape: an unknown key is the SDK’s AuthenticationError, a bad body its BadRequestError with the field as param', async () => {
+    const unknown = await sdk('qv_not_a_key').chat.completions.create({ model: 'sim-1', messages: user('x') }).catch((err: unknown) => err);
+    expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((unknown as APIError).code).toBe('UNAUTHENTICATED');
+    const ivan = await createUser(stack.api, stack.adminKey, 'free');
+    const raw = await http('POST', `${stack.api}/v1/chat/completions`, { key: ivan.key, body: { model: 'sim-1', messages: [{ role: 'robot', content: 'x' }] } });
+    expect(raw.status).toBe(400);
+    expect(raw.body.error).toMatchObject({ type: 'invalid_request_error', code: 'VALIDATION_FAILED', param: 'messages.0.role' });
+    expect((await quota(ivan.key)).enrichmentsPerDay.used).toBe(0);
+  });
+});

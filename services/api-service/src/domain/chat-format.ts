@@ -1,0 +1,37 @@
+import type { StoredChatCompletion } from '@qv/contracts';
+
+const usageOf = (c: StoredChatCompletion) => ({ prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, total_tokens: c.promptTokens + c.completionTokens });
+
+/** A completion as OpenAI's `chat.completion` body. */
+export function completionBody(c: StoredChatCompletion): Record<string, unknown> {
+  return {
+    id: c.id,
+    object: 'chat.completion',
+    created: c.created,
+    model: c.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: c.content, refusal: null }, logprobs: null, finish_reason: c.finishReason }],
+    usage: usageOf(c),
+  };
+}
+
+/** One server-sent event. */
+export const sseEvent = (data: unknown): string => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+export const SSE_DONE = sseEvent('[DONE]');
+
+/** Pieces of a replayed answer: words with their whitespace, as a model streams them. */
+const pieces = (text: string): string[] => (text.length === 0 ? [] : (text.match(/\s*\S+\s*|\s+/g) ?? [text]));
+
+/**
+ * A stored completion (a cache hit, an idempotent replay) as the events of a stream: the role, the
+ * content in pieces, the finish reason, the usage when asked for, `[DONE]`.
+ */
+export function replayEvents(c: StoredChatCompletion, includeUsage: boolean): string[] {
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => sseEvent({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices, ...extra });
+  return [
+    chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+    ...pieces(c.content).map((piece) => chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }])),
+    chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]),
+    ...(includeUsage ? [chunk([], { usage: usageOf(c) })] : []),
+    SSE_DONE,
+  ];
+}

@@ -1,0 +1,90 @@
+import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { ChatCacheTier, ChatCompletionRequest, ErrorCode, IdempotencyKeyHeader } from '@qv/contracts';
+import { z } from 'zod';
+
+// OpenAI's shapes, as this path answers them (domain/openai-errors.ts, domain/chat-format.ts).
+const OpenAiErrorBody = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string().meta({ description: 'OpenAI’s error type: invalid_request_error, authentication_error, rate_limit_error, api_error…' }),
+    code: ErrorCode.meta({ description: 'Quota Vault’s error code (the SDKs expose it as `error.code`).' }),
+    param: z.string().nullable(),
+    retryAfterSeconds: z.number().int().optional(),
+    details: z.unknown().optional(),
+  }),
+});
+const ChatCompletion = z.object({
+  id: z.string(),
+  object: z.literal('chat.completion'),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), refusal: z.string().nullable() }),
+      logprobs: z.null(),
+      finish_reason: z.string().nullable(),
+    }),
+  ),
+  usage: z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() }),
+});
+
+const CHAT_HEADERS: Record<string, string> = {
+  'X-QV-Call-Id': 'The call’s id (`chc_…`): the item id of its reservation and ledger entry.',
+  'X-QV-Reservation-Id': 'The reservation the call was charged under.',
+  'X-QV-Max-Tokens': 'The completion cap sent to the provider (and charged as the answer’s part of the estimate).',
+  'X-QV-Max-Tokens-Clamped': 'Present when the token budgets left (day and month) cut the cap asked for: the cap used.',
+  'X-QV-Cache': '`hit`, `miss` (opted in, answered by the provider) or `off` (not opted in, or the plan has no TTL for the tier).',
+  'X-QV-Cache-Tokens-Saved': 'On a hit: the tokens the cached answer cost.',
+};
+
+/**
+ * `POST /v1/chat/completions` in the document. Its errors are OpenAI's shape, not ErrorBody, so
+ * that the SDKs raise their usual errors; the quota headers are the shared components.
+ */
+export function registerChatCompletions(
+  registry: OpenAPIRegistry,
+  shared: { security: Record<string, string[]>[]; quotaHeaders: Record<string, { $ref: string }>; retryAfter: { $ref: string } },
+): void {
+  const ErrorSchema = OpenAiErrorBody.meta({ id: 'OpenAiErrorBody' });
+  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: ErrorSchema } }, ...extra });
+  const headers = Object.fromEntries(Object.entries(CHAT_HEADERS).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }]));
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/chat/completions',
+    operationId: 'createChatCompletion',
+    tags: ['chat'],
+    summary: 'OpenAI-compatible chat completion, charged, cached and settled like an item',
+    description:
+      'Point an OpenAI SDK at `<api>/v1` with a Quota Vault key. One atomic charge of the prompt’s tokens plus the completion cap; the cap is clamped to the token budgets left after the prompt ' +
+      '(`X-QV-Max-Tokens-Clamped`); the provider’s reported usage settles the reservation and writes one ledger entry. `stream: true` answers server-sent events as OpenAI does, settled when the stream ends ' +
+      '(also when the client leaves early). `X-QV-Cache: session|content` opts the call into the user’s own cache tier where the plan has a TTL; a hit costs no tokens.',
+    security: shared.security,
+    request: {
+      headers: z.object({
+        'Idempotency-Key': IdempotencyKeyHeader.optional().meta({ description: 'A repeat of the same body returns the first answer (streamed again if it was streamed), with `Idempotent-Replayed: true`: no second charge, no second provider call.' }),
+        'X-QV-Cache': z.union([ChatCacheTier, z.literal('off')]).optional().meta({ description: 'The cache tier this call may be answered from and stored in.' }),
+        'X-QV-Cache-TTL': z.string().regex(/^[0-9]+$/).optional().meta({ description: 'Seconds to keep the answer, at most the plan’s TTL for the tier.' }),
+      }),
+      body: { required: true, content: { 'application/json': { schema: ChatCompletionRequest.meta({ id: 'ChatCompletionRequest' }) } } },
+    },
+    responses: {
+      200: {
+        description: 'The answer: a `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.',
+        headers: { ...shared.quotaHeaders, ...headers, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
+        content: { 'application/json': { schema: ChatCompletion.meta({ id: 'ChatCompletion' }) }, 'text/event-stream': { schema: z.string() } },
+      },
+      400: error('VALIDATION_FAILED: the body or a header did not parse (`param` names the field), or the provider refused the request.'),
+      401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
+      409: error('IDEMPOTENCY_KEY_IN_USE: a call with this key is still being answered.'),
+      413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
+      422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
+      429: error('A quota refused the call (CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED — also when no token is left for an answer after the prompt — or MONTHLY_TOKEN_QUOTA_EXCEEDED), or AUTH_RATE_LIMITED / USER_REQUEST_RATE_EXCEEDED.', {
+        headers: { 'Retry-After': shared.retryAfter, ...shared.quotaHeaders },
+      }),
+      500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
+      503: error('QUOTA_SERVICE_UNAVAILABLE (nothing charged) or SERVICE_UNAVAILABLE: the provider failed or its circuit is open (the charge was released).', { headers: { 'Retry-After': shared.retryAfter } }),
+    },
+  });
+}

@@ -1,0 +1,128 @@
+import { AppError, ChatCacheTier, ChatCacheTtlHeader, ChatCompletionRequest, IdempotencyKeyHeader, newId, StoredChatCompletion, type QuotaStatus } from '@qv/contracts';
+import { parseOr400 } from '@qv/http';
+import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { completionBody, replayEvents } from '../domain/chat-format';
+import { openAiError } from '../domain/openai-errors';
+import { quotaHeaders } from '../domain/quota-headers';
+import { requestHash } from '../domain/request-hash';
+import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
+import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
+import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
+import type { PrismaClient } from '@qv/db';
+
+export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
+
+export interface ChatCompletionsRouteDeps extends ChatCompletionDeps, AuthenticateDeps {
+  prisma: PrismaClient;
+  idempotency: { ttlHours: number; lockSeconds: number };
+}
+
+/** What the idempotency record keeps: the answer, and whether it was streamed (it is replayed so). */
+interface StoredChatResponse {
+  stream: boolean;
+  includeUsage: boolean;
+  completion: StoredChatCompletion;
+}
+
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
+
+/** Writes events to the client while it is there; once it is gone they are dropped (the call goes on to settle). */
+function responseSink(res: Response): EventSink {
+  return {
+    start(headers) {
+      res.status(200).set({ ...headers, ...SSE_HEADERS });
+      res.flushHeaders();
+    },
+    send(event) {
+      if (!res.destroyed && !res.writableEnded) res.write(event);
+    },
+  };
+}
+
+function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number } | undefined {
+  const tier = req.header('x-qv-cache');
+  if (tier === undefined || tier === '' || tier === 'off') return undefined;
+  const ttl = req.header('x-qv-cache-ttl');
+  return {
+    tier: parseOr400(ChatCacheTier, tier, 'X-QV-Cache header (session, content or off)'),
+    ...(ttl === undefined ? {} : { ttlSeconds: parseOr400(ChatCacheTtlHeader, ttl, 'X-QV-Cache-TTL header') }),
+  };
+}
+
+/**
+ * `POST /v1/chat/completions`, OpenAI-compatible: the official SDKs work with their base URL set
+ * to `<api>/v1` and a Quota Vault key. Authenticated here (not by the /v1 middleware) so that every
+ * error of this path, a 401 included, has OpenAI's shape and an SDK raises its usual error class.
+ * The X-AI-Quota-* headers are on answers and quota refusals, as on items; Idempotency-Key as on
+ * items (a replay neither charges nor calls the provider, and a streamed call is replayed streamed).
+ */
+export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
+  const router = Router();
+
+  router.post(CHAT_COMPLETIONS_PATH, authenticate(deps), async (req, res) => {
+    const principal = principalOf(res);
+    const body = parseOr400(ChatCompletionRequest, req.body);
+    const cache = cacheOption(req);
+    const rawKey = req.header('idempotency-key');
+    const key = rawKey === undefined ? undefined : parseOr400(IdempotencyKeyHeader, rawKey, 'Idempotency-Key header');
+    const stream = body.stream === true;
+    const includeUsage = body.stream_options?.include_usage === true;
+
+    const call = async (callId: string): Promise<StoredResponse> => {
+      try {
+        const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: responseSink(res) } : {}) });
+        const stored: StoredChatResponse = { stream, includeUsage, completion: result.completion };
+        return { status: result.status, body: stored, headers: result.headers };
+      } catch (err) {
+        const status = err instanceof AppError ? (err.details as QuotaStatus | undefined) : undefined;
+        if (status?.quotas && !res.headersSent) res.set(quotaHeaders(status));
+        throw err;
+      }
+    };
+    // An idempotent call's id comes from its claim (an item-style id, resumed with it): the same body, `chc_`.
+    const response: StoredResponse & { replayed?: boolean } =
+      key === undefined
+        ? await call(newId('chc'))
+        : await runIdempotent(deps.prisma, { userId: principal.userId, key, requestHash: requestHash('POST', CHAT_COMPLETIONS_PATH, req.body), ...deps.idempotency }, (itemId) =>
+            call(itemId.replace(/^itm_/, 'chc_')),
+          );
+
+    const stored = response.body as StoredChatResponse;
+    if (!response.replayed) {
+      if (stream) return void res.end(); // already streamed, to its end
+      return void res.status(response.status).set(response.headers).json(completionBody(stored.completion));
+    }
+    res.set({ ...response.headers, 'Idempotent-Replayed': 'true' });
+    if (!stored.stream) return void res.status(response.status).json(completionBody(stored.completion));
+    res.status(200).set(SSE_HEADERS);
+    for (const event of replayEvents(stored.completion, stored.includeUsage)) res.write(event);
+    res.end();
+  });
+
+  router.use(CHAT_COMPLETIONS_PATH, openAiErrorHandler(deps.logger));
+  return router;
+}
+
+/** Every error of this path in OpenAI's shape; one after a stream started ends it with an error event. */
+function openAiErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const appError = toAppError(err);
+    const { status, body } = openAiError(appError);
+    if (status >= 500) logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'chat completion failed');
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end(`data: ${JSON.stringify(body)}\n\n`);
+      return;
+    }
+    if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
+    res.status(status).json(body);
+  };
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { type?: string };
+  if (e?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
+  if (e?.type === 'entity.parse.failed') return new AppError('VALIDATION_FAILED', 'The request body is not valid JSON');
+  return new AppError('INTERNAL', 'Internal error', { cause: err });
+}

@@ -1,0 +1,241 @@
+import { AppError, StoredChatCompletion, type ChatCacheTier, type ChatCompletionRequest, type UsageEvent } from '@qv/contracts';
+import type { CacheClient } from '@qv/cache-client';
+import type { KeyedGate } from '@qv/http';
+import { costUsd, countTokensBounded } from '@qv/llm';
+import { withSpan } from '@qv/telemetry';
+import type { Logger } from 'pino';
+import { capCompletion } from '../domain/chat-budget';
+import { replayEvents, sseEvent } from '../domain/chat-format';
+import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody } from '../domain/chat-request';
+import { openAiError } from '../domain/openai-errors';
+import { quotaHeaders } from '../domain/quota-headers';
+import { upstreamFailure } from '../domain/upstream-policy';
+import type { Principal } from '../repositories/auth.repository';
+import type { CacheTtlsRepository } from '../repositories/cache-ttls.repository';
+import type { ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
+import type { QuotaClient } from '../repositories/quota.client';
+import type { UsageEventsPublisher } from '../repositories/usage-events.publisher';
+
+export interface ChatCompletionDeps {
+  quota: QuotaClient;
+  upstream: ChatUpstream;
+  usage: UsageEventsPublisher;
+  /** The cache tiers; absent, no call is ever cached. */
+  cache?: CacheClient;
+  cacheTtls: CacheTtlsRepository;
+  /** The model asked for when the body names none. */
+  defaultModel: string;
+  /** One user's charges at a time on this replica (the answers themselves run freely). */
+  admission: KeyedGate;
+  logger: Logger;
+}
+
+/** Where a streamed call's events go: `start` once charged (headers), then each event, in order. */
+export interface EventSink {
+  start(headers: Record<string, string>): void;
+  send(event: string): void;
+}
+
+export interface ChatCallOptions {
+  /** The call's id (`chc_…`): the charge's item id, its reservation's key, its events' ids. */
+  callId: string;
+  /** The tier the call opted into (`X-QV-Cache`) and a TTL below the plan's (`X-QV-Cache-TTL`). */
+  cache?: { tier: ChatCacheTier; ttlSeconds?: number };
+  /** Set for `stream: true`. */
+  sink?: EventSink;
+}
+
+export interface ChatCallResult {
+  /** 200, or 502 when a stream broke after its first chunk (settled to what was produced). */
+  status: number;
+  completion: StoredChatCompletion;
+  headers: Record<string, string>;
+}
+
+/**
+ * One OpenAI-compatible call, charged and settled as an item is (DESIGN.md §3–§6):
+ * 1. the prompt's bounded estimate; the answer's cap clamped to the token budgets left after it;
+ *    one atomic charge of prompt + cap under the call's id (a refusal is the 429 it is);
+ * 2. the opted-in cache tier, in the user's own scope, where the plan has a TTL (a hit costs no
+ *    tokens and is settled to 0);
+ * 3. the provider (breaker and retries in ChatUpstream), streamed through as it arrives;
+ * 4. a usage event with the provider's reported usage (or, when a stream broke, the tokens it
+ *    produced), which ledger-consumer applies once: the ledger entry and the settlement together.
+ *    A call that got no answer publishes usage.failed, which releases its reservation.
+ */
+export function completeChat(deps: ChatCompletionDeps, principal: Principal, body: ChatCompletionRequest, options: ChatCallOptions): Promise<ChatCallResult> {
+  return withSpan('Chat.complete', async (span) => {
+    const { callId, sink } = options;
+    const userId = principal.userId;
+    const model = body.model ?? deps.defaultModel;
+    const promptTokens = await estimatePromptTokens(body.messages);
+
+    const { charge, cap } = await deps.admission.run(userId, async () => {
+      const cap = capCompletion(await deps.quota.status(userId), promptTokens, requestedCap(body));
+      return { cap, charge: await deps.quota.charge({ v: 1, userId, itemId: callId, idempotencyKey: `chat:${callId}`, estimatedTokens: promptTokens + cap.maxTokens }) };
+    });
+    if (charge.replayed) {
+      // An earlier copy of this request (same Idempotency-Key) was charged and may still be answering.
+      throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being answered; retry shortly', { retryAfterSeconds: 1 });
+    }
+    span.setAttribute('chat.call_id', callId);
+    const headers: Record<string, string> = {
+      ...quotaHeaders(charge.status),
+      'X-QV-Call-Id': callId,
+      'X-QV-Reservation-Id': charge.reservation.id,
+      'X-QV-Max-Tokens': String(cap.maxTokens),
+      ...(cap.clamped ? { 'X-QV-Max-Tokens-Clamped': String(cap.maxTokens) } : {}),
+    };
+    const settle = settler(deps, principal, callId, charge.reservation.id);
+    const sent = upstreamBody(body, model, cap.maxTokens);
+
+    const cacheTtl = await ttlFor(deps, userId, options.cache);
+    const key = cacheTtl !== null && options.cache ? chatCacheKey(options.cache.tier, userId, model, sent) : null;
+    if (key) {
+      const hit = await deps.cache!.get(key).catch((err: unknown) => {
+        deps.logger.warn({ err, callId }, 'chat cache read failed: answering without it'); // fail open: the call is paid for
+        return null;
+      });
+      const cached = hit?.hit ? StoredChatCompletion.safeParse(hit.entry?.value) : null;
+      if (cached?.success) {
+        const saved = cached.data.promptTokens + cached.data.completionTokens;
+        await settle.completed(model, 0, 0, { tier: options.cache!.tier, hit: true, tokensSaved: saved, costSavedUsd: hit?.entry?.costUsd ?? costUsd(model, cached.data.promptTokens, cached.data.completionTokens) });
+        const completion = { ...cached.data, id: `chatcmpl-${callId}`, created: Math.floor(Date.now() / 1000), promptTokens: 0, completionTokens: 0 };
+        const hitHeaders = { ...headers, 'X-QV-Cache': 'hit', 'X-QV-Cache-Tokens-Saved': String(saved) };
+        if (sink) {
+          sink.start(hitHeaders);
+          for (const event of replayEvents(completion, body.stream_options?.include_usage === true)) sink.send(event);
+        }
+        return { status: 200, completion, headers: hitHeaders };
+      }
+    }
+    headers['X-QV-Cache'] = key ? 'miss' : 'off';
+
+    const origin = { itemId: callId, userId };
+    let result: ChatCallResult;
+    try {
+      result = sink ? await streamed(deps, origin, sent, body, promptTokens, headers, sink, settle, model) : await unstreamed(deps, origin, sent, promptTokens, headers, settle, model);
+    } catch (err) {
+      await settle.failed(err instanceof Error ? err.message : String(err));
+      throw upstreamFailure(err);
+    }
+    if (key && result.status === 200) {
+      const { completion } = result;
+      await deps.cache!.put(key, { value: completion, tokens: completion.promptTokens + completion.completionTokens, model: completion.model, costUsd: costUsd(completion.model, completion.promptTokens, completion.completionTokens) }, cacheTtl)
+        .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'));
+    }
+    return result;
+  });
+}
+
+async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, promptTokens: number, headers: Record<string, string>, settle: Settler, model: string): Promise<ChatCallResult> {
+  const answer = await deps.upstream.complete(origin, sent);
+  const choice = answer.choices?.[0];
+  const content = choice?.message?.content ?? '';
+  // Without the provider's usage, the bounded counts stand in: an upper bound, never a free answer.
+  const usage = answer.usage ? { prompt: answer.usage.prompt_tokens, completion: answer.usage.completion_tokens } : { prompt: promptTokens, completion: countTokensBounded(content) };
+  const completion: StoredChatCompletion = {
+    id: answer.id,
+    model: answer.model || model,
+    created: answer.created,
+    content,
+    finishReason: choice?.finish_reason ?? null,
+    promptTokens: usage.prompt,
+    completionTokens: usage.completion,
+  };
+  await settle.completed(completion.model, usage.prompt, usage.completion, null);
+  return { status: 200, completion, headers };
+}
+
+async function streamed(
+  deps: ChatCompletionDeps,
+  origin: { itemId: string; userId: string },
+  sent: Record<string, unknown>,
+  body: ChatCompletionRequest,
+  promptTokens: number,
+  headers: Record<string, string>,
+  sink: EventSink,
+  settle: Settler,
+  model: string,
+): Promise<ChatCallResult> {
+  const clientWantsUsage = body.stream_options?.include_usage === true;
+  const parts: string[] = [];
+  const seen = { id: '', model, created: Math.floor(Date.now() / 1000), finishReason: null as string | null, started: false };
+  const onChunk = (chunk: ChatCompletionChunk) => {
+    if (!seen.started) {
+      seen.started = true;
+      sink.start(headers);
+    }
+    seen.id ||= chunk.id;
+    seen.model = chunk.model || seen.model;
+    seen.created = chunk.created ?? seen.created;
+    const choice = chunk.choices?.[0];
+    if (choice?.delta?.content) parts.push(choice.delta.content);
+    if (choice?.finish_reason) seen.finishReason = choice.finish_reason;
+    if (chunk.usage && !clientWantsUsage) {
+      // Asked upstream for settlement only: the client did not ask to see it.
+      if (!chunk.choices?.length) return;
+      const { usage: _usage, ...rest } = chunk;
+      return sink.send(sseEvent(rest));
+    }
+    sink.send(sseEvent(chunk));
+  };
+
+  let usage: { promptTokens: number; completionTokens: number } | null = null;
+  let broken: unknown = null;
+  try {
+    usage = (await deps.upstream.stream(origin, sent, onChunk)).usage;
+  } catch (err) {
+    if (!seen.started) throw err;
+    broken = err; // mid-answer: the tokens already produced are owed all the same
+  }
+  const content = parts.join('');
+  const settled = usage ?? { promptTokens, completionTokens: countTokensBounded(content) };
+  const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, finishReason: seen.finishReason, ...settled };
+  await settle.completed(completion.model, settled.promptTokens, settled.completionTokens, null);
+  if (broken) {
+    const failure = openAiError(upstreamFailure(broken));
+    sink.send(sseEvent(failure.body));
+    return { status: 502, completion, headers };
+  }
+  sink.send(sseEvent('[DONE]'));
+  return { status: 200, completion, headers };
+}
+
+async function ttlFor(deps: ChatCompletionDeps, userId: string, cache: ChatCallOptions['cache']): Promise<number | null> {
+  if (!cache || !deps.cache) return null;
+  const planTtl = (await deps.cacheTtls.of(userId))[cache.tier];
+  if (planTtl === null) return null; // free and payg: no cache at all, not even a look-up
+  return Math.min(planTtl, cache.ttlSeconds ?? planTtl);
+}
+
+interface Settler {
+  completed(model: string, promptTokens: number, completionTokens: number, cache: { tier: ChatCacheTier; hit: true; tokensSaved: number; costSavedUsd: number } | null): Promise<void>;
+  failed(reason: string): Promise<void>;
+}
+
+/**
+ * The call's usage event, as the worker publishes an item's: ids derived from the call id, so a
+ * repeat is a no-op on the queue and in the ledger. A publish that fails (Redis down) leaves the
+ * reservation to the sweeper; the answer already given is not taken back.
+ */
+function settler(deps: ChatCompletionDeps, principal: Principal, callId: string, reservationId: string): Settler {
+  const base = { v: 1 as const, userId: principal.userId, itemId: callId, reservationId, idempotencyKey: `chat:${callId}`, charged: true };
+  const publish = (event: UsageEvent) =>
+    deps.usage.publish(event).catch((err: unknown) => deps.logger.error({ err, callId, eventId: event.eventId }, 'chat usage event not published: the sweeper will finish the reservation'));
+  return {
+    completed: (model, promptTokens, completionTokens, cache) =>
+      publish({
+        ...base,
+        type: 'usage.completed',
+        eventId: `evt_${callId}_completed`,
+        occurredAt: new Date().toISOString(),
+        model,
+        promptTokens,
+        completionTokens,
+        costUsd: costUsd(model, promptTokens, completionTokens),
+        cache: cache ?? { tier: null, hit: false, tokensSaved: 0, costSavedUsd: 0 },
+      }),
+    failed: (reason) => publish({ ...base, type: 'usage.failed', eventId: `evt_${callId}_failed`, occurredAt: new Date().toISOString(), reason: reason.slice(0, 500) }),
+  };
+}
