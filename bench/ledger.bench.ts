@@ -1,13 +1,11 @@
 // `npm run bench -- ledger`: usage events applied per second by applyUsageEvent (ledger entry +
 // settlement of a real reservation, exactly once, one statement: ledger_apply_usage_event) at 16
 // concurrent, beside raw INSERTs of the same ledger rows (pg Pool, 16 concurrent, autocommit) in the
-// same run. applyUsageEvent runs on the pg Pool (as ledger-consumer does) and through Prisma over the
-// same Pool; also the duplicate path (the same events delivered again). Reservations are made
-// beforehand by charge().
-import { PrismaPg } from '@prisma/adapter-pg';
+// same run. applyUsageEvent runs on the pg Pool, as ledger-consumer does; also the duplicate path (the
+// same events delivered again). Reservations are made beforehand by charge().
 import { Pool } from 'pg';
 import { newId, type UsageEvent } from '@qv/contracts';
-import { PrismaClient } from '@qv/db';
+import { createPrisma } from '@qv/db';
 import { applyUsageEvent, reconcile } from '@qv/ledger';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase } from '../libs/testing/src';
@@ -83,52 +81,46 @@ function rawInsert(pool: Pool, e: UsageEvent): Promise<unknown> {
 async function main(): Promise<void> {
   await globalSetup();
   const db = await createTestDatabase();
-  // One pool, as in ledger-consumer: Prisma's adapter shares it.
+  // One pool for the applies, as in ledger-consumer; the reconciliation reads through Prisma.
   const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
   pool.on('error', () => undefined); // idle connections end when the database is dropped
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = createPrisma(db.url, { poolSize: 2 });
   try {
     const users: string[] = [];
     for (let i = 0; i < USERS; i++) users.push(await insertUser(db.query));
     /** `n` real reservations through charge(), spread over the users, made before any timing. */
     const reservations = async (n: number): Promise<Charged[]> => {
       const out: Charged[] = new Array(n);
-      await drive(n, CONCURRENCY, async (i) => (out[i] = await reserve(prisma, users[i % USERS], 1000, new Date(), 3600)));
+      await drive(n, CONCURRENCY, async (i) => (out[i] = await reserve(pool, users[i % USERS], 1000, new Date(), 3600)));
       return out;
     };
 
     // Warm both paths.
     const warm = eventsFor(await reservations(300));
-    const warmPg = warm.filter((_, i) => i % 2 === 0);
-    const warmPrisma = warm.filter((_, i) => i % 2 === 1);
-    await drive(warmPg.length, CONCURRENCY, (i) => applyUsageEvent(pool, warmPg[i]));
-    await drive(warmPrisma.length, CONCURRENCY, (i) => applyUsageEvent(prisma, warmPrisma[i]));
+    await drive(warm.length, CONCURRENCY, (i) => applyUsageEvent(pool, warm[i]));
     await drive(warm.length, CONCURRENCY, (i) => rawInsert(pool, warm[i]));
 
-    const applyAll = (db: Pool | PrismaClient, events: UsageEvent[], expected: 'applied' | 'duplicate') =>
+    const applyAll = (db: Pool, events: UsageEvent[], expected: 'applied' | 'duplicate') =>
       drive(events.length, CONCURRENCY, async (i) => {
         if ((await applyUsageEvent(db, events[i])) !== expected) throw new Error(`expected ${expected}`);
       });
-    const rounds: Array<{ raw: Figures; apply: Figures; dup: Figures; viaPrisma: Figures }> = [];
+    const rounds: Array<{ raw: Figures; apply: Figures; dup: Figures }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       const events = eventsFor(await reservations(EVENTS));
-      const prismaEvents = eventsFor(await reservations(EVENTS));
       const raw = await drive(events.length, CONCURRENCY, (i) => rawInsert(pool, events[i]));
       const apply = await applyAll(pool, events, 'applied');
       // Every event delivered again: the duplicate path.
       const dup = await applyAll(pool, events, 'duplicate');
-      const viaPrisma = await applyAll(prisma, prismaEvents, 'applied');
-      rounds.push({ raw, apply, dup, viaPrisma });
+      rounds.push({ raw, apply, dup });
       console.log(
-        `  round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s · applyUsageEvent ${apply.perSecond.toFixed(0)}/s · duplicates ${dup.perSecond.toFixed(0)}/s · ` +
-          `via Prisma ${viaPrisma.perSecond.toFixed(0)}/s · ratio ${((100 * apply.perSecond) / raw.perSecond).toFixed(1)} %`,
+        `  round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s · applyUsageEvent ${apply.perSecond.toFixed(0)}/s · duplicates ${dup.perSecond.toFixed(0)}/s · ` + `ratio ${((100 * apply.perSecond) / raw.perSecond).toFixed(1)} %`,
       );
     }
 
     // Exactly once held under the load: one entry per event, counters equal to the entries.
     const [counts] = await db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM ai_usage_ledger WHERE event_id NOT LIKE 'raw_%'`);
     const drift = (await reconcile(prisma)).reduce((s, row) => s + row.drift, 0);
-    if (counts.n !== counts.distinct || counts.n !== 300 + 2 * ROUNDS * EVENTS || drift !== 0) throw new Error(`ledger inconsistent after the run: ${JSON.stringify({ ...counts, drift })}`);
+    if (counts.n !== counts.distinct || counts.n !== 300 + ROUNDS * EVENTS || drift !== 0) throw new Error(`ledger inconsistent after the run: ${JSON.stringify({ ...counts, drift })}`);
 
     const ratio = (x: (typeof rounds)[number]) => x.apply.perSecond / x.raw.perSecond;
     const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
@@ -139,7 +131,6 @@ async function main(): Promise<void> {
     console.log(line('raw INSERT of the ledger row (pg Pool, autocommit)', mid.raw));
     console.log(line('applyUsageEvent on the pg Pool (one statement)', mid.apply));
     console.log(line('applyUsageEvent on the pg Pool, duplicate delivery', mid.dup));
-    console.log(line('applyUsageEvent through Prisma (same Pool)', mid.viaPrisma));
     console.log(`  ratio ${((100 * ratio(mid)) / 1).toFixed(1)} % of raw (rounds: ${rounds.map((x) => `${(100 * ratio(x)).toFixed(1)} %`).join(', ')}); ${counts.n} events applied once each, drift ${drift}`);
   } finally {
     await prisma.$disconnect();

@@ -1,17 +1,15 @@
 // `npm run bench -- quota`: charges per second and p50/p99 through quota-service over HTTP at 64
 // concurrent clients, beside THE SAME statement — `SELECT * FROM quota_charge(...)`, the whole
 // charge in one round trip (libs/quota CHARGE_SQL) — run straight against PostgreSQL from a pg Pool
-// at 64 concurrent callers in the same run. Two more lines run libs/quota's charge() in this
-// process, over that same pg Pool (quota-service's hot path) and over Prisma on it, to split the
-// service's overhead into "lib", "Prisma" and "Express + HTTP". The machine is shared, so the four
+// at 64 concurrent callers in the same run. One more line runs libs/quota's charge() in this
+// process over that same pg Pool (quota-service's hot path), to split the service's overhead into
+// "lib" and "Express + HTTP". The machine is shared, so the four
 // alternate in rounds and the median round is reported. Every phase charges its own fresh users
 // (1000, so per-user locks do not serialise everything), so no phase pays for the reservations an
 // earlier one left behind.
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { newId } from '@qv/contracts';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '@qv/db';
 import { charge, CHARGE_SQL, chargeParams } from '@qv/quota';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase, startService, testServiceCredentials } from '../libs/testing/src';
@@ -72,7 +70,7 @@ function runRaw(pool: Pool, users: string[], seconds: number): Promise<Figures> 
 }
 
 /** libs/quota's charge() in this process: the service's work minus Express and HTTP. */
-function runLib(db: PrismaClient | Pool, users: string[], seconds: number): Promise<Figures> {
+function runLib(db: Pool, users: string[], seconds: number): Promise<Figures> {
   return closedLoop(seconds, async () => {
     const r = await charge(db, { v: 1, userId: pick(users), itemId: newId('itm'), idempotencyKey: key('lib'), estimatedTokens: ESTIMATE }, { now: new Date(), reservationTtlSeconds: TTL_SECONDS });
     if (!r.ok || r.replayed) throw new Error('lib run: a charge was not accepted');
@@ -111,39 +109,32 @@ async function main(): Promise<void> {
 
   const service = await startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: String(POOL), LOG_LEVEL: 'warn', ...credentials.envOf('quota-service') });
   const pool = new Pool({ connectionString: db.url, max: POOL });
-  // Prisma over the very same pg Pool: the in-process lines differ only in the client layer, and
-  // the run holds no more connections than it must (PostgreSQL's max_connections is shared).
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   try {
     // Warm all paths (JIT, connection pools, plan caches of the PL/pgSQL function per connection).
     await runRaw(pool, await freshUsers(), 2);
     await runLib(pool, await freshUsers(), 2);
-    await runLib(prisma, await freshUsers(), 2);
     await runHttp(service.url, await freshUsers(), 2);
 
-    const rounds: { raw: Figures; libPg: Figures; libPrisma: Figures; http: Figures; ratio: number }[] = [];
+    const rounds: { raw: Figures; libPg: Figures; http: Figures; ratio: number }[] = [];
     const short = (f: Figures) => `${f.perSecond.toFixed(0)}/s p99 ${f.p99.toFixed(1)} ms`;
     for (let i = 0; i < ROUNDS; i++) {
       const raw = await runRaw(pool, await freshUsers(), DURATION_S);
       const libPg = await runLib(pool, await freshUsers(), DURATION_S);
-      const libPrisma = await runLib(prisma, await freshUsers(), DURATION_S);
       const http = await runHttp(service.url, await freshUsers(), DURATION_S);
-      rounds.push({ raw, libPg, libPrisma, http, ratio: http.perSecond / raw.perSecond });
-      console.log(`  round ${i + 1}: raw ${short(raw)} · lib/pg ${short(libPg)} · lib/Prisma ${short(libPrisma)} · http ${short(http)} · ratio ${((100 * http.perSecond) / raw.perSecond).toFixed(1)} %`);
+      rounds.push({ raw, libPg, http, ratio: http.perSecond / raw.perSecond });
+      console.log(`  round ${i + 1}: raw ${short(raw)} · lib/pg ${short(libPg)} · http ${short(http)} · ratio ${((100 * http.perSecond) / raw.perSecond).toFixed(1)} %`);
     }
     // The round whose ratio is the median, reported whole so its figures belong together.
     const mid = rounds.find((r) => r.ratio === median(rounds.map((x) => x.ratio)))!;
     console.log(`quota charge (one statement: quota_charge()), ${CONNECTIONS} concurrent, ${USERS} fresh users per phase, pool ${POOL}, ${ROUNDS} rounds × ${DURATION_S} s, median round:`);
     console.log(line('raw SQL (pg Pool, same statement)', mid.raw));
     console.log(line('charge() in-process, pg Pool', mid.libPg));
-    console.log(line('charge() in-process, Prisma', mid.libPrisma));
     console.log(line('quota-service over HTTP', mid.http));
     const ratios = rounds.map((r) => `${(r.ratio * 100).toFixed(1)} %`).join(', ');
     console.log(`  ratio ${(mid.ratio * 100).toFixed(1)} % of raw (target ≥ 40 %; rounds: ${ratios}), p99 ${mid.http.p99} ms (target < 20 ms)`);
     const volumes = (process.env.BENCH_VOLUMES ?? '0,10000,100000,1000000').split(',').map(Number);
     printVolumeTable(await chargeCostByVolume(pool, volumes, Number(process.env.BENCH_VOLUME_SAMPLES ?? 200)));
   } finally {
-    await prisma.$disconnect();
     await pool.end();
     await service.stop();
     await db.drop();

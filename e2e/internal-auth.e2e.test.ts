@@ -134,10 +134,9 @@ describe('least rights, case by case', () => {
     const accepted = await http('POST', charges, { headers: stack.as('api-service'), body: chargeBody(userId, 250) });
     expect(accepted.status).toBe(201);
     const reservation = accepted.body.reservation.id as string;
-    // Nor can the worker release or settle it, or read the user's quota.
+    // Nor can the worker release it, or read the user's quota.
     const quotaBase = url('quota-service');
     expect((await http('POST', `${quotaBase}/internal/reservations/${reservation}/release`, { headers: stack.as('enrichment-worker'), body: { v: 1 } })).status).toBe(403);
-    expect((await http('POST', `${quotaBase}/internal/reservations/${reservation}/settle`, { headers: stack.as('enrichment-worker'), body: { v: 1, actualTokens: 1 } })).status).toBe(403);
     expect((await http('GET', `${quotaBase}/internal/users/${userId}/quota`, { headers: stack.as('enrichment-worker') })).status).toBe(403);
     const [row] = await stack.db.query<{ status: string }>('SELECT status FROM ai_usage_reservations WHERE id = $1', [reservation]);
     expect(row.status).toBe('RESERVED');

@@ -59,8 +59,6 @@ export type ChargeRequest = z.infer<typeof ChargeRequest>;
 export const ChargeResponse = z.object({ reservation: Reservation, status: QuotaStatus, replayed: z.boolean() });
 export type ChargeResponse = z.infer<typeof ChargeResponse>;
 
-export const SettleRequest = z.object({ v: z.literal(1), actualTokens: int32() });
-export type SettleRequest = z.infer<typeof SettleRequest>;
 
 export const ReleaseRequest = z.object({ v: z.literal(1), reason: safeString().max(500).optional() });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;

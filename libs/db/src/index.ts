@@ -3,3 +3,4 @@ export * from './client';
 export * from './migrate';
 export * from './seed';
 export * from './api-keys';
+export * from './sql-port';

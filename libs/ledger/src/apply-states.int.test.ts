@@ -1,5 +1,5 @@
 import { newId } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import { inSqlTransaction } from '@qv/db';
 import { expireStale, release, settle } from '@qv/quota';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import { Pool } from 'pg';
@@ -16,12 +16,10 @@ import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '
  */
 
 let db: TestDatabase;
-let prisma: PrismaClient;
 let pool: Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
   pool = new Pool({ connectionString: db.url, max: 4 });
 });
 afterAll(async () => {
@@ -58,12 +56,12 @@ async function snapshot(c: Charged): Promise<Snapshot> {
 /** A user with a decoy reservation the day before (other day and month rows) and `c` in the state `start`. */
 async function prepare(estimate: number, start: Start): Promise<Charged> {
   const user = await insertUser(db.query);
-  await reserve(prisma, user, 777, new Date(T0 - 86_400_000), 3600);
-  const c = await reserve(prisma, user, estimate, new Date(T0), TTL_S);
+  await reserve(db.sql, user, 777, new Date(T0 - 86_400_000), 3600);
+  const c = await reserve(db.sql, user, estimate, new Date(T0), TTL_S);
   const before = new Date(T0 + 10_000);
-  if (start === 'EXPIRED') await expireStale(prisma, new Date(T0 + (TTL_S + 1) * 1000));
-  if (start === 'SETTLED') await settle(prisma, c.reservationId, 321, before);
-  if (start === 'RELEASED') await release(prisma, c.reservationId, before);
+  if (start === 'EXPIRED') await expireStale(db.sql, new Date(T0 + (TTL_S + 1) * 1000));
+  if (start === 'SETTLED') await settle(db.sql, c.reservationId, 321, before);
+  if (start === 'RELEASED') await release(db.sql, c.reservationId, before);
   return c;
 }
 
@@ -83,9 +81,9 @@ describe('from every state of its reservation', () => {
     const at = new Date(T0 + 120_000);
     const viaQuota = await prepare(estimate, start);
     const viaLedger = await prepare(estimate, start);
-    const change = finish.kind === 'completed' ? await settle(prisma, viaQuota.reservationId, finish.actual, at) : await release(prisma, viaQuota.reservationId, at);
+    const change = finish.kind === 'completed' ? await settle(db.sql, viaQuota.reservationId, finish.actual, at) : await release(db.sql, viaQuota.reservationId, at);
     const event = finish.kind === 'completed' ? completedEvent(viaLedger, { prompt: finish.actual, completion: 0 }) : failedEvent(viaLedger);
-    expect(await applyUsageEvent(prisma, event, at)).toBe('applied');
+    expect(await applyUsageEvent(db.sql, event, at)).toBe('applied');
 
     const [entry] = await db.query<{ charged: boolean; day: string }>(`SELECT charged, day::text FROM ai_usage_ledger WHERE event_id = $1`, [event.eventId]);
     expect(entry.charged).toBe(change.changed);
@@ -100,7 +98,7 @@ describe('from every state of its reservation', () => {
 
 describe('the one statement', () => {
   it('on a node-postgres Pool: 5 concurrent deliveries, one entry, one settlement', async () => {
-    const c = await reserve(prisma, await insertUser(db.query), 500, new Date());
+    const c = await reserve(db.sql, await insertUser(db.query), 500, new Date());
     const event = completedEvent(c, { prompt: 100, completion: 20 });
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(pool, event)));
     expect(outcomes.sort()).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
@@ -111,7 +109,7 @@ describe('the one statement', () => {
   });
 
   it('uncharged events delivered 5 times at once (no reservation lock to queue on): one entry', async () => {
-    const c = await reserve(prisma, await insertUser(db.query), 500, new Date());
+    const c = await reserve(db.sql, await insertUser(db.query), 500, new Date());
     const event = completedEvent({ ...c, jobId: newId('job') }, { prompt: 10, completion: 1 }, { reservationId: null, charged: false });
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(pool, event)));
     expect(outcomes.sort()).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
@@ -120,10 +118,10 @@ describe('the one statement', () => {
 
   it('an event whose idempotency key is already in the ledger under another event id changes nothing', async () => {
     const user = await insertUser(db.query);
-    const first = await reserve(prisma, user, 500, new Date());
-    const second = await reserve(prisma, user, 300, new Date());
+    const first = await reserve(db.sql, user, 500, new Date());
+    const second = await reserve(db.sql, user, 300, new Date());
     const recorded = completedEvent(first, { prompt: 50, completion: 0 });
-    expect(await applyUsageEvent(prisma, recorded)).toBe('applied');
+    expect(await applyUsageEvent(db.sql, recorded)).toBe('applied');
     // Same user and idempotency key, new event id, a reservation that could still settle.
     const clash = completedEvent(second, { prompt: 90, completion: 0 }, { idempotencyKey: recorded.idempotencyKey });
     expect(await applyUsageEvent(pool, clash)).toBe('duplicate');
@@ -133,10 +131,10 @@ describe('the one statement', () => {
   });
 
   it("joins the caller's transaction and rolls back with it", async () => {
-    const c = await reserve(prisma, await insertUser(db.query), 500, new Date());
+    const c = await reserve(db.sql, await insertUser(db.query), 500, new Date());
     const event = completedEvent(c, { prompt: 70, completion: 0 });
     await expect(
-      prisma.$transaction(async (tx) => {
+      inSqlTransaction(db.sql, async (tx) => {
         expect(await applyUsageEvent(tx, event)).toBe('applied');
         expect(await applyUsageEvent(tx, event)).toBe('duplicate');
         throw new Error('caller gives up');
@@ -149,7 +147,7 @@ describe('the one statement', () => {
   });
 
   it('APPLY_SQL answers not_visible and invalid without writing', async () => {
-    const c = await reserve(prisma, await insertUser(db.query), 500, new Date());
+    const c = await reserve(db.sql, await insertUser(db.query), 500, new Date());
     const missing = completedEvent({ ...c, reservationId: newId('rsv') }, { prompt: 1, completion: 1 });
     const foreign = completedEvent({ ...c, userId: await insertUser(db.query) }, { prompt: 1, completion: 1 });
     expect((await pool.query(APPLY_SQL, applyParams(missing, new Date()))).rows).toEqual([{ outcome: 'not_visible' }]);

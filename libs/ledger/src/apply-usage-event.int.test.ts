@@ -1,4 +1,4 @@
-import { createPrisma, type PrismaClient } from '@qv/db';
+import { createPrisma, type PrismaClient, inSqlTransaction } from '@qv/db';
 import { charge, expireStale } from '@qv/quota';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import { newId } from '@qv/contracts';
@@ -38,7 +38,7 @@ async function expectNoDrift(userId: string) {
 }
 
 async function newCharge(estimate = 500, at = now(), ttl = 900): Promise<Charged> {
-  return reserve(prisma, await insertUser(db.query), estimate, at, ttl);
+  return reserve(db.sql, await insertUser(db.query), estimate, at, ttl);
 }
 
 describe('exactly once', () => {
@@ -46,7 +46,7 @@ describe('exactly once', () => {
     const c = await newCharge(500);
     const event = completedEvent(c, { prompt: 120, completion: 80 });
     const outcomes = [];
-    for (let i = 0; i < 5; i++) outcomes.push(await applyUsageEvent(prisma, event));
+    for (let i = 0; i < 5; i++) outcomes.push(await applyUsageEvent(db.sql, event));
     expect(outcomes).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
     expect(await state(c)).toEqual({
       status: 'SETTLED',
@@ -63,7 +63,7 @@ describe('exactly once', () => {
     for (let round = 0; round < 3; round++) {
       const c = await newCharge(500);
       const event = completedEvent(c, { prompt: 100, completion: 50 });
-      const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(prisma, event)));
+      const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(db.sql, event)));
       expect(outcomes.sort()).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
       expect(await state(c)).toEqual({
         status: 'SETTLED',
@@ -79,10 +79,10 @@ describe('exactly once', () => {
 
   it('applies the same failure delivered 5 times at once once: one refund', async () => {
     const user = await insertUser(db.query);
-    const kept = await reserve(prisma, user, 300, now());
-    const c = await reserve(prisma, user, 500, now());
+    const kept = await reserve(db.sql, user, 300, now());
+    const c = await reserve(db.sql, user, 500, now());
     const event = failedEvent(c);
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(prisma, event)));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => applyUsageEvent(db.sql, event)));
     expect(outcomes.sort()).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
     // Refunded once: only the other reservation's enrichment and estimate remain.
     expect(await state(c)).toMatchObject({ status: 'RELEASED', actual: null, enrichments: 1, dayTokens: 300, monthTokens: 300 });
@@ -95,8 +95,8 @@ describe('exactly once', () => {
 describe('out of order', () => {
   it('a failure after a completion leaves it SETTLED and is recorded uncharged', async () => {
     const c = await newCharge(500);
-    expect(await applyUsageEvent(prisma, completedEvent(c, { prompt: 90, completion: 10 }))).toBe('applied');
-    expect(await applyUsageEvent(prisma, failedEvent(c))).toBe('applied');
+    expect(await applyUsageEvent(db.sql, completedEvent(c, { prompt: 90, completion: 10 }))).toBe('applied');
+    expect(await applyUsageEvent(db.sql, failedEvent(c))).toBe('applied');
     expect(await state(c)).toEqual({
       status: 'SETTLED',
       actual: 100,
@@ -113,8 +113,8 @@ describe('out of order', () => {
 
   it('a completion after a release stays RELEASED: its tokens are recorded, charged to nobody', async () => {
     const c = await newCharge(500);
-    expect(await applyUsageEvent(prisma, failedEvent(c))).toBe('applied');
-    expect(await applyUsageEvent(prisma, completedEvent(c, { prompt: 90, completion: 10 }))).toBe('applied');
+    expect(await applyUsageEvent(db.sql, failedEvent(c))).toBe('applied');
+    expect(await applyUsageEvent(db.sql, completedEvent(c, { prompt: 90, completion: 10 }))).toBe('applied');
     expect(await state(c)).toEqual({
       status: 'RELEASED',
       actual: null,
@@ -132,7 +132,7 @@ describe('out of order', () => {
   it('a completion and a failure racing for one reservation: exactly one takes effect', async () => {
     for (let round = 0; round < 6; round++) {
       const c = await newCharge(500);
-      await Promise.all([applyUsageEvent(prisma, completedEvent(c, { prompt: 40, completion: 2 })), applyUsageEvent(prisma, failedEvent(c))]);
+      await Promise.all([applyUsageEvent(db.sql, completedEvent(c, { prompt: 40, completion: 2 })), applyUsageEvent(db.sql, failedEvent(c))]);
       const s = await state(c);
       expect(s.ledger.map((l) => l.charged).sort()).toEqual([false, true]);
       const winner = s.ledger.find((l) => l.charged)!;
@@ -151,7 +151,8 @@ describe('out of order', () => {
     let charged!: () => void;
     const chargedYet = new Promise<void>((r) => (charged = r));
     // The charge's transaction stays open: its reservation exists only for itself.
-    const chargeTx = prisma.$transaction(
+    const chargeTx = inSqlTransaction(
+      db.sql,
       async (tx) => {
         const r = await charge(tx, { v: 1, userId: user, itemId, idempotencyKey: itemId, estimatedTokens: 500 }, { now: now(), reservationTtlSeconds: 900 });
         if (!r.ok) throw new Error('refused');
@@ -159,17 +160,16 @@ describe('out of order', () => {
         charged();
         await held;
       },
-      { timeout: 10_000 },
     );
     await chargedYet;
     const c: Charged = { reservationId, userId: user, itemId, estimate: 500, jobId: itemId };
     const event = completedEvent(c, { prompt: 70, completion: 30 });
-    await expect(applyUsageEvent(prisma, event)).rejects.toBeInstanceOf(ReservationNotVisibleError);
+    await expect(applyUsageEvent(db.sql, event)).rejects.toBeInstanceOf(ReservationNotVisibleError);
     expect(await db.query(`SELECT 1 FROM ai_usage_ledger WHERE event_id = $1`, [event.eventId])).toHaveLength(0);
     commit();
     await chargeTx;
     // The consumer's retry, after the charge committed.
-    expect(await applyUsageEvent(prisma, event)).toBe('applied');
+    expect(await applyUsageEvent(db.sql, event)).toBe('applied');
     expect(await state(c)).toMatchObject({ status: 'SETTLED', actual: 100, enrichments: 1, dayTokens: 100, monthTokens: 100 });
     await expectNoDrift(user);
   });
@@ -179,12 +179,12 @@ describe('out of order', () => {
       const user = await insertUser(db.query);
       const itemId = newId('itm');
       const request = { v: 1 as const, userId: user, itemId, idempotencyKey: itemId, estimatedTokens: 500 };
-      const first = await charge(prisma, request, { now: now(), reservationTtlSeconds: 900 });
+      const first = await charge(db.sql, request, { now: now(), reservationTtlSeconds: 900 });
       if (!first.ok) throw new Error('refused');
       const c: Charged = { reservationId: first.reservation.id, userId: user, itemId, estimate: 500, jobId: itemId };
       const [replay, outcome] = await Promise.all([
-        charge(prisma, request, { now: now(), reservationTtlSeconds: 900 }),
-        applyUsageEvent(prisma, completedEvent(c, { prompt: 60, completion: 1 })),
+        charge(db.sql, request, { now: now(), reservationTtlSeconds: 900 }),
+        applyUsageEvent(db.sql, completedEvent(c, { prompt: 60, completion: 1 })),
       ]);
       expect(replay).toMatchObject({ ok: true, replayed: true, reservation: { id: c.reservationId } });
       expect(outcome).toBe('applied');
@@ -197,12 +197,12 @@ describe('out of order', () => {
   it('a completion for an EXPIRED reservation settles it to the actual tokens', async () => {
     const t0 = now();
     const c = await newCharge(500, t0, 60);
-    expect(await expireStale(prisma, new Date(t0.getTime() + 61_000))).toBeGreaterThanOrEqual(1);
+    expect(await expireStale(db.sql, new Date(t0.getTime() + 61_000))).toBeGreaterThanOrEqual(1);
     expect((await state(c)).status).toBe('EXPIRED');
     // Expired keeps the estimate charged (fail closed) and reconciles as reserved.
     expect(await state(c)).toMatchObject({ dayTokens: 500, enrichments: 1 });
     await expectNoDrift(c.userId);
-    expect(await applyUsageEvent(prisma, completedEvent(c, { prompt: 200, completion: 33 }), new Date(t0.getTime() + 62_000))).toBe('applied');
+    expect(await applyUsageEvent(db.sql, completedEvent(c, { prompt: 200, completion: 33 }), new Date(t0.getTime() + 62_000))).toBe('applied');
     expect(await state(c)).toMatchObject({ status: 'SETTLED', actual: 233, enrichments: 1, dayTokens: 233, monthTokens: 233 });
     await expectNoDrift(c.userId);
   });
@@ -210,8 +210,8 @@ describe('out of order', () => {
   it('a failure for an EXPIRED reservation refunds it', async () => {
     const t0 = now();
     const c = await newCharge(500, t0, 60);
-    await expireStale(prisma, new Date(t0.getTime() + 61_000));
-    expect(await applyUsageEvent(prisma, failedEvent(c), new Date(t0.getTime() + 62_000))).toBe('applied');
+    await expireStale(db.sql, new Date(t0.getTime() + 61_000));
+    expect(await applyUsageEvent(db.sql, failedEvent(c), new Date(t0.getTime() + 62_000))).toBe('applied');
     expect(await state(c)).toMatchObject({ status: 'RELEASED', enrichments: 0, dayTokens: 0, monthTokens: 0 });
     await expectNoDrift(c.userId);
   });
@@ -222,7 +222,7 @@ describe('what gets recorded', () => {
     const c = await newCharge(500);
     const replayJob = newId('job');
     const event = completedEvent({ ...c, reservationId: '', jobId: replayJob }, { prompt: 300, completion: 20 }, { reservationId: null, charged: false });
-    expect(await applyUsageEvent(prisma, event)).toBe('applied');
+    expect(await applyUsageEvent(db.sql, event)).toBe('applied');
     const s = await state(c);
     expect(s).toMatchObject({ status: 'RESERVED', enrichments: 1, dayTokens: 500, monthTokens: 500 });
     expect(s.ledger).toEqual([{ event_id: event.eventId, kind: 'completed', charged: false, total_tokens: 320 }]);
@@ -232,7 +232,7 @@ describe('what gets recorded', () => {
   it('a cache hit settles to 0 tokens and records what it saved', async () => {
     const c = await newCharge(500);
     const event = completedEvent(c, { prompt: 0, completion: 0 }, { costUsd: 0, cache: { tier: 'content', hit: true, tokensSaved: 410, costSavedUsd: 0.00123 } });
-    expect(await applyUsageEvent(prisma, event)).toBe('applied');
+    expect(await applyUsageEvent(db.sql, event)).toBe('applied');
     expect(await state(c)).toMatchObject({ status: 'SETTLED', actual: 0, enrichments: 1, dayTokens: 0 });
     const [row] = await db.query<{ cache_tier: string; cache_hit: boolean; tokens_saved: number; cost_saved_usd: string; cost_usd: string }>(
       `SELECT cache_tier, cache_hit, tokens_saved, cost_saved_usd::text, cost_usd::text FROM ai_usage_ledger WHERE event_id = $1`,
@@ -245,7 +245,7 @@ describe('what gets recorded', () => {
   it('stores cost, model and the reservation day', async () => {
     const c = await newCharge(500);
     const event = completedEvent(c, { prompt: 1000, completion: 250 }, { model: 'gpt-4o-mini', costUsd: 0.0003 });
-    await applyUsageEvent(prisma, event);
+    await applyUsageEvent(db.sql, event);
     const [row] = await db.query<{ model: string; cost_usd: string; prompt_tokens: number; completion_tokens: number; day: string; reservation_id: string }>(
       `SELECT model, cost_usd::text, prompt_tokens, completion_tokens, day::text, reservation_id FROM ai_usage_ledger WHERE event_id = $1`,
       [event.eventId],
@@ -258,7 +258,7 @@ describe('what gets recorded', () => {
     const c = await newCharge(500);
     const other = await insertUser(db.query);
     const event = completedEvent({ ...c, userId: other }, { prompt: 1, completion: 1 });
-    await expect(applyUsageEvent(prisma, event)).rejects.toBeInstanceOf(InvalidUsageEventError);
+    await expect(applyUsageEvent(db.sql, event)).rejects.toBeInstanceOf(InvalidUsageEventError);
     expect(await state(c)).toMatchObject({ status: 'RESERVED', dayTokens: 500, ledger: [] });
   });
 });

@@ -1,6 +1,5 @@
 import { newId, type UsageEvent } from '@qv/contracts';
-import type { Db } from '@qv/db';
-import type { PgQueryable } from '@qv/quota';
+import type { SqlPort } from '@qv/db';
 import { withSpan } from '@qv/telemetry';
 
 export type ApplyOutcome = 'applied' | 'duplicate';
@@ -27,11 +26,11 @@ export class InvalidUsageEventError extends Error {
   }
 }
 
-/** Where an event can be applied: Prisma (client or transaction) or node-postgres (`Pool`, `Client`). */
-export type LedgerDb = Db | PgQueryable;
+/** Where an event is applied: the SQL port (a pg Pool, or a client in a transaction). */
+export type LedgerDb = SqlPort;
 
 /**
- * The whole apply as one statement: `ledger_apply_usage_event` (prisma/migrations/20261125160000_ledger_apply_function)
+ * The whole apply as one statement: `ledger_apply_usage_event` (prisma/functions/070_ledger_apply_usage_event.sql)
  * locks the reservation, decides `charged`, writes the entry and settles or releases, in the
  * caller's transaction. One round trip. Exported so the benchmark and tests run exactly this text.
  */
@@ -65,10 +64,6 @@ export function applyParams(event: UsageEvent, now: Date, entryId = newId('led',
 
 type SqlOutcome = 'applied' | 'duplicate' | 'not_visible' | 'invalid';
 
-function isPg(db: LedgerDb): db is PgQueryable {
-  return typeof (db as Partial<PgQueryable>).query === 'function' && typeof (db as Partial<Db>).$queryRawUnsafe !== 'function';
-}
-
 /**
  * Applies one usage event exactly once: the ledger entry and the settlement (usage.completed) or
  * the release (usage.failed) commit together, in ONE statement (`ledger_apply_usage_event`), and
@@ -76,8 +71,8 @@ function isPg(db: LedgerDb): db is PgQueryable {
  * same time (the second waits on the reservation's row lock, or on the unique index entry for an
  * event without a reservation, then finds the event recorded and changes nothing).
  *
- * On a client or pool the statement is its own transaction; inside a caller's transaction it joins
- * it. A node-postgres `Pool` skips Prisma's client layer (the consumer's hot path).
+ * On a pool the statement is its own transaction; on a client inside a caller's transaction it
+ * joins it.
  *
  * `charged` on the entry means "this entry moved the user's counters":
  * - usage.completed: true only when THIS event settled the reservation (RESERVED or EXPIRED →
@@ -97,8 +92,8 @@ export function applyUsageEvent(db: LedgerDb, event: UsageEvent, now = new Date(
     'Ledger.apply',
     async (span) => {
       const params = applyParams(event, now);
-      const rows = isPg(db) ? (await db.query(APPLY_SQL, params)).rows : await db.$queryRawUnsafe<unknown[]>(APPLY_SQL, ...params);
-      const outcome = (rows[0] as { outcome: SqlOutcome }).outcome;
+      const { rows } = await db.query<{ outcome: SqlOutcome }>(APPLY_SQL, params);
+      const outcome = rows[0].outcome;
       span.setAttribute('ledger.outcome', outcome);
       switch (outcome) {
         case 'applied':

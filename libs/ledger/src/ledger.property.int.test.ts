@@ -75,14 +75,14 @@ async function run(specs: Spec[], order: Op[], batchSizes: number[]) {
   const base = START + slot++ * SLOT_MS;
   const users = [await insertUser(db.query), await insertUser(db.query)];
   const charged: Charged[] = [];
-  for (const s of specs) charged.push(await reserve(prisma, users[s.user], s.estimate, new Date(base), TTL_S));
+  for (const s of specs) charged.push(await reserve(db.sql, users[s.user], s.estimate, new Date(base), TTL_S));
   const eventAt = new Date(base + 30_000);
   const expireAt = new Date(base + (TTL_S + 1) * 1000);
   const apply = (op: Op): Promise<unknown> => {
-    if (op.kind === 'expire') return expireStale(prisma, expireAt);
+    if (op.kind === 'expire') return expireStale(db.sql, expireAt);
     const c = charged[op.r];
     const event = op.kind === 'completed' ? completedEvent(c, specs[op.r].completed!) : failedEvent(c);
-    return applyUsageEvent(prisma, event, eventAt);
+    return applyUsageEvent(db.sql, event, eventAt);
   };
   for (let i = 0, b = 0; i < order.length; b++) {
     const size = batchSizes[b];
@@ -90,7 +90,7 @@ async function run(specs: Spec[], order: Op[], batchSizes: number[]) {
     i += size;
   }
   // Wind down: whatever no event finished expires.
-  await expireStale(prisma, expireAt);
+  await expireStale(db.sql, expireAt);
   return { users, charged };
 }
 

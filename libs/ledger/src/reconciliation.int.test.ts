@@ -25,15 +25,15 @@ const dayKey = (d: Date) => d.toISOString().slice(0, 10);
 describe('reconcile', () => {
   it('reports each view of the tokens per user and day, and the exact drift a corrupted counter or a lost entry causes', async () => {
     const user = await insertUser(db.query);
-    const settled = await reserve(prisma, user, 500, today);
-    const inFlight = await reserve(prisma, user, 300, today);
-    const released = await reserve(prisma, user, 200, today);
-    const old = await reserve(prisma, user, 700, yesterday);
-    await applyUsageEvent(prisma, completedEvent(settled, { prompt: 100, completion: 20 }));
-    await applyUsageEvent(prisma, failedEvent(released));
-    await applyUsageEvent(prisma, completedEvent(old, { prompt: 400, completion: 1 }));
+    const settled = await reserve(db.sql, user, 500, today);
+    const inFlight = await reserve(db.sql, user, 300, today);
+    const released = await reserve(db.sql, user, 200, today);
+    const old = await reserve(db.sql, user, 700, yesterday);
+    await applyUsageEvent(db.sql, completedEvent(settled, { prompt: 100, completion: 20 }));
+    await applyUsageEvent(db.sql, failedEvent(released));
+    await applyUsageEvent(db.sql, completedEvent(old, { prompt: 400, completion: 1 }));
     // An uncharged replay: in the ledger, not in the reconciled tokens.
-    await applyUsageEvent(prisma, completedEvent({ ...settled, jobId: newId('job') }, { prompt: 999, completion: 1 }, { reservationId: null, charged: false }));
+    await applyUsageEvent(db.sql, completedEvent({ ...settled, jobId: newId('job') }, { prompt: 999, completion: 1 }, { reservationId: null, charged: false }));
     void inFlight;
 
     expect(await reconcile(prisma, { userId: user })).toEqual([
@@ -44,8 +44,8 @@ describe('reconcile', () => {
     // A counter moved by something other than a charge, settle or release.
     await db.query(`UPDATE ai_daily_usage SET tokens = tokens + 37 WHERE user_id = $1 AND day = $2::date`, [user, dayKey(today)]);
     // A settlement that bypassed the ledger (settled straight through the quota engine).
-    const stray = await reserve(prisma, user, 250, yesterday);
-    await settle(prisma, stray.reservationId, 90, today);
+    const stray = await reserve(db.sql, user, 250, yesterday);
+    await settle(db.sql, stray.reservationId, 90, today);
     expect(await reconcile(prisma, { userId: user })).toEqual([
       { userId: user, day: dayKey(today), reservedTokens: 300, settledTokens: 120, ledgerTokens: 120, counterTokens: 457, drift: 37 },
       { userId: user, day: dayKey(yesterday), reservedTokens: 0, settledTokens: 491, ledgerTokens: 401, counterTokens: 491, drift: 90 },
@@ -82,7 +82,7 @@ describe('usageReport', () => {
         for (const model of ['sim-1', 'gpt-4o-mini']) {
           for (let i = 0; i < 3; i++) {
             n++;
-            const c = await reserve(prisma, userId, 900, day);
+            const c = await reserve(db.sql, userId, 900, day);
             const hit = i === 2;
             const prompt = hit ? 0 : 100 + n * 7;
             const completion = hit ? 0 : 20 + n;
@@ -90,17 +90,17 @@ describe('usageReport', () => {
             const saved = hit ? 300 + n : 0;
             const costSaved = hit ? 777 * n : 0;
             await applyUsageEvent(
-              prisma,
+              db.sql,
               completedEvent(c, { prompt, completion }, { model, costUsd: cost * U, cache: { tier: hit ? 'content' : null, hit, tokensSaved: saved, costSavedUsd: costSaved * U } }),
               day,
             );
             record({ plan, model, day: dayKey(day), tokens: prompt + completion, cost, hit, saved, costSaved });
           }
           // A failure is not a call; an uncharged replay is (it was really made, at our cost).
-          const failed = await reserve(prisma, userId, 900, day);
-          await applyUsageEvent(prisma, failedEvent(failed), day);
-          const replay = await reserve(prisma, userId, 1, day);
-          await applyUsageEvent(prisma, completedEvent({ ...replay, jobId: newId('job') }, { prompt: 50, completion: 5 }, { model, costUsd: 99 * U, reservationId: null, charged: false }), day);
+          const failed = await reserve(db.sql, userId, 900, day);
+          await applyUsageEvent(db.sql, failedEvent(failed), day);
+          const replay = await reserve(db.sql, userId, 1, day);
+          await applyUsageEvent(db.sql, completedEvent({ ...replay, jobId: newId('job') }, { prompt: 50, completion: 5 }, { model, costUsd: 99 * U, reservationId: null, charged: false }), day);
           record({ plan, model, day: dayKey(day), tokens: 55, cost: 99, hit: false, saved: 0, costSaved: 0 });
         }
       }

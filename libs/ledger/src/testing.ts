@@ -3,7 +3,7 @@
  * benchmark. Not exported from the lib's index: production code has no use for them.
  */
 import { newId, type UsageCompleted, type UsageFailed } from '@qv/contracts';
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { charge } from '@qv/quota';
 
 type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
@@ -29,7 +29,7 @@ export interface Charged {
 }
 
 /** A real charge through libs/quota: the reservation and the day/month counters, as in production. */
-export async function reserve(db: Db, userId: string, estimate: number, now: Date, ttlSeconds = 900): Promise<Charged> {
+export async function reserve(db: SqlPort, userId: string, estimate: number, now: Date, ttlSeconds = 900): Promise<Charged> {
   const itemId = newId('itm', now.getTime());
   const result = await charge(db, { v: 1, userId, itemId, idempotencyKey: itemId, estimatedTokens: estimate }, { now, reservationTtlSeconds: ttlSeconds });
   if (!result.ok) throw new Error(`charge refused: ${result.code}`);

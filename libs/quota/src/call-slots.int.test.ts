@@ -88,7 +88,7 @@ it('the sweeper prunes slots older than two hours and keeps the rest', async () 
   const now = new Date('2026-06-15T15:00:00.000Z');
   const minutes = [-180, -121, -119, -1].map((m) => new Date(now.getTime() + m * 60_000));
   for (const slot of minutes) await db.query(`INSERT INTO ai_call_slots (user_id, slot_start, calls) VALUES ($1, $2, 1)`, [user, slot]);
-  expect(await pruneCallSlotsBefore(db.prisma, now)).toBeGreaterThanOrEqual(2);
+  expect(await pruneCallSlotsBefore(db.sql, now)).toBeGreaterThanOrEqual(2);
   const left = await db.query<{ slot_start: Date }>(`SELECT slot_start FROM ai_call_slots WHERE user_id = $1 ORDER BY slot_start`, [user]);
   expect(left.map((r) => r.slot_start.toISOString())).toEqual(minutes.slice(2).map((m) => m.toISOString()));
 });

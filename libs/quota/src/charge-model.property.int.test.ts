@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_PLANS, LIMIT_NAMES, newId, type PlanLimits, type QuotaErrorCode } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import { inSqlTransaction } from '@qv/db';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import type { ChargedLimits } from './domain/limits';
 import type { UsageSnapshot } from './domain/usage';
@@ -57,11 +57,9 @@ const model = {
 };
 
 let db: TestDatabase;
-let prisma: PrismaClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
 });
 afterAll(async () => {
   await db.drop();
@@ -154,7 +152,7 @@ it('quota_charge reaches the reference model’s decision on the same figures', 
       const { userId, callTimes, usage } = await setUp(s, limits.callsPerHour !== null);
       const expected = model.decide(limits, usage, s.estimate);
 
-      const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
+      const sql = await callCharge(db.sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
       expect(sql.planId).toBe('free');
       expect(sql.limits).toEqual(limits);
       expect(sql.usage).toEqual(expected.ok ? model.afterCharge(usage, s.estimate, s.now, new Date(s.now.getTime() + 60_000)) : usage);
@@ -188,7 +186,7 @@ it('resolves overrides as the model does, and refuses the same malformed ones', 
       const userId = await createUser(db.query, 'free');
       await db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(o)]);
       const expected = model.limits(FREE, o);
-      const sql = await callCharge(prisma, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
+      const sql = await callCharge(db.sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
         (r) => r.limits,
         (err: Error) => (/malformed/.test(err.message) ? ('malformed' as const) : Promise.reject(err)),
       );
@@ -203,7 +201,7 @@ it('charges inside a caller’s transaction and rolls back with it', async () =>
   const body = chargeBody(userId, 70);
   const now = NOWS[0];
   await expect(
-    prisma.$transaction(async (tx) => {
+    inSqlTransaction(db.sql, async (tx) => {
       const r = await charge(tx, body, { now, reservationTtlSeconds: 60 });
       expect(r).toMatchObject({ ok: true, replayed: false });
       // The same transaction sees its own charge: a repeat is a replay.
@@ -213,7 +211,7 @@ it('charges inside a caller’s transaction and rolls back with it', async () =>
   ).rejects.toThrow('item insert failed');
   expect(await db.query(`SELECT 1 FROM ai_usage_reservations WHERE user_id = $1`, [userId])).toHaveLength(0);
   expect(await db.query(`SELECT 1 FROM ai_daily_usage WHERE user_id = $1 UNION ALL SELECT 1 FROM ai_monthly_usage WHERE user_id = $1`, [userId])).toHaveLength(0);
-  const committed = await prisma.$transaction((tx) => charge(tx, body, { now, reservationTtlSeconds: 60 }));
+  const committed = await inSqlTransaction(db.sql, (tx) => charge(tx, body, { now, reservationTtlSeconds: 60 }));
   expect(committed).toMatchObject({ ok: true, replayed: false, status: { quotas: { tokensPerDay: { used: 70 } } } });
   expect(await db.query(`SELECT tokens::int FROM ai_daily_usage WHERE user_id = $1`, [userId])).toEqual([{ tokens: 70 }]);
 });

@@ -4,13 +4,11 @@
  * every batch no limit is exceeded and the counters equal what the reservations say they should.
  */
 import fc from 'fast-check';
-import { createPrisma, type PrismaClient } from '@qv/db';
 import { createTestDatabase, type TestDatabase } from '@qv/testing';
 import { charge, expireStale, release, settle } from './index';
 import { chargeBody, createUser } from './testing';
 
 let db: TestDatabase;
-let prisma: PrismaClient;
 
 type Limits = { concurrentJobs: number | null; callsPerHour: number | null; enrichmentsPerDay: number; tokensPerDay: number; tokensPerMonth: number };
 /** Three users, each tight on different limits, so every check gets reached. */
@@ -25,10 +23,8 @@ const START = new Date('2026-06-30T22:30:00.000Z').getTime();
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = createPrisma(db.url, { poolSize: 8 });
 });
 afterAll(async () => {
-  await prisma.$disconnect();
   await db.drop();
 });
 
@@ -115,7 +111,7 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
         switch (o.kind) {
           case 'charge': {
             const body = chargeBody(users[o.user], o.estimate);
-            const r = await charge(prisma, body, { now, reservationTtlSeconds: TTL });
+            const r = await charge(db.sql, body, { now, reservationTtlSeconds: TTL });
             if (r.ok) known.push({ id: r.reservation.id, estimate: o.estimate, body });
             seen[r.ok ? 'ACCEPTED' : r.code] = (seen[r.ok ? 'ACCEPTED' : r.code] ?? 0) + 1;
             return;
@@ -123,22 +119,22 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
           case 'replay': {
             const k = pick(o.pick);
             if (!k) return;
-            const r = await charge(prisma, k.body, { now, reservationTtlSeconds: TTL });
+            const r = await charge(db.sql, k.body, { now, reservationTtlSeconds: TTL });
             expect(r).toMatchObject({ ok: true, replayed: true, reservation: { id: k.id } });
             return;
           }
           case 'settle': {
             const k = pick(o.pick);
-            if (k) await settle(prisma, k.id, Math.floor(o.fraction * k.estimate), now);
+            if (k) await settle(db.sql, k.id, Math.floor(o.fraction * k.estimate), now);
             return;
           }
           case 'release': {
             const k = pick(o.pick);
-            if (k) await release(prisma, k.id, now);
+            if (k) await release(db.sql, k.id, now);
             return;
           }
           case 'expire':
-            seen.EXPIRED = (seen.EXPIRED ?? 0) + (await expireStale(prisma, now));
+            seen.EXPIRED = (seen.EXPIRED ?? 0) + (await expireStale(db.sql, now));
         }
       };
       for (const b of batches) {
@@ -150,7 +146,7 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
       // Wind down: finish everything still in flight, half settled, half released.
       const now = new Date(clock + 1000);
       const open = await db.query<{ id: string; estimated_tokens: number }>(`SELECT id, estimated_tokens FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
-      await Promise.all(open.map((r, i) => (i % 2 ? settle(prisma, r.id, Math.floor(r.estimated_tokens / 2), now) : release(prisma, r.id, now))));
+      await Promise.all(open.map((r, i) => (i % 2 ? settle(db.sql, r.id, Math.floor(r.estimated_tokens / 2), now) : release(db.sql, r.id, now))));
       const [{ reserved }] = await db.query<{ reserved: number }>(`SELECT count(*)::int AS reserved FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
       expect(reserved).toBe(0);
       await checkInvariants(users);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { createPrisma, seedPlans, type PrismaClient } from '@qv/db';
 import { databaseUrl, testPgUrl } from './env';
 
@@ -7,6 +7,8 @@ export interface TestDatabase {
   name: string;
   url: string;
   prisma: PrismaClient;
+  /** node-postgres on the test database: the SQL port the quota and ledger libraries run on. */
+  sql: Pool;
   /** Runs raw SQL against the test database (for assertions the client does not express). */
   query: <R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>;
   drop: () => Promise<void>;
@@ -38,13 +40,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await seedPlans(prisma);
   const raw = new Client({ connectionString: url });
   await raw.connect();
+  const sql = new Pool({ connectionString: url, max: 8 });
   return {
     name,
     url,
     prisma,
+    sql,
     query: async (sql, params) => (await raw.query(sql, params)).rows,
     drop: async () => {
       await prisma.$disconnect();
+      await sql.end();
       await raw.end();
       const dropper = new Client({ connectionString: testPgUrl() });
       await dropper.connect();

@@ -69,7 +69,7 @@ describe('ledger-consumer', () => {
     const users: string[] = [];
     for (let i = 0; i < USERS; i++) users.push(await insertUser(db.query));
     charged = [];
-    for (let i = 0; i < EVENTS; i++) charged.push(await reserve(prisma, users[i % USERS], 1000, new Date()));
+    for (let i = 0; i < EVENTS; i++) charged.push(await reserve(db.sql, users[i % USERS], 1000, new Date()));
     // Every 6th job failed for good (a release); the rest completed with 1..999 actual tokens.
     events = charged.map((c, i) => (i % 6 === 5 ? failedEvent(c) : completedEvent(c, { prompt: (i * 37) % 900, completion: 1 + (i % 99) })));
 

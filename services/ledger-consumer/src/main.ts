@@ -16,9 +16,9 @@ async function main(): Promise<void> {
   const config = loadLedgerConfig();
   const logger = createLogger('ledger-consumer', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('ledger-consumer');
-  // One pool for the process. Events are applied with one statement straight on node-postgres (the
-  // hot path; see libs/ledger/README.md for what Prisma's client layer cost); the sweeper and the
-  // reconciliation go through Prisma over the same connections.
+  // One pool for the process. Events are applied, and the sweeper sweeps, with statements straight
+  // on node-postgres (see libs/ledger/README.md for what Prisma's client layer cost); only the
+  // reconciliation (an admin read) goes through Prisma, over the same connections.
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.LEDGER_STATEMENT_TIMEOUT_MS });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     { name: 'postgres', check: () => pool.query('SELECT 1') },
     { name: 'redis', check: () => redis.ping() },
   ]);
-  const stopSweeper = startSweeper({ db: prisma, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger: sweepMetricsLogger(metrics, logger) });
+  const stopSweeper = startSweeper({ db: pool, intervalMs: config.SWEEP_INTERVAL_MS, orphanGraceSeconds: config.ORPHAN_GRACE_SECONDS, logger: sweepMetricsLogger(metrics, logger) });
   const stopReconcile = startReconcileJob({
     prisma,
     intervalMs: config.RECONCILE_INTERVAL_MS,

@@ -1,5 +1,4 @@
-import type { Db } from '@qv/db';
-import type { ChargeDb } from '@qv/quota';
+import type { SqlPort } from '@qv/db';
 import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck, type ServiceAuthenticator } from '@qv/http';
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
@@ -7,9 +6,8 @@ import type { Logger } from 'pino';
 import { quotaRoutes } from './routes/quota.routes';
 
 export interface QuotaServiceDeps {
-  db: Db;
-  /** Where charges run: a pg Pool in production (the hot path), or `db`. Default `db`. */
-  chargeDb?: ChargeDb;
+  /** node-postgres (a Pool): charges, releases and status are statements of prisma/functions. */
+  db: SqlPort;
   logger: Logger;
   metrics: Registry;
   readiness: ReadinessCheck[];
@@ -48,7 +46,6 @@ export function createApp(deps: QuotaServiceDeps): Express {
   app.use(
     quotaRoutes({
       db: deps.db,
-      chargeDb: deps.chargeDb ?? deps.db,
       logger: deps.logger,
       reservationTtlSeconds: deps.reservationTtlSeconds,
       clock: deps.clock ?? (() => new Date()),

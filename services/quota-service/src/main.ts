@@ -1,8 +1,6 @@
 import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('quota-service');
 
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '@qv/db';
 import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { Pool } from 'pg';
 import { createApp } from './app';
@@ -12,16 +10,16 @@ async function main(): Promise<void> {
   const config = loadQuotaServiceConfig();
   const logger = createLogger('quota-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('quota-service');
-  // One pool for the process. The charge is one statement, run on it straight through
-  // node-postgres (the hot path: Prisma's client layer cost a measurable share of this process's
-  // CPU, see libs/quota/README.md); settle, release and status go through Prisma over the same
-  // connections. statement_timeout bounds a charge, its wait for the user's lock included.
+  // One node-postgres pool for the process, and no ORM: every route is a statement or two of
+  // prisma/functions (Prisma's client layer cost a measurable share of this process's CPU, see
+  // libs/quota/README.md). statement_timeout bounds a charge, its wait for the user's lock included.
   const pool = new Pool({ connectionString: withStatementTimeout(config.DATABASE_URL, config.CHARGE_TIMEOUT_MS), max: config.DB_POOL_SIZE });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // An idle connection's error (PostgreSQL restarted) is emitted on the pool: unheard, it kills the
+  // process. The pool has already dropped that client and opens a new one on the next query.
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
 
   const app = createApp({
-    db: prisma,
-    chargeDb: pool,
+    db: pool,
     logger,
     metrics,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
@@ -35,7 +33,6 @@ async function main(): Promise<void> {
   onShutdown(
     async () => {
       await server.close();
-      await prisma.$disconnect();
       await pool.end();
       await stopTelemetry();
     },

@@ -1,5 +1,5 @@
 import type { QuotaErrorCode, Reservation, ReservationStatus } from '@qv/contracts';
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import type { ChargedLimits } from '../domain/limits';
 import type { UsageSnapshot } from '../domain/usage';
 
@@ -29,7 +29,7 @@ export function chargeParams(a: ChargeCallArgs): [string, string, string, number
 
 export type ChargeOutcome = 'accepted' | 'replayed' | 'refused' | 'unknown_user' | 'key_reused';
 
-/** The row of `quota_charge`, as Prisma (bigint → BigInt) or node-postgres (bigint → string) returns it. */
+/** The row of `quota_charge` as node-postgres returns it (bigint → string). */
 export interface ChargeRow {
   outcome: ChargeOutcome;
   code: QuotaErrorCode | null;
@@ -104,7 +104,7 @@ export function usageOf(row: LimitsUsageRow): UsageSnapshot {
   };
 }
 
-/** Maps a `quota_charge` row from either driver. */
+/** Maps a `quota_charge` row. */
 export function toChargeCall(row: ChargeRow): ChargeCall {
   return {
     outcome: row.outcome,
@@ -129,23 +129,8 @@ export function toChargeCall(row: ChargeRow): ChargeCall {
   };
 }
 
-/**
- * A node-postgres `Pool` (or `Client`, `PoolClient`): the hot statement can skip Prisma's client
- * layer. A Pool runs it as its own implicit transaction, a client inside whatever it has open.
- */
-export interface PgQueryable {
-  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
-/** Where a charge can run: Prisma (client or transaction) or node-postgres. */
-export type ChargeDb = Db | PgQueryable;
-
-function isPg(db: ChargeDb): db is PgQueryable {
-  return typeof (db as Partial<PgQueryable>).query === 'function' && typeof (db as Partial<Db>).$queryRawUnsafe !== 'function';
-}
-
-/** Runs `quota_charge` once on `db` (a client or pool: its own implicit transaction; a transaction: inside it). */
-export async function callCharge(db: ChargeDb, args: ChargeCallArgs): Promise<ChargeCall> {
-  const rows = isPg(db) ? (await db.query(CHARGE_SQL, chargeParams(args))).rows : await db.$queryRawUnsafe<ChargeRow[]>(CHARGE_SQL, ...chargeParams(args));
-  return toChargeCall(rows[0] as ChargeRow);
+/** Runs `quota_charge` once on `db` (a pool: its own implicit transaction; a client in a transaction: inside it). */
+export async function callCharge(db: SqlPort, args: ChargeCallArgs): Promise<ChargeCall> {
+  const { rows } = await db.query<ChargeRow>(CHARGE_SQL, chargeParams(args));
+  return toChargeCall(rows[0]);
 }

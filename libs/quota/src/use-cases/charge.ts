@@ -1,7 +1,8 @@
 import { AppError, newId, NotFoundError, QuotaExceededError, type ChargeRequest, type QuotaErrorCode, type QuotaStatus, type Reservation } from '@qv/contracts';
 import { withSpan } from '@qv/telemetry';
 import { buildQuotaStatus, refusalMessage, retryAfterFor } from '../domain/usage';
-import { callCharge, type ChargeCall, type ChargeDb } from '../repositories/charge.repository';
+import type { SqlPort } from '@qv/db';
+import { callCharge, type ChargeCall } from '../repositories/charge.repository';
 
 export interface ChargeOptions {
   /** The clock of the charge: windows, the rolling hour and created_at all derive from it. */
@@ -39,12 +40,12 @@ export type ChargeResult = ChargeAccepted | ChargeRefused;
  * inside (prisma/functions/040_quota_charge.sql, the one home of the rules). This function only
  * words its row: messages, Retry-After and levels. Idempotent by `req.idempotencyKey`.
  *
- * `db` may be a Prisma client or a node-postgres Pool (the statement is its own transaction), or a
- * Prisma transaction / pg client with a transaction open, which the charge then joins.
+ * `db` is a node-postgres Pool (the statement is its own transaction) or a client with a
+ * transaction open, which the charge then joins.
  * Throws NotFoundError for an unknown user and IDEMPOTENCY_KEY_REUSED when the key was charged for
  * another user or item; neither writes anything.
  */
-export function charge(db: ChargeDb, req: ChargeRequest, options: ChargeOptions): Promise<ChargeResult> {
+export function charge(db: SqlPort, req: ChargeRequest, options: ChargeOptions): Promise<ChargeResult> {
   return withSpan(
     'Quota.charge',
     async (span) => {

@@ -1,5 +1,5 @@
 import { NotFoundError, type Reservation } from '@qv/contracts';
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { withSpan } from '@qv/telemetry';
 import { findReservation, releaseReservation, settleReservation } from '../repositories/quota.repository';
 import { toReservation } from '../repositories/reservation.mapper';
@@ -16,7 +16,7 @@ export interface ReservationChange {
  * its day and month take the actual count, its slot is freed; once only). Joins the caller's
  * transaction when `db` is one. Throws NotFoundError for an unknown id.
  */
-export function settle(db: Db, reservationId: string, actualTokens: number, now: Date): Promise<ReservationChange> {
+export function settle(db: SqlPort, reservationId: string, actualTokens: number, now: Date): Promise<ReservationChange> {
   return withSpan(
     'Quota.settle',
     async () => {
@@ -32,7 +32,7 @@ export function settle(db: Db, reservationId: string, actualTokens: number, now:
  * call and the estimated tokens; once only; a SETTLED one is left alone). Throws NotFoundError for
  * an unknown id.
  */
-export function release(db: Db, reservationId: string, now: Date): Promise<ReservationChange> {
+export function release(db: SqlPort, reservationId: string, now: Date): Promise<ReservationChange> {
   return withSpan(
     'Quota.release',
     async () => {
@@ -43,7 +43,7 @@ export function release(db: Db, reservationId: string, now: Date): Promise<Reser
   );
 }
 
-async function current(db: Db, id: string): Promise<Reservation> {
+async function current(db: SqlPort, id: string): Promise<Reservation> {
   const row = await findReservation(db, id);
   if (!row) throw new NotFoundError('Reservation');
   return toReservation(row);

@@ -1,11 +1,11 @@
 import { NotFoundError, type QuotaStatus } from '@qv/contracts';
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { withSpan } from '@qv/telemetry';
 import { buildQuotaStatus } from '../domain/usage';
 import { readLimitsAndUsage } from '../repositories/quota.repository';
 
 /** Every quota of the user with its level (DESIGN.md §3). Throws NotFoundError for an unknown user. */
-export function quotaStatus(db: Db, userId: string, now: Date): Promise<QuotaStatus> {
+export function quotaStatus(db: SqlPort, userId: string, now: Date): Promise<QuotaStatus> {
   return withSpan(
     'Quota.status',
     async () => {

@@ -1,4 +1,4 @@
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { startPeriodicTask, withSpan } from '@qv/telemetry';
 import { expireBatch, findOrphans, pruneCallSlots } from '../repositories/quota.repository';
 import { release } from './reservations';
@@ -10,7 +10,7 @@ const BATCH = 500;
  * stay charged as estimated (fail closed: the worker may have made the call; a late settle still
  * corrects them). Returns how many expired. Batched so a large backlog never holds many locks.
  */
-export function expireStale(db: Db, now: Date): Promise<number> {
+export function expireStale(db: SqlPort, now: Date): Promise<number> {
   return withSpan('Quota.expireStale', async (span) => {
     let total = 0;
     for (;;) {
@@ -30,7 +30,7 @@ export function expireStale(db: Db, now: Date): Promise<number> {
  * then runs unpaid. Each one goes through `release`, so a concurrent settle or release wins cleanly.
  * Returns how many were released.
  */
-export function voidOrphans(db: Db, now: Date, graceSeconds: number): Promise<number> {
+export function voidOrphans(db: SqlPort, now: Date, graceSeconds: number): Promise<number> {
   return withSpan('Quota.voidOrphans', async (span) => {
     const before = new Date(now.getTime() - graceSeconds * 1000);
     let total = 0;
@@ -48,7 +48,7 @@ export function voidOrphans(db: Db, now: Date, graceSeconds: number): Promise<nu
 const CALL_SLOT_RETENTION_MS = 2 * 60 * 60 * 1000;
 
 /** Deletes the rows of ai_call_slots that no rolling hour reads any more. */
-export function pruneCallSlotsBefore(db: Db, now: Date): Promise<number> {
+export function pruneCallSlotsBefore(db: SqlPort, now: Date): Promise<number> {
   return withSpan('Quota.pruneCallSlots', async (span) => {
     const before = new Date(now.getTime() - CALL_SLOT_RETENTION_MS);
     let total = 0;
@@ -63,7 +63,7 @@ export function pruneCallSlotsBefore(db: Db, now: Date): Promise<number> {
 }
 
 export interface SweeperOptions {
-  db: Db;
+  db: SqlPort;
   /** Time between sweeps. */
   intervalMs: number;
   /** See `voidOrphans`. Default 300 s. */

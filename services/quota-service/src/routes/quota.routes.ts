@@ -1,14 +1,14 @@
-import { ChargeRequest, ReleaseRequest, SettleRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
-import type { Db } from '@qv/db';
+import { ChargeRequest, ReleaseRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
+import type { SqlPort } from '@qv/db';
 import { allow, parseOr400, type KeyedGate } from '@qv/http';
-import { charge, quotaStatus, release, settle, toQuotaExceededError, type ChargeDb } from '@qv/quota';
+import { charge, quotaStatus, release, toQuotaExceededError } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
 import type { Logger } from 'pino';
 
 export interface QuotaRoutesDeps {
-  db: Db;
-  chargeDb: ChargeDb;
+  /** node-postgres: every route is one or two statements of prisma/functions. */
+  db: SqlPort;
   logger: Logger;
   reservationTtlSeconds: number;
   clock: () => Date;
@@ -19,10 +19,10 @@ export interface QuotaRoutesDeps {
 }
 
 /**
- * Rights on this router (DESIGN.md §9, SECURITY.md): api-service alone charges, releases, reads a
- * user's status and settles (nothing settles over HTTP today: ledger-consumer settles in its own
- * transaction; the route stays api-service's, the one caller of this service). The worker's
- * credential is known here only to be refused with 403: it must never spend quota.
+ * Rights on this router (DESIGN.md §9, SECURITY.md): api-service alone charges, releases and reads
+ * a user's status. Settlement is ledger-consumer's, in the same statement as the ledger entry, so
+ * there is no settle route. The worker's credential is known here only to be refused with 403: it
+ * must never spend quota.
  */
 const API = allow('api-service');
 
@@ -35,7 +35,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
-      const result = await deps.admission.run(body.userId, () => charge(deps.chargeDb, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds }));
+      const result = await deps.admission.run(body.userId, () => charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds }));
       if (!result.ok) {
         outcome = 'refused';
         deps.charges.inc({ outcome, code: result.code });
@@ -55,13 +55,6 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
     } finally {
       end({ outcome });
     }
-  });
-
-  router.post('/internal/reservations/:id/settle', API, async (req, res) => {
-    const body = parseOr400(SettleRequest, req.body);
-    const change = await settle(deps.db, req.params.id, body.actualTokens, deps.clock());
-    const response: ReservationResponse = change;
-    res.json(response);
   });
 
   router.post('/internal/reservations/:id/release', API, async (req, res) => {
