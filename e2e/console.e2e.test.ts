@@ -143,6 +143,9 @@ describe('web console in Chromium', () => {
     await page.waitForSelector('[data-testid=refusal][data-code=DAILY_QUOTA_EXCEEDED]');
     expect(await text(page, '.refusal-message')).toBe("You've reached your daily limit.");
     expect(await text(page, '[data-testid=countdown]')).toMatch(/^Try again in (\d+h \d\dm \d\ds|\d+m \d\ds|\d+s)$/);
+    // It counts down: the text changes within a few seconds.
+    const shown = await text(page, '[data-testid=countdown]');
+    await page.waitForFunction((prev) => document.querySelector('[data-testid=countdown]')?.textContent !== prev, shown, { timeout: 5000 });
     await page.waitForFunction(() => document.querySelector('[data-testid=usage-enrichmentsPerDay]')?.textContent?.includes('50/50 enrichments today'));
     expect(await page.getAttribute('[data-testid=usage-enrichmentsPerDay]', 'data-level')).toBe('exceeded');
     expect(await text(page, '[data-testid=usage-level]')).toBe('exceeded');
@@ -187,6 +190,11 @@ describe('web console in Chromium', () => {
     const row = `[data-testid=dlq-row][data-job-id="${id}"]`;
     await ops.waitForSelector(row, { timeout: 30_000 });
     expect(await ops.locator('[data-testid=dlq-row]').count()).toBe(1);
+    // The error filter narrows the list (server side, GET /admin/dlq?error=).
+    await ops.fill('input[name=dlq-error]', `no-such-error-${run}`);
+    await ops.waitForSelector('[data-testid=dlq-count]:text-is("0")');
+    await ops.fill('input[name=dlq-error]', 'Simulated failure');
+    await ops.waitForSelector(row);
     await ops.click(`${row} button:text-is("History")`);
     await ops.waitForSelector('[data-testid=dlq-history] li');
     expect(await ops.locator('[data-testid=dlq-history] li').count()).toBe(5);
@@ -303,6 +311,70 @@ describe('web console in Chromium', () => {
     expect(await text(ops, '[data-testid=refusals] strong')).toBe(`${after.createRequests.refused} of ${after.createRequests.total}`);
     expect(await text(ops, '[data-testid=queue-enrichment] td[data-state=active]')).toBe('1');
     await shoot(ops, 'overview');
+    await ops.close();
+  }, 60_000);
+
+  it('an operator discards one dead letter and replays the rest of a user charged; the user is charged for those two', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'payg');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Fails five times, then answers. bulk-${i}-${run} [sim:fail_first=5]`, tasks: ['summarize'] } });
+      expect(res.status).toBe(202);
+      ids.push(res.body.item.id);
+    }
+    const statusOf = async (id: string) => (await http('GET', `${stack.api}/v1/items/${id}`, { key: user.key })).body.item.status as string;
+    const quotaOf = async () => (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.enrichmentsPerDay.used as number;
+    await eventually(async () => (await Promise.all(ids.map(statusOf))).every((s) => s === 'FAILED'), 60_000);
+    // Failed for good: the charge is released.
+    await eventually(async () => (await quotaOf()) === 0);
+
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.click('nav.tabs button:has-text("Dead letters")');
+    await ops.fill('input[name=dlq-user]', user.id);
+    await ops.waitForFunction(() => document.querySelectorAll('[data-testid=dlq-row]').length === 3, undefined, { timeout: 30_000 });
+    await ops.click(`[data-testid=dlq-row][data-job-id="${ids[2]}"] button:text-is("Discard")`);
+    await ops.waitForSelector(`[data-testid=dlq-notice]:text-is("Discarded ${ids[2]}.")`);
+    await ops.waitForFunction(() => document.querySelectorAll('[data-testid=dlq-row]').length === 2);
+    await ops.setChecked('input[name=dlq-charge]', true);
+    await ops.click('button:has-text("Replay all of this user")');
+    await ops.waitForSelector(`[data-testid=dlq-notice]:text-is("Replayed 2 job(s) of ${user.id}.")`);
+    await ops.waitForSelector('[data-testid=dlq-count]:text-is("0")');
+    await shoot(ops, 'dead-letters-replayed-all');
+
+    await eventually(async () => (await statusOf(ids[0])) === 'DONE' && (await statusOf(ids[1])) === 'DONE', 30_000);
+    expect(await statusOf(ids[2])).toBe('FAILED');
+    expect(await quotaOf()).toBe(2);
+    await ops.close();
+  }, 120_000);
+
+  it('an operator edits a plan row; the reconciliation table highlights a drifting row', async () => {
+    const ops = await signedIn('operator', stack.adminKey);
+    await ops.click('nav.tabs button:has-text("Plans")');
+    const row = '[data-testid=plan-row][data-plan-id=pro_annual]';
+    await ops.fill(`${row} input[aria-label="pro_annual AI calls / hour"]`, '12345');
+    await ops.click(`${row} button:text-is("Save")`);
+    await ops.waitForSelector(`${row} .notice:text-is("saved")`);
+    const plans = (await http('GET', `${stack.api}/admin/plans`, { key: stack.adminKey })).body.plans as Array<{ id: string; callsPerHour: number | null; tokensPerDay: number | null }>;
+    expect(plans.find((p) => p.id === 'pro_annual')).toMatchObject({ callsPerHour: 12345, tokensPerDay: 2_000_000 });
+
+    // One settled item, then a counter moved behind the ledger's back: a drift of 7 tokens.
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const created = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Reconciled to the token. drift-${run}`, tasks: ['tag'] } });
+    const reconciliation = async () => (await http('GET', `${stack.api}/admin/reconciliation?userId=${user.id}`, { key: stack.adminKey })).body;
+    await eventually(async () => {
+      const item = (await http('GET', `${stack.api}/v1/items/${created.body.item.id}`, { key: user.key })).body.item;
+      const rec = await reconciliation();
+      return item.status === 'DONE' && rec.rows.length === 1 && rec.rows[0].settledTokens > 0 && rec.totalDrift === 0;
+    });
+    await stack.db.query('UPDATE ai_daily_usage SET tokens = tokens + 7 WHERE user_id = $1', [user.id]);
+    expect((await reconciliation()).rows.map((r: { drift: number }) => r.drift)).toEqual([7]);
+
+    await ops.click('nav.tabs button:has-text("Reconciliation")');
+    await ops.fill('.reconciliation input >> nth=0', user.id);
+    await ops.waitForSelector('[data-testid=reconciliation-row].drift[data-drift="7"]');
+    expect(await ops.locator('[data-testid=reconciliation-row]').count()).toBe(1);
+    expect(await text(ops, '[data-testid=total-drift]')).toBe('total drift 7');
+    await shoot(ops, 'reconciliation-drift');
     await ops.close();
   }, 60_000);
 });

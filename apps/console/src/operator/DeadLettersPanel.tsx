@@ -42,7 +42,7 @@ export function DeadLettersPanel({ client }: { client: QuotaVaultClient }) {
         <label>until<input type="datetime-local" name="dlq-until" value={until} onChange={(e) => setUntil(e.target.value)} /></label>
       </div>
       <div className="actions">
-        <label className="inline"><input type="checkbox" checked={chargeAll} onChange={(e) => setChargeAll(e.target.checked)} /> charge the user</label>
+        <label className="inline"><input type="checkbox" name="dlq-charge" checked={chargeAll} onChange={(e) => setChargeAll(e.target.checked)} /> charge the user</label>
         <button
           type="button"
           disabled={!filter.userId}
