@@ -163,11 +163,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       { label: 'accept latency p50 / p99', value: `${percentile(tally.acceptMs, 50).toFixed(0)} ms / ${percentile(tally.acceptMs, 99).toFixed(0)} ms` },
       ...[...byKind].sort().map(([kind, n]) => ({ label: `fault: ${kind}`, value: String(n) })),
       { label: 'faults that could not be injected', value: String(failedFaults.length), ok: failedFaults.length === 0 },
+      { label: 'processes that died on their own (restarted)', value: stack.fleet.unexpectedExits.map((e) => `${e.service} ${e.code ?? e.signal}`).join(', ') || '0', ok: stack.fleet.unexpectedExits.length === 0 },
       { label: 'drain', value: o.skipDrain ? 'skipped (CHAOS_SKIP_DRAIN)' : `${drainSeconds.toFixed(1)} s` },
     ];
     const violations = rows.filter((r) => r.ok === false).map((r) => `${r.label}: ${r.value}`);
     const table = formatTable(`chaos ${runId}: ${o.seconds} s, ${REPLICAS['api-service']} api / ${REPLICAS['quota-service']} quota / ${REPLICAS['enrichment-worker']} workers / ${REPLICAS['ledger-consumer']} ledger, ${users.length} users; ${stack.pg.description}`, rows);
-    for (const [what, list] of [['lost', outcomes.lost], ['executed twice', outcomes.executedTwice], ['limits', limits], ['FAILED without dead letter', outcomes.failedWithoutDeadLetter], ['drifting', recon.drifting], ['faults failed', failedFaults]] as const) {
+    for (const [what, list] of [['lost', outcomes.lost], ['executed twice', outcomes.executedTwice], ['limits', limits], ['FAILED without dead letter', outcomes.failedWithoutDeadLetter], ['drifting', recon.drifting], ['faults failed', failedFaults], ['died on their own', stack.fleet.unexpectedExits]] as const) {
       if ((list as unknown[]).length) console.log(`  ${what} (first 10): ${JSON.stringify((list as unknown[]).slice(0, 10))}`);
     }
     return { table, violations, outcomes, limitViolations: limits, drift: recon.totalDrift, faults, ownPostgres: stack.pg.restart !== undefined, tally };
