@@ -1,10 +1,10 @@
-import { AppError, StoredChatCompletion, type ChatCacheTier, type ChatCompletionRequest, type UsageEvent } from '@qv/contracts';
+import { AppError, StoredChatCompletion, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
 import type { CacheClient } from '@qv/cache-client';
 import type { KeyedGate } from '@qv/http';
 import { costUsd, countTokensBounded } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
-import { capCompletion } from '../domain/chat-budget';
+import { capCompletion, DEFAULT_COMPLETION_CAP, type CompletionCap } from '../domain/chat-budget';
 import { replayEvents, sseEvent } from '../domain/chat-format';
 import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody } from '../domain/chat-request';
 import { openAiError } from '../domain/openai-errors';
@@ -54,8 +54,8 @@ export interface ChatCallResult {
 
 /**
  * One OpenAI-compatible call, charged and settled as an item is (DESIGN.md §3–§6):
- * 1. the prompt's bounded estimate; the answer's cap clamped to the token budgets left after it;
- *    one atomic charge of prompt + cap under the call's id (a refusal is the 429 it is);
+ * 1. the prompt's bounded estimate; one atomic charge of prompt + cap under the call's id, the cap
+ *    clamped to the token budgets left after the prompt (chargeWithinBudget; a refusal is the 429 it is);
  * 2. the opted-in cache tier, in the user's own scope, where the plan has a TTL (a hit costs no
  *    tokens and is settled to 0);
  * 3. the provider (breaker and retries in ChatUpstream), streamed through as it arrives;
@@ -70,10 +70,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const model = body.model ?? deps.defaultModel;
     const promptTokens = await estimatePromptTokens(body.messages);
 
-    const { charge, cap } = await deps.admission.run(userId, async () => {
-      const cap = capCompletion(await deps.quota.status(userId), promptTokens, requestedCap(body));
-      return { cap, charge: await deps.quota.charge({ v: 1, userId, itemId: callId, idempotencyKey: `chat:${callId}`, estimatedTokens: promptTokens + cap.maxTokens }) };
-    });
+    const { charge, cap } = await deps.admission.run(userId, () => chargeWithinBudget(deps.quota, userId, callId, promptTokens, requestedCap(body)));
     if (charge.replayed) {
       // An earlier copy of this request (same Idempotency-Key) was charged and may still be answering.
       throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being answered; retry shortly', { retryAfterSeconds: 1 });
@@ -126,6 +123,26 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     }
     return result;
   });
+}
+
+/**
+ * One charge of prompt + the cap asked for (the common case: one call to quota-service). Refused
+ * for tokens, the refusal's own status says what the budgets have left: the cap is clamped to it
+ * and charged once more (a refusal writes nothing, so the key is still unused); nothing left for
+ * an answer is the refusal it was.
+ */
+async function chargeWithinBudget(quota: QuotaClient, userId: string, callId: string, promptTokens: number, requested: number | undefined): Promise<{ charge: ChargeResponse; cap: CompletionCap }> {
+  const asked = requested ?? DEFAULT_COMPLETION_CAP;
+  const charge = (maxTokens: number) => quota.charge({ v: 1, userId, itemId: callId, idempotencyKey: `chat:${callId}`, estimatedTokens: promptTokens + maxTokens });
+  try {
+    return { charge: await charge(asked), cap: { maxTokens: asked, clamped: false } };
+  } catch (err) {
+    const status = err instanceof AppError && (err.code === 'DAILY_TOKEN_QUOTA_EXCEEDED' || err.code === 'MONTHLY_TOKEN_QUOTA_EXCEEDED') ? (err.details as QuotaStatus | undefined) : undefined;
+    if (!status?.quotas) throw err;
+    const cap = capCompletion(status, promptTokens, asked);
+    if (!cap.clamped) throw err; // room for the whole cap by the status, refused all the same: a race, and its refusal stands
+    return { charge: await charge(cap.maxTokens), cap };
+  }
 }
 
 async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, promptTokens: number, headers: Record<string, string>, settle: Settler, model: string): Promise<ChatCallResult> {
