@@ -47,6 +47,27 @@ function lastHash() {
   }
 }
 
+/**
+ * Puts the staged build at dist/console/ with two renames (the old build moved aside first), so the
+ * folder is missing for an instant at most. Two builds racing (two test runs at once) both succeed:
+ * the later one finds a folder in place and, when it holds a build of the same inputs, keeps it.
+ */
+function swapInto(staging, hash) {
+  const aside = `${CONSOLE_DIST}.${process.pid}.old`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (existsSync(CONSOLE_DIST)) renameSync(CONSOLE_DIST, aside);
+      renameSync(staging, CONSOLE_DIST);
+      break;
+    } catch (err) {
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes(err.code) || attempt >= 3) throw err;
+      if (lastHash() === hash) break; // another build of the same inputs got there first
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
+  rmSync(staging, { recursive: true, force: true });
+}
+
 /** Builds dist/console/ unless it holds a build of the current inputs. Resolves to { built, ms }. */
 export async function buildConsole({ force = false, quiet = false } = {}) {
   const started = performance.now();
@@ -57,8 +78,7 @@ export async function buildConsole({ force = false, quiet = false } = {}) {
   const staging = `${CONSOLE_DIST}.${process.pid}.tmp`;
   await build({ configFile: join(HERE, 'vite.config.mjs'), build: { outDir: staging, emptyOutDir: true } });
   writeFileSync(join(staging, STAMP), JSON.stringify({ hash }));
-  rmSync(CONSOLE_DIST, { recursive: true, force: true });
-  renameSync(staging, CONSOLE_DIST);
+  swapInto(staging, hash);
   const ms = performance.now() - started;
   if (!quiet) console.log(`• console built into dist/console/ (${Math.round(ms)} ms)`);
   return { built: true, ms };
