@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UsageCompleted, UsageFailed } from './events';
 import { TaskName } from './tasks';
 
 /** Queue names are permanent: renaming one strands the jobs already in it. */
@@ -18,6 +19,8 @@ export const EnrichmentJob = z.object({
   /** false for a dead-letter replay that ops chose not to charge. */
   charged: z.boolean(),
   replayOf: z.string().optional(),
+  /** Provider 429s this job has waited out so far (written by the worker; past a bound they use attempts). */
+  rateLimited: z.number().int().nonnegative().optional(),
 });
 export type EnrichmentJob = z.infer<typeof EnrichmentJob>;
 
@@ -33,8 +36,38 @@ export const DeadLetterJob = z.object({
 });
 export type DeadLetterJob = z.infer<typeof DeadLetterJob>;
 
-/** Each job: its payload schema and its retry policy. */
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** What every job of a kind is enqueued with, read by libs/queue jobOptions (and the workers' backoff). */
+export interface JobSpec {
+  queue: QueueName;
+  schema: z.ZodType;
+  attempts: number;
+  /** `jittered`: the enrichment worker's own strategy (libs/queue jitteredBackoff); its `delay` is the base. */
+  backoff: { type: 'jittered' | 'exponential'; delay: number } | null;
+  /** Finished jobs kept (seconds, or true: removed at once), for ops to look at. */
+  keepCompletedSeconds: number | true;
+  /** Failed jobs kept: seconds, or false for ever (until ops act on them). */
+  keepFailedSeconds: number | false;
+  /** Jobs of this queue take turns per user (libs/queue addFairly): enqueued with a priority. */
+  fair: boolean;
+}
+
+/**
+ * Every job of every queue: its payload schema (validated where it is added and where it is
+ * handled), attempts, backoff and retention. A worker's handlers are a `JobHandlers<queue>`, so a
+ * job without a handler does not compile.
+ */
 export const JOB_CATALOG = {
-  enrich: { queue: QUEUE_NAMES.enrichment, schema: EnrichmentJob, attempts: 5, backoff: { type: 'jittered', delay: 500 } },
-} as const;
+  enrich: { queue: QUEUE_NAMES.enrichment, schema: EnrichmentJob, attempts: 5, backoff: { type: 'jittered', delay: 500 }, keepCompletedSeconds: 3600, keepFailedSeconds: 7 * 24 * 3600, fair: true },
+  // Applying an event is always safe to repeat (the ledger applies each id once), and an event whose
+  // charge has not committed yet waits with it: many attempts.
+  'usage.completed': { queue: QUEUE_NAMES.usageEvents, schema: UsageCompleted, attempts: 20, backoff: { type: 'exponential', delay: 500 }, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: false, fair: false },
+  'usage.failed': { queue: QUEUE_NAMES.usageEvents, schema: UsageFailed, attempts: 20, backoff: { type: 'exponential', delay: 500 }, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: false, fair: false },
+  // Never processed: ops read, replay or discard it through the admin API.
+  dead: { queue: QUEUE_NAMES.enrichmentDead, schema: DeadLetterJob, attempts: 1, backoff: null, keepCompletedSeconds: true, keepFailedSeconds: false, fair: false },
+} as const satisfies Record<string, JobSpec>;
 export type JobName = keyof typeof JOB_CATALOG;
+export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOG)[N]['schema']>;
+/** The jobs a queue holds. */
+export type JobsOf<Q extends QueueName> = { [N in JobName]: (typeof JOB_CATALOG)[N]['queue'] extends Q ? N : never }[JobName];

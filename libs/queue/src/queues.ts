@@ -1,4 +1,4 @@
-import { JOB_CATALOG, QUEUE_NAMES, type JobName } from '@qv/contracts';
+import { JOB_CATALOG, QUEUE_NAMES, type JobName, type JobPayload, type JobSpec } from '@qv/contracts';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { bullTelemetry, rememberEnqueueContext } from './telemetry';
@@ -20,22 +20,31 @@ export function createQueue(name: string, connection: Redis | Cluster, redisPref
 }
 
 /**
- * The options a job of the catalog is enqueued with: its id (so a second enqueue is a no-op),
- * attempts and backoff. Completed jobs are trimmed; failed ones are kept for ops. Priority 1 (a
+ * The options a job of the catalog is enqueued with: its id (so a second enqueue is a no-op), and
+ * its attempts, backoff and retention from JOB_CATALOG. A job of a fair queue gets priority 1 (a
  * user's first job) unless `addFairly` ranks it: BullMQ runs unprioritized jobs before every
  * prioritized one, so a job enqueued without a priority would jump the fair order. The trace
  * context it is enqueued in is remembered (./telemetry), so its job continues that trace.
  */
 export function jobOptions(name: JobName, jobId: string): JobsOptions & { jobId: string } {
-  const spec = JOB_CATALOG[name];
+  const spec: JobSpec = JOB_CATALOG[name];
   return rememberEnqueueContext({
     jobId,
-    priority: 1,
+    ...(spec.fair ? { priority: 1 } : {}),
     attempts: spec.attempts,
-    backoff: spec.backoff,
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  });
+    ...(spec.backoff ? { backoff: { type: spec.backoff.type, delay: spec.backoff.delay } } : {}),
+    removeOnComplete: spec.keepCompletedSeconds === true ? true : { age: spec.keepCompletedSeconds, count: 10_000 },
+    removeOnFail: spec.keepFailedSeconds === false ? false : { age: spec.keepFailedSeconds },
+  }) as JobsOptions & { jobId: string };
+}
+
+/**
+ * Adds one job of the catalog, its payload validated against the catalog's schema first (a bad
+ * payload never reaches Redis).
+ */
+export async function addJob<N extends JobName>(queue: Queue, name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+  JOB_CATALOG[name].schema.parse(payload);
+  await queue.add(name, payload, jobOptions(name, jobId));
 }
 
 /**

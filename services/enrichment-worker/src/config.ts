@@ -1,4 +1,5 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
+import { JOB_CATALOG } from '@qv/contracts';
 import { z } from 'zod';
 
 export const workerConfigSchema = z.object({
@@ -15,7 +16,7 @@ export const workerConfigSchema = z.object({
    * attempts of an item failing on its own wait at most 0.5 + 1 + 2 + 4 = 7.5 s in all, so it reaches
    * the dead-letter queue well within 15 s, while a provider outage is met by the breaker instead.
    */
-  RETRY_BASE_DELAY_MS: positiveInt(500),
+  RETRY_BASE_DELAY_MS: positiveInt(JOB_CATALOG.enrich.backoff.delay),
   /** BullMQ stall detection: a job whose lock is not renewed for this long is stalled. */
   JOB_LOCK_MS: positiveInt(30_000),
   STALLED_INTERVAL_MS: positiveInt(30_000),

@@ -1,5 +1,5 @@
-import { QUEUE_NAMES } from '@qv/contracts';
-import { bullTelemetry, jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
+import { QUEUE_NAMES, type EnrichmentJob } from '@qv/contracts';
+import { bullTelemetry, dispatchJobs, jitteredBackoff, releaseFairShare, retryPriority } from '@qv/queue';
 import { Worker, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { startPeriodicTask } from '@qv/telemetry';
 import type { Redis } from 'ioredis';
@@ -29,32 +29,33 @@ const MAX_RATE_LIMITED = 20;
  */
 export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options: WorkerOptions): { worker: Worker; stop: () => Promise<void> } {
   const enrichmentQueue: Queue = deps.enrichmentQueue;
+  const enrichOrDecide = async (payload: EnrichmentJob, job: Job): Promise<void> => {
+    try {
+      await enrich(deps, job.id!, payload);
+    } catch (err) {
+      const decision = decideRetry(err);
+      if (decision.kind === 'circuit_open') {
+        // Not counted against MAX_RATE_LIMITED: the breaker itself bounds how long it refuses
+        // (it lets a trial call through every BREAKER_HALF_OPEN_MS), and an outage should wait
+        // out its length however long, not dead-letter the queue.
+        await enrichmentQueue.rateLimit(decision.delayMs);
+        throw Worker.RateLimitError();
+      }
+      const rateLimitedSoFar = payload.rateLimited ?? 0;
+      if (decision.kind === 'rate_limited' && rateLimitedSoFar < MAX_RATE_LIMITED) {
+        await job.updateData({ ...payload, rateLimited: rateLimitedSoFar + 1 });
+        await enrichmentQueue.rateLimit(decision.delayMs);
+        deps.logger.warn({ jobId: job.id, delayMs: decision.delayMs }, 'provider rate limit: queue paused for every worker');
+        throw Worker.RateLimitError();
+      }
+      if (err instanceof UnrecoverableError) throw err;
+      if (decision.kind === 'give_up') throw new UnrecoverableError(decision.reason);
+      throw err instanceof Error ? err : new Error(decision.reason);
+    }
+  };
   const worker = new Worker(
     QUEUE_NAMES.enrichment,
-    async (job: Job) => {
-      try {
-        await enrich(deps, job.id!, job.data);
-      } catch (err) {
-        const decision = decideRetry(err);
-        if (decision.kind === 'circuit_open') {
-          // Not counted against MAX_RATE_LIMITED: the breaker itself bounds how long it refuses
-          // (it lets a trial call through every BREAKER_HALF_OPEN_MS), and an outage should wait
-          // out its length however long, not dead-letter the queue.
-          await enrichmentQueue.rateLimit(decision.delayMs);
-          throw Worker.RateLimitError();
-        }
-        const rateLimitedSoFar = Number((job.data as { rateLimited?: number }).rateLimited ?? 0);
-        if (decision.kind === 'rate_limited' && rateLimitedSoFar < MAX_RATE_LIMITED) {
-          await job.updateData({ ...job.data, rateLimited: rateLimitedSoFar + 1 });
-          await enrichmentQueue.rateLimit(decision.delayMs);
-          deps.logger.warn({ jobId: job.id, delayMs: decision.delayMs }, 'provider rate limit: queue paused for every worker');
-          throw Worker.RateLimitError();
-        }
-        if (err instanceof UnrecoverableError) throw err;
-        if (decision.kind === 'give_up') throw new UnrecoverableError(decision.reason);
-        throw err instanceof Error ? err : new Error(decision.reason);
-      }
-    },
+    dispatchJobs(QUEUE_NAMES.enrichment, { enrich: enrichOrDecide }),
     {
       connection: options.connection,
       prefix: options.prefix,

@@ -1,5 +1,5 @@
 import { DeadLetterJob, EnrichmentJob, type UsageFailed } from '@qv/contracts';
-import { releaseFairShare } from '@qv/queue';
+import { addJob, releaseFairShare } from '@qv/queue';
 import { withSpan } from '@qv/telemetry';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -50,7 +50,7 @@ export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> 
     await deps.usage.publish(event);
     // Last, so that a dead letter ops can see (and replay) is one whose item is already FAILED
     // and whose release is on its way: a replay can never be overtaken by this job's own FAILED.
-    await deps.deadLetterQueue.add('dead', entry, { jobId, removeOnComplete: true, removeOnFail: false });
+    await addJob(deps.deadLetterQueue, 'dead', entry, jobId);
     // Out of the queue for good: no longer part of its user's share of it (idempotent).
     await releaseFairShare(deps.enrichmentQueue, data.userId, jobId);
     await job.remove().catch(() => undefined); // already gone if another sweeper got it first

@@ -1,6 +1,6 @@
-import { QUEUE_NAMES, UsageEvent } from '@qv/contracts';
+import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
 import { applyUsageEvent, InvalidUsageEventError, ReservationNotVisibleError, type LedgerDb } from '@qv/ledger';
-import { bullTelemetry } from '@qv/queue';
+import { bullTelemetry, dispatchJobs } from '@qv/queue';
 import type { Counter } from '@qv/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -32,21 +32,20 @@ export function startUsageEventsWorker(deps: {
   applied: Counter<string>;
   options: UsageEventsWorkerOptions;
 }): Worker {
+  const apply = async (event: UsageEvent) => {
+    try {
+      const outcome = await applyUsageEvent(deps.db, event);
+      deps.applied.inc({ type: event.type, outcome });
+      return outcome;
+    } catch (err) {
+      if (err instanceof InvalidUsageEventError) throw new UnrecoverableError(err.message);
+      if (err instanceof ReservationNotVisibleError) deps.applied.inc({ type: event.type, outcome: 'deferred' });
+      throw err;
+    }
+  };
   const worker = new Worker(
     QUEUE_NAMES.usageEvents,
-    async (job) => {
-      const parsed = UsageEvent.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid usage event: ${parsed.error.message}`);
-      try {
-        const outcome = await applyUsageEvent(deps.db, parsed.data);
-        deps.applied.inc({ type: parsed.data.type, outcome });
-        return outcome;
-      } catch (err) {
-        if (err instanceof InvalidUsageEventError) throw new UnrecoverableError(err.message);
-        if (err instanceof ReservationNotVisibleError) deps.applied.inc({ type: parsed.data.type, outcome: 'deferred' });
-        throw err;
-      }
-    },
+    dispatchJobs(QUEUE_NAMES.usageEvents, { 'usage.completed': apply, 'usage.failed': apply }),
     {
       connection: deps.connection,
       prefix: deps.prefix,
