@@ -1,4 +1,4 @@
-import { AppError, StoredChatCompletion, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
+import { AppError, StoredChatCompletion, type CacheKeyParts, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
 import type { CacheClient } from '@qv/cache-client';
 import type { KeyedGate } from '@qv/http';
 import { costUsd, countTokensBounded } from '@qv/llm';
@@ -70,7 +70,20 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const model = body.model ?? deps.defaultModel;
     const promptTokens = await estimatePromptTokens(body.messages);
 
-    const { charge, cap } = await deps.admission.run(userId, () => chargeWithinBudget(deps.quota, userId, callId, promptTokens, requestedCap(body)));
+    const cacheTtl = await ttlFor(deps, userId, options.cache);
+    const keyFor = (maxTokens: number) => (cacheTtl !== null && options.cache ? chatCacheKey(options.cache.tier, userId, model, upstreamBody(body, model, maxTokens)) : null);
+    const read = (key: CacheKeyParts) =>
+      deps.cache!.get(key).catch((err: unknown) => {
+        deps.logger.warn({ err, callId }, 'chat cache read failed: answering without it'); // fail open: the call is paid for
+        return null;
+      });
+    // The look-up runs beside the charge, so it costs no round trip of its own; nothing it finds is
+    // served unless the charge succeeds (and a clamped cap is another question: looked up again).
+    const asked = requestedCap(body) ?? DEFAULT_COMPLETION_CAP;
+    const early = keyFor(asked);
+    const earlyRead = early ? read(early) : null;
+
+    const { charge, cap } = await deps.admission.run(userId, () => chargeWithinBudget(deps.quota, userId, callId, promptTokens, asked));
     if (charge.replayed) {
       // An earlier copy of this request (same Idempotency-Key) was charged and may still be answering.
       throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being answered; retry shortly', { retryAfterSeconds: 1 });
@@ -86,13 +99,9 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const settle = settler(deps, principal, callId, charge.reservation.id);
     const sent = upstreamBody(body, model, cap.maxTokens);
 
-    const cacheTtl = await ttlFor(deps, userId, options.cache);
-    const key = cacheTtl !== null && options.cache ? chatCacheKey(options.cache.tier, userId, model, sent) : null;
+    const key = cap.clamped ? keyFor(cap.maxTokens) : early;
     if (key) {
-      const hit = await deps.cache!.get(key).catch((err: unknown) => {
-        deps.logger.warn({ err, callId }, 'chat cache read failed: answering without it'); // fail open: the call is paid for
-        return null;
-      });
+      const hit = await (key === early ? earlyRead : read(key));
       const cached = hit?.hit ? StoredChatCompletion.safeParse(hit.entry?.value) : null;
       if (cached?.success) {
         const saved = cached.data.promptTokens + cached.data.completionTokens;
@@ -131,8 +140,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
  * and charged once more (a refusal writes nothing, so the key is still unused); nothing left for
  * an answer is the refusal it was.
  */
-async function chargeWithinBudget(quota: QuotaClient, userId: string, callId: string, promptTokens: number, requested: number | undefined): Promise<{ charge: ChargeResponse; cap: CompletionCap }> {
-  const asked = requested ?? DEFAULT_COMPLETION_CAP;
+async function chargeWithinBudget(quota: QuotaClient, userId: string, callId: string, promptTokens: number, asked: number): Promise<{ charge: ChargeResponse; cap: CompletionCap }> {
   const charge = (maxTokens: number) => quota.charge({ v: 1, userId, itemId: callId, idempotencyKey: `chat:${callId}`, estimatedTokens: promptTokens + maxTokens });
   try {
     return { charge: await charge(asked), cap: { maxTokens: asked, clamped: false } };
