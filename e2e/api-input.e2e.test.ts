@@ -2,13 +2,14 @@ import { createUser, eventually, http, startStack, type Stack } from '@qv/testin
 
 /**
  * Bad input on POST /v1/items gets a clear error and changes nothing (issue 3), plus the shared
- * auth cases for every route. The LLM and worker are not needed: nothing may reach them.
+ * auth cases for every secured operation of the OpenAPI document. The LLM and worker are not needed: nothing may reach them.
  */
 describe('api-service input and auth', () => {
   let stack: Stack;
   let user: { id: string; key: string };
   beforeAll(async () => {
-    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'], serviceEnv: { 'api-service': { AUTH_CACHE_TTL_MS: '1000' } } });
+    // Failed authentications are this file's subject: the throttle on them (e2e/api-edge) is lifted.
+    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'], serviceEnv: { 'api-service': { AUTH_CACHE_TTL_MS: '1000', AUTH_FAILURE_LIMIT: '100000' } } });
     user = await createUser(stack.api, stack.adminKey, 'free');
   }, 90_000);
   afterAll(async () => {
@@ -61,31 +62,47 @@ describe('api-service input and auth', () => {
     await nothingStored();
   });
 
-  describe.each([
-    ['POST', '/v1/items'],
-    ['GET', '/v1/items'],
-    ['GET', '/v1/items/itm_x'],
-    ['GET', '/v1/quota'],
-    ['GET', '/v1/usage'],
-    ['GET', '/admin/plans'],
-    ['POST', '/admin/users'],
-    ['GET', '/admin/dlq'],
-    ['GET', '/admin/reconciliation'],
-  ])('%s %s', (method, path) => {
-    it('401 without a key, with a malformed header, with an unknown key', async () => {
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer qv_nope' }] as Record<string, string>[]) {
-        const res = await http(method, `${stack.api}${path}`, { headers, body: method === 'POST' ? { content: 'x' } : undefined });
-        expect(res.status).toBe(401);
-        expect(res.body.error.code).toBe('UNAUTHENTICATED');
+  // Every operation the OpenAPI document marks as secured, taken from the running service's own
+  // document, so a route added later is covered the day it is documented.
+  const securedOperations = async () => {
+    const doc = (await http('GET', `${stack.api}/openapi.json`)).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const ops: { method: string; path: string }[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (op.security?.length) ops.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'x_nope') });
       }
-    });
-    if (path.startsWith('/admin')) {
-      it('403 FORBIDDEN for a user key', async () => {
-        const res = await http(method, `${stack.api}${path}`, { key: user.key, body: method === 'POST' ? {} : undefined });
-        expect(res.status).toBe(403);
-        expect(res.body.error.code).toBe('FORBIDDEN');
-      });
     }
+    return ops;
+  };
+
+  it('401 UNAUTHENTICATED on every secured operation without a key, with a malformed header, with an unknown key', async () => {
+    const ops = await securedOperations();
+    expect(ops.length).toBeGreaterThanOrEqual(23);
+    const answers: string[] = [];
+    for (const { method, path } of ops) {
+      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer qv_nope' }] as Record<string, string>[]) {
+        const res = await http(method, `${stack.api}${path}`, { headers, body: ['POST', 'PUT', 'PATCH'].includes(method) ? { content: 'x' } : undefined });
+        answers.push(`${method} ${path} ${res.status} ${res.body?.error?.code}`);
+      }
+    }
+    expect(answers.filter((a) => !a.endsWith(' 401 UNAUTHENTICATED'))).toEqual([]);
+  });
+
+  it('403 FORBIDDEN on every secured admin operation for a user key', async () => {
+    const ops = (await securedOperations()).filter((op) => op.path.startsWith('/admin'));
+    expect(ops.length).toBeGreaterThanOrEqual(15);
+    const answers: string[] = [];
+    for (const { method, path } of ops) {
+      const res = await http(method, `${stack.api}${path}`, { key: user.key, body: ['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined });
+      answers.push(`${method} ${path} ${res.status} ${res.body?.error?.code}`);
+    }
+    expect(answers.filter((a) => !a.endsWith(' 403 FORBIDDEN'))).toEqual([]);
+  });
+
+  it('the operations open without a key are exactly the health, readiness and documentation ones', async () => {
+    const doc = (await http('GET', `${stack.api}/openapi.json`)).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const open = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).filter(([, op]) => !op.security?.length).map(([method]) => `${method.toUpperCase()} ${path}`));
+    expect(open.sort()).toEqual(['GET /docs', 'GET /healthz', 'GET /openapi.json', 'GET /readyz']);
   });
 
   it("404 for another user's item", async () => {
@@ -120,5 +137,16 @@ describe('api-service input and auth', () => {
     const res = await http('GET', `${stack.api}/no-such-route`);
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: { code: 'NOT_FOUND', message: 'No such route' } });
+    // A real internal fault: an override stored malformed behind the API's back makes the quota
+    // functions raise (fail closed) with a message naming the table. The answer must not carry it.
+    const victim = await createUser(stack.api, stack.adminKey, 'free');
+    await stack.db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb) ON CONFLICT (user_id) DO UPDATE SET limits = EXCLUDED.limits`, [victim.id, JSON.stringify({ tokensPerDay: 'lots' })]);
+    for (const answer of [await http('GET', `${stack.api}/v1/quota`, { key: victim.key }), await http('POST', `${stack.api}/v1/items`, { key: victim.key, body: { content: 'charged against a malformed override' } })]) {
+      expect(answer.status).toBeGreaterThanOrEqual(500);
+      expect(Object.keys(answer.body.error).sort()).toEqual(expect.arrayContaining(['code', 'message']));
+      expect(JSON.stringify(answer.body)).not.toMatch(/malformed|user_quota_overrides|tokensPerDay|quota_effective_limit|SQL|stack|at \w+ \(/i);
+    }
+    // And nothing was charged or stored for it.
+    expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1 UNION ALL SELECT 1 FROM items WHERE user_id = $1', [victim.id])).toEqual([]);
   });
 });
