@@ -9,21 +9,32 @@
 //   drain      — the same number of items accepted while the queue is paused, then resumed;
 //                resume → last ledger row. What the workers (and the ledger behind them) sustain.
 // At 200 ms the ideal is workers × WORKER_CONCURRENCY ÷ 0.2 s (each item is one LLM call).
+//
+// CPU per item (bench/support/cpu.ts): each service process's user + system time over the window,
+// PostgreSQL's backends of the run's database and Redis's server, in ms per item; the raw baseline's
+// the same way (the bench process, which runs its Queue and Worker, plus Redis). Each service's
+// resident set (VmRSS) at the end of each case. BENCH_CPU_PROF=1 writes a V8 CPU profile of every
+// service to .run/prof/ when it stops.
 import { randomBytes } from 'node:crypto';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { Queue, Worker } from 'bullmq';
+import { Client } from 'pg';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createUser, http, startService, startStack, testRedisUrl, type ServiceProcess, type Stack } from '../libs/testing/src';
+import { CpuWindow, formatPerItem, formatResident, profileEnv, redisCpuMs } from './support/cpu';
 
 const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
-const LATENCIES = [0, 200];
+const LATENCIES = (process.env.BENCH_LATENCIES ?? '0,200').split(',').map(Number);
+const PROFILE_ENV = profileEnv();
 /** Seconds of work each case is sized for at its ideal rate. */
 const TARGET_S = Number(process.env.BENCH_TARGET_S ?? 2);
 const MAX_ITEMS = Number(process.env.BENCH_MAX_ITEMS ?? 320);
 const CLIENTS = 16;
 const RAW_JOBS = 3000;
+/** How long the idle stack is measured before each case. */
+const IDLE_MS = 3000;
 
 interface Case {
   latencyMs: number;
@@ -34,13 +45,22 @@ interface Case {
   drainPerS: number;
   /** Drain measured to the last item DONE (the workers alone, without the ledger behind them). */
   workerPerS: number;
+  /** CPU ms per item over the end-to-end window (accept and process), by process. */
+  e2eCpu: Record<string, number>;
+  /** CPU ms per item over the drain window (the workers' side only), by process. */
+  drainCpu: Record<string, number>;
+  /** The same, less what the idle stack burns in as long a time. */
+  e2eNet: Record<string, number>;
+  drainNet: Record<string, number>;
+  /** CPU ms per second of the idle stack, by process. */
+  idlePerS: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '∞');
 
 /** Raw BullMQ: a Queue and a Worker with an empty processor, jobs added in bulk, all completed. */
-async function rawBullmq(jobs: number, concurrency: number): Promise<number> {
+async function rawBullmq(jobs: number, concurrency: number): Promise<{ perS: number; cpuMsPerJob: Record<string, number> }> {
   const connection = createRedis(testRedisUrl());
   const prefix = `bench-raw-${randomBytes(4).toString('hex')}`;
   const name = 'noop';
@@ -56,41 +76,54 @@ async function rawBullmq(jobs: number, concurrency: number): Promise<number> {
     if (++done === jobs) finished();
   });
   await worker.waitUntilReady();
+  const redisAtStart = await redisCpuMs(connection);
+  const cpuAtStart = process.cpuUsage();
   const start = performance.now();
   await queue.resume();
   await allDone;
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuAtStart);
+  const redisMs = (await redisCpuMs(connection)) - redisAtStart;
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
   workerConnection.disconnect();
-  return jobs / seconds;
+  return { perS: jobs / seconds, cpuMsPerJob: { 'bench (queue + worker)': (cpu.user + cpu.system) / 1000 / jobs, redis: redisMs / jobs } };
 }
 
 async function main(): Promise<void> {
   await globalSetup();
   console.log(`WORKER_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, one task (one LLM call) per item, enterprise user`);
 
-  const raw = await rawBullmq(RAW_JOBS, CONCURRENCY);
-  console.log(`raw BullMQ no-op: ${RAW_JOBS} jobs, concurrency ${CONCURRENCY}: ${raw.toFixed(0)} jobs/s`);
+  const rawRun = await rawBullmq(RAW_JOBS, CONCURRENCY);
+  const raw = rawRun.perS;
+  console.log(`raw BullMQ no-op: ${RAW_JOBS} jobs, concurrency ${CONCURRENCY}: ${raw.toFixed(0)} jobs/s; CPU ${formatPerItem(rawRun.cpuMsPerJob, 1)}`);
 
   // Small pools: the machine's PostgreSQL is shared (max_connections), and 8 jobs need few connections.
-  const stack: Stack = await startStack({ env: { LOG_LEVEL: 'warn', DB_POOL_SIZE: '6' }, skip: ['enrichment-worker'] });
+  const stack: Stack = await startStack({ env: { LOG_LEVEL: 'warn', DB_POOL_SIZE: '6', ...PROFILE_ENV }, skip: ['enrichment-worker'] });
   const extra: ServiceProcess[] = [];
   const redis = createRedis(testRedisUrl());
+  const running = () => [...Object.values(stack.services), ...extra].filter((p) => p!.child.exitCode === null).map((p) => ({ name: p!.name, pid: p!.pid }));
+  // The bench polls for progress on a connection of its own, left out of PostgreSQL's figure.
+  const poller = new Client({ connectionString: stack.db.url });
+  await poller.connect();
+  const pollerPid = (await poller.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  const count = async (sql: string, params: unknown[]) => (await poller.query<{ n: number }>(sql, params)).rows[0].n;
+  const window = new CpuWindow(running, stack.db.name, redis, pollerPid, [pollerPid]);
+  const perItem = (cpu: Record<string, number>, items: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / items]));
   const queue = new Queue(QUEUE_NAMES.enrichment, { connection: redis, prefix: bullPrefix(stack.redisPrefix) });
   const cases: Case[] = [];
   try {
     const simulators: Record<number, string> = { 0: stack.services['llm-simulator']!.url };
-    const slow = await startService('llm-simulator', { ...stack.envFor('llm-simulator'), LOG_LEVEL: 'warn', SIM_LATENCY_MS: '200' });
+    const slow = await startService('llm-simulator', { ...stack.envFor('llm-simulator'), LOG_LEVEL: 'warn', SIM_LATENCY_MS: '200', ...PROFILE_ENV });
     extra.push(slow);
     simulators[200] = slow.url;
     const user = await createUser(stack.api, stack.adminKey, 'enterprise', { concurrentJobs: 1_000_000 });
     let seq = 0;
     let refused = 0;
 
-    const ledgerRows = async () => (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_ledger WHERE user_id = $1`, [user.id]))[0].n;
+    const ledgerRows = () => count(`SELECT count(*)::int AS n FROM ai_usage_ledger WHERE user_id = $1`, [user.id]);
     const postItems = async (count: number) => {
       let next = 0;
       await Promise.all(Array.from({ length: CLIENTS }, async () => {
@@ -103,15 +136,16 @@ async function main(): Promise<void> {
               body: { content: `Benchmark document ${n}: the pipeline charges, stores, queues and enriches it; item ${n} is unique so no cache hit.`, tasks: ['summarize'] },
             });
             if (res.status === 202) break;
-            // A starved machine can make the charge miss QUOTA_TIMEOUT_MS (503, fail closed): count it, retry.
-            if (res.status !== 503 || attempt === 5) throw new Error(`POST /v1/items → ${res.status} ${JSON.stringify(res.body)}`);
+            // A starved machine can make the charge miss QUOTA_TIMEOUT_MS (503, fail closed), or queue one
+            // user's charges past the admission wait (429): count it, retry.
+            if ((res.status !== 503 && res.status !== 429) || attempt === 5) throw new Error(`POST /v1/items → ${res.status} ${JSON.stringify(res.body)}`);
             refused++;
             await sleep(100 * attempt);
           }
         }
       }));
     };
-    const doneItems = async () => (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE user_id = $1 AND status = 'DONE'`, [user.id]))[0].n;
+    const doneItems = () => count(`SELECT count(*)::int AS n FROM items WHERE user_id = $1 AND status = 'DONE'`, [user.id]);
     /** When the items were all DONE (the workers' part) and when their ledger rows were all in. */
     const waitForLedger = async (target: number, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
@@ -130,16 +164,25 @@ async function main(): Promise<void> {
         const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / latencyMs : Infinity;
         const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : 100 * workers);
         const procs = await Promise.all(Array.from({ length: workers }, () =>
-          startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, WORKER_CONCURRENCY: String(CONCURRENCY) }),
+          startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, WORKER_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
         ));
         extra.push(...procs);
         try {
+          // What the stack burns doing nothing (sweeps, relays, timers), subtracted below as "net".
+          await window.start();
+          const idleFrom = performance.now();
+          await sleep(IDLE_MS);
+          const idlePerMs = Object.fromEntries(Object.entries((await window.stop()).cpu).map(([k, v]) => [k, v / (performance.now() - idleFrom)]));
+          const net = (cpu: Record<string, number>, ms: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v - (idlePerMs[k] ?? 0) * ms]));
+
           // End to end: POST while the workers run.
           let base = await ledgerRows();
+          await window.start();
           const t0 = performance.now();
           await postItems(items);
           const accepted = performance.now();
           const e2eEnd = (await waitForLedger(base + items, 120_000)).ledgerAt;
+          const e2eCpu = (await window.stop()).cpu;
 
           // Drain: accept with the queue paused, then let the workers at it.
           base = await ledgerRows();
@@ -147,10 +190,12 @@ async function main(): Promise<void> {
           if (baseDone !== base) throw new Error(`items DONE ${baseDone} ≠ ledger rows ${base}`);
           await queue.pause();
           await postItems(items);
+          await window.start();
           const resumed = performance.now();
           await queue.resume();
           const drained = await waitForLedger(base + items, 120_000);
           const drainEnd = drained.ledgerAt;
+          const drainCpu = (await window.stop()).cpu;
 
           cases.push({
             latencyMs,
@@ -160,15 +205,27 @@ async function main(): Promise<void> {
             e2ePerS: items / ((e2eEnd - t0) / 1000),
             drainPerS: items / ((drainEnd - resumed) / 1000),
             workerPerS: items / ((drained.doneAt - resumed) / 1000),
+            e2eCpu: perItem(e2eCpu, items),
+            drainCpu: perItem(drainCpu, items),
+            e2eNet: perItem(net(e2eCpu, e2eEnd - t0), items),
+            drainNet: perItem(net(drainCpu, drainEnd - resumed), items),
+            idlePerS: Object.fromEntries(Object.entries(idlePerMs).map(([k, v]) => [k, v * 1000])),
           });
           const c = cases[cases.length - 1];
           console.log(`  sim ${latencyMs} ms, ${workers} worker(s), ${items} items: accept ${fmt(c.acceptPerS)}/s, end to end ${fmt(c.e2ePerS)}/s, drain ${fmt(c.drainPerS)}/s (all DONE at ${fmt(c.workerPerS)}/s)${refused ? ` (${refused} POSTs retried after 503 so far)` : ''}`);
+          console.log(`    CPU ms/s, idle:                ${formatPerItem(c.idlePerS, 1).replace('ms/item', 'ms/s')}`);
+          console.log(`    CPU ms/item, end to end:       ${formatPerItem(c.e2eCpu, 1)}`);
+          console.log(`    CPU ms/item, end to end, net:  ${formatPerItem(c.e2eNet, 1)}`);
+          console.log(`    CPU ms/item, drain:            ${formatPerItem(c.drainCpu, 1)}`);
+          console.log(`    CPU ms/item, drain, net:       ${formatPerItem(c.drainNet, 1)}`);
+          console.log(`    resident: ${formatResident(running())}`);
         } finally {
           await Promise.all(procs.map((p) => p.stop(5000)));
         }
       }
     }
   } finally {
+    await poller.end();
     await queue.close();
     redis.disconnect();
     await Promise.all(extra.map((p) => p.stop(5000)));
@@ -185,6 +242,11 @@ async function main(): Promise<void> {
   }
   const best0 = Math.max(...cases.filter((c) => c.latencyMs === 0).map((c) => c.drainPerS));
   console.log(`\nraw BullMQ no-op ${raw.toFixed(0)} jobs/s; best pipeline drain at 0 ms ${best0.toFixed(1)} items/s = ${((100 * best0) / raw).toFixed(1)} % of raw`);
+  const total = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0);
+  const rawCpu = total(rawRun.cpuMsPerJob);
+  for (const c of cases) {
+    console.log(`CPU per item, sim ${c.latencyMs} ms, ${c.workers} worker(s): end to end ${total(c.e2eCpu).toFixed(2)} ms (net of idle ${total(c.e2eNet).toFixed(2)}), drain ${total(c.drainCpu).toFixed(2)} ms (net ${total(c.drainNet).toFixed(2)}); raw BullMQ no-op ${rawCpu.toFixed(3)} ms/job (end to end net = ${(total(c.e2eNet) / rawCpu).toFixed(0)}×)`);
+  }
 }
 
 main().then(
