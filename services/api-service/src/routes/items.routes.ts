@@ -7,6 +7,8 @@ import { requestHash } from '../domain/request-hash';
 import { createItem, type CreateItemDeps } from '../use-cases/create-item';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { principalOf } from './auth.middleware';
+import { ItemSchema, Quota, authed, common, edge, error, headerRefs, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../openapi/route-doc';
+import { z } from 'zod';
 
 export interface ItemsRouteDeps extends CreateItemDeps {
   idempotency: { ttlHours: number; lockSeconds: number };
@@ -14,10 +16,79 @@ export interface ItemsRouteDeps extends CreateItemDeps {
   admission: KeyedGate;
 }
 
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const itemsRouteDocs = {
+  createItem: {
+    method: 'post',
+    path: '/v1/items',
+    operationId: 'createItem',
+    tags: ['items'],
+    summary: 'Create an item and enqueue its enrichment',
+    description:
+      'Charges the quota first (fail closed: no AI spend without a charge), stores the item, enqueues its enrichment. ' +
+      'With `Idempotency-Key`, a repeat of the same body returns the first response with `Idempotent-Replayed: true` and charges nothing.',
+    security: authed,
+    request: {
+      headers: z.object({
+        'Idempotency-Key': IdempotencyKeyHeader.optional().meta({ description: 'Makes retries safe; 1..255 characters, kept at least 24 hours.' }),
+      }),
+      body: { required: true, content: json(named('CreateItemBody', CreateItemBody)) },
+    },
+    responses: {
+      202: {
+        description: 'Accepted: charged, stored and enqueued.',
+        headers: {
+          ...headerRefs,
+          'Idempotent-Replayed': { description: '`true` when this is the stored answer to an earlier request with the same key.', schema: { type: 'string', enum: ['true'] } },
+        },
+        content: json(z.object({ item: ItemSchema, quota: Quota })),
+      },
+      ...validation,
+      ...common,
+      409: error('IDEMPOTENCY_KEY_IN_USE: a request with this key is still being processed.'),
+      413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
+      422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
+      429: error('A quota refused the charge: CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED or MONTHLY_TOKEN_QUOTA_EXCEEDED. The key is not used up. Before any charge: AUTH_RATE_LIMITED (too many failed authentications from this client) or USER_REQUEST_RATE_EXCEEDED (this user\'s requests arrive faster than they can be charged; Retry-After 1).', {
+        headers: { 'Retry-After': retryAfter, ...headerRefs },
+      }),
+      503: error('QUOTA_SERVICE_UNAVAILABLE: the charge could not be made, so nothing was stored (fail closed).', { headers: { 'Retry-After': retryAfter } }),
+    },
+  },
+  listItems: {
+    method: 'get',
+    path: '/v1/items',
+    operationId: 'listItems',
+    tags: ['items'],
+    summary: "List the caller's items, newest first",
+    security: authed,
+    request: { query: ListItemsQuery },
+    responses: {
+      200: { description: 'One page; pass `nextCursor` as `cursor` for the next (null on the last page).', content: json(z.object({ items: z.array(ItemSchema), nextCursor: z.string().nullable() })) },
+      ...validation,
+      ...common,
+    },
+  },
+  getItem: {
+    method: 'get',
+    path: '/v1/items/{id}',
+    operationId: 'getItem',
+    tags: ['items'],
+    summary: 'One of the caller’s items, with its enrichment once DONE',
+    security: authed,
+    request: { params: z.object({ id: z.string().meta({ example: 'itm_01J0000000000000000000000' }) }) },
+    responses: {
+      200: { description: 'The item.', content: json(z.object({ item: ItemSchema })) },
+      ...edge,
+      ...common,
+      ...notFound('item (another user’s item is not found either)'),
+    },
+  },
+} satisfies Record<string, RouteDoc>;
+
 export function itemsRoutes(deps: ItemsRouteDeps): Router {
   const router = Router();
 
-  router.post('/v1/items', async (req, res) => {
+  on(router, itemsRouteDocs.createItem, async (req, res) => {
     const principal = principalOf(res);
     const body = parseOr400(CreateItemBody, req.body);
     const rawKey = req.header('idempotency-key');
@@ -44,14 +115,14 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
     res.status(response.status).set(response.headers).json(response.body);
   });
 
-  router.get('/v1/items/:id', async (req, res) => {
+  on(router, itemsRouteDocs.getItem, async (req, res) => {
     const principal = principalOf(res);
     const row = await deps.prisma.item.findFirst({ where: { id: req.params.id, userId: principal.userId } });
     if (!row) throw new NotFoundError('Item');
     res.json({ item: presentItem(row) });
   });
 
-  router.get('/v1/items', async (req, res) => {
+  on(router, itemsRouteDocs.listItems, async (req, res) => {
     const principal = principalOf(res);
     const query = parseOr400(ListItemsQuery, req.query, 'query');
     const rows = await deps.prisma.item.findMany({

@@ -2,22 +2,95 @@ import { DlqFilter, NotFoundError, ReplayAllBody, ReplayBody } from '@qv/contrac
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { replayDeadLetter, type ReplayDeps } from '../../use-cases/replay-dead-letter';
+import { Dlq, admin, authed, edge, error, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../../openapi/route-doc';
+import { z } from 'zod';
+
+const ReplayResult = z.object({ jobId: z.string(), newJobId: z.string(), charged: z.boolean() });
+const jobId = z.object({ jobId: z.string() });
+
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const dlqRouteDocs = {
+  listDeadLetters: {
+    method: 'get',
+    path: '/admin/dlq',
+    operationId: 'listDeadLetters',
+    tags: ['admin'],
+    summary: 'Dead-lettered enrichment jobs',
+    security: authed,
+    request: { query: DlqFilter },
+    responses: { 200: { description: 'The jobs matching the filter.', content: json(z.object({ jobs: z.array(Dlq) })) }, ...validation, ...admin },
+  },
+  getDeadLetter: {
+    method: 'get',
+    path: '/admin/dlq/{jobId}',
+    operationId: 'getDeadLetter',
+    tags: ['admin'],
+    summary: 'One dead-lettered job, with its error history',
+    security: authed,
+    request: { params: jobId },
+    responses: { 200: { description: 'The job.', content: json(z.object({ job: Dlq })) }, ...edge, ...admin, ...notFound('dead-letter job') },
+  },
+  replayDeadLetter: {
+    method: 'post',
+    path: '/admin/dlq/{jobId}/replay',
+    operationId: 'replayDeadLetter',
+    tags: ['admin'],
+    summary: 'Replay one dead-lettered job under a new job id',
+    description: 'The user is not charged again unless `chargeUser` is true; the tokens reach the ledger either way, marked as charged or not.',
+    security: authed,
+    request: { params: jobId, body: { required: false, content: json(named('ReplayBody', ReplayBody)) } },
+    responses: {
+      202: { description: 'Re-enqueued.', content: json(ReplayResult) },
+      ...validation,
+      ...admin,
+      ...notFound('dead-letter job'),
+      429: error('With `chargeUser`, the fresh charge was refused by a quota; or AUTH_RATE_LIMITED (too many failed authentications from this client).', { headers: { 'Retry-After': retryAfter } }),
+    },
+  },
+  replayDeadLetters: {
+    method: 'post',
+    path: '/admin/dlq/replay',
+    operationId: 'replayDeadLetters',
+    tags: ['admin'],
+    summary: 'Replay every dead-lettered job matching a filter (user, time, error)',
+    security: authed,
+    request: { body: { required: false, content: json(named('ReplayAllBody', ReplayAllBody)) } },
+    responses: {
+      202: {
+        description: 'What was re-enqueued, and what could not be (with the reason).',
+        content: json(z.object({ replayed: z.array(ReplayResult), failed: z.array(z.object({ jobId: z.string(), error: z.string() })) })),
+      },
+      ...validation,
+      ...admin,
+    },
+  },
+  discardDeadLetter: {
+    method: 'delete',
+    path: '/admin/dlq/{jobId}',
+    operationId: 'discardDeadLetter',
+    tags: ['admin'],
+    summary: 'Discard a dead-lettered job',
+    security: authed,
+    request: { params: jobId },
+    responses: { 204: { description: 'Discarded.' }, ...edge, ...admin, ...notFound('dead-letter job') },
+  },
+} satisfies Record<string, RouteDoc>;
 
 export function adminDlqRoutes(deps: ReplayDeps): Router {
   const router = Router();
 
-  router.get('/admin/dlq', async (req, res) => {
+  on(router, dlqRouteDocs.listDeadLetters, async (req, res) => {
     const filter = parseOr400(DlqFilter, req.query, 'query');
     res.json({ jobs: await deps.deadLetters.list(filter) });
   });
 
-  router.get('/admin/dlq/:jobId', async (req, res) => {
+  on(router, dlqRouteDocs.getDeadLetter, async (req, res) => {
     const found = await deps.deadLetters.get(req.params.jobId);
     if (!found) throw new NotFoundError('Dead-letter job');
     res.json({ job: found.entry });
   });
 
-  router.post('/admin/dlq/replay', async (req, res) => {
+  on(router, dlqRouteDocs.replayDeadLetters, async (req, res) => {
     const body = parseOr400(ReplayAllBody, req.body ?? {});
     const { chargeUser = false, ...filter } = body;
     const replayed = [];
@@ -32,12 +105,12 @@ export function adminDlqRoutes(deps: ReplayDeps): Router {
     res.status(202).json({ replayed, failed });
   });
 
-  router.post('/admin/dlq/:jobId/replay', async (req, res) => {
+  on(router, dlqRouteDocs.replayDeadLetter, async (req, res) => {
     const body = parseOr400(ReplayBody, req.body ?? {});
     res.status(202).json(await replayDeadLetter(deps, req.params.jobId, body.chargeUser ?? false));
   });
 
-  router.delete('/admin/dlq/:jobId', async (req, res) => {
+  on(router, dlqRouteDocs.discardDeadLetter, async (req, res) => {
     if (!(await deps.deadLetters.discard(req.params.jobId))) throw new NotFoundError('Dead-letter job');
     res.status(204).end();
   });

@@ -2,6 +2,44 @@ import { newId, NotFoundError } from '@qv/contracts';
 import { apiKeyPrefix, generateApiKey, hashApiKey, type PrismaClient } from '@qv/db';
 import { Router } from 'express';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
+import { admin, authed, edge, json, notFound, on, userId, type RouteDoc } from '../../openapi/route-doc';
+import { z } from 'zod';
+
+const ApiKeyInfo = z.object({ id: z.string(), prefix: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() });
+
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const keysRouteDocs = {
+  listApiKeys: {
+    method: 'get',
+    path: '/admin/users/{id}/keys',
+    operationId: 'listApiKeys',
+    tags: ['admin'],
+    summary: "A user's API keys (prefix only; keys are stored hashed)",
+    security: authed,
+    request: { params: userId },
+    responses: { 200: { description: 'The keys, oldest first.', content: json(z.object({ keys: z.array(ApiKeyInfo) })) }, ...edge, ...admin, ...notFound('user') },
+  },
+  createApiKey: {
+    method: 'post',
+    path: '/admin/users/{id}/keys',
+    operationId: 'createApiKey',
+    tags: ['admin'],
+    summary: 'Issue another API key (rotation: issue, deploy, revoke the old one)',
+    security: authed,
+    request: { params: userId },
+    responses: { 201: { description: 'The key, shown this once.', content: json(z.object({ key: ApiKeyInfo, apiKey: z.string() })) }, ...edge, ...admin, ...notFound('user') },
+  },
+  revokeApiKey: {
+    method: 'delete',
+    path: '/admin/users/{id}/keys/{keyId}',
+    operationId: 'revokeApiKey',
+    tags: ['admin'],
+    summary: 'Revoke an API key (every replica refuses it within AUTH_CACHE_TTL_MS)',
+    security: authed,
+    request: { params: z.object({ id: z.string(), keyId: z.string() }) },
+    responses: { 204: { description: 'Revoked (also when it already was).' }, ...edge, ...admin, ...notFound('API key') },
+  },
+} satisfies Record<string, RouteDoc>;
 
 /**
  * A user's API keys: list, issue another (for rotation: issue, deploy, then revoke the old one),
@@ -23,13 +61,13 @@ export function adminKeysRoutes(deps: { prisma: PrismaClient; principals: Pick<P
     if (!(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw new NotFoundError('User');
   };
 
-  router.get('/admin/users/:id/keys', async (req, res) => {
+  on(router, keysRouteDocs.listApiKeys, async (req, res) => {
     await assertUser(req.params.id);
     const keys = await prisma.apiKey.findMany({ where: { userId: req.params.id }, orderBy: { createdAt: 'asc' } });
     res.json({ keys: keys.map(present) });
   });
 
-  router.post('/admin/users/:id/keys', async (req, res) => {
+  on(router, keysRouteDocs.createApiKey, async (req, res) => {
     await assertUser(req.params.id);
     const apiKey = generateApiKey();
     const keyHash = hashApiKey(apiKey);
@@ -38,7 +76,7 @@ export function adminKeysRoutes(deps: { prisma: PrismaClient; principals: Pick<P
     res.status(201).json({ key: present(key), apiKey });
   });
 
-  router.delete('/admin/users/:id/keys/:keyId', async (req, res) => {
+  on(router, keysRouteDocs.revokeApiKey, async (req, res) => {
     const key = await prisma.apiKey.findFirst({ where: { id: req.params.keyId, userId: req.params.id }, select: { keyHash: true } });
     if (!key) throw new NotFoundError('API key');
     await prisma.apiKey.updateMany({ where: { id: req.params.keyId, userId: req.params.id, revokedAt: null }, data: { revokedAt: new Date() } });

@@ -4,20 +4,61 @@ import { parseOr400 } from '@qv/http';
 import { reconcile, usageReport } from '@qv/ledger';
 import { Router } from 'express';
 import { z } from 'zod';
+import { Reconciliation, admin, authed, json, on, validation, type RouteDoc } from '../../openapi/route-doc';
 
 /** The query of GET /admin/reconciliation (the OpenAPI document reads it from here). */
 export const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const ReportQuery = z.object({ since: z.iso.date().optional() });
 
+const UsageReportRow = z.object({
+  plan: z.string(),
+  model: z.string().nullable(),
+  day: z.string(),
+  calls: z.number().int(),
+  tokens: z.number().int(),
+  costUsd: z.number(),
+  cacheHits: z.number().int(),
+  tokensSaved: z.number().int(),
+  costSavedUsd: z.number(),
+});
+
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const ledgerRouteDocs = {
+  getReconciliation: {
+    method: 'get',
+    path: '/admin/reconciliation',
+    operationId: 'getReconciliation',
+    tags: ['admin'],
+    summary: 'Reserved, settled, ledger and counter tokens per user and day; drift is expected to be 0',
+    security: authed,
+    request: { query: ReconcileQuery },
+    responses: {
+      200: { description: 'One row per user and day, and the summed drift.', content: json(z.object({ rows: z.array(Reconciliation), totalDrift: z.number().int() })) },
+      ...validation,
+      ...admin,
+    },
+  },
+  getUsageReport: {
+    method: 'get',
+    path: '/admin/reports/usage',
+    operationId: 'getUsageReport',
+    tags: ['admin'],
+    summary: 'Usage per plan, model and day',
+    security: authed,
+    request: { query: z.object({ since: z.iso.date().optional() }) },
+    responses: { 200: { description: 'Report rows.', content: json(z.object({ rows: z.array(UsageReportRow) })) }, ...validation, ...admin },
+  },
+} satisfies Record<string, RouteDoc>;
+
 /** Reconciliation (drift per user and day) and usage reports per plan, model and day. */
 export function adminLedgerRoutes(deps: { prisma: PrismaClient }): Router {
   const router = Router();
-  router.get('/admin/reconciliation', async (req, res) => {
+  on(router, ledgerRouteDocs.getReconciliation, async (req, res) => {
     const query = parseOr400(ReconcileQuery, req.query, 'query');
     const rows = await reconcile(deps.prisma, query);
     res.json({ rows, totalDrift: rows.reduce((sum, r) => sum + r.drift, 0) });
   });
-  router.get('/admin/reports/usage', async (req, res) => {
+  on(router, ledgerRouteDocs.getUsageReport, async (req, res) => {
     const query = parseOr400(ReportQuery, req.query, 'query');
     res.json({ rows: await usageReport(deps.prisma, query) });
   });

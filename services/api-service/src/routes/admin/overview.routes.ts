@@ -4,6 +4,7 @@ import type { Registry } from '@qv/telemetry';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { z } from 'zod';
+import { admin, authed, edge, error, json, named, on, type RouteDoc } from '../../openapi/route-doc';
 
 /** The states counted per queue (as the worker's bullmq_job_count gauge counts them). */
 export const QUEUE_STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
@@ -43,6 +44,21 @@ async function createRequestsByStatus(metrics: Registry): Promise<Record<string,
   return byStatus;
 }
 
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const overviewRouteDocs = {
+  getOverview: {
+    method: 'get',
+    path: '/admin/overview',
+    operationId: 'getOverview',
+    tags: ['admin'],
+    summary: 'Queue depths, and the answers to POST /v1/items by status on this replica',
+    description:
+      'Queue depths are read from Redis (the same from every replica). `createRequests` counts this replica’s answers since it started; a rate is the difference between two readings. Prometheus has the sum over replicas.',
+    security: authed,
+    responses: { 200: { description: 'The overview.', content: json(named('Overview', Overview)) }, ...edge, ...admin, 503: error('SERVICE_UNAVAILABLE: Redis did not answer for the queue depths.') },
+  },
+} satisfies Record<string, RouteDoc>;
+
 /**
  * Queue depths (read from Redis, so the same from every replica) and this replica's answers to
  * POST /v1/items since it started; a rate of refusals is the difference between two readings (the
@@ -51,7 +67,7 @@ async function createRequestsByStatus(metrics: Registry): Promise<Record<string,
 export function adminOverviewRoutes(deps: { queues: Array<Pick<Queue, 'name' | 'getJobCounts'>>; metrics: Registry; startedAt?: Date }): Router {
   const router = Router();
   const since = (deps.startedAt ?? new Date()).toISOString();
-  router.get('/admin/overview', async (_req, res) => {
+  on(router, overviewRouteDocs.getOverview, async (_req, res) => {
     const queues = await withTimeout(
       Promise.all(deps.queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const)),
       2000,

@@ -2,6 +2,8 @@ import { NotFoundError, PlanId, PlanUpdate, type Plan } from '@qv/contracts';
 import type { PlanRow, PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
+import { PlanSchema, admin, authed, edge, json, named, notFound, on, validation, type RouteDoc } from '../../openapi/route-doc';
+import { z } from 'zod';
 
 const big = (v: bigint | null) => (v === null ? null : Number(v));
 const toBig = (v: number | null | undefined) => (v === undefined ? undefined : v === null ? null : BigInt(v));
@@ -20,17 +22,41 @@ function presentPlan(row: PlanRow): Plan {
   };
 }
 
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const plansRouteDocs = {
+  listPlans: {
+    method: 'get',
+    path: '/admin/plans',
+    operationId: 'listPlans',
+    tags: ['admin'],
+    summary: 'Every plan and its limits',
+    security: authed,
+    responses: { 200: { description: 'The plans, by id.', content: json(z.object({ plans: z.array(PlanSchema) })) }, ...edge, ...admin },
+  },
+  updatePlan: {
+    method: 'put',
+    path: '/admin/plans/{id}',
+    operationId: 'updatePlan',
+    tags: ['admin'],
+    summary: "Edit a plan's limits",
+    description: 'New charges see the new limits at once. A limit set to null is unlimited (or, for the TTLs, no cache).',
+    security: authed,
+    request: { params: z.object({ id: PlanId }), body: { required: true, content: json(named('PlanUpdate', PlanUpdate)) } },
+    responses: { 200: { description: 'The plan as changed.', content: json(z.object({ plan: PlanSchema })) }, ...validation, ...admin, ...notFound('plan') },
+  },
+} satisfies Record<string, RouteDoc>;
+
 export function adminPlansRoutes(deps: { prisma: PrismaClient }): Router {
   const { prisma } = deps;
   const router = Router();
 
-  router.get('/admin/plans', async (_req, res) => {
+  on(router, plansRouteDocs.listPlans, async (_req, res) => {
     const rows = await prisma.plan.findMany({ orderBy: { id: 'asc' } });
     res.json({ plans: rows.map(presentPlan) });
   });
 
   /** Edits a plan's limits (new charges see them at once: the charge reads limits in its transaction). */
-  router.put('/admin/plans/:id', async (req, res) => {
+  on(router, plansRouteDocs.updatePlan, async (req, res) => {
     const id = parseOr400(PlanId, req.params.id, 'plan id');
     const body = parseOr400(PlanUpdate, req.body);
     const existing = await prisma.plan.findUnique({ where: { id } });

@@ -4,6 +4,7 @@ import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
+import { UserSchema, admin, authed, edge, error, json, named, notFound, on, userId, validation, type RouteDoc } from '../../openapi/route-doc';
 
 /**
  * The query of GET /admin/users (the OpenAPI document reads it from here): an email, required, so
@@ -35,6 +36,63 @@ function uniqueEmailViolation(err: unknown): never {
   throw err;
 }
 
+/** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
+export const usersRouteDocs = {
+  createUser: {
+    method: 'post',
+    path: '/admin/users',
+    operationId: 'createUser',
+    tags: ['admin'],
+    summary: 'Create a user and its API key',
+    security: authed,
+    request: { body: { required: true, content: json(named('CreateUserBody', CreateUserBody)) } },
+    responses: {
+      201: { description: 'The user and its API key; the key is shown this once and stored hashed.', content: json(z.object({ user: UserSchema, apiKey: z.string() })) },
+      ...validation,
+      ...admin,
+      409: error('CONFLICT: a user with this email exists.'),
+    },
+  },
+  findUsers: {
+    method: 'get',
+    path: '/admin/users',
+    operationId: 'findUsers',
+    tags: ['admin'],
+    summary: 'Find a user by email',
+    description: 'Emails are unique and compared lower-cased, so the list holds none or one user.',
+    security: authed,
+    request: { query: FindUsersQuery },
+    responses: { 200: { description: 'The users with this email.', content: json(z.object({ users: z.array(UserSchema) })) }, ...validation, ...admin },
+  },
+  getUser: {
+    method: 'get',
+    path: '/admin/users/{id}',
+    operationId: 'getUser',
+    tags: ['admin'],
+    summary: 'One user, with plan and overrides',
+    security: authed,
+    request: { params: userId },
+    responses: { 200: { description: 'The user.', content: json(z.object({ user: UserSchema })) }, ...edge, ...admin, ...notFound('user') },
+  },
+  updateUser: {
+    method: 'patch',
+    path: '/admin/users/{id}',
+    operationId: 'updateUser',
+    tags: ['admin'],
+    summary: "Change a user's email, plan or limit overrides",
+    description: '`overrides` replaces the user’s overrides as a whole; `{}` removes them; a limit set to null is unlimited.',
+    security: authed,
+    request: { params: userId, body: { required: true, content: json(named('PatchUserBody', PatchUserBody)) } },
+    responses: {
+      200: { description: 'The user as changed.', content: json(z.object({ user: UserSchema })) },
+      ...validation,
+      ...admin,
+      ...notFound('user'),
+      409: error('CONFLICT: a user with this email exists.'),
+    },
+  },
+} satisfies Record<string, RouteDoc>;
+
 /**
  * Users and their plans; the API key is returned once and stored hashed. A new key and a changed
  * plan are announced to every replica's principal cache (PrincipalResolver).
@@ -43,7 +101,7 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<
   const { prisma, principals } = deps;
   const router = Router();
 
-  router.post('/admin/users', async (req, res) => {
+  on(router, usersRouteDocs.createUser, async (req, res) => {
     const body = parseOr400(CreateUserBody, req.body);
     await assertPlanExists(prisma, body.plan);
     const apiKey = generateApiKey();
@@ -62,19 +120,19 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<
   });
 
   // Emails are stored lower-cased (Email) and unique: the answer holds none or one user.
-  router.get('/admin/users', async (req, res) => {
+  on(router, usersRouteDocs.findUsers, async (req, res) => {
     const { email } = parseOr400(FindUsersQuery, req.query, 'query');
     const rows = await prisma.user.findMany({ where: { email }, include: { overrides: true }, take: 1 });
     res.json({ users: rows.map(presentUser) });
   });
 
-  router.get('/admin/users/:id', async (req, res) => {
+  on(router, usersRouteDocs.getUser, async (req, res) => {
     const user = await prisma.user.findUnique({ where: { id: req.params.id }, include: { overrides: true } });
     if (!user) throw new NotFoundError('User');
     res.json({ user: presentUser(user) });
   });
 
-  router.patch('/admin/users/:id', async (req, res) => {
+  on(router, usersRouteDocs.updateUser, async (req, res) => {
     const body = parseOr400(PatchUserBody, req.body);
     if (body.plan) await assertPlanExists(prisma, body.plan);
     const id = req.params.id;
