@@ -224,6 +224,27 @@ describe('OpenAI-compatible chat completions', () => {
     expect(await simCalls('marker-clamp-7')).toBe(1);
   });
 
+  it('a provider that fails: retried, then 503 SERVICE_UNAVAILABLE, the reservation released and a failed entry in the ledger; a 4xx is not retried', async () => {
+    const jane = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const failing = await sdk(jane.key).chat.completions.create({ model: 'sim-1', messages: user('Always failing. marker-fail-8 [sim:status=500]'), max_tokens: 20 }).catch((err: unknown) => err);
+    expect(failing).toBeInstanceOf(OpenAI.InternalServerError);
+    expect({ status: (failing as APIError).status, code: (failing as APIError).code }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    expect(await simCalls('marker-fail-8')).toBe(3);
+    const callId = (failing as APIError).headers?.get('x-qv-call-id') ?? null;
+    expect(callId).toBeNull(); // an error answer carries the quota headers, not the call's
+    const [row] = await stack.db.query<{ item_id: string }>('SELECT item_id FROM ai_usage_reservations WHERE user_id = $1', [jane.id]);
+    const entry = await settledEntry(jane.key, row.item_id);
+    expect(entry).toMatchObject({ kind: 'failed', totalTokens: 0, charged: true });
+    expect(await reservation(row.item_id)).toMatchObject({ status: 'RELEASED' });
+    const q = await quota(jane.key);
+    expect({ tokens: q.tokensPerDay.used, inFlight: q.concurrentJobs.used, calls: q.enrichmentsPerDay.used }).toEqual({ tokens: 0, inFlight: 0, calls: 0 });
+
+    const refused = await sdk(jane.key).chat.completions.create({ model: 'sim-1', messages: user('Bad request. marker-bad-9 [sim:status=400]'), max_tokens: 20 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((refused as APIError).code).toBe('VALIDATION_FAILED');
+    expect(await simCalls('marker-bad-9')).toBe(1);
+  });
+
   it('answers errors in OpenAI’s shape: an unknown key is the SDK’s AuthenticationError, a bad body its BadRequestError with the field as param', async () => {
     const unknown = await sdk('qv_not_a_key').chat.completions.create({ model: 'sim-1', messages: user('x') }).catch((err: unknown) => err);
     expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
