@@ -38,7 +38,7 @@ export interface ChaosStack {
  */
 const RECOVERY_ENV: Record<string, string> = {
   NODE_ENV: 'test',
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
   SWEEP_INTERVAL_MS: '1000',
   ORPHAN_GRACE_SECONDS: '15',
   DEAD_LETTER_SWEEP_MS: '1000',

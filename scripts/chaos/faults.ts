@@ -40,6 +40,9 @@ export async function injectFaults(stack: ChaosStack, startedAt: number, duratio
     'pause quota-service',
     ...(stack.pg.restart ? (['restart postgresql'] as const) : []),
   ];
+  // CHAOS_FAULTS narrows the kinds (comma-separated, as printed), to look at one recovery alone.
+  const only = process.env.CHAOS_FAULTS?.split(',').map((k) => k.trim()).filter(Boolean);
+  if (only?.length) kinds.splice(0, kinds.length, ...kinds.filter((k) => only.includes(k)));
   const first = startedAt + durationMs * 0.1;
   const last = startedAt + durationMs * 0.85;
   const count = Math.max(kinds.length, Math.floor((last - first) / 20_000));

@@ -20,6 +20,8 @@ export interface LoadOptions {
   replayEveryMs: number;
   tally: Tally;
   runId: string;
+  /** False: no simulator fault directives in the mix (to tell the pipeline's recovery from the provider breaker's response to them). */
+  llmFaults: boolean;
 }
 
 interface Answer {
@@ -65,6 +67,7 @@ export class LoadDriver {
         if (roll < 0.45) await this.create(user, 'new', this.uniqueContent(), pick(TASK_SETS));
         else if (roll < 0.55) await this.idempotentRetry(user);
         else if (roll < 0.72) await this.repeatedContent(user);
+        else if (roll < 0.83 && !this.o.llmFaults) await this.create(user, 'new', this.uniqueContent(), pick(TASK_SETS));
         else if (roll < 0.79) await this.create(user, 'flaky', `${this.uniqueContent()} [sim:fail_first=2]`, ['summarize', 'tag']);
         else if (roll < 0.83) await this.create(user, 'poison', `${this.uniqueContent()} [sim:fail_first=6]`, ['summarize']);
         else await this.read(user);

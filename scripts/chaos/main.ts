@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     usersPerPlan: num('CHAOS_USERS_PER_PLAN', 6),
     drainSeconds: num('CHAOS_DRAIN_SECONDS', 180),
     skipDrain: process.env.CHAOS_SKIP_DRAIN === '1',
+    llmFaults: process.env.CHAOS_LLM_FAULTS !== '0',
     fallbackPgServerUrl,
   });
   console.log(`\n${result.table}`);

@@ -17,6 +17,8 @@ export interface SoakOptions {
   drainSeconds: number;
   /** The injected bug of the test that proves the checks can fail: judge right after the load, with no drain. */
   skipDrain?: boolean;
+  /** Default true: items carrying `[sim:fail_first=N]` in the mix. */
+  llmFaults?: boolean;
   fallbackPgServerUrl: string;
 }
 
@@ -116,7 +118,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const tally = new Tally();
     const startedAt = Date.now();
     const stopSampling = sampleConcurrency(stack.pg.url);
-    const driver = new LoadDriver({ apis: stack.apis, adminKey: stack.adminKey, users, clients: o.clients, stopAt: startedAt + o.seconds * 1000, replayEveryMs: 4000, tally, runId });
+    const driver = new LoadDriver({ apis: stack.apis, adminKey: stack.adminKey, users, clients: o.clients, stopAt: startedAt + o.seconds * 1000, replayEveryMs: 4000, tally, runId, llmFaults: o.llmFaults ?? true });
     // The injected bug (skipDrain): the items are judged the moment the clients stop, while the
     // pipeline still works on the last of them.
     let undrained: ItemOutcomes | undefined;
