@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   );
   // A short deadline: the cache only saves money, a slow one must not hold the answer (fail open).
   const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 1000, credential: config.SERVICE_TOKEN_API });
+  const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
   const chatRoutes =
     llm.provider === 'anthropic'
       ? undefined // Anthropic's API is not OpenAI-compatible: this path needs an OpenAI-compatible upstream.
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
           quota,
           cache: chatCache,
           cacheTtls: new CacheTtlsRepository(prisma),
-          upstream: new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker }),
+          upstream: chatUpstream,
           usage: new UsageEventsPublisher(usageQueue),
           defaultModel: llm.model ?? 'sim-1',
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
     await cache.close();
     await chatCache.close();
+    await chatUpstream.close();
     await quota.close();
     redis.disconnect();
     evictionSubscriber.disconnect();

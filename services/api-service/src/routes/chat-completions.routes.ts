@@ -109,7 +109,7 @@ function openAiErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const appError = toAppError(err);
     const { status, body } = openAiError(appError);
-    if (status >= 500) logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'chat completion failed');
+    if (status >= 500) logger.error({ err, requestId: res.locals.requestId, path: req.originalUrl.split('?')[0] }, 'chat completion failed');
     if (res.headersSent) {
       if (!res.writableEnded) res.end(`data: ${JSON.stringify(body)}\n\n`);
       return;
