@@ -1,0 +1,160 @@
+// `npm run bench -- gateway`: one OpenAI-compatible workload (POST /v1/chat/completions, unstreamed
+// and streamed, 64 clients, a fresh prompt per request) against the llm-simulator directly, through
+// Quota Vault (an exact charge, a cache look-up and fill, the usage event that settles and writes
+// the ledger — per call) and through Portkey's open-source gateway (@portkey-ai/gateway, a plain
+// proxy here), all in one run. Prints requests/s, the latency each path adds over the direct one
+// at p50 and p99, and Quota Vault's CPU-ms per request per process (from /proc/<pid>/stat).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createUser, eventually, startStack, type Stack } from '../libs/testing/src';
+import globalSetup from '../libs/testing/src/global-setup';
+import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
+
+const CONNECTIONS = 64;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const USERS = 64;
+const QV_PROCESSES = ['api-service', 'quota-service', 'cache-service', 'ledger-consumer'] as const;
+/** USER_HZ: the unit of utime and stime in /proc/<pid>/stat on Linux. */
+const CLK_TCK = 100;
+
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Portkey's gateway as its README starts it (headless: no UI, no log stream), ready when it answers
+ * GET /. package.json pins its @hono/node-server to 1.13.8: with the 1.19 npm resolves otherwise,
+ * every streamed answer is a 500 (its lightweight Response keeps the upstream fetch's immutable
+ * headers, and the gateway appends to them).
+ */
+async function startPortkey(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const entry = join(__dirname, '..', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  const child = spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { stdio: 'ignore', env: { ...process.env, NODE_ENV: 'production' } });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(url).then((r) => r.text()).catch(() => '')).includes('AI Gateway'), 20_000, 100);
+  return { url, child };
+}
+
+let sequence = 0;
+/** A prompt never sent before, so no path can answer from a cache (Quota Vault still looks up and fills its own). */
+const chatBody = (stream: boolean) =>
+  JSON.stringify({
+    model: 'sim-1',
+    messages: [{ role: 'user', content: `Request ${sequence++}: a benchmark prompt of ordinary length, answered by the simulator with a short echo of it.` }],
+    max_tokens: 64,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+
+function workload(stream: boolean, headersFor: () => Record<string, string>): HttpRequestSpec[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      setupRequest: (req) => ({ ...req, body: chatBody(stream), headers: { 'content-type': 'application/json', ...headersFor() } }),
+    },
+  ];
+}
+
+interface Measured {
+  path: string;
+  result: HttpResult;
+  ok: number;
+}
+
+const rate = (m: Measured) => m.ok / m.result.duration;
+
+async function measure(path: string, url: string, requests: HttpRequestSpec[]): Promise<Measured> {
+  const result = await load(url, CONNECTIONS, DURATION_S, requests);
+  const ok = Object.entries(result.statusCodeStats ?? {}).reduce((sum, [status, s]) => sum + (status.startsWith('2') ? s.count : 0), 0);
+  return { path, result, ok };
+}
+
+function report(title: string, direct: Measured, others: Measured[]): void {
+  console.log(`\n${title}, ${CONNECTIONS} connections, ${DURATION_S} s each`);
+  console.log(`  ${'path'.padEnd(28)} ${'req/s'.padStart(7)} ${'p50'.padStart(6)} ${'p99'.padStart(6)}   added p50 / p99 over direct   non-2xx errors`);
+  for (const m of [direct, ...others]) {
+    const added = m === direct ? '' : `+${m.result.latency.p50 - direct.result.latency.p50} ms / +${m.result.latency.p99 - direct.result.latency.p99} ms`;
+    console.log(
+      `  ${m.path.padEnd(28)} ${rate(m).toFixed(0).padStart(7)} ${`${m.result.latency.p50}ms`.padStart(6)} ${`${m.result.latency.p99}ms`.padStart(6)}   ${added.padEnd(29)} ${String(m.result.non2xx).padStart(7)} ${String(m.result.errors + m.result.timeouts).padStart(6)}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  await globalSetup();
+  const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn' } });
+  const portkey = await startPortkey();
+  console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start (the machine is shared: read the ratios)`);
+  try {
+    const sim = stack.services['llm-simulator']!.url;
+    const unlimited = { concurrentJobs: null, callsPerHour: null, enrichmentsPerDay: null, tokensPerDay: null, tokensPerMonth: null };
+    const keys: string[] = [];
+    for (let i = 0; i < USERS; i++) keys.push((await createUser(stack.api, stack.adminKey, 'pro_annual', unlimited)).key);
+    let next = 0;
+    const viaQv = () => ({ authorization: `Bearer ${keys[next++ % keys.length]}`, 'x-qv-cache': 'content' });
+    const viaPortkey = () => ({ authorization: 'Bearer bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${sim}/v1` });
+    const direct = () => ({ authorization: 'Bearer bench' });
+
+    const cpu: Record<string, number> = Object.fromEntries(QV_PROCESSES.map((name) => [name, 0]));
+    let qvAnswered = 0;
+    for (const stream of [false, true]) {
+      const title = stream ? 'streamed (stream: true, usage in the last chunk)' : 'unstreamed';
+      // Warm-up of every path (JIT, keep-alive sockets, PostgreSQL plans).
+      await load(sim, CONNECTIONS, 2, workload(stream, direct));
+      await load(stack.api, CONNECTIONS, 2, workload(stream, viaQv));
+      await load(portkey.url, CONNECTIONS, 2, workload(stream, viaPortkey));
+
+      const d = await measure('llm-simulator direct', sim, workload(stream, direct));
+      const before = Object.fromEntries(QV_PROCESSES.map((name) => [name, cpuMs(stack.services[name]!.pid)]));
+      const qv = await measure('Quota Vault', stack.api, workload(stream, viaQv));
+      // The usage events of the run settle after it: their CPU belongs to these requests too.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const spent = Object.fromEntries(QV_PROCESSES.map((name) => [name, cpuMs(stack.services[name]!.pid) - before[name]]));
+      for (const name of QV_PROCESSES) cpu[name] += spent[name];
+      const portkeyBefore = cpuMs(portkey.child.pid!);
+      const pk = await measure('Portkey gateway 1.15.2', portkey.url, workload(stream, viaPortkey));
+      const portkeySpent = cpuMs(portkey.child.pid!) - portkeyBefore;
+      report(title, d, [qv, pk]);
+      const perRequest = QV_PROCESSES.map((name) => `${name} ${(spent[name] / qv.ok).toFixed(2)}`);
+      const qvTotal = QV_PROCESSES.reduce((sum, name) => sum + spent[name], 0) / qv.ok;
+      console.log(`  CPU-ms per answered request: Quota Vault ${qvTotal.toFixed(2)} (${perRequest.join(', ')}; its run and the settlement after it), Portkey ${(portkeySpent / Math.max(1, pk.ok)).toFixed(2)}`);
+      qvAnswered += qv.ok;
+    }
+    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+    console.log(`\nQuota Vault CPU-ms per answered request, both runs: ${QV_PROCESSES.map((name) => `${name} ${(cpu[name] / qvAnswered).toFixed(2)}`).join(', ')}; total ${(total / qvAnswered).toFixed(2)}`);
+
+    // Every answered call ends as exactly one ledger entry (warm-ups included).
+    const entries = await eventually(async () => {
+      const [row] = await stack.db.query<{ n: string; reserved: string }>(`SELECT (SELECT count(*) FROM ai_usage_ledger WHERE item_id LIKE 'chc_%') AS n, (SELECT count(*) FROM ai_usage_reservations WHERE status = 'RESERVED') AS reserved`);
+      return Number(row.reserved) === 0 ? Number(row.n) : undefined;
+    }, 120_000, 500);
+    const [calls] = await stack.db.query<{ n: string }>(`SELECT count(*) AS n FROM ai_usage_reservations WHERE item_id LIKE 'chc_%'`);
+    console.log(`load average ${loadavg()[0].toFixed(1)} at the end`);
+    console.log(`ledger: ${entries} chat entries for ${calls.n} charged calls (warm-ups included), none left reserved`);
+  } finally {
+    portkey.child.kill('SIGTERM');
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
