@@ -120,16 +120,20 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const origin = { itemId: callId, userId };
     let result: ChatCallResult;
     try {
-      result = sink ? await streamed(deps, origin, sent, body, promptTokens, headers, sink, settle, model) : await unstreamed(deps, origin, sent, promptTokens, headers, settle, model);
+      result = sink ? await streamed(deps, origin, sent, body, promptTokens, headers, sink, model) : await unstreamed(deps, origin, sent, promptTokens, headers, model);
     } catch (err) {
       await settle.failed(err instanceof Error ? err.message : String(err));
       throw upstreamFailure(err);
     }
-    if (key && result.status === 200) {
-      const { completion } = result;
-      await deps.cache!.put(key, { value: completion, tokens: completion.promptTokens + completion.completionTokens, model: completion.model, costUsd: costUsd(completion.model, completion.promptTokens, completion.completionTokens) }, cacheTtl)
-        .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'));
-    }
+    // The settlement and the cache fill side by side: neither waits for the other.
+    const { completion } = result;
+    await Promise.all([
+      settle.completed(completion.model, completion.promptTokens, completion.completionTokens, null),
+      key && result.status === 200
+        ? deps.cache!.put(key, { value: completion, tokens: completion.promptTokens + completion.completionTokens, model: completion.model, costUsd: costUsd(completion.model, completion.promptTokens, completion.completionTokens) }, cacheTtl)
+            .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'))
+        : undefined,
+    ]);
     return result;
   });
 }
@@ -153,7 +157,8 @@ async function chargeWithinBudget(quota: QuotaClient, userId: string, callId: st
   }
 }
 
-async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, promptTokens: number, headers: Record<string, string>, settle: Settler, model: string): Promise<ChatCallResult> {
+/** The provider's answer as a completion; its usage is what the call settles to. */
+async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, promptTokens: number, headers: Record<string, string>, model: string): Promise<ChatCallResult> {
   const answer = await deps.upstream.complete(origin, sent);
   const choice = answer.choices?.[0];
   const content = choice?.message?.content ?? '';
@@ -168,10 +173,13 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
     promptTokens: usage.prompt,
     completionTokens: usage.completion,
   };
-  await settle.completed(completion.model, usage.prompt, usage.completion, null);
   return { status: 200, completion, headers };
 }
 
+/**
+ * The provider's stream passed through; the completion it assembles (with the provider's usage, or
+ * the tokens produced when the stream broke) is what the call settles to, after `[DONE]`.
+ */
 async function streamed(
   deps: ChatCompletionDeps,
   origin: { itemId: string; userId: string },
@@ -180,7 +188,6 @@ async function streamed(
   promptTokens: number,
   headers: Record<string, string>,
   sink: EventSink,
-  settle: Settler,
   model: string,
 ): Promise<ChatCallResult> {
   const clientWantsUsage = body.stream_options?.include_usage === true;
@@ -217,7 +224,6 @@ async function streamed(
   const content = parts.join('');
   const settled = usage ?? { promptTokens, completionTokens: countTokensBounded(content) };
   const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, finishReason: seen.finishReason, ...settled };
-  await settle.completed(completion.model, settled.promptTokens, settled.completionTokens, null);
   if (broken) {
     const failure = openAiError(upstreamFailure(broken));
     sink.send(sseEvent(failure.body));
