@@ -32,6 +32,8 @@ const PROFILE_ENV = profileEnv();
 const TARGET_S = Number(process.env.BENCH_TARGET_S ?? 2);
 const MAX_ITEMS = Number(process.env.BENCH_MAX_ITEMS ?? 320);
 const CLIENTS = 16;
+/** Items per worker at 0 ms LLM latency (more: steadier CPU figures, longer run). */
+const ITEMS_PER_WORKER_0MS = Number(process.env.BENCH_ITEMS_PER_WORKER ?? 100);
 const RAW_JOBS = 3000;
 /** How long the idle stack is measured before each case. */
 const IDLE_MS = 3000;
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
     for (const latencyMs of LATENCIES) {
       for (const workers of WORKER_COUNTS) {
         const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / latencyMs : Infinity;
-        const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : 100 * workers);
+        const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : ITEMS_PER_WORKER_0MS * workers);
         const procs = await Promise.all(Array.from({ length: workers }, () =>
           startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, WORKER_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
         ));

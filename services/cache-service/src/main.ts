@@ -2,7 +2,7 @@ import { startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('cache-service');
 
 import { once } from 'node:events';
-import { createPrisma } from '@qv/db';
+import { Pool } from 'pg';
 import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator, withTimeout } from '@qv/http';
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   const logger = createLogger('cache-service', config.LOG_LEVEL);
   const registry = createMetricsRegistry('cache-service');
 
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   // Auto-pipelining batches the concurrent GETs of many requests into one write: the hot path is one Redis round trip.
   const redis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
   const subscriber = createFastRedis(config.REDIS_URL, { commandTimeout: undefined });
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   await events.start();
   const metrics = new CacheMetrics(registry, () => events.waiting);
   const redisRepo = new RedisCacheRepository(redis, keys);
-  const pgRepo = new PgCacheRepository(prisma);
+  const pgRepo = new PgCacheRepository(pool);
   const cache = new CacheService({ keys, redis: redisRepo, pg: pgRepo, events, metrics, logger, leaseMs: config.SINGLE_FLIGHT_LEASE_MS, maxWaitMs: config.SINGLE_FLIGHT_WAIT_MS });
 
   // Warming is an optimisation, not a precondition: a system-tier miss falls back to PostgreSQL anyway.
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
       // Waiting lookups answer wait_timeout at once, so the HTTP server can drain.
       await events.close();
       await server.close();
-      await Promise.allSettled([redis.quit(), prisma.$disconnect()]);
+      await Promise.allSettled([redis.quit(), pool.end()]);
       await stopTelemetry();
     },
     logger,

@@ -1,5 +1,10 @@
 import { newId, type CacheTier } from '@qv/contracts';
-import { Prisma, type Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
+
+/** libs/db's SqlPort with the affected-row count node-postgres also answers (a `Pool` is one). */
+export interface CacheSqlPort extends SqlPort {
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
 
 /** One stored entry as PostgreSQL has it; `ttlMs` null = permanent. */
 export interface StoredEntry {
@@ -21,49 +26,55 @@ export interface EntryRow extends EntryRef {
  * ai_cache: the durable copy of every entry (type = tier, user_id = scope, cache_key = hash,
  * value = the entry JSON). The system tier lives here for good (expires_at NULL); session and
  * content rows carry expires_at and leave through `deleteExpired`.
+ *
+ * On node-postgres (libs/db's SqlPort), not Prisma: an upsert and a look-up per cache miss are on
+ * the hot path, and Prisma's client runtime cost more CPU than the statements themselves.
  */
 export class PgCacheRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: CacheSqlPort) {}
 
   async upsert(ref: EntryRef, raw: string, tokens: number, ttlSeconds: number | null): Promise<void> {
-    await this.db.$executeRaw`
-      INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
-      VALUES (${newId('cch')}, ${ref.hash}, ${ref.tier}, ${ref.scope}, ${raw}::jsonb, ${tokens},
-              now() + (${ttlSeconds}::int * interval '1 second'))
-      ON CONFLICT (cache_key, type, user_id) DO UPDATE
-        SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`;
+    await this.db.query(
+      `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + ($7::int * interval '1 second'))
+       ON CONFLICT (cache_key, type, user_id) DO UPDATE
+         SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+      [newId('cch'), ref.hash, ref.tier, ref.scope, raw, tokens, ttlSeconds],
+    );
   }
 
   /** The live entry, with the milliseconds it has left. */
   async find(ref: EntryRef): Promise<StoredEntry | null> {
-    const rows = await this.db.$queryRaw<{ raw: string; ttl_ms: number | null }[]>`
-      SELECT value::text AS raw,
-             CASE WHEN expires_at IS NULL THEN NULL
-                  ELSE ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 END AS ttl_ms
-        FROM ai_cache
-       WHERE cache_key = ${ref.hash} AND type = ${ref.tier} AND user_id = ${ref.scope}
-         AND (expires_at IS NULL OR expires_at > now())`;
+    const { rows } = await this.db.query<{ raw: string; ttl_ms: number | null }>(
+      `SELECT value::text AS raw,
+              CASE WHEN expires_at IS NULL THEN NULL
+                   ELSE ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 END AS ttl_ms
+         FROM ai_cache
+        WHERE cache_key = $1 AND type = $2 AND user_id = $3
+          AND (expires_at IS NULL OR expires_at > now())`,
+      [ref.hash, ref.tier, ref.scope],
+    );
     const row = rows[0];
     if (!row) return null;
     return { raw: row.raw, ttlMs: row.ttl_ms === null ? null : Math.max(1, Number(row.ttl_ms)) };
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
-    const n = await this.db.$executeRaw`DELETE FROM ai_cache WHERE cache_key = ${ref.hash} AND type = ${ref.tier} AND user_id = ${ref.scope}`;
-    return n > 0;
+    const { rowCount } = await this.db.query(`DELETE FROM ai_cache WHERE cache_key = $1 AND type = $2 AND user_id = $3`, [ref.hash, ref.tier, ref.scope]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** Deletes the rows of a tier and/or a scope (all when neither), in batches; answers what it removed. */
   async deleteWhere(filter: { tier?: CacheTier; scope?: string }, batchSize = 5000): Promise<EntryRef[]> {
-    const conditions = [Prisma.sql`TRUE`];
-    if (filter.tier) conditions.push(Prisma.sql`type = ${filter.tier}`);
-    if (filter.scope) conditions.push(Prisma.sql`user_id = ${filter.scope}`);
-    const where = Prisma.join(conditions, ' AND ');
+    // A null filter matches every row: one statement text whatever the filter.
     const removed: EntryRef[] = [];
     for (;;) {
-      const rows = await this.db.$queryRaw<{ type: CacheTier; user_id: string; cache_key: string }[]>`
-        DELETE FROM ai_cache WHERE id IN (SELECT id FROM ai_cache WHERE ${where} LIMIT ${batchSize})
-        RETURNING type, user_id, cache_key`;
+      const { rows } = await this.db.query<{ type: CacheTier; user_id: string; cache_key: string }>(
+        `DELETE FROM ai_cache WHERE id IN (
+           SELECT id FROM ai_cache WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR user_id = $2) LIMIT $3)
+         RETURNING type, user_id, cache_key`,
+        [filter.tier ?? null, filter.scope ?? null, batchSize],
+      );
       for (const r of rows) removed.push({ tier: r.type, scope: r.user_id, hash: r.cache_key });
       if (rows.length < batchSize) return removed;
     }
@@ -71,18 +82,20 @@ export class PgCacheRepository {
 
   /** A page of the system tier, in id order (keyset pagination: warming never holds a long query). */
   async systemPage(afterId: string, limit: number): Promise<(EntryRow & { id: string })[]> {
-    const rows = await this.db.$queryRaw<{ id: string; user_id: string; cache_key: string; raw: string }[]>`
-      SELECT id, user_id, cache_key, value::text AS raw FROM ai_cache
-       WHERE type = 'system' AND expires_at IS NULL AND id > ${afterId}
-       ORDER BY id LIMIT ${limit}`;
+    const { rows } = await this.db.query<{ id: string; user_id: string; cache_key: string; raw: string }>(
+      `SELECT id, user_id, cache_key, value::text AS raw FROM ai_cache
+        WHERE type = 'system' AND expires_at IS NULL AND id > $1
+        ORDER BY id LIMIT $2`,
+      [afterId, limit],
+    );
     return rows.map((r) => ({ id: r.id, tier: 'system', scope: r.user_id, hash: r.cache_key, raw: r.raw }));
   }
 
   /** Live entries per tier. */
   async countLive(): Promise<Partial<Record<CacheTier, number>>> {
-    const rows = await this.db.$queryRaw<{ type: CacheTier; n: number }[]>`
-      SELECT type, count(*)::int AS n FROM ai_cache
-       WHERE expires_at IS NULL OR expires_at > now() GROUP BY type`;
+    const { rows } = await this.db.query<{ type: CacheTier; n: number }>(
+      `SELECT type, count(*)::int AS n FROM ai_cache WHERE expires_at IS NULL OR expires_at > now() GROUP BY type`,
+    );
     return Object.fromEntries(rows.map((r) => [r.type, r.n]));
   }
 
@@ -90,15 +103,18 @@ export class PgCacheRepository {
   async deleteExpired(batchSize = 1000): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.db.$executeRaw`
-        DELETE FROM ai_cache WHERE id IN (
-          SELECT id FROM ai_cache WHERE expires_at IS NOT NULL AND expires_at <= now() LIMIT ${batchSize})`;
+      const { rowCount } = await this.db.query(
+        `DELETE FROM ai_cache WHERE id IN (
+           SELECT id FROM ai_cache WHERE expires_at IS NOT NULL AND expires_at <= now() LIMIT $1)`,
+        [batchSize],
+      );
+      const n = rowCount ?? 0;
       total += n;
       if (n < batchSize) return total;
     }
   }
 
   async ping(): Promise<void> {
-    await this.db.$queryRaw`SELECT 1`;
+    await this.db.query('SELECT 1');
   }
 }
