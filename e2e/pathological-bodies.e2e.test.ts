@@ -89,14 +89,16 @@ describe('pathological bodies of 100,000 characters', () => {
       await loop;
     }
 
-    // The bound, plus only what the machine itself added in the same seconds to an idle service
+    // The bound, plus what the machine itself added in the same seconds to an idle service
     // (quota-service's /healthz, polled the same way): its worst wait over its median, ~0 on a quiet
-    // machine, tens of ms when every core is shared by a dozen test processes.
+    // machine, tens of ms when every core is shared by a dozen test processes and up to a second at
+    // load 27 (seen), twice over since the two loops are descheduled independently. A real block is
+    // of another order: 100,000 × 'a' held api-service for 27 s before the bounded estimate.
     const worst = Math.max(...waits);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const machineNoise = Math.max(...controlWaits) - median(controlWaits);
     expect(waits.length).toBeGreaterThan(20);
-    expect({ worstHealthzWaitMs: Math.round(worst), idleServiceWorstMs: Math.round(Math.max(...controlWaits)), withinBound: worst <= HEALTHZ_BOUND_MS + machineNoise }).toEqual({
+    expect({ worstHealthzWaitMs: Math.round(worst), idleServiceWorstMs: Math.round(Math.max(...controlWaits)), withinBound: worst <= HEALTHZ_BOUND_MS + 2 * machineNoise }).toEqual({
       worstHealthzWaitMs: Math.round(worst),
       idleServiceWorstMs: Math.round(Math.max(...controlWaits)),
       withinBound: true,

@@ -27,9 +27,11 @@ export const serviceEntry = (name: string): string => join(ROOT, 'dist', name, '
  * Starts the service `name` (its compiled `dist/<name>/main.js`, built by scripts/test.ts or jest's
  * globalSetup) as its own process on a free port and resolves once it prints `ready <name> <port>`
  * (an `ops <name> <port>` line before it gives the operations port, OPS_PORT=0 here too).
- * Its output goes to .run/test-logs/ for post-mortems.
+ * Its output goes to .run/test-logs/ for post-mortems. A start takes well under 2 s on a quiet
+ * machine; the default allowance is far above it because a machine loaded by other work (seen:
+ * load 27 on 2 cores) can keep a new process from running at all for tens of seconds.
  */
-export function startService(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+export function startService(name: string, env: Record<string, string>, timeoutMs = 90_000): Promise<ServiceProcess> {
   const logDir = join(ROOT, '.run', 'test-logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}.log`);
