@@ -3,7 +3,7 @@ startTelemetry('enrichment-worker');
 
 import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES } from '@qv/contracts';
-import { createPrisma } from '@qv/db';
+import { Pool } from 'pg';
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const llmConfig = resolveLlmConfig(process.env);
   const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('enrichment-worker');
-  const prisma = createPrisma(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
@@ -50,12 +51,12 @@ async function main(): Promise<void> {
   });
   registerQueueMetrics(metrics, [enrichmentQueue, deadLetterQueue, usageQueue]);
   registerDependencyGauge(metrics, [
-    { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+    { name: 'postgres', check: () => pool.query('SELECT 1') },
     { name: 'redis', check: () => redis.ping() },
   ]);
 
   const deps = {
-    items: new ItemsRepository(prisma),
+    items: new ItemsRepository(pool),
     provider,
     guard,
     cache,
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     metrics,
     serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['enrichment-worker']),
     readiness: [
-      { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+      { name: 'postgres', check: () => pool.query('SELECT 1') },
       { name: 'redis', check: () => redis.ping() },
       { name: 'worker', check: async () => { if (!running.worker.isRunning()) throw new Error('not running'); } },
     ],
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
     await cache.close();
     redis.disconnect();
-    await prisma.$disconnect();
+    await pool.end();
     await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);
   // Only once SIGTERM is handled: a stop right after `ready` must still be graceful.

@@ -1,6 +1,5 @@
 import { Enrichment } from '@qv/contracts';
-import type { ItemRow, PrismaClient } from '@qv/db';
-import { Prisma } from '@qv/db';
+import type { ItemRow, SqlPort } from '@qv/db';
 
 const TTL_MEMO_MS = 10_000;
 
@@ -10,21 +9,22 @@ export interface CacheTtls {
 }
 
 /** The columns of an item, under the names of Prisma's `ItemRow`. */
-const ITEM_COLUMNS = Prisma.sql`id, user_id AS "userId", title, url, content, tasks, status, enrichment, error, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const ITEM_COLUMNS = `id, user_id AS "userId", title, url, content, tasks, status, enrichment, error, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /**
- * The enrichment worker's reads and writes of items (and the plan limits it needs for cache TTLs).
- * The per-job statements are raw SQL: Prisma's typed queries cost more CPU in its client runtime
- * than PostgreSQL spends running them.
+ * The enrichment worker's reads and writes of items (and the plan limits it needs for cache TTLs),
+ * on node-postgres (libs/db's SqlPort): Prisma's client runtime cost more CPU per job than
+ * PostgreSQL spent running the statements.
  */
 export class ItemsRepository {
   /** Plan TTLs per user, kept briefly: a plan change reaches the cache tiers within TTL_MEMO_MS. */
   private readonly ttlMemo = new Map<string, { ttls: CacheTtls; until: number }>();
 
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly db: SqlPort) {}
 
-  find(itemId: string): Promise<ItemRow | null> {
-    return this.prisma.item.findUnique({ where: { id: itemId } });
+  async find(itemId: string): Promise<ItemRow | null> {
+    const { rows } = await this.db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1`, [itemId]);
+    return rows[0] ?? null;
   }
 
   /**
@@ -33,28 +33,32 @@ export class ItemsRepository {
    * before the update, so it answers only when the update matched nothing.
    */
   async claim(itemId: string): Promise<ItemRow | null> {
-    const rows = await this.prisma.$queryRaw<ItemRow[]>`
-      WITH claimed AS (
-        UPDATE items SET status = 'ENRICHING', updated_at = now()
-         WHERE id = ${itemId} AND status <> 'DONE'
-        RETURNING ${ITEM_COLUMNS})
-      SELECT * FROM claimed
-      UNION ALL
-      SELECT ${ITEM_COLUMNS} FROM items WHERE id = ${itemId} AND NOT EXISTS (SELECT 1 FROM claimed)`;
+    const { rows } = await this.db.query<ItemRow>(
+      `WITH claimed AS (
+         UPDATE items SET status = 'ENRICHING', updated_at = now()
+          WHERE id = $1 AND status <> 'DONE'
+         RETURNING ${ITEM_COLUMNS})
+       SELECT * FROM claimed
+       UNION ALL
+       SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)`,
+      [itemId],
+    );
     return rows[0] ?? null;
   }
 
   /** Stores the result once: a retry after a crash finds the item DONE and does not overwrite it. */
   async complete(itemId: string, enrichment: Enrichment): Promise<boolean> {
     const json = JSON.stringify(Enrichment.parse(enrichment));
-    const count = await this.prisma.$executeRaw`
-      UPDATE items SET status = 'DONE', enrichment = ${json}::jsonb, error = NULL, updated_at = now()
-       WHERE id = ${itemId} AND status <> 'DONE'`;
-    return count === 1;
+    const { rows } = await this.db.query(
+      `UPDATE items SET status = 'DONE', enrichment = $2::jsonb, error = NULL, updated_at = now()
+        WHERE id = $1 AND status <> 'DONE' RETURNING 1`,
+      [itemId, json],
+    );
+    return rows.length === 1;
   }
 
   async fail(itemId: string, reason: string): Promise<void> {
-    await this.prisma.item.updateMany({ where: { id: itemId, status: { not: 'DONE' } }, data: { status: 'FAILED', error: reason.slice(0, 1000), updatedAt: new Date() } });
+    await this.db.query(`UPDATE items SET status = 'FAILED', error = $2, updated_at = now() WHERE id = $1 AND status <> 'DONE'`, [itemId, reason.slice(0, 1000)]);
   }
 
   /** The session and content TTLs of the user's plan after overrides (null: that tier is off). */
@@ -69,10 +73,13 @@ export class ItemsRepository {
 
   /** From prisma/functions/020_quota_user_limits.sql, the same limits the charge reads. */
   private async loadCacheTtls(userId: string): Promise<CacheTtls> {
-    const rows = await this.prisma.$queryRaw<{ session_ttl_seconds: bigint | null; content_ttl_seconds: bigint | null }[]>`
-      SELECT session_ttl_seconds, content_ttl_seconds FROM quota_user_limits(${userId})`;
+    const { rows } = await this.db.query<{ session_ttl_seconds: string | number | null; content_ttl_seconds: string | number | null }>(
+      `SELECT session_ttl_seconds, content_ttl_seconds FROM quota_user_limits($1)`,
+      [userId],
+    );
     const row = rows[0];
-    const seconds = (v: bigint | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    // node-postgres answers bigint as a string.
+    const seconds = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
     return { sessionTtlSeconds: seconds(row?.session_ttl_seconds), contentTtlSeconds: seconds(row?.content_ttl_seconds) };
   }
 }
