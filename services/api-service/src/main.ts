@@ -27,7 +27,7 @@ import { KeyedGate } from '@qv/http';
 import { ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
-import { UsageEventsPublisher } from './repositories/usage-events.publisher';
+import { BatchedUsageEventsPublisher } from './repositories/batched-usage-events.publisher';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 
 async function main(): Promise<void> {
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
           cache: chatCache,
           cacheTtls: new CacheTtlsRepository(prisma),
           upstream: chatUpstream,
-          usage: new UsageEventsPublisher(usageQueue),
+          usage: new BatchedUsageEventsPublisher(usageQueue),
           defaultModel: llm.model ?? 'sim-1',
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
           idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },

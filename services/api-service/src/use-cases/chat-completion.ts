@@ -14,12 +14,12 @@ import type { Principal } from '../repositories/auth.repository';
 import type { CacheTtlsRepository } from '../repositories/cache-ttls.repository';
 import type { ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
 import type { QuotaClient } from '../repositories/quota.client';
-import type { UsageEventsPublisher } from '../repositories/usage-events.publisher';
+import type { UsageEventSink } from '../repositories/batched-usage-events.publisher';
 
 export interface ChatCompletionDeps {
   quota: QuotaClient;
   upstream: ChatUpstream;
-  usage: UsageEventsPublisher;
+  usage: UsageEventSink;
   /** The cache tiers; absent, no call is ever cached. */
   cache?: CacheClient;
   cacheTtls: CacheTtlsRepository;
