@@ -149,9 +149,14 @@ export const TASKS: { [K in TaskName]: TaskDefinition<K> } = {
 };
 
 /** Per task: the prompt tokens of its messages with an empty user content, plus its completion cap. */
-const FIXED_TOKENS = Object.fromEntries(
-  (Object.keys(TASKS) as TaskName[]).map((task) => [task, countChatTokensBounded(TASKS[task].buildMessages({ content: '' })) + TASKS[task].completionCap]),
-) as Record<TaskName, number>;
+const FIXED_TOKENS = /* @__PURE__ */ fixedTokens();
+
+/** Pure (no I/O, no state), so a bundle that never estimates drops it and the tokenizer with it. */
+function fixedTokens(): Record<TaskName, number> {
+  return Object.fromEntries(
+    (Object.keys(TASKS) as TaskName[]).map((task) => [task, countChatTokensBounded(TASKS[task].buildMessages({ content: '' })) + TASKS[task].completionCap]),
+  ) as Record<TaskName, number>;
+}
 
 /**
  * The tokens a quota charge reserves before the calls: for each task, the prompt tokens of its
