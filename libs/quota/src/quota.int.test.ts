@@ -212,16 +212,18 @@ describe('settle, release, expiry', () => {
     const go = async (estimate: number) => accepted(await charge(db.sql, chargeBody(userId, estimate), { now: t, reservationTtlSeconds: TTL })).reservation;
     const orphan = await go(100);
     const stored = await go(50);
+    // A synchronous chat call's reservation has no item row, ever: it is not an orphan.
+    const call = accepted(await charge(db.sql, { ...chargeBody(userId, 30), itemId: newId('chc') }, { now: t, reservationTtlSeconds: TTL })).reservation;
     await db.query(`INSERT INTO items (id, user_id, content) VALUES ($1, $2, 'x')`, [stored.itemId, userId]);
     const [{ older }] = await db.query<{ older: number }>(
-      `SELECT count(*)::int AS older FROM ai_usage_reservations r WHERE status = 'RESERVED' AND created_at < $1 AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)`,
+      `SELECT count(*)::int AS older FROM ai_usage_reservations r WHERE status = 'RESERVED' AND created_at < $1 AND r.item_id LIKE 'itm\\_%' AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)`,
       [t],
     );
     expect(await voidOrphans(db.sql, plus(59_000, t), 60)).toBe(older);
-    expect(await statuses(userId)).toEqual({ [orphan.id]: 'RESERVED', [stored.id]: 'RESERVED' });
+    expect(await statuses(userId)).toEqual({ [orphan.id]: 'RESERVED', [stored.id]: 'RESERVED', [call.id]: 'RESERVED' });
     expect(await voidOrphans(db.sql, plus(61_000, t), 60)).toBe(1);
-    expect(await statuses(userId)).toEqual({ [orphan.id]: 'RELEASED', [stored.id]: 'RESERVED' });
-    expect(await counters(userId, t)).toEqual({ enrichments: 1, dayTokens: 50, monthTokens: 50 });
+    expect(await statuses(userId)).toEqual({ [orphan.id]: 'RELEASED', [stored.id]: 'RESERVED', [call.id]: 'RESERVED' });
+    expect(await counters(userId, t)).toEqual({ enrichments: 2, dayTokens: 80, monthTokens: 80 });
     expect(await voidOrphans(db.sql, plus(120_000, t), 60)).toBe(0);
   });
 

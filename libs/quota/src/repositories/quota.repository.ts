@@ -79,11 +79,16 @@ export async function pruneCallSlots(db: SqlPort, before: Date, batch: number): 
   return rows[0].n;
 }
 
-/** Ids of RESERVED reservations created before `before` whose item row does not exist. */
+/**
+ * Ids of RESERVED reservations of items (`itm_…`) created before `before` whose item row does not
+ * exist. Only items have rows to look for: a synchronous chat call's reservation (`chc_…`) never
+ * has one, and is settled or released by its own request, or expired like any other.
+ */
 export async function findOrphans(db: SqlPort, before: Date, batch: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT r.id FROM ai_usage_reservations r
       WHERE r.status = 'RESERVED' AND r.created_at < $1::timestamptz
+        AND r.item_id LIKE 'itm\\_%'
         AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)
       ORDER BY r.created_at LIMIT $2::int`,
     [before, batch],

@@ -1,5 +1,5 @@
 import { DeadLetterJob, type DlqEntry, type DlqFilter, type EnrichmentJob } from '@qv/contracts';
-import { jobOptions } from '@qv/queue';
+import { addFairly, jobOptions } from '@qv/queue';
 import type { Job, Queue } from 'bullmq';
 
 /** The dead-letter queue as ops see it: list, show, replay, discard (DESIGN.md §5). */
@@ -24,7 +24,9 @@ export class DeadLettersRepository {
    * committed the replay's outbox row first, so an enqueue that fails here is not lost.
    */
   async requeue(dead: Job, payload: EnrichmentJob, newJobId: string): Promise<void> {
-    await this.deps.enrichmentQueue.add('enrich', payload, jobOptions('enrich', newJobId));
+    // Fairly, as every enqueue of the enrichment queue: a replay-all of one user's dead letters takes
+    // turns with other users' items instead of jumping them (libs/queue fairness).
+    await addFairly(this.deps.enrichmentQueue, [{ name: 'enrich', data: payload, opts: jobOptions('enrich', newJobId) }]);
     await dead.remove();
   }
 
