@@ -9,8 +9,9 @@ export type SdkFetch = (url: string | URL | Request, init?: RequestInit) => Prom
  * CPU per LLM call beyond the SDK's own work, more than the rest of the call's HTTP did; this
  * reads the answer whole and hands the SDK a `Response` built from it (the provider never streams).
  * Anything it does not handle (a `Request` object, a body other than a string) goes to the global
- * `fetch`. The SDK's error classes are unchanged: an abort is undici's `AbortError` (the SDK's
- * `APIUserAbortError` / `APIConnectionTimeoutError`), a refused connection a socket error the SDK
+ * `fetch`. The SDK's error classes are unchanged: an abort rejects with the signal's reason, as the
+ * global fetch does (the SDK aborts its own controller: an `AbortError`, its `APIUserAbortError` /
+ * `APIConnectionTimeoutError`), a refused connection a socket error the SDK
  * wraps as `APIConnectionError` (libs/llm's simulator tests hold both).
  */
 export function pooledFetch(agent: Agent = new Agent({ keepAliveTimeout: 30_000 })): SdkFetch {
