@@ -9,7 +9,8 @@ const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 15;
 const skipAt = args.indexOf('--skip-s');
 const skipUs = skipAt >= 0 ? Number(args[skipAt + 1]) * 1e6 : 0;
-const files = args.filter((a, i) => !a.startsWith('--') && i !== topAt + 1 && i !== skipAt + 1);
+const optionValues = new Set([topAt, skipAt].filter((at) => at >= 0).map((at) => at + 1));
+const files = args.filter((a, i) => !a.startsWith('--') && !optionValues.has(i));
 
 const bucketOf = (frame) => {
   const url = frame.url ?? '';
