@@ -159,18 +159,29 @@ describe('ProviderBreaker: open and half-open', () => {
   it('reopens on a failed trial, and a continuing outage keeps it open spell after spell', () => {
     const { breaker, outage, advance, call } = setup();
     outage();
-    for (const item of ['i1', 'i2', 'i3']) {
+    // Items that were not failing before (new arrivals of an outage) reopen it on their first trial.
+    for (const item of ['i4', 'i5', 'i6']) {
       advance(10_000);
-      expect(call(item, item === 'i3' ? 'u2' : 'u1', 'failure')).toBe(true);
+      expect(call(item, item === 'i6' ? 'u2' : 'u1', 'failure')).toBe(true);
       expect(breaker.currentState).toBe('open');
     }
     // A repeated item alone does not reopen it, but a second item failing in the same spell does.
     advance(10_000);
-    call('i1', 'u1', 'failure');
+    call('i6', 'u2', 'failure');
     expect(breaker.currentState).toBe('half_open');
-    call('i2', 'u1', 'failure');
+    call('i5', 'u1', 'failure');
     expect(breaker.currentState).toBe('open');
     expect(breaker.admit({ itemId: 'i4', userId: 'u4' })).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+  });
+
+  it('items already failing before the circuit opened (retries) do not reopen it alone: one ordinary trial closes it', () => {
+    const { breaker, outage, advance, call } = setup();
+    outage(); // i1, i2, i3 failing
+    advance(10_000);
+    call('i1', 'u1', 'failure'); // a retry failing on its own input, perhaps
+    expect(breaker.currentState).toBe('half_open');
+    call('fresh', 'u3', 'success');
+    expect(breaker.currentState).toBe('closed');
   });
 
   it('a poison item first in line after the outage reopens it once, then fails alone while the next trial closes it', () => {
