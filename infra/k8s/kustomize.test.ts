@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { bullPrefix } from '@qv/queue';
 
 /** Renders every overlay with the real `kubectl kustomize` (offline: no cluster) and checks what it holds. */
 const ROOT = join(__dirname, '..', '..');
@@ -70,15 +70,16 @@ describe.each(['production', 'dev'])('kubectl kustomize infra/k8s/overlays/%s', 
     }
   });
 
-  it('scales enrichment-worker with KEDA on the BullMQ wait list of the configured prefix', () => {
+  it('scales enrichment-worker with KEDA on the queue backlog a recording rule counts (wait + prioritized)', () => {
     const scaled = find(objects, 'ScaledObject', 'enrichment-worker');
     expect(scaled?.apiVersion).toBe('keda.sh/v1alpha1');
     expect(scaled?.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'enrichment-worker' });
     const [trigger] = scaled!.spec.triggers;
-    const prefix = find(objects, 'ConfigMap', 'quota-vault-config')!.data!.REDIS_PREFIX;
-    // BullMQ's waiting LIST is <bullPrefix(REDIS_PREFIX)>:<queue>:wait.
-    expect(trigger).toMatchObject({ type: 'redis', metadata: { listName: `${bullPrefix(prefix)}:enrichment:wait` }, authenticationRef: { name: 'quota-vault-redis' } });
-    expect(find(objects, 'TriggerAuthentication', 'quota-vault-redis')).toBeDefined();
+    // Fair-share jobs all carry a priority: BullMQ keeps them in :prioritized, a sorted set KEDA's
+    // redis scaler cannot read, so the trigger reads the rule that counts both.
+    expect(trigger).toMatchObject({ type: 'prometheus', metadata: { query: 'queue:bullmq_waiting_jobs:max{queue="enrichment"}', threshold: '40' } });
+    const rules = readFileSync(join(__dirname, '../prometheus/rules/recording.yml'), 'utf8');
+    expect(rules).toMatch(/record: queue:bullmq_waiting_jobs:max\n\s+expr: .*state=~"wait\|prioritized"/);
   });
 
   it('lets only api-service reach quota-service, and only api-service and the worker reach cache-service', () => {
