@@ -72,7 +72,11 @@ describe('hostile input on every route', () => {
   const check = async (call: Call, asAdmin: boolean) => {
     const before = await usedOf();
     const rowsBefore = await rowCounts();
-    const res = await http(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
+    const sent = http(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
+    // A request line past Node's header limit (16 KiB) is answered 431 and the socket closed while
+    // the client may still be writing it: the client can see the reset instead of the 431. Either
+    // way it was refused at the door, so it must have changed nothing.
+    const res = call.path.length > 16_384 ? await sent.catch(() => ({ status: 431, body: { error: { code: 'HEADERS_TOO_LARGE' } }, headers: new Headers() })) : await sent;
     if (res.status >= 500) throw new Error(`${call.method} ${call.path.slice(0, 120)} → ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
     if (res.status >= 400) {
       expect(typeof res.body?.error?.code).toBe('string');
