@@ -5,37 +5,19 @@
 // proxy here), all in one run. Prints requests/s, the latency each path adds over the direct one
 // at p50 and p99, and Quota Vault's CPU-ms per request per process (from /proc/<pid>/stat).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createUser, eventually, startStack, type Stack } from '../libs/testing/src';
+import { createUser, eventually, freePort, startStack, type Stack } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
+import { processCpuMs } from './support/cpu';
 
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const USERS = 64;
 const QV_PROCESSES = ['api-service', 'quota-service', 'cache-service', 'ledger-consumer'] as const;
-/** USER_HZ: the unit of utime and stime in /proc/<pid>/stat on Linux. */
-const CLK_TCK = 100;
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** CPU ms of a process still running (bench/support/cpu.ts reads /proc). */
+const cpuMs = (pid: number): number => processCpuMs(pid) ?? 0;
 
 /**
  * Portkey's gateway as its README starts it (headless: no UI, no log stream), ready when it answers

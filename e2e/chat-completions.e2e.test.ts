@@ -31,6 +31,35 @@ describe('OpenAI-compatible chat completions', () => {
   const reservation = async (callId: string) => (await stack.db.query<{ status: string; actual_tokens: number | null; estimated_tokens: number }>('SELECT status, actual_tokens, estimated_tokens FROM ai_usage_reservations WHERE item_id = $1', [callId]))[0];
   const drift = async (userId: string) => (await http('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body;
 
+  it('refuses hostile bodies with 400 before any charge or provider call: NUL, lone surrogates, integers past 2^31', async () => {
+    const eve = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const before = await quota(eve.key);
+    const marker = `hostile-${Date.now()}`;
+    const bodies = [
+      { messages: user(`${marker} a\u0000b`) },
+      { messages: user(`${marker} lone \ud800 surrogate`) },
+      { model: 'sim-1\u0000', messages: user(marker) },
+      { messages: [{ role: 'user', content: marker, name: '\udc00' }] },
+      { messages: user(marker), max_tokens: 2 ** 31 },
+      { messages: user(marker), max_completion_tokens: 2 ** 53 },
+      { messages: user(marker), max_tokens: -1 },
+      { messages: user(marker), n: 2 },
+      { messages: [] },
+      { messages: 'a'.repeat(100_000) },
+    ];
+    const answers = [];
+    for (const body of bodies) {
+      const res = await http('POST', `${stack.api}/v1/chat/completions`, { key: eve.key, body });
+      answers.push({ status: res.status, code: res.body?.error?.code });
+    }
+    // NUL and lone surrogates are refused by the edge guard before the route runs, in the API's own
+    // error shape; the rest by the route, OpenAI-shaped. Both carry the code where the SDK reads it.
+    expect(answers).toEqual(bodies.map(() => ({ status: 400, code: 'VALIDATION_FAILED' })));
+    expect(await quota(eve.key)).toEqual(before);
+    expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [eve.id])).toEqual([]);
+    expect(await simCalls(marker)).toBe(0);
+  });
+
   it('answers unstreamed through the SDK; one ledger entry; the quota settled to the reported usage', async () => {
     const alice = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const messages = user('Quota Vault charges every call exactly. marker-plain-1');

@@ -104,6 +104,8 @@ describe('hostile input on every route', () => {
     ['POST /admin/cache/purge', bodyOf({ tier: fc.constantFrom('system', 'session', 'content', 'all'), userId: hostileString }).map((body) => ({ method: 'POST', path: '/admin/cache/purge', body })), true],
     ['GET /admin/reconciliation', fc.record({ userId: hostileString, since: hostileString }, { requiredKeys: [] }).map((q) => ({ method: 'GET', path: `/admin/reconciliation?${query(q as Record<string, string>)}` })), true],
     ['GET /admin/reports/usage', fc.record({ since: hostileString }).map((q) => ({ method: 'GET', path: `/admin/reports/usage?${query(q)}` })), true],
+    ['GET /admin/users?email', fc.record({ email: fc.oneof(fc.emailAddress(), hostileString) }, { requiredKeys: [] }).map((q) => ({ method: 'GET', path: `/admin/users?${query(q as Record<string, string>)}` })), true],
+    ['GET /admin/overview', fc.record({ any: hostileString }, { requiredKeys: [] }).map((q) => ({ method: 'GET', path: `/admin/overview?${query(q as Record<string, string>)}` })), true],
   ];
 
   it.each(routes)('%s: never a 5xx, and a 4xx changes nothing', async (_name, calls, asAdmin) => {

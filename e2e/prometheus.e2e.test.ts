@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import { createUser, eventually, freePort, http, startStack, type Stack } from '@qv/testing';
 import { ensureDebianPackage } from '../infra/prometheus/ensure-promtool';
 
 /**
@@ -14,17 +13,6 @@ import { ensureDebianPackage } from '../infra/prometheus/ensure-promtool';
  */
 const ROOT = join(__dirname, '..');
 const SCRAPED = ['api-service', 'quota-service', 'cache-service', 'enrichment-worker', 'ledger-consumer'] as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sample { metric: Record<string, string>; value: [number, string] }
 

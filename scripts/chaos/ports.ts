@@ -1,15 +1,3 @@
-import { createServer } from 'node:net';
-
-/** A TCP port nothing listens on right now (the kernel's pick), for a server this run starts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../libs/testing/src/ports';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

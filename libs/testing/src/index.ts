@@ -4,3 +4,4 @@ export * from './database';
 export * from './processes';
 export * from './stack';
 export * from './http';
+export * from './ports';
