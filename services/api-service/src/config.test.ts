@@ -1,9 +1,9 @@
 import { ConfigError } from '@qv/config';
-import { loadApiConfig } from './config';
+import { loadConfig } from './config';
 
 describe('api-service config', () => {
   it('defaults: metrics on port 9464 (infra/k8s, infra/prometheus), no CORS, 20 failed authentications a minute, 5 s caches', () => {
-    const config = loadApiConfig({});
+    const config = loadConfig({});
     expect(config).toMatchObject({
       OPS_PORT: 9464,
       CORS_ORIGINS: [],
@@ -16,13 +16,13 @@ describe('api-service config', () => {
   });
 
   it('CORS_ORIGINS: exact origins, comma-separated', () => {
-    expect(loadApiConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
   });
 
   it.each(['*', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://APP.example.com', 'https://app.example.com:443'])(
     'CORS_ORIGINS refuses %s (not an origin as a browser sends it)',
     (origin) => {
-      expect(() => loadApiConfig({ CORS_ORIGINS: `https://ok.example.com,${origin}` })).toThrow(ConfigError);
+      expect(() => loadConfig({ CORS_ORIGINS: `https://ok.example.com,${origin}` })).toThrow(ConfigError);
     },
   );
 });

@@ -1,7 +1,7 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
 import { z } from 'zod';
 
-export const apiConfigSchema = z.object({
+export const configSchema = z.object({
   ...commonEnv,
   PORT: port(3000),
   /** The operations port: /metrics (not on the public PORT, where it is 404), /healthz, /readyz. */
@@ -52,7 +52,7 @@ export const apiConfigSchema = z.object({
   /** Longest wait in that line before 429 USER_REQUEST_RATE_EXCEEDED. */
   ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500),
 });
-export type ApiConfig = z.infer<typeof apiConfigSchema>;
+export type Config = z.infer<typeof configSchema>;
 
 /** Each origin exactly as a browser sends it: http(s)://host[:port], no path, no trailing slash, no `*`. */
 function corsOrigins(value: string, ctx: z.RefinementCtx): string[] {
@@ -71,4 +71,6 @@ function corsOrigins(value: string, ctx: z.RefinementCtx): string[] {
   return origins;
 }
 
-export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parseConfig(apiConfigSchema, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'] });
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'] });
+}

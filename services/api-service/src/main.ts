@@ -16,7 +16,7 @@ import { adminDlqRoutes } from './routes/admin/dlq.routes';
 import { adminLedgerRoutes } from './routes/admin/ledger.routes';
 import { adminOverviewRoutes } from './routes/admin/overview.routes';
 import { DeadLettersRepository } from './repositories/dead-letters.repository';
-import { loadApiConfig } from './config';
+import { loadConfig } from './config';
 import { ItemWriter } from './repositories/items.repository';
 import { OutboxPublisher } from './repositories/outbox.publisher';
 import { QuotaClient } from './repositories/quota.client';
@@ -31,7 +31,7 @@ import { BatchedUsageEventsPublisher } from './repositories/batched-usage-events
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 
 async function main(): Promise<void> {
-  const config = loadApiConfig();
+  const config = loadConfig();
   const logger = createLogger('api-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('api-service');
   // One pool for the process: the accept path's write and the outbox sent marks run on it straight

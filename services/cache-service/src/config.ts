@@ -1,7 +1,7 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
-export const CacheServiceConfig = z.object({
+export const configSchema = z.object({
   ...commonEnv,
   PORT: port(3003),
   /** How long a single-flight lease lives if its holder neither puts nor releases (crashed). */
@@ -16,8 +16,8 @@ export const CacheServiceConfig = z.object({
   SERVICE_TOKEN_WORKER: serviceToken(),
   SERVICE_TOKEN_METRICS: serviceToken(),
 });
-export type CacheServiceConfig = z.infer<typeof CacheServiceConfig>;
+export type Config = z.infer<typeof configSchema>;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): CacheServiceConfig {
-  return parseConfig(CacheServiceConfig, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });
 }

@@ -2,7 +2,7 @@ import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@q
 import { JOB_CATALOG } from '@qv/contracts';
 import { z } from 'zod';
 
-export const workerConfigSchema = z.object({
+export const configSchema = z.object({
   ...commonEnv,
   /** Health and metrics only; the work comes from the queue. */
   PORT: port(3002),
@@ -44,7 +44,8 @@ export const workerConfigSchema = z.object({
   /** The scraper's credential, needed for /metrics on this operations port. */
   SERVICE_TOKEN_METRICS: serviceToken(),
 });
-export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+export type Config = z.infer<typeof configSchema>;
 
-export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig =>
-  parseConfig(workerConfigSchema, env, { requiredInProduction: ['SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env, { requiredInProduction: ['SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'] });
+}

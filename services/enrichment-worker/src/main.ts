@@ -9,13 +9,13 @@ import { createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
 import { CIRCUIT_STATE, createCircuitStateGauge, registerQueueMetrics } from './domain/queue-metrics';
-import { loadWorkerConfig } from './config';
+import { loadConfig } from './config';
 import { ItemsRepository } from './repositories/items.repository';
 import { UsageEventsPublisher } from './repositories/usage-events.publisher';
 import { startEnrichmentWorker } from './worker';
 
 async function main(): Promise<void> {
-  const config = loadWorkerConfig();
+  const config = loadConfig();
   const llmConfig = resolveLlmConfig(process.env);
   const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('enrichment-worker');

@@ -1,7 +1,7 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
-export const ledgerConfigSchema = z.object({
+export const configSchema = z.object({
   ...commonEnv,
   PORT: port(3004),
   LEDGER_CONCURRENCY: positiveInt(16),
@@ -24,7 +24,8 @@ export const ledgerConfigSchema = z.object({
   /** The scraper's credential, needed for /metrics on this operations port (this service calls no other). */
   SERVICE_TOKEN_METRICS: serviceToken(),
 });
-export type LedgerConfig = z.infer<typeof ledgerConfigSchema>;
+export type Config = z.infer<typeof configSchema>;
 
-export const loadLedgerConfig = (env: NodeJS.ProcessEnv = process.env): LedgerConfig =>
-  parseConfig(ledgerConfigSchema, env, { requiredInProduction: ['SERVICE_TOKEN_METRICS'] });
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env, { requiredInProduction: ['SERVICE_TOKEN_METRICS'] });
+}

@@ -7,13 +7,13 @@ import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, Serv
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
 import { Pool } from 'pg';
-import { loadLedgerConfig } from './config';
+import { loadConfig } from './config';
 import { startReconcileJob } from './jobs/reconcile.job';
 import { startUsageEventsWorker } from './jobs/usage-events.worker';
 import { countSettledUsage, sweepMetricsLogger } from './domain/ledger-metrics';
 
 async function main(): Promise<void> {
-  const config = loadLedgerConfig();
+  const config = loadConfig();
   const logger = createLogger('ledger-consumer', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('ledger-consumer');
   // One pool for the process. Events are applied, and the sweeper sweeps, with statements straight

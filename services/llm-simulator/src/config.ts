@@ -1,7 +1,7 @@
 import { commonEnv, parseConfig, port } from '@qv/config';
 import { z } from 'zod';
 
-export const SimulatorConfig = z.object({
+export const configSchema = z.object({
   NODE_ENV: commonEnv.NODE_ENV,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   SHUTDOWN_TIMEOUT_MS: commonEnv.SHUTDOWN_TIMEOUT_MS,
@@ -11,8 +11,8 @@ export const SimulatorConfig = z.object({
   /** The model it lists and answers as when a request names none. */
   SIM_MODEL: z.string().min(1).default('sim-1'),
 });
-export type SimulatorConfig = z.infer<typeof SimulatorConfig>;
+export type Config = z.infer<typeof configSchema>;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
-  return parseConfig(SimulatorConfig, env);
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env);
 }

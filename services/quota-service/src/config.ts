@@ -1,7 +1,7 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
-const QuotaServiceEnv = z.object({
+export const configSchema = z.object({
   ...commonEnv,
   PORT: port(3001),
   /** How long a reservation may stay in flight before the sweeper expires it (seconds). */
@@ -21,10 +21,10 @@ const QuotaServiceEnv = z.object({
   SERVICE_TOKEN_METRICS: serviceToken(),
   SERVICE_TOKEN_WORKER: serviceToken(),
 });
-export type QuotaServiceConfig = z.infer<typeof QuotaServiceEnv>;
+export type Config = z.infer<typeof configSchema>;
 
-export function loadQuotaServiceConfig(env: NodeJS.ProcessEnv = process.env): QuotaServiceConfig {
-  return parseConfig(QuotaServiceEnv, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'] });
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(configSchema, env, { requiredInProduction: ['SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'] });
 }
 
 /** The URL with `-c statement_timeout=<ms>` added to its libpq `options` (node-postgres reads them). */

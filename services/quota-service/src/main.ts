@@ -4,10 +4,10 @@ startTelemetry('quota-service');
 import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { Pool } from 'pg';
 import { createApp } from './app';
-import { loadQuotaServiceConfig, withStatementTimeout } from './config';
+import { loadConfig, withStatementTimeout } from './config';
 
 async function main(): Promise<void> {
-  const config = loadQuotaServiceConfig();
+  const config = loadConfig();
   const logger = createLogger('quota-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('quota-service');
   // One node-postgres pool for the process, and no ORM: every route is a statement or two of
