@@ -5,6 +5,8 @@ import type { ServiceAuthenticator } from './service-auth';
 
 export interface OperationsServerOptions extends Omit<HttpAppOptions, 'bodyLimit' | 'serviceAuth'> {
   port: number;
+  /** The interface to bind: the service's HOST. */
+  host: string;
   /** Who may scrape /metrics: build it with the `metrics` caller (/healthz and /readyz stay open). */
   serviceAuth: ServiceAuthenticator;
 }
@@ -17,5 +19,5 @@ export function serveOperations(options: OperationsServerOptions): Promise<Runni
   const app = createHttpApp(options);
   app.use(notFoundHandler());
   app.use(errorMiddleware(options.logger));
-  return listen(app, options.port);
+  return listen(app, options.port, options.host);
 }

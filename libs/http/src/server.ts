@@ -10,14 +10,14 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-/**
- * Binds `host` (default: HOST from the environment, else 127.0.0.1 — loopback unless a deployment
- * such as docker-compose asks for 0.0.0.0, so a dev machine never exposes internal services).
- */
 /** Connections the kernel queues before accept(); Linux caps it at net.core.somaxconn. */
 const LISTEN_BACKLOG = 4096;
 
-export function listen(app: Express, port: number, host = process.env.HOST || '127.0.0.1'): Promise<RunningServer> {
+/**
+ * Binds `host`, the service's parsed HOST (libs/config commonEnv): loopback unless a deployment such
+ * as docker-compose asks for 0.0.0.0, so a dev machine never exposes internal services.
+ */
+export function listen(app: Express, port: number, host: string): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     // A deep accept queue: a burst of connections waits for accept() instead of being reset.
     const server = app.listen(port, host, LISTEN_BACKLOG, (err?: Error) => {

@@ -121,9 +121,9 @@ async function main(): Promise<void> {
     adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
-  const server = await listen(app, config.PORT);
+  const server = await listen(app, config.PORT, config.HOST);
   // /metrics lives here, off the public port; only the scraper's credential reads it.
-  const ops = await serveOperations({ port: config.OPS_PORT, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
+  const ops = await serveOperations({ port: config.OPS_PORT, host: config.HOST, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
   const stopHousekeeping = startHousekeeping(prisma, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });
   const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
   logger.info({ port: server.port, opsPort: ops.port }, 'api-service listening');

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       { name: 'postgres', check: () => pgRepo.ping() },
     ],
   });
-  const server = await listen(app, config.PORT);
+  const server = await listen(app, config.PORT, config.HOST);
   const stopCleanup = scheduleCleanup(() => cache.cleanup(), config.CACHE_CLEANUP_INTERVAL_MS, logger);
   logger.info({ port: server.port }, 'cache-service listening');
 

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
 
   const server = await serveOperations({
     port: config.PORT,
+    host: config.HOST,
     service: 'enrichment-worker',
     logger,
     metrics,

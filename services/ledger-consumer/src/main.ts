@@ -53,6 +53,7 @@ async function main(): Promise<void> {
 
   const server = await serveOperations({
     port: config.PORT,
+    host: config.HOST,
     service: 'ledger-consumer',
     logger,
     metrics,

@@ -1,10 +1,13 @@
 import { commonEnv, parseConfig, port } from '@qv/config';
 import { z } from 'zod';
 
+/** The common variables but PostgreSQL's and Redis's: the simulator keeps no state. */
 export const configSchema = z.object({
   NODE_ENV: commonEnv.NODE_ENV,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
+  OTEL_EXPORTER_OTLP_ENDPOINT: commonEnv.OTEL_EXPORTER_OTLP_ENDPOINT,
   SHUTDOWN_TIMEOUT_MS: commonEnv.SHUTDOWN_TIMEOUT_MS,
+  HOST: commonEnv.HOST,
   PORT: port(3005),
   /** Added to every call, before any directive latency: a model's base response time. */
   SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0),

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('llm-simulator', config.LOG_LEVEL);
   const app = createApp({ logger, metrics: createMetricsRegistry('llm-simulator'), model: config.SIM_MODEL, baseLatencyMs: config.SIM_LATENCY_MS });
-  const server = await listen(app, config.PORT);
+  const server = await listen(app, config.PORT, config.HOST);
   logger.info({ port: server.port, model: config.SIM_MODEL, latencyMs: config.SIM_LATENCY_MS }, 'llm-simulator listening');
   onShutdown(
     async () => {

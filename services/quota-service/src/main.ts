@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     chargeAdmission: { maxActive: config.CHARGE_ADMISSION_ACTIVE, maxQueued: config.CHARGE_ADMISSION_QUEUE, maxWaitMs: config.CHARGE_ADMISSION_WAIT_MS },
     readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });
-  const server = await listen(app, config.PORT);
+  const server = await listen(app, config.PORT, config.HOST);
   logger.info({ port: server.port, poolSize: config.DB_POOL_SIZE }, 'quota-service listening');
 
   onShutdown(
