@@ -19,6 +19,11 @@ describe('api-service config', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
   });
 
+  it('refuses a bad LLM variable at start, as any other, naming it', () => {
+    expect(() => loadConfig({ LLM_PROVIDER: 'gemini', LLM_TIMEOUT_MS: '-1' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LLM_PROVIDER: 'gemini', LLM_TIMEOUT_MS: '-1' })).toThrow(/LLM_PROVIDER: .*\n.*LLM_TIMEOUT_MS: /);
+  });
+
   it.each(['*', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://APP.example.com', 'https://app.example.com:443'])(
     'CORS_ORIGINS refuses %s (not an origin as a browser sends it)',
     (origin) => {

@@ -1,8 +1,11 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
+import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
+  /** The provider of the OpenAI-compatible POST /v1/chat/completions path. */
+  ...llmEnv,
   PORT: port(3000),
   /** The operations port: /metrics (not on the public PORT, where it is 404), /healthz, /readyz. */
   OPS_PORT: port(9464),

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
 
   // The synchronous OpenAI-compatible path: its usage events go where the worker's go, to ledger-consumer.
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
-  const llm = resolveLlmConfig(process.env);
+  const llm = resolveLlmConfig(config);
   // The worker's breaker policy (enrichment-worker config defaults): a fault seen across several users' calls, never one user's.
   const breaker = new ProviderBreaker(
     { windowMs: 20_000, windowItems: 10, minFailures: 5, minItems: 3, minUsers: 2, failureRatio: 0.5, halfOpenAfterMs: 10_000, probeWaitMs: 500, probeLeaseMs: llm.timeoutMs + 1000 },

@@ -1,9 +1,11 @@
 import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
 import { JOB_CATALOG } from '@qv/contracts';
+import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
+  ...llmEnv,
   /** Health and metrics only; the work comes from the queue. */
   PORT: port(3002),
   CACHE_SERVICE_URL: url('http://127.0.0.1:3003'),

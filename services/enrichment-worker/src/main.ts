@@ -16,7 +16,7 @@ import { startEnrichmentWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const llmConfig = resolveLlmConfig(process.env);
+  const llmConfig = resolveLlmConfig(config);
   const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('enrichment-worker');
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
