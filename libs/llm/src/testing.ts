@@ -1,9 +1,32 @@
 /*
- * Test corpora for the tokenizer and the simulator: deterministic (seeded) texts of an exact
- * length in UTF-16 code units, which is how the API counts an item's 100,000 characters. Shared by
- * libs/llm's and llm-simulator's tests, e2e/pathological-bodies and bench/tokens. Not exported
- * from the lib's index: production code has no use for them.
+ * Test helpers of libs/llm. Corpora for the tokenizer and the simulator: deterministic (seeded)
+ * texts of an exact length in UTF-16 code units, which is how the API counts an item's 100,000
+ * characters, shared by libs/llm's and llm-simulator's tests, e2e/pathological-bodies and
+ * bench/tokens. And `runTask`, one task against a provider without the worker around it, for the
+ * providers' tests. Not exported from the lib's index: production code has no use for them (the
+ * worker runs tasks through its cache, services/enrichment-worker enrich.handler).
  */
+import type { TaskName } from '@qv/contracts';
+import { TASKS, type TaskDefinition, type TaskInput, type TaskOutputs } from './tasks/tasks';
+import type { CompletionResult, LlmProvider } from './types';
+
+/** Runs one task: builds its messages, calls the provider within the task's cap, parses the answer. */
+export async function runTask<K extends TaskName>(
+  provider: LlmProvider,
+  task: K,
+  input: TaskInput,
+  options: { signal?: AbortSignal; model?: string } = {},
+): Promise<{ output: TaskOutputs[K]; result: CompletionResult }> {
+  const definition: TaskDefinition<K> = TASKS[task];
+  const result = await provider.complete({
+    model: options.model,
+    messages: definition.buildMessages(input),
+    maxTokens: definition.completionCap,
+    responseFormat: 'json',
+    signal: options.signal,
+  });
+  return { output: definition.parse(result.text), result };
+}
 
 /** A small deterministic PRNG (mulberry32): the same seed gives the same text on every machine. */
 export function seededRandom(seed: number): () => number {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { LlmError } from '../errors';
-import { runTask, TASKS } from '../tasks/tasks';
+import { TASKS } from '../tasks/tasks';
+import { runTask } from '../testing';
 import { AnthropicProvider } from './anthropic.provider';
 import { createProvider } from './create-provider';
 

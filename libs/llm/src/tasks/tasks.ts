@@ -2,7 +2,7 @@ import type { TaskName } from '@qv/contracts';
 import { z } from 'zod';
 import { LlmError } from '../errors';
 import { countChatTokensBounded, countTokensBounded, countTokensBoundedAsync } from '../tokens';
-import type { ChatMessage, CompletionResult, LlmProvider } from '../types';
+import type { ChatMessage } from '../types';
 
 /** What each task answers, validated before anything is stored or cached. */
 export const TaskOutputSchemas = {
@@ -186,22 +186,4 @@ export async function estimateTokensAsync(input: TaskInput, tasks: readonly Task
   let total = (await countTokensBoundedAsync(userContent(input))) * tasks.length;
   for (const task of tasks) total += FIXED_TOKENS[task];
   return total;
-}
-
-/** Runs one task: builds its messages, calls the provider within the task's cap, parses the answer. */
-export async function runTask<K extends TaskName>(
-  provider: LlmProvider,
-  task: K,
-  input: TaskInput,
-  options: { signal?: AbortSignal; model?: string } = {},
-): Promise<{ output: TaskOutputs[K]; result: CompletionResult }> {
-  const definition: TaskDefinition<K> = TASKS[task];
-  const result = await provider.complete({
-    model: options.model,
-    messages: definition.buildMessages(input),
-    maxTokens: definition.completionCap,
-    responseFormat: 'json',
-    signal: options.signal,
-  });
-  return { output: definition.parse(result.text), result };
 }
