@@ -8,7 +8,7 @@
 //                ledger row. Bounded by the slowest stage, the api-service included.
 //   drain      — the same number of items accepted while the queue is paused, then resumed;
 //                resume → last ledger row. What the workers (and the ledger behind them) sustain.
-// At 200 ms the ideal is workers × WORKER_CONCURRENCY ÷ 0.2 s (each item is one LLM call).
+// At 200 ms the ideal is workers × QUEUE_CONCURRENCY ÷ 0.2 s (each item is one LLM call).
 //
 // CPU per item (bench/support/cpu.ts): each service process's user + system time over the window,
 // PostgreSQL's backends of the run's database and Redis's server, in ms per item; the raw baseline's
@@ -24,7 +24,7 @@ import globalSetup from '../libs/testing/src/global-setup';
 import { createUser, http, startService, startStack, testRedisUrl, type ServiceProcess, type Stack } from '../libs/testing/src';
 import { CpuWindow, formatPerItem, formatResident, profileEnv, redisCpuMs } from './support/cpu';
 
-const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
+const CONCURRENCY = Number(process.env.BENCH_QUEUE_CONCURRENCY ?? 8);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const LATENCIES = (process.env.BENCH_LATENCIES ?? '0,200').split(',').map(Number);
 const PROFILE_ENV = profileEnv();
@@ -96,7 +96,7 @@ async function rawBullmq(jobs: number, concurrency: number): Promise<{ perS: num
 
 async function main(): Promise<void> {
   await globalSetup();
-  console.log(`WORKER_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, one task (one LLM call) per item, enterprise user`);
+  console.log(`QUEUE_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, one task (one LLM call) per item, enterprise user`);
 
   const rawRun = await rawBullmq(RAW_JOBS, CONCURRENCY);
   const raw = rawRun.perS;
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
         const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / latencyMs : Infinity;
         const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : ITEMS_PER_WORKER_0MS * workers);
         const procs = await Promise.all(Array.from({ length: workers }, () =>
-          startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, WORKER_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
+          startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, QUEUE_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
         ));
         extra.push(...procs);
         try {

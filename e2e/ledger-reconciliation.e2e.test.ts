@@ -21,7 +21,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
       env: { DB_POOL_SIZE: '5' },
       serviceEnv: {
         // Retries in tens of ms (the catalog's 5 attempts stay); one test's failures never open the circuit for another item.
-        'enrichment-worker': { RETRY_BASE_DELAY_MS: '20', BREAKER_THRESHOLD: '100000', WORKER_CONCURRENCY: '16' },
+        'enrichment-worker': { RETRY_BASE_DELAY_MS: '20', BREAKER_THRESHOLD: '100000', QUEUE_CONCURRENCY: '16' },
         'ledger-consumer': { RECONCILE_INTERVAL_MS: '250' },
       },
     });

@@ -8,7 +8,7 @@ describe('pipeline: circuit breaker', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      serviceEnv: { 'enrichment-worker': { BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '1000', RETRY_BASE_DELAY_MS: '50', WORKER_CONCURRENCY: '4' } },
+      serviceEnv: { 'enrichment-worker': { BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '1000', RETRY_BASE_DELAY_MS: '50', QUEUE_CONCURRENCY: '4' } },
     });
   }, 90_000);
   afterAll(async () => {

@@ -17,7 +17,7 @@ describe('pipeline: retries, dead letters, replay', () => {
     stack = await startStack({
       serviceEnv: {
         // A circuit opened by one test's failures must not fail another's calls fast.
-        'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000', WORKER_CONCURRENCY: '8' },
+        'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000', QUEUE_CONCURRENCY: '8' },
       },
     });
     sim = stack.services['llm-simulator']!.url;

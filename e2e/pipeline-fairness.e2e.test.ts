@@ -19,7 +19,7 @@ describe('pipeline: fairness between users in the queue', () => {
 
   beforeAll(async () => {
     // Two job slots and 600 ms per call: A's burst backs the queue up for about 9 s.
-    stack = await startStack({ serviceEnv: { 'enrichment-worker': { WORKER_CONCURRENCY: String(CONCURRENCY) } } });
+    stack = await startStack({ serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: String(CONCURRENCY) } } });
     redis = createRedis(testRedisUrl());
     queue = new Queue(QUEUE_NAMES.enrichment, { connection: redis, prefix: bullPrefix(stack.redisPrefix) });
   }, 90_000);

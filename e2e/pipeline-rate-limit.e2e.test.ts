@@ -16,7 +16,7 @@ describe('pipeline: provider rate limit', () => {
   const run = Date.now().toString(36);
 
   beforeAll(async () => {
-    stack = await startStack({ serviceEnv: { 'enrichment-worker': { WORKER_CONCURRENCY: '8', RETRY_BASE_DELAY_MS: '50' } } });
+    stack = await startStack({ serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: '8', RETRY_BASE_DELAY_MS: '50' } } });
     redis = createRedis(testRedisUrl());
     queue = new Queue(QUEUE_NAMES.enrichment, { connection: redis, prefix: bullPrefix(stack.redisPrefix) });
   }, 90_000);

@@ -50,7 +50,7 @@ describe('pipeline: Redis restarted under load', () => {
       serviceEnv: {
         'api-service': { ENQUEUE_TIMEOUT_MS: '300' },
         // Few slots, so most of the first batch is still waiting in Redis when it goes.
-        'enrichment-worker': { WORKER_CONCURRENCY: '2', RETRY_BASE_DELAY_MS: '50', CACHE_TIMEOUT_MS: '500' },
+        'enrichment-worker': { QUEUE_CONCURRENCY: '2', RETRY_BASE_DELAY_MS: '50', CACHE_TIMEOUT_MS: '500' },
       },
     });
   }, 90_000);

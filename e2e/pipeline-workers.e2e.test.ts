@@ -27,9 +27,9 @@ describe('pipeline: worker processes', () => {
   const startWorker = async (env: Record<string, string> = {}) => {
     const worker = await startService('enrichment-worker', {
       ...stack.envFor('enrichment-worker'),
-      WORKER_CONCURRENCY: '10',
-      JOB_LOCK_MS: '2000',
-      STALLED_INTERVAL_MS: '1000',
+      QUEUE_CONCURRENCY: '10',
+      QUEUE_LOCK_MS: '2000',
+      QUEUE_STALL_CHECK_INTERVAL_MS: '1000',
       CACHE_WAIT_MS: '1000',
       ...env,
     });
@@ -101,7 +101,7 @@ describe('pipeline: worker processes', () => {
   }, 60_000);
 
   it('a job that stalls past the stall limit reaches the dead-letter queue and its reservation is released', async () => {
-    const env = { MAX_STALLED_COUNT: '0' };
+    const env = { QUEUE_MAX_STALLS: '0' };
     const first = await startWorker(env);
     const user = await proUser();
     const [id] = await postMany(user.key, [`A job whose worker dies. stall-${run} [sim:latency_ms=8000]`]);

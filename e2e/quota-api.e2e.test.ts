@@ -4,7 +4,7 @@ import { createUser, eventually, http, startStack, type Stack } from '@qv/testin
 describe('quota through the public API', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ serviceEnv: { 'enrichment-worker': { WORKER_CONCURRENCY: '16' } } });
+    stack = await startStack({ serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: '16' } } });
   }, 90_000);
   afterAll(async () => {
     await stack?.stop();

@@ -99,7 +99,7 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
     cluster = await startRedisCluster();
     stack = await startStack({
       env: { REDIS_URL: cluster.url },
-      serviceEnv: { 'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000', WORKER_CONCURRENCY: '8' } },
+      serviceEnv: { 'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000', QUEUE_CONCURRENCY: '8' } },
     });
     redis = createRedis(cluster.url);
   }, 120_000);

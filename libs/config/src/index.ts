@@ -6,3 +6,4 @@
 export * from './parse-config';
 export * from './fields';
 export * from './common-env';
+export * from './queue-consumer-env';

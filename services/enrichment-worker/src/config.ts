@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken, url } from '@qv/config';
 import { JOB_CATALOG } from '@qv/contracts';
 import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
@@ -12,17 +12,14 @@ export const configSchema = z.object({
   CACHE_TIMEOUT_MS: positiveInt(2000),
   /** How long a cache miss waits for another worker computing the same key before going alone. */
   CACHE_WAIT_MS: positiveInt(10_000),
-  WORKER_CONCURRENCY: positiveInt(8),
   /**
    * First retry delay; later ones double, with jitter (libs/queue jitteredBackoff): the catalog's 5
    * attempts of an item failing on its own wait at most 0.5 + 1 + 2 + 4 = 7.5 s in all, so it reaches
    * the dead-letter queue well within 15 s, while a provider outage is met by the breaker instead.
    */
   RETRY_BASE_DELAY_MS: positiveInt(JOB_CATALOG.enrich.backoff.delay),
-  /** BullMQ stall detection: a job whose lock is not renewed for this long is stalled. */
-  JOB_LOCK_MS: positiveInt(30_000),
-  STALLED_INTERVAL_MS: positiveInt(30_000),
-  MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(1),
+  /** A stalled enrichment is charged and may have called the LLM: one stall, then the dead-letter queue. */
+  ...queueConsumerEnv({ concurrency: 8, lockMs: 30_000, stallCheckIntervalMs: 30_000, maxStalls: 1 }),
   /**
    * The circuit breaker opens on a fault of the provider, never of one item (domain/provider-breaker.ts):
    * at least BREAKER_THRESHOLD failed calls (5xx, timeouts, network) in the last BREAKER_WINDOW_MS,

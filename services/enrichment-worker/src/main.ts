@@ -74,11 +74,11 @@ async function main(): Promise<void> {
   const running = startEnrichmentWorker(deps, {
     connection: createRedis(config.REDIS_URL),
     prefix: bullPrefix(config.REDIS_PREFIX),
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency: config.QUEUE_CONCURRENCY,
     retryBaseDelayMs: config.RETRY_BASE_DELAY_MS,
-    lockDurationMs: config.JOB_LOCK_MS,
-    stalledIntervalMs: config.STALLED_INTERVAL_MS,
-    maxStalledCount: config.MAX_STALLED_COUNT,
+    lockDurationMs: config.QUEUE_LOCK_MS,
+    stalledIntervalMs: config.QUEUE_STALL_CHECK_INTERVAL_MS,
+    maxStalledCount: config.QUEUE_MAX_STALLS,
     deadLetterSweepMs: config.DEAD_LETTER_SWEEP_MS,
   });
 
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       { name: 'worker', check: async () => { if (!running.worker.isRunning()) throw new Error('not running'); } },
     ],
   });
-  logger.info({ port: server.port, provider: provider.name, model: provider.model, concurrency: config.WORKER_CONCURRENCY }, 'enrichment-worker running');
+  logger.info({ port: server.port, provider: provider.name, model: provider.model, concurrency: config.QUEUE_CONCURRENCY }, 'enrichment-worker running');
 
   onShutdown(async () => {
     await running.stop();

@@ -1,10 +1,9 @@
-import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
+import { commonEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
   PORT: port(3004),
-  LEDGER_CONCURRENCY: positiveInt(16),
   /** How often unsettled reservations are expired and orphans voided. */
   SWEEP_INTERVAL_MS: positiveInt(10_000),
   /** A reservation whose item never got stored is voided after this long. */
@@ -17,10 +16,8 @@ export const configSchema = z.object({
    * wait for the reservation's row lock included, as the interactive transaction's 10 s did before.
    */
   LEDGER_STATEMENT_TIMEOUT_MS: positiveInt(10_000),
-  /** BullMQ stall detection for usage events (see jobs/usage-events.worker.ts). */
-  LEDGER_LOCK_DURATION_MS: positiveInt(30_000),
-  LEDGER_STALLED_INTERVAL_MS: positiveInt(15_000),
-  LEDGER_MAX_STALLED_COUNT: positiveInt(5),
+  /** Usage events: many small statements at once; a crashed consumer's go to another (jobs/usage-events.worker.ts). */
+  ...queueConsumerEnv({ concurrency: 16, lockMs: 30_000, stallCheckIntervalMs: 15_000, maxStalls: 5 }),
   /** The scraper's credential, needed for /metrics on this operations port (this service calls no other). */
   SERVICE_TOKEN_METRICS: serviceToken(),
 });

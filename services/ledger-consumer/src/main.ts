@@ -32,10 +32,10 @@ async function main(): Promise<void> {
     logger,
     applied: new Counter({ name: 'ledger_events_total', help: 'Usage events by type and outcome (applied, duplicate, deferred)', labelNames: ['type', 'outcome'], registers: [metrics] }),
     options: {
-      concurrency: config.LEDGER_CONCURRENCY,
-      lockDurationMs: config.LEDGER_LOCK_DURATION_MS,
-      stalledIntervalMs: config.LEDGER_STALLED_INTERVAL_MS,
-      maxStalledCount: config.LEDGER_MAX_STALLED_COUNT,
+      concurrency: config.QUEUE_CONCURRENCY,
+      lockDurationMs: config.QUEUE_LOCK_MS,
+      stalledIntervalMs: config.QUEUE_STALL_CHECK_INTERVAL_MS,
+      maxStalledCount: config.QUEUE_MAX_STALLS,
     },
   });
   countSettledUsage(metrics, worker);
