@@ -19,7 +19,7 @@ export const EXACTNESS_LIMITS = [
 /** quota-service's per-user admission gate as shipped, or opened so every charge reaches PostgreSQL. */
 export const GATES = {
   default: {},
-  open: { CHARGE_ADMISSION_QUEUE: '100000', CHARGE_ADMISSION_WAIT_MS: '600000', CHARGE_TIMEOUT_MS: '600000' },
+  open: { CHARGE_ADMISSION_QUEUE: '100000', CHARGE_ADMISSION_WAIT_MS: '600000', DB_STATEMENT_TIMEOUT_MS: '600000' },
 } as const;
 export type GateName = keyof typeof GATES;
 

@@ -7,3 +7,5 @@ export * from './parse-config';
 export * from './fields';
 export * from './common-env';
 export * from './queue-consumer-env';
+export * from './database-env';
+export * from './cache-client-env';

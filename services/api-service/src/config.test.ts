@@ -2,7 +2,7 @@ import { ConfigError } from '@qv/config';
 import { loadConfig } from './config';
 
 describe('api-service config', () => {
-  it('defaults: metrics on port 9464 (infra/k8s, infra/prometheus), no CORS, 20 failed authentications a minute, 5 s caches', () => {
+  it('defaults: metrics on port 9464 (infra/k8s, infra/prometheus), no CORS, 20 failed authentications a minute, 5 s caches, a 1 s cache-service deadline, 20 connections', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       OPS_PORT: 9464,
@@ -12,6 +12,8 @@ describe('api-service config', () => {
       AUTH_FAILURE_WINDOW_MS: 60_000,
       AUTH_CACHE_TTL_MS: 5000,
       AUTH_NEGATIVE_CACHE_TTL_MS: 5000,
+      CACHE_TIMEOUT_MS: 1000,
+      DB_POOL_SIZE: 20,
     });
   });
 

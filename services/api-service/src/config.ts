@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
+import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
 import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
@@ -12,7 +12,8 @@ export const configSchema = z.object({
   QUOTA_SERVICE_URL: url('http://127.0.0.1:3001'),
   /** Past this the charge is abandoned and the request refused with 503 (fail closed). */
   QUOTA_TIMEOUT_MS: positiveInt(2000),
-  CACHE_SERVICE_URL: url('http://127.0.0.1:3003'),
+  /** A short deadline: the chat path's answer must not wait on a slow cache. */
+  ...cacheClientEnv({ timeoutMs: 1000 }),
   /** This service's credential, sent to quota-service and cache-service (SECURITY.md). */
   SERVICE_TOKEN_API: serviceToken(),
   /** The scraper's credential, needed for /metrics on OPS_PORT. */
@@ -29,7 +30,7 @@ export const configSchema = z.object({
   IDEMPOTENCY_TTL_HOURS: positiveInt(24),
   /** An in-progress idempotency key older than this belongs to a crashed request and may be resumed. */
   IDEMPOTENCY_LOCK_SECONDS: positiveInt(30),
-  DB_POOL_SIZE: positiveInt(20),
+  ...dbPoolEnv(20),
   /** Sent outbox rows are deleted after this many hours. */
   OUTBOX_RETENTION_HOURS: positiveInt(24),
   HOUSEKEEPING_INTERVAL_MS: positiveInt(60_000),

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     { onStateChange: ({ from, to, reason }) => logger.warn({ from, to, reason }, 'chat path: LLM circuit state change') },
   );
   // A short deadline: the cache only saves money, a slow one must not hold the answer (fail open).
-  const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 1000, credential: config.SERVICE_TOKEN_API });
+  const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, credential: config.SERVICE_TOKEN_API });
   const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
   const chatRoutes =
     llm.provider === 'anthropic'

@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
+import { commonEnv, dbPoolEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
@@ -10,7 +10,7 @@ export const configSchema = z.object({
   SINGLE_FLIGHT_WAIT_MS: positiveInt(10_000),
   /** Period of the job that deletes expired ai_cache rows. */
   CACHE_CLEANUP_INTERVAL_MS: positiveInt(60_000),
-  DB_POOL_SIZE: positiveInt(10),
+  ...dbPoolEnv(10),
   /** Credentials this service authenticates (SECURITY.md): api-service operates the cache, the worker reads and fills it, the scraper reads /metrics. */
   SERVICE_TOKEN_API: serviceToken(),
   SERVICE_TOKEN_WORKER: serviceToken(),

@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken, url } from '@qv/config';
+import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken } from '@qv/config';
 import { JOB_CATALOG } from '@qv/contracts';
 import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
@@ -8,8 +8,7 @@ export const configSchema = z.object({
   ...llmEnv,
   /** Health and metrics only; the work comes from the queue. */
   PORT: port(3002),
-  CACHE_SERVICE_URL: url('http://127.0.0.1:3003'),
-  CACHE_TIMEOUT_MS: positiveInt(2000),
+  ...cacheClientEnv({ timeoutMs: 2000 }),
   /** How long a cache miss waits for another worker computing the same key before going alone. */
   CACHE_WAIT_MS: positiveInt(10_000),
   /**
@@ -37,7 +36,7 @@ export const configSchema = z.object({
   BREAKER_HALF_OPEN_MS: positiveInt(10_000),
   /** How often failed jobs are checked for ones that never reached the dead-letter queue (stalls, crashes). */
   DEAD_LETTER_SWEEP_MS: positiveInt(5_000),
-  DB_POOL_SIZE: positiveInt(10),
+  ...dbPoolEnv(10),
   /** This worker's credential, sent to cache-service (SECURITY.md). */
   SERVICE_TOKEN_WORKER: serviceToken(),
   /** The scraper's credential, needed for /metrics on this operations port. */

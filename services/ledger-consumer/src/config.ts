@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken } from '@qv/config';
+import { commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, port, positiveInt, queueConsumerEnv, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
@@ -10,12 +10,9 @@ export const configSchema = z.object({
   ORPHAN_GRACE_SECONDS: positiveInt(300),
   /** How often drift is recomputed for the metric and the log. */
   RECONCILE_INTERVAL_MS: positiveInt(60_000),
-  DB_POOL_SIZE: positiveInt(10),
-  /**
-   * statement_timeout of the consumer's connections: bounds an event's apply (one statement), its
-   * wait for the reservation's row lock included, as the interactive transaction's 10 s did before.
-   */
-  LEDGER_STATEMENT_TIMEOUT_MS: positiveInt(10_000),
+  ...dbPoolEnv(10),
+  /** An event's apply is one statement; 10 s bounds it and its wait for the reservation's row lock. */
+  ...dbStatementTimeoutEnv(10_000),
   /** Usage events: many small statements at once; a crashed consumer's go to another (jobs/usage-events.worker.ts). */
   ...queueConsumerEnv({ concurrency: 16, lockMs: 30_000, stallCheckIntervalMs: 15_000, maxStalls: 5 }),
   /** The scraper's credential, needed for /metrics on this operations port (this service calls no other). */

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // One pool for the process. Events are applied, and the sweeper sweeps, with statements straight
   // on node-postgres (see libs/ledger/README.md for what Prisma's client layer cost); only the
   // reconciliation (an admin read) goes through Prisma, over the same connections.
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.LEDGER_STATEMENT_TIMEOUT_MS });
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.DB_STATEMENT_TIMEOUT_MS });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const redis = createRedis(config.REDIS_URL);

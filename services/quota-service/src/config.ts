@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
+import { commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
@@ -6,10 +6,9 @@ export const configSchema = z.object({
   PORT: port(3001),
   /** How long a reservation may stay in flight before the sweeper expires it (seconds). */
   RESERVATION_TTL_SECONDS: positiveInt(900),
-  /** PostgreSQL connections of this process; every charge holds one for its transaction. */
-  DB_POOL_SIZE: positiveInt(20),
-  /** statement_timeout of this process's connections (ms): bounds a charge, its wait for the user's lock included. */
-  CHARGE_TIMEOUT_MS: positiveInt(5_000),
+  ...dbPoolEnv(20),
+  /** Bounds a charge, its wait for the user's lock included. */
+  ...dbStatementTimeoutEnv(5_000),
   /** Charges of one user decided at once by this process (they serialise on the user's lock anyway). */
   CHARGE_ADMISSION_ACTIVE: positiveInt(2),
   /** Charges of one user allowed to wait for those; one more is 429 USER_REQUEST_RATE_EXCEEDED at once. */
