@@ -31,7 +31,8 @@ export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options
   const enrichmentQueue: Queue = deps.enrichmentQueue;
   const enrichOrDecide = async (payload: EnrichmentJob, job: Job): Promise<void> => {
     try {
-      await enrich(deps, job.id!, payload);
+      // A job that failed before is a retry to the breaker: its calls say nothing new about the provider.
+      await enrich(deps, job.id!, payload, { retry: job.attemptsMade > 0 });
     } catch (err) {
       const decision = decideRetry(err);
       if (decision.kind === 'circuit_open') {

@@ -14,16 +14,20 @@
  * so an outage that starts after a healthy spell shows within a few new items instead of waiting
  * for the healthy calls to age out (while the first failing items burn their attempts).
  *
+ * An item's retries (a job's later attempts, a synchronous call's second try) update its entry while
+ * it is in the window but never add one: an item failing on its own input that retries past its
+ * window would otherwise come back as a new failing item each time, and a few such items would
+ * outvote the healthy ones around them (seen in the chaos run: 11 % of items failing their first
+ * calls opened the circuit every few seconds). The provider's health is read from items' first
+ * attempts, which an outage fails as surely as any retry.
+ *
  * Open: every call is refused (`retryAfterMs` until it half-opens), so an outage costs no calls
  * and no attempts. Half-open: one trial call at a time; the others are refused for
  * `probeWaitMs`. A successful trial closes the circuit (and empties the window). A failed trial
- * reopens it when it is new evidence: a second distinct item failing in this half-open spell, or
- * the first failed trial of an item that was not already failing in the window. An item already
- * failing (a retry), or failing its trial again, alone, may be its own fault: the circuit stays
- * half-open and the next call is the trial. So items that fail on their own input and happen to be
- * first in line cannot keep the queue held (seen in the chaos run: 11 % of items failing their
- * first calls, from many users, reopened it every 10 s), while a continuing outage (trials from
- * distinct items failing) keeps it open, each spell costing one or two calls.
+ * reopens it only when another item's trial failed in the same half-open spell: one item failing
+ * may be its own fault (a poison item first in line), two distinct items failing one after the
+ * other, with no success between, is the provider. So a continuing outage keeps it open at the
+ * cost of two calls per spell, while an item failing on its own input cannot keep the queue held.
  */
 export interface BreakerPolicy {
   /** How far back failed calls count, and the oldest first call an item in the window may have (ms). */
@@ -53,6 +57,8 @@ export type CallOutcome = 'success' | 'failure' | 'neutral';
 export interface CallOrigin {
   itemId: string;
   userId: string;
+  /** A later attempt of an item that already failed once: it updates the item's entry, never adds one. */
+  retry?: boolean;
 }
 
 /** An admitted call, handed back with its outcome. */
@@ -91,8 +97,6 @@ export class ProviderBreaker {
   /** Counts the times the circuit opened from closed; a ticket from an earlier episode changes nothing. */
   private episode = 0;
   private probe: { itemId: string; since: number } | null = null;
-  /** Items whose trial failed since the circuit opened (this episode). */
-  private readonly failedTrials = new Set<string>();
   /** Items whose trial failed in the current half-open spell. */
   private readonly spellFailures = new Set<string>();
 
@@ -157,7 +161,6 @@ export class ProviderBreaker {
     const now = this.now();
     // Pruned first, so an item whose first call left the window comes back as a new one.
     this.prune(now);
-    const wasFailing = this.items.get(ticket.origin.itemId)?.failed === true;
     if (outcome !== 'neutral') this.push(now, ticket.origin, outcome === 'failure');
     this.prune(now);
 
@@ -168,14 +171,9 @@ export class ProviderBreaker {
       if (outcome === 'success') return this.close(`trial call for ${ticket.origin.itemId} succeeded`);
       if (outcome === 'neutral') return;
       const item = ticket.origin.itemId;
-      const repeated = this.failedTrials.has(item);
-      const another = [...this.spellFailures].some((other) => other !== item);
-      this.failedTrials.add(item);
+      const others = [...this.spellFailures].filter((other) => other !== item);
       this.spellFailures.add(item);
-      // New evidence of a provider fault: a second distinct item failing in this spell, or an item
-      // failing its first trial that was not failing before it (a retry of an item already failing
-      // may be failing on its own input; it gets no second say until another item agrees).
-      if (another || (!repeated && !wasFailing)) this.open(now, `trial call for ${item} failed`);
+      if (others.length > 0) this.open(now, `trial calls for ${item} and ${others[0]} failed`);
       return;
     }
 
@@ -196,10 +194,7 @@ export class ProviderBreaker {
   }
 
   private open(now: number, reason: string): void {
-    if (this.state === 'closed') {
-      this.episode++;
-      this.failedTrials.clear();
-    }
+    if (this.state === 'closed') this.episode++;
     this.openedAt = now;
     this.probe = null;
     this.transition('open', reason);
@@ -211,7 +206,6 @@ export class ProviderBreaker {
     this.failingByUser.clear();
     this.failures.length = 0;
     this.failuresHead = 0;
-    this.failedTrials.clear();
     this.spellFailures.clear();
     this.transition('closed', reason);
   }
@@ -229,6 +223,7 @@ export class ProviderBreaker {
       if (known.failed !== failed) this.setFailing(known, failed);
       return; // keeps its place: a retry is not a new item
     }
+    if (origin.retry) return; // it had its say on its first attempt
     const item: WindowItem = { firstAt: now, userId: origin.userId, failed: false };
     this.items.set(origin.itemId, item);
     if (failed) this.setFailing(item, true);

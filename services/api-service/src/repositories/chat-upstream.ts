@@ -122,7 +122,7 @@ export class ChatUpstream {
 
   private async withRetries<T>(origin: CallOrigin, call: () => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const admission = this.options.breaker.admit(origin);
+      const admission = this.options.breaker.admit(attempt === 1 ? origin : { ...origin, retry: true });
       if (!admission.allowed) throw new CircuitOpenError(admission.retryAfterMs);
       try {
         const result = await call();

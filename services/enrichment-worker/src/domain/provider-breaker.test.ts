@@ -17,8 +17,8 @@ function setup(policy: Partial<BreakerPolicy> = {}) {
   const changes: StateChange[] = [];
   const breaker = new ProviderBreaker({ ...POLICY, ...policy }, { now: () => now, onStateChange: (c) => changes.push(c) });
   /** One call for item/user that ends with `outcome`; returns whether it was admitted. */
-  const call = (itemId: string, userId: string, outcome: CallOutcome): boolean => {
-    const admission = breaker.admit({ itemId, userId });
+  const call = (itemId: string, userId: string, outcome: CallOutcome, retry = false): boolean => {
+    const admission = breaker.admit({ itemId, userId, retry });
     if (!admission.allowed) return false;
     breaker.record(admission.ticket, outcome);
     return true;
@@ -123,6 +123,33 @@ describe('ProviderBreaker: when the circuit opens', () => {
     expect(breaker.currentState).toBe('open');
   });
 
+  it('an item retrying after it left the window never comes back into it: poison retries cannot outvote healthy items', () => {
+    const { breaker, call, advance } = setup();
+    const poison = [['p1', 'u1'], ['p2', 'u1'], ['p3', 'u2'], ['p4', 'u2'], ['p5', 'u3']] as const;
+    // Their first attempts among healthy items: 1 in 3 failing, never enough to open it.
+    poison.forEach(([item, user], i) => {
+      call(`before${i}a`, `h${i}`, 'success');
+      call(`before${i}b`, `h${i}`, 'success');
+      call(item, user, 'failure');
+    });
+    for (let i = 0; i < 10; i++) call(`ok${i}`, `h${i}`, 'success');
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', failingItems: 0 });
+    // Their retries, each a few times: as new entries they would be 5 failing of the last 10 items.
+    for (let round = 0; round < 3; round++) {
+      advance(1_000);
+      for (const [item, user] of poison) call(item, user, 'failure', true);
+    }
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', items: 10, failingItems: 0 });
+  });
+
+  it('a retry still in the window updates its entry: a flaky item that then succeeds is healthy', () => {
+    const { breaker, call } = setup();
+    call('flaky', 'u1', 'failure');
+    expect(breaker.snapshot()).toMatchObject({ items: 1, failingItems: 1 });
+    call('flaky', 'u1', 'success', true);
+    expect(breaker.snapshot()).toMatchObject({ items: 1, failingItems: 0 });
+  });
+
   it('counts neither a 429 nor our own faults (neutral); a 4xx is an answer (success)', () => {
     const { breaker, call } = setup();
     for (let i = 0; i < 20; i++) call(`i${i}`, `u${i % 3}`, 'neutral');
@@ -156,46 +183,38 @@ describe('ProviderBreaker: open and half-open', () => {
     expect(changes.map((c) => c.to)).toEqual(['open', 'half_open', 'closed']);
   });
 
-  it('reopens on a failed trial, and a continuing outage keeps it open spell after spell', () => {
+  it('reopens when trials of two distinct items fail in one spell, and a continuing outage keeps it open spell after spell', () => {
     const { breaker, outage, advance, call } = setup();
     outage();
-    // Items that were not failing before (new arrivals of an outage) reopen it on their first trial.
-    for (const item of ['i4', 'i5', 'i6']) {
+    for (const [first, second] of [['i4', 'i5'], ['i6', 'i4'], ['i5', 'i6']]) {
       advance(10_000);
-      expect(call(item, item === 'i6' ? 'u2' : 'u1', 'failure')).toBe(true);
+      expect(call(first, 'u1', 'failure')).toBe(true);
+      expect(breaker.currentState).toBe('half_open');
+      expect(call(second, 'u2', 'failure')).toBe(true);
       expect(breaker.currentState).toBe('open');
     }
-    // A repeated item alone does not reopen it, but a second item failing in the same spell does.
+    expect(breaker.admit({ itemId: 'i7', userId: 'u4' })).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+  });
+
+  it('one item failing its trials, however often, leaves it half-open: the next item\'s trial decides', () => {
+    const { breaker, outage, advance, call } = setup();
+    outage();
     advance(10_000);
-    call('i6', 'u2', 'failure');
-    expect(breaker.currentState).toBe('half_open');
-    call('i5', 'u1', 'failure');
-    expect(breaker.currentState).toBe('open');
-    expect(breaker.admit({ itemId: 'i4', userId: 'u4' })).toMatchObject({ allowed: false, retryAfterMs: 10_000 });
+    for (let i = 0; i < 4; i++) {
+      call('poison', 'a', 'failure', i > 0);
+      expect(breaker.currentState).toBe('half_open');
+    }
+    call('ordinary', 'b', 'success');
+    expect(breaker.currentState).toBe('closed');
   });
 
   it('items already failing before the circuit opened (retries) do not reopen it alone: one ordinary trial closes it', () => {
     const { breaker, outage, advance, call } = setup();
     outage(); // i1, i2, i3 failing
     advance(10_000);
-    call('i1', 'u1', 'failure'); // a retry failing on its own input, perhaps
+    call('i1', 'u1', 'failure', true);
     expect(breaker.currentState).toBe('half_open');
     call('fresh', 'u3', 'success');
-    expect(breaker.currentState).toBe('closed');
-  });
-
-  it('a poison item first in line after the outage reopens it once, then fails alone while the next trial closes it', () => {
-    const { breaker, outage, advance, call } = setup();
-    outage();
-    advance(10_000);
-    call('poison', 'a', 'failure'); // first failed trial of this item: still evidence
-    expect(breaker.currentState).toBe('open');
-    advance(10_000);
-    call('poison', 'a', 'failure'); // the same item again, alone: its own fault
-    expect(breaker.currentState).toBe('half_open');
-    call('poison', 'a', 'failure');
-    expect(breaker.currentState).toBe('half_open');
-    call('ordinary', 'b', 'success');
     expect(breaker.currentState).toBe('closed');
   });
 

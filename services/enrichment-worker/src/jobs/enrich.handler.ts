@@ -39,7 +39,7 @@ interface Usage {
  * stored on the item once; then `usage.completed` with the actual tokens. Idempotent: a retry
  * after a crash finds the item DONE and only re-emits the (same-id) event.
  */
-export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<void> {
+export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: { retry: boolean } = { retry: false }): Promise<void> {
   return withSpan('Enrichment.process', async (span) => {
     const job = EnrichmentJob.parse(data);
     span.setAttribute('item.id', job.itemId);
@@ -61,7 +61,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
     for (const task of job.tasks) {
       const tier = TIER_OF[task];
       const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
-      const result = await runCached(deps, job, task, tier, ttl, input, usage);
+      const result = await runCached(deps, job, attempt.retry, task, tier, ttl, input, usage);
       outputs[task] = result.value;
       if (result.hit) {
         usage.tokensSaved += result.tokens;
@@ -87,7 +87,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown): Promise<
 }
 
 /** One task through its cache tier (single flight across workers), or straight to the LLM when the plan has no TTL. */
-async function runCached(deps: EnrichDeps, job: EnrichmentJob, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
+async function runCached(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
   const definition = TASKS[task];
   const key = { tier, scope: job.userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
   return singleFlight(
@@ -98,7 +98,7 @@ async function runCached(deps: EnrichDeps, job: EnrichmentJob, task: TaskName, t
       const messages = definition.buildMessages(input);
       messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });
-      const result = await deps.guard({ itemId: job.itemId, userId: job.userId }, () => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
+      const result = await deps.guard({ itemId: job.itemId, userId: job.userId, retry }, () => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
       const value = definition.parse(result.text);
       const cost = costUsd(result.model, result.promptTokens, result.completionTokens);
       usage.promptTokens += result.promptTokens;
