@@ -9,3 +9,5 @@ export * from './common-env';
 export * from './queue-consumer-env';
 export * from './database-env';
 export * from './cache-client-env';
+export * from './service-tokens-env';
+export * from './env-table';

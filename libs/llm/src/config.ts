@@ -8,21 +8,33 @@ export type LlmProviderName = z.infer<typeof LlmProviderName>;
 // An exported-but-empty variable (`OPENAI_API_KEY=`) means "not set", as shells and .env files write it.
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional());
 
+/** Where the simulator listens by default (its `PORT` default is 3005). */
+export const DEFAULT_SIMULATOR_BASE_URL = 'http://127.0.0.1:3005/v1';
+
+/** The model each provider uses unless LLM_MODEL says otherwise. */
+export const DEFAULT_MODELS: Record<LlmProviderName, string> = {
+  simulator: 'sim-1',
+  openai: 'gpt-4o-mini',
+  anthropic: 'claude-3-5-haiku-latest',
+};
+
 /**
  * The LLM variables, to spread into a service's config schema (`z.object({...commonEnv, ...llmEnv})`).
  * Defaults that depend on the provider are filled by `resolveLlmConfig`.
  */
 export const llmEnv = {
-  /** `simulator` | `openai` | `anthropic`; default: anthropic with ANTHROPIC_API_KEY, else openai with OPENAI_API_KEY, else simulator. */
-  LLM_PROVIDER: z.preprocess((v) => (v === '' ? undefined : v), LlmProviderName.optional()),
-  /** Base URL of the API; default `http://127.0.0.1:3005/v1` for the simulator, the SDK's own for the others. */
-  LLM_BASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
-  /** Default `sim-1` (simulator), `gpt-4o-mini` (openai), `claude-3-5-haiku-latest` (anthropic). */
-  LLM_MODEL: optionalString,
-  /** Per-call timeout; a call slower than this fails as a retryable `timeout`. */
-  LLM_TIMEOUT_MS: positiveInt(30_000),
-  OPENAI_API_KEY: optionalString,
-  ANTHROPIC_API_KEY: optionalString,
+  LLM_PROVIDER: z
+    .preprocess((v) => (v === '' ? undefined : v), LlmProviderName.optional())
+    .describe(
+      `${LlmProviderName.options.map((p) => `\`${p}\``).join(', ')}; unset: \`anthropic\` if ANTHROPIC_API_KEY, else \`openai\` if OPENAI_API_KEY, else \`simulator\`. api-service's chat-completions path needs an OpenAI-compatible one (not anthropic)`,
+    ),
+  LLM_BASE_URL: z
+    .preprocess((v) => (v === '' ? undefined : v), z.url().optional())
+    .describe(`base URL of the API, e.g. any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp); unset: \`${DEFAULT_SIMULATOR_BASE_URL}\` for the simulator, the SDK's own for the others`),
+  LLM_MODEL: optionalString.describe(`unset: ${Object.entries(DEFAULT_MODELS).map(([provider, model]) => `\`${model}\` (${provider})`).join(', ')}`),
+  LLM_TIMEOUT_MS: positiveInt(30_000).describe('per call; a call slower than this fails as a retryable `timeout`'),
+  OPENAI_API_KEY: optionalString.describe('key of the openai provider (an empty value counts as unset)'),
+  ANTHROPIC_API_KEY: optionalString.describe('key of the anthropic provider (an empty value counts as unset)'),
 };
 
 export const LlmEnv = z.object(llmEnv);
@@ -37,18 +49,8 @@ export interface LlmConfig {
   timeoutMs: number;
 }
 
-/** Where the simulator listens by default (its `PORT` default is 3005). */
-export const DEFAULT_SIMULATOR_BASE_URL = 'http://127.0.0.1:3005/v1';
-
-/** The model each provider uses unless LLM_MODEL says otherwise. */
-export const DEFAULT_MODELS: Record<LlmProviderName, string> = {
-  simulator: 'sim-1',
-  openai: 'gpt-4o-mini',
-  anthropic: 'claude-3-5-haiku-latest',
-};
-
 /**
- * Turns the LLM variables (raw `process.env` or an already parsed config) into an `LlmConfig`.
+ * Turns the LLM variables (a service's parsed config, or any object holding them) into an `LlmConfig`.
  * Without LLM_PROVIDER it picks the provider a key exists for, Anthropic first, and falls back to
  * the simulator, so a machine with no key works out of the box.
  */

@@ -1,60 +1,54 @@
-import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, positiveInt, serviceToken, url } from '@qv/config';
+import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
 import { llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
-  /** The provider of the OpenAI-compatible POST /v1/chat/completions path. */
-  ...llmEnv,
-  PORT: port(3000),
-  /** The operations port: /metrics (not on the public PORT, where it is 404), /healthz, /readyz. */
-  OPS_PORT: port(9464),
-  QUOTA_SERVICE_URL: url('http://127.0.0.1:3001'),
-  /** Past this the charge is abandoned and the request refused with 503 (fail closed). */
-  QUOTA_TIMEOUT_MS: positiveInt(2000),
+  ...portEnv(3000),
+  OPS_PORT: port(9464).describe('the operations port: `/metrics` (the scraper\'s credential), `/healthz`, `/readyz`; `/metrics` is `404` on `PORT`'),
+  ADMIN_API_KEY: z
+    .string()
+    .min(16)
+    .optional()
+    .describe('the first admin\'s key, seeded at start (`npm start` generates one, saved in `.run/dev-keys.json`); unset, admins come only from the database'),
+  QUOTA_SERVICE_URL: url('http://127.0.0.1:3001').describe('base URL of quota-service'),
+  QUOTA_TIMEOUT_MS: positiveInt(2000).describe('deadline of a charge; past it the item is refused `503 QUOTA_SERVICE_UNAVAILABLE` (fail closed), nothing stored'),
   /** A short deadline: the chat path's answer must not wait on a slow cache. */
   ...cacheClientEnv({ timeoutMs: 1000 }),
-  /** This service's credential, sent to quota-service and cache-service (SECURITY.md). */
-  SERVICE_TOKEN_API: serviceToken(),
-  /** The scraper's credential, needed for /metrics on OPS_PORT. */
-  SERVICE_TOKEN_METRICS: serviceToken(),
-  /** Seeded as the first admin's key; without it, admins come only from the database. */
-  ADMIN_API_KEY: z.string().min(16).optional(),
-  /** JSON body limit: 100,000 characters of content can take up to ~400 kB of UTF-8. */
-  BODY_LIMIT: z.string().default('512kb'),
-  /** How long the request path waits for Redis before leaving the enqueue to the outbox relay. */
-  ENQUEUE_TIMEOUT_MS: positiveInt(1000),
-  OUTBOX_RELAY_INTERVAL_MS: positiveInt(1000),
-  /** An unsent outbox row younger than this is still the request path's to send. */
-  OUTBOX_RELAY_GRACE_MS: positiveInt(2000),
-  IDEMPOTENCY_TTL_HOURS: positiveInt(24),
-  /** An in-progress idempotency key older than this belongs to a crashed request and may be resumed. */
-  IDEMPOTENCY_LOCK_SECONDS: positiveInt(30),
+  ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'),
+  // 100,000 characters of content can take up to ~400 kB of UTF-8.
+  BODY_LIMIT: z.string().default('512kb').describe('largest JSON body; larger: `413 PAYLOAD_TOO_LARGE`'),
+  ENQUEUE_TIMEOUT_MS: positiveInt(1000).describe('the request path\'s wait for Redis before leaving the job to the outbox relay'),
+  OUTBOX_RELAY_INTERVAL_MS: positiveInt(1000).describe('tick of the outbox relay, which enqueues the jobs the request path could not'),
+  OUTBOX_RELAY_GRACE_MS: positiveInt(2000).describe('age at which an unsent outbox row becomes the relay\'s (younger, it is still the request path\'s to send)'),
+  IDEMPOTENCY_TTL_HOURS: positiveInt(24).describe('how long Idempotency-Keys are kept'),
+  IDEMPOTENCY_LOCK_SECONDS: positiveInt(30).describe('after this an in-progress Idempotency-Key of a crashed request is resumed'),
   ...dbPoolEnv(20),
-  /** Sent outbox rows are deleted after this many hours. */
-  OUTBOX_RETENTION_HOURS: positiveInt(24),
-  HOUSEKEEPING_INTERVAL_MS: positiveInt(60_000),
-  /**
-   * How long a resolved API key is trusted without a database look-up. A revocation is evicted at
-   * once here and over Redis pub/sub elsewhere; this is the bound on a replica that missed it.
-   */
-  AUTH_CACHE_TTL_MS: positiveInt(5000),
-  /** How long an unknown API key is remembered as unknown (a new key is evicted from it at once). */
-  AUTH_NEGATIVE_CACHE_TTL_MS: positiveInt(5000),
-  /** Failed authentications one client (IP address, IPv6 /64) may make per window, over all replicas; the next is 429 AUTH_RATE_LIMITED. */
-  AUTH_FAILURE_LIMIT: positiveInt(20),
-  /** The window of AUTH_FAILURE_LIMIT, from the client's first failure; Retry-After is what is left of it. */
-  AUTH_FAILURE_WINDOW_MS: positiveInt(60_000),
-  /** Comma-separated exact origins (`https://app.example.com`) allowed by CORS; unset: no CORS headers at all. */
-  CORS_ORIGINS: z.string().default('').transform(corsOrigins),
-  /** How long a browser may reuse a CORS preflight's answer (Access-Control-Max-Age). */
-  CORS_MAX_AGE_SECONDS: positiveInt(600),
-  /** POST /v1/items of one user handled at once by this replica; the rest wait in that user's line. */
-  ACCEPT_ADMISSION_ACTIVE: positiveInt(8),
-  /** Requests of one user allowed to wait; one more is 429 USER_REQUEST_RATE_EXCEEDED at once. */
-  ACCEPT_ADMISSION_QUEUE: positiveInt(256),
-  /** Longest wait in that line before 429 USER_REQUEST_RATE_EXCEEDED. */
-  ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500),
+  OUTBOX_RETENTION_HOURS: positiveInt(24).describe('sent outbox rows are deleted after this by the housekeeping job'),
+  HOUSEKEEPING_INTERVAL_MS: positiveInt(60_000).describe('period of the housekeeping job, which deletes sent outbox rows and expired Idempotency-Keys'),
+  AUTH_CACHE_TTL_MS: positiveInt(5000).describe(
+    'how long a resolved API key is trusted without a look-up. A revocation is refused at once by the replica that made it and, over Redis pub/sub (`<REDIS_PREFIX>:auth:evictions`), by the others within milliseconds; this is the bound when that message is lost (Redis down)',
+  ),
+  AUTH_NEGATIVE_CACHE_TTL_MS: positiveInt(5000).describe(
+    'how long an unknown API key is remembered as unknown (a flood of one wrong key reaches PostgreSQL once per replica per TTL); a key issued through the admin API is evicted from it everywhere at once',
+  ),
+  AUTH_FAILURE_LIMIT: positiveInt(20).describe(
+    'failed authentications (wrong or revoked key) per client address (IPv6: per /64) in `AUTH_FAILURE_WINDOW_MS`, counted in Redis over all replicas; the next is `429 AUTH_RATE_LIMITED` with `Retry-After` until the window ends. Behind a proxy every client shares its address (trust proxy is off)',
+  ),
+  AUTH_FAILURE_WINDOW_MS: positiveInt(60_000).describe('the window of `AUTH_FAILURE_LIMIT`, from the client\'s first failure; `Retry-After` is what is left of it'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform(corsOrigins)
+    .describe(
+      'comma-separated exact origins (`https://app.example.com`) whose pages may call the API: preflights answered `204` before authentication, the origin echoed, the quota headers, `Retry-After`, `Idempotent-Replayed` and `X-Request-Id` exposed; unset: no CORS headers at all',
+    ),
+  CORS_MAX_AGE_SECONDS: positiveInt(600).describe('`Access-Control-Max-Age` of a preflight: how long a browser may reuse its answer'),
+  ACCEPT_ADMISSION_ACTIVE: positiveInt(8).describe('`POST /v1/items` of one user handled at once by each replica; the rest wait in that user\'s line (as quota-service\'s `CHARGE_ADMISSION_*` for charges)'),
+  ACCEPT_ADMISSION_QUEUE: positiveInt(256).describe('requests of one user allowed to wait in that line; one more is `429 USER_REQUEST_RATE_EXCEEDED` at once'),
+  ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500).describe('longest wait in that line before `429 USER_REQUEST_RATE_EXCEEDED`'),
+  /** The upstream of the OpenAI-compatible POST /v1/chat/completions path. */
+  ...llmEnv,
 });
 export type Config = z.infer<typeof configSchema>;
 

@@ -1,4 +1,4 @@
-import { commonEnv, parseConfig, port } from '@qv/config';
+import { commonEnv, parseConfig, portEnv } from '@qv/config';
 import { z } from 'zod';
 
 /** The common variables but PostgreSQL's and Redis's: the simulator keeps no state. */
@@ -8,11 +8,9 @@ export const configSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: commonEnv.OTEL_EXPORTER_OTLP_ENDPOINT,
   SHUTDOWN_TIMEOUT_MS: commonEnv.SHUTDOWN_TIMEOUT_MS,
   HOST: commonEnv.HOST,
-  PORT: port(3005),
-  /** Added to every call, before any directive latency: a model's base response time. */
-  SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0),
-  /** The model it lists and answers as when a request names none. */
-  SIM_MODEL: z.string().min(1).default('sim-1'),
+  ...portEnv(3005),
+  SIM_LATENCY_MS: z.coerce.number().int().min(0).default(0).describe("added to every call, before any directive latency: a model's base response time"),
+  SIM_MODEL: z.string().min(1).default('sim-1').describe('the model it lists and answers as when a request names none'),
 });
 export type Config = z.infer<typeof configSchema>;
 

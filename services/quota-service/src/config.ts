@@ -1,24 +1,18 @@
-import { commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, port, positiveInt, serviceToken } from '@qv/config';
+import { commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, portEnv, positiveInt, serviceTokensEnv } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
-  PORT: port(3001),
-  /** How long a reservation may stay in flight before the sweeper expires it (seconds). */
-  RESERVATION_TTL_SECONDS: positiveInt(900),
+  ...portEnv(3001),
+  RESERVATION_TTL_SECONDS: positiveInt(900).describe('an unsettled reservation is expired by the sweeper after this (its slot freed, charged as estimated)'),
   ...dbPoolEnv(20),
   /** Bounds a charge, its wait for the user's lock included. */
   ...dbStatementTimeoutEnv(5_000),
-  /** Charges of one user decided at once by this process (they serialise on the user's lock anyway). */
-  CHARGE_ADMISSION_ACTIVE: positiveInt(2),
-  /** Charges of one user allowed to wait for those; one more is 429 USER_REQUEST_RATE_EXCEEDED at once. */
-  CHARGE_ADMISSION_QUEUE: positiveInt(64),
-  /** Longest wait of a charge in its user's line before 429 USER_REQUEST_RATE_EXCEEDED (below api-service's QUOTA_TIMEOUT_MS). */
-  CHARGE_ADMISSION_WAIT_MS: positiveInt(1000),
-  /** Credentials this service authenticates (SECURITY.md): api-service's, the scraper's, and the worker's (known only to be refused: 403). */
-  SERVICE_TOKEN_API: serviceToken(),
-  SERVICE_TOKEN_METRICS: serviceToken(),
-  SERVICE_TOKEN_WORKER: serviceToken(),
+  CHARGE_ADMISSION_ACTIVE: positiveInt(2).describe("charges of one user decided at once by each process (they serialise on the user's lock anyway)"),
+  CHARGE_ADMISSION_QUEUE: positiveInt(64).describe('charges of one user allowed to wait for those; one more is `429 USER_REQUEST_RATE_EXCEEDED` at once'),
+  CHARGE_ADMISSION_WAIT_MS: positiveInt(1000).describe("longest wait of a charge in its user's line before `429 USER_REQUEST_RATE_EXCEEDED` (below api-service's `QUOTA_TIMEOUT_MS`)"),
+  // The worker's credential is known only to be refused (403).
+  ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS', 'SERVICE_TOKEN_WORKER'),
 });
 export type Config = z.infer<typeof configSchema>;
 
