@@ -94,7 +94,9 @@ async function newItem(userId: string, content: string, tasks: TaskName[], title
   return { v: 1, itemId, userId, reservationId: `rsv_${itemId}`, tasks, charged: true };
 }
 
-const run = (job: EnrichmentJob, d: EnrichDeps = deps) => enrich(d, job.itemId, job);
+/** One attempt of the job, as the worker makes it (job id = item id; `retry` from the second attempt on). */
+const run = (job: EnrichmentJob, d: EnrichDeps = deps, attempt = { retry: false }) => enrich(d, job.itemId, job, attempt);
+const retry = (job: EnrichmentJob) => run(job, deps, { retry: true });
 
 async function itemRow(itemId: string) {
   const [row] = await db.query<{ status: string; enrichment: Record<string, unknown> | null; error: string | null; updated_at: Date }>(
@@ -299,7 +301,7 @@ describe('enrich()', () => {
     expect([(err as LlmError).kind, decideRetry(err).kind]).toEqual(['server', 'retry']);
     expect(await usageJobsOf(job.itemId)).toHaveLength(0);
 
-    await run(job);
+    await retry(job);
     expect(await simCalls(content)).toBe(3); // the failed call, then one per task
     const row = await itemRow(job.itemId);
     expect(row.status).toBe('DONE');
@@ -320,8 +322,8 @@ describe('enrich()', () => {
     const [firstEvent] = await usageJobsOf(job.itemId);
     const calls = await simCalls(content);
 
-    await run(job);
-    await run(job);
+    await retry(job);
+    await retry(job);
 
     expect(await simCalls(content)).toBe(calls);
     expect(await itemRow(job.itemId)).toEqual(done); // enrichment and updated_at as the first run left them
@@ -349,7 +351,7 @@ describe('enrich()', () => {
     const calls = await simCalls(content);
     expect(calls).toBe(2);
 
-    await run(job);
+    await retry(job);
 
     expect(await simCalls(content)).toBe(calls);
     expect(await itemRow(job.itemId)).toEqual(done);
