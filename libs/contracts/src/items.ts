@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idString, safeString } from './bounds';
+import { QuotaStatus } from './quota';
 import { TaskName } from './tasks';
 
 export const ItemStatus = z.enum(['PENDING', 'ENRICHING', 'DONE', 'FAILED']);
@@ -58,3 +59,15 @@ export const ListItemsQuery = z.object({
   cursor: idString().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
+
+/** What `POST /v1/items` answers (202): the item, and the caller's quota after its charge. */
+export const CreateItemResponse = z.object({ item: Item, quota: QuotaStatus });
+export type CreateItemResponse = z.infer<typeof CreateItemResponse>;
+
+/** What `GET /v1/items/:id` answers. */
+export const ItemResponse = z.object({ item: Item });
+export type ItemResponse = z.infer<typeof ItemResponse>;
+
+/** What `GET /v1/items` answers: one page, newest first; `nextCursor` is null on the last. */
+export const ItemsPage = z.object({ items: z.array(Item), nextCursor: z.string().nullable() });
+export type ItemsPage = z.infer<typeof ItemsPage>;

@@ -1,5 +1,5 @@
 import type { ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { CacheStats, DlqEntry, ErrorBody, Item, Plan, QuotaStatus, ReconciliationRow, User } from '@qv/contracts';
+import { CacheStats, DlqEntry, ErrorBody, Item, Plan, QuotaStatus, ReconciliationRow, UsageEntry, User } from '@qv/contracts';
 import type { RequestHandler, Router } from 'express';
 import { z } from 'zod';
 
@@ -52,6 +52,38 @@ export const PlanSchema = named('Plan', Plan);
 export const Dlq = named('DlqEntry', DlqEntry);
 export const Reconciliation = named('ReconciliationRow', ReconciliationRow);
 export const Stats = named('CacheStats', CacheStats);
+export const Usage = named('UsageEntry', UsageEntry);
+
+/** The named copy of each contracts schema above, by the schema it copies. */
+const NAMED = new Map<z.ZodType, z.ZodType>([
+  [ErrorBody, ErrorSchema],
+  [Item, ItemSchema],
+  [QuotaStatus, Quota],
+  [User, UserSchema],
+  [Plan, PlanSchema],
+  [DlqEntry, Dlq],
+  [ReconciliationRow, Reconciliation],
+  [CacheStats, Stats],
+  [UsageEntry, Usage],
+]);
+
+/**
+ * A contracts answer (`{ item: Item, quota: QuotaStatus }`, …) as the document shows it: each field
+ * holding a named schema, or an array of one, holds its named copy instead, so the document
+ * refers to the component rather than repeating it. The answer's shape stays the contracts' own.
+ */
+export function documented(answer: z.ZodObject): z.ZodObject {
+  const field = (schema: z.ZodType): z.ZodType => {
+    const copy = NAMED.get(schema);
+    if (copy) return copy;
+    if (schema instanceof z.ZodArray) {
+      const element = field(schema.element as z.ZodType);
+      return element === schema.element ? schema : z.array(element);
+    }
+    return schema;
+  };
+  return z.object(Object.fromEntries(Object.entries(answer.shape).map(([name, schema]) => [name, field(schema as z.ZodType)])));
+}
 export const userId = z.object({ id: z.string() });
 
 export const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: json(ErrorSchema), ...extra });

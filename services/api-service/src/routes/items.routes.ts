@@ -1,4 +1,4 @@
-import { AppError, CreateItemBody, IdempotencyKeyHeader, ListItemsQuery, NotFoundError } from '@qv/contracts';
+import { AppError, CreateItemBody, CreateItemResponse, IdempotencyKeyHeader, ItemResponse, ItemsPage, ListItemsQuery, NotFoundError } from '@qv/contracts';
 import { parseOr400, type KeyedGate } from '@qv/http';
 import { Router } from 'express';
 import { presentItem } from '../domain/present-item';
@@ -7,7 +7,7 @@ import { requestHash } from '../domain/request-hash';
 import { createItem, type CreateItemDeps } from '../use-cases/create-item';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { principalOf } from './auth.middleware';
-import { ItemSchema, Quota, authed, common, edge, error, headerRefs, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../openapi/route-doc';
+import { authed, common, documented, edge, error, headerRefs, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../openapi/route-doc';
 import { z } from 'zod';
 
 export interface ItemsRouteDeps extends CreateItemDeps {
@@ -41,7 +41,7 @@ export const itemsRouteDocs = {
           ...headerRefs,
           'Idempotent-Replayed': { description: '`true` when this is the stored answer to an earlier request with the same key.', schema: { type: 'string', enum: ['true'] } },
         },
-        content: json(z.object({ item: ItemSchema, quota: Quota })),
+        content: json(documented(CreateItemResponse)),
       },
       ...validation,
       ...common,
@@ -63,7 +63,7 @@ export const itemsRouteDocs = {
     security: authed,
     request: { query: ListItemsQuery },
     responses: {
-      200: { description: 'One page; pass `nextCursor` as `cursor` for the next (null on the last page).', content: json(z.object({ items: z.array(ItemSchema), nextCursor: z.string().nullable() })) },
+      200: { description: 'One page; pass `nextCursor` as `cursor` for the next (null on the last page).', content: json(documented(ItemsPage)) },
       ...validation,
       ...common,
     },
@@ -77,7 +77,7 @@ export const itemsRouteDocs = {
     security: authed,
     request: { params: z.object({ id: z.string().meta({ example: 'itm_01J0000000000000000000000' }) }) },
     responses: {
-      200: { description: 'The item.', content: json(z.object({ item: ItemSchema })) },
+      200: { description: 'The item.', content: json(documented(ItemResponse)) },
       ...edge,
       ...common,
       ...notFound('item (another user’s item is not found either)'),

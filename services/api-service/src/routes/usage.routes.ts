@@ -1,35 +1,13 @@
-import { idString } from '@qv/contracts';
+import { idString, UsagePage } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
 import { principalOf } from './auth.middleware';
-import { authed, common, json, named, on, validation, type RouteDoc } from '../openapi/route-doc';
-import { CacheTier } from '@qv/contracts';
+import { authed, common, documented, json, on, validation, type RouteDoc } from '../openapi/route-doc';
 
 /** The query of GET /v1/usage (the OpenAPI document reads it from here). */
 export const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
-
-const UsageEntry = z.object({
-  id: z.string(),
-  eventId: z.string(),
-  itemId: z.string(),
-  kind: z.string(),
-  model: z.string().nullable(),
-  promptTokens: z.number().int(),
-  completionTokens: z.number().int(),
-  totalTokens: z.number().int(),
-  costUsd: z.number(),
-  cacheTier: CacheTier.nullable(),
-  cacheHit: z.boolean(),
-  tokensSaved: z.number().int(),
-  costSavedUsd: z.number(),
-  /** False for ops replays not charged to the user (DESIGN.md §5). */
-  charged: z.boolean(),
-  createdAt: z.string(),
-});
-const UsageTotals = z.object({ entries: z.number().int(), tokens: z.number().int(), costUsd: z.number(), tokensSaved: z.number().int() });
-const Usage = named('UsageEntry', UsageEntry);
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
 export const usageRouteDocs = {
@@ -44,7 +22,7 @@ export const usageRouteDocs = {
     responses: {
       200: {
         description: 'One page of ledger entries, and the charged totals for today and this month (UTC).',
-        content: json(z.object({ entries: z.array(Usage), nextCursor: z.string().nullable(), totals: z.object({ today: UsageTotals, month: UsageTotals }) })),
+        content: json(documented(UsagePage)),
       },
       ...validation,
       ...common,

@@ -1,11 +1,10 @@
-import { DlqFilter, NotFoundError, ReplayAllBody, ReplayBody } from '@qv/contracts';
+import { DlqFilter, DlqJobResponse, DlqJobsResponse, NotFoundError, ReplayAllBody, ReplayAllResponse, ReplayBody, ReplayResult } from '@qv/contracts';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { replayDeadLetter, type ReplayDeps } from '../../use-cases/replay-dead-letter';
-import { Dlq, admin, authed, edge, error, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../../openapi/route-doc';
+import { admin, authed, documented, edge, error, json, named, notFound, on, retryAfter, validation, type RouteDoc } from '../../openapi/route-doc';
 import { z } from 'zod';
 
-const ReplayResult = z.object({ jobId: z.string(), newJobId: z.string(), charged: z.boolean() });
 const jobId = z.object({ jobId: z.string() });
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
@@ -18,7 +17,7 @@ export const dlqRouteDocs = {
     summary: 'Dead-lettered enrichment jobs',
     security: authed,
     request: { query: DlqFilter },
-    responses: { 200: { description: 'The jobs matching the filter.', content: json(z.object({ jobs: z.array(Dlq) })) }, ...validation, ...admin },
+    responses: { 200: { description: 'The jobs matching the filter.', content: json(documented(DlqJobsResponse)) }, ...validation, ...admin },
   },
   getDeadLetter: {
     method: 'get',
@@ -28,7 +27,7 @@ export const dlqRouteDocs = {
     summary: 'One dead-lettered job, with its error history',
     security: authed,
     request: { params: jobId },
-    responses: { 200: { description: 'The job.', content: json(z.object({ job: Dlq })) }, ...edge, ...admin, ...notFound('dead-letter job') },
+    responses: { 200: { description: 'The job.', content: json(documented(DlqJobResponse)) }, ...edge, ...admin, ...notFound('dead-letter job') },
   },
   replayDeadLetter: {
     method: 'post',
@@ -58,7 +57,7 @@ export const dlqRouteDocs = {
     responses: {
       202: {
         description: 'What was re-enqueued, and what could not be (with the reason).',
-        content: json(z.object({ replayed: z.array(ReplayResult), failed: z.array(z.object({ jobId: z.string(), error: z.string() })) })),
+        content: json(ReplayAllResponse),
       },
       ...validation,
       ...admin,

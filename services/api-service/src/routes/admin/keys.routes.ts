@@ -1,11 +1,9 @@
-import { newId, NotFoundError } from '@qv/contracts';
+import { ApiKeysResponse, CreateApiKeyResponse, newId, NotFoundError } from '@qv/contracts';
 import { apiKeyPrefix, generateApiKey, hashApiKey, type PrismaClient } from '@qv/db';
 import { Router } from 'express';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
 import { admin, authed, edge, json, notFound, on, userId, type RouteDoc } from '../../openapi/route-doc';
 import { z } from 'zod';
-
-const ApiKeyInfo = z.object({ id: z.string(), prefix: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() });
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
 export const keysRouteDocs = {
@@ -17,7 +15,7 @@ export const keysRouteDocs = {
     summary: "A user's API keys (prefix only; keys are stored hashed)",
     security: authed,
     request: { params: userId },
-    responses: { 200: { description: 'The keys, oldest first.', content: json(z.object({ keys: z.array(ApiKeyInfo) })) }, ...edge, ...admin, ...notFound('user') },
+    responses: { 200: { description: 'The keys, oldest first.', content: json(ApiKeysResponse) }, ...edge, ...admin, ...notFound('user') },
   },
   createApiKey: {
     method: 'post',
@@ -27,7 +25,7 @@ export const keysRouteDocs = {
     summary: 'Issue another API key (rotation: issue, deploy, revoke the old one)',
     security: authed,
     request: { params: userId },
-    responses: { 201: { description: 'The key, shown this once.', content: json(z.object({ key: ApiKeyInfo, apiKey: z.string() })) }, ...edge, ...admin, ...notFound('user') },
+    responses: { 201: { description: 'The key, shown this once.', content: json(CreateApiKeyResponse) }, ...edge, ...admin, ...notFound('user') },
   },
   revokeApiKey: {
     method: 'delete',

@@ -1,26 +1,14 @@
-import { idString } from '@qv/contracts';
+import { idString, ReconciliationResponse, UsageReportResponse } from '@qv/contracts';
 import type { PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { reconcile, usageReport } from '@qv/ledger';
 import { Router } from 'express';
 import { z } from 'zod';
-import { Reconciliation, admin, authed, json, on, validation, type RouteDoc } from '../../openapi/route-doc';
+import { admin, authed, documented, json, on, validation, type RouteDoc } from '../../openapi/route-doc';
 
 /** The query of GET /admin/reconciliation (the OpenAPI document reads it from here). */
 export const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
 const ReportQuery = z.object({ since: z.iso.date().optional() });
-
-const UsageReportRow = z.object({
-  plan: z.string(),
-  model: z.string().nullable(),
-  day: z.string(),
-  calls: z.number().int(),
-  tokens: z.number().int(),
-  costUsd: z.number(),
-  cacheHits: z.number().int(),
-  tokensSaved: z.number().int(),
-  costSavedUsd: z.number(),
-});
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
 export const ledgerRouteDocs = {
@@ -33,7 +21,7 @@ export const ledgerRouteDocs = {
     security: authed,
     request: { query: ReconcileQuery },
     responses: {
-      200: { description: 'One row per user and day, and the summed drift.', content: json(z.object({ rows: z.array(Reconciliation), totalDrift: z.number().int() })) },
+      200: { description: 'One row per user and day, and the summed drift.', content: json(documented(ReconciliationResponse)) },
       ...validation,
       ...admin,
     },
@@ -46,7 +34,7 @@ export const ledgerRouteDocs = {
     summary: 'Usage per plan, model and day',
     security: authed,
     request: { query: z.object({ since: z.iso.date().optional() }) },
-    responses: { 200: { description: 'Report rows.', content: json(z.object({ rows: z.array(UsageReportRow) })) }, ...validation, ...admin },
+    responses: { 200: { description: 'Report rows.', content: json(UsageReportResponse) }, ...validation, ...admin },
   },
 } satisfies Record<string, RouteDoc>;
 

@@ -1,28 +1,9 @@
-import { AppError } from '@qv/contracts';
+import { AppError, Overview, QUEUE_STATES } from '@qv/contracts';
 import { withTimeout } from '@qv/http';
 import type { Registry } from '@qv/telemetry';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
-import { z } from 'zod';
 import { admin, authed, edge, error, json, named, on, type RouteDoc } from '../../openapi/route-doc';
-
-/** The states counted per queue (as the worker's bullmq_job_count gauge counts them). */
-export const QUEUE_STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
-
-/** The answer of GET /admin/overview (the OpenAPI document reads it from here). */
-export const Overview = z.object({
-  queues: z.record(z.string(), z.record(z.enum(QUEUE_STATES), z.number().int())),
-  createRequests: z.object({
-    /** When this replica started counting (its start). */
-    since: z.string(),
-    /** Answers to POST /v1/items by this replica, by HTTP status. */
-    byStatus: z.record(z.string(), z.number().int()),
-    total: z.number().int(),
-    /** The 429s among them: quota refusals and per-user request limits. */
-    refused: z.number().int(),
-  }),
-});
-export type Overview = z.infer<typeof Overview>;
 
 interface CounterValue {
   labels: Record<string, string | number | undefined>;

@@ -1,8 +1,8 @@
-import { NotFoundError, PlanId, PlanUpdate, type Plan } from '@qv/contracts';
+import { NotFoundError, PlanId, PlanResponse, PlansResponse, PlanUpdate, type Plan } from '@qv/contracts';
 import type { PlanRow, PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
-import { PlanSchema, admin, authed, edge, json, named, notFound, on, validation, type RouteDoc } from '../../openapi/route-doc';
+import { admin, authed, documented, edge, json, named, notFound, on, validation, type RouteDoc } from '../../openapi/route-doc';
 import { z } from 'zod';
 
 const big = (v: bigint | null) => (v === null ? null : Number(v));
@@ -31,7 +31,7 @@ export const plansRouteDocs = {
     tags: ['admin'],
     summary: 'Every plan and its limits',
     security: authed,
-    responses: { 200: { description: 'The plans, by id.', content: json(z.object({ plans: z.array(PlanSchema) })) }, ...edge, ...admin },
+    responses: { 200: { description: 'The plans, by id.', content: json(documented(PlansResponse)) }, ...edge, ...admin },
   },
   updatePlan: {
     method: 'put',
@@ -42,7 +42,7 @@ export const plansRouteDocs = {
     description: 'New charges see the new limits at once. A limit set to null is unlimited (or, for the TTLs, no cache).',
     security: authed,
     request: { params: z.object({ id: PlanId }), body: { required: true, content: json(named('PlanUpdate', PlanUpdate)) } },
-    responses: { 200: { description: 'The plan as changed.', content: json(z.object({ plan: PlanSchema })) }, ...validation, ...admin, ...notFound('plan') },
+    responses: { 200: { description: 'The plan as changed.', content: json(documented(PlanResponse)) }, ...validation, ...admin, ...notFound('plan') },
   },
 } satisfies Record<string, RouteDoc>;
 

@@ -1,10 +1,10 @@
-import { AppError, CreateUserBody, Email, NotFoundError, PatchUserBody, newId, type LimitOverrides, type User } from '@qv/contracts';
+import { AppError, CreateUserBody, CreateUserResponse, Email, NotFoundError, PatchUserBody, UserResponse, UsersResponse, newId, type LimitOverrides, type User } from '@qv/contracts';
 import { apiKeyPrefix, generateApiKey, hashApiKey, Prisma, type PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
-import { UserSchema, admin, authed, edge, error, json, named, notFound, on, userId, validation, type RouteDoc } from '../../openapi/route-doc';
+import { admin, authed, documented, edge, error, json, named, notFound, on, userId, validation, type RouteDoc } from '../../openapi/route-doc';
 
 /**
  * The query of GET /admin/users (the OpenAPI document reads it from here): an email, required, so
@@ -47,7 +47,7 @@ export const usersRouteDocs = {
     security: authed,
     request: { body: { required: true, content: json(named('CreateUserBody', CreateUserBody)) } },
     responses: {
-      201: { description: 'The user and its API key; the key is shown this once and stored hashed.', content: json(z.object({ user: UserSchema, apiKey: z.string() })) },
+      201: { description: 'The user and its API key; the key is shown this once and stored hashed.', content: json(documented(CreateUserResponse)) },
       ...validation,
       ...admin,
       409: error('CONFLICT: a user with this email exists.'),
@@ -62,7 +62,7 @@ export const usersRouteDocs = {
     description: 'Emails are unique and compared lower-cased, so the list holds none or one user.',
     security: authed,
     request: { query: FindUsersQuery },
-    responses: { 200: { description: 'The users with this email.', content: json(z.object({ users: z.array(UserSchema) })) }, ...validation, ...admin },
+    responses: { 200: { description: 'The users with this email.', content: json(documented(UsersResponse)) }, ...validation, ...admin },
   },
   getUser: {
     method: 'get',
@@ -72,7 +72,7 @@ export const usersRouteDocs = {
     summary: 'One user, with plan and overrides',
     security: authed,
     request: { params: userId },
-    responses: { 200: { description: 'The user.', content: json(z.object({ user: UserSchema })) }, ...edge, ...admin, ...notFound('user') },
+    responses: { 200: { description: 'The user.', content: json(documented(UserResponse)) }, ...edge, ...admin, ...notFound('user') },
   },
   updateUser: {
     method: 'patch',
@@ -84,7 +84,7 @@ export const usersRouteDocs = {
     security: authed,
     request: { params: userId, body: { required: true, content: json(named('PatchUserBody', PatchUserBody)) } },
     responses: {
-      200: { description: 'The user as changed.', content: json(z.object({ user: UserSchema })) },
+      200: { description: 'The user as changed.', content: json(documented(UserResponse)) },
       ...validation,
       ...admin,
       ...notFound('user'),
