@@ -14,3 +14,4 @@ export { AnthropicProvider, type AnthropicOptions } from './providers/anthropic.
 export { createProvider } from './providers/create-provider';
 export { mapSdkError } from './providers/sdk-errors';
 export * from './breaker/provider-breaker';
+export * from './breaker/breaker-env';

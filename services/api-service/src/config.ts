@@ -1,5 +1,5 @@
 import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
-import { llmEnv } from '@qv/llm';
+import { breakerEnv, llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
 export const configSchema = z.object({
@@ -49,6 +49,7 @@ export const configSchema = z.object({
   ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500).describe('longest wait in that line before `429 USER_REQUEST_RATE_EXCEEDED`'),
   /** The upstream of the OpenAI-compatible POST /v1/chat/completions path. */
   ...llmEnv,
+  ...breakerEnv,
 });
 export type Config = z.infer<typeof configSchema>;
 

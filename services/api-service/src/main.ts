@@ -24,7 +24,7 @@ import { PrincipalResolver } from './repositories/auth.repository';
 import { authEvictionChannel, RedisAuthEvictions } from './repositories/auth-evictions';
 import { AuthFailureThrottle } from './repositories/auth-throttle';
 import { KeyedGate } from '@qv/http';
-import { ProviderBreaker, resolveLlmConfig } from '@qv/llm';
+import { breakerPolicy, ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
 import { BatchedUsageEventsPublisher } from './repositories/batched-usage-events.publisher';
@@ -72,11 +72,10 @@ async function main(): Promise<void> {
   // The synchronous OpenAI-compatible path: its usage events go where the worker's go, to ledger-consumer.
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const llm = resolveLlmConfig(config);
-  // The worker's breaker policy (enrichment-worker config defaults): a fault seen across several users' calls, never one user's.
-  const breaker = new ProviderBreaker(
-    { windowMs: 20_000, windowItems: 10, minFailures: 5, minItems: 3, minUsers: 2, failureRatio: 0.5, halfOpenAfterMs: 10_000, probeWaitMs: 500, probeLeaseMs: llm.timeoutMs + 1000 },
-    { onStateChange: ({ from, to, reason }) => logger.warn({ from, to, reason }, 'chat path: LLM circuit state change') },
-  );
+  // The same BREAKER_* variables as the worker: a fault seen across several users' calls, never one user's.
+  const breaker = new ProviderBreaker(breakerPolicy(config, llm.timeoutMs), {
+    onStateChange: ({ from, to, reason }) => logger.warn({ from, to, reason }, 'chat path: LLM circuit state change'),
+  });
   // A short deadline: the cache only saves money, a slow one must not hold the answer (fail open).
   const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, credential: config.SERVICE_TOKEN_API });
   const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });

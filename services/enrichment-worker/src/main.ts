@@ -5,7 +5,7 @@ import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { Pool } from 'pg';
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
-import { createProvider, resolveLlmConfig } from '@qv/llm';
+import { breakerPolicy, createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
 import { CIRCUIT_STATE, createCircuitStateGauge, registerQueueMetrics } from './domain/queue-metrics';
@@ -31,18 +31,7 @@ async function main(): Promise<void> {
   const circuitState = createCircuitStateGauge(metrics);
   const circuitOpened = new Counter({ name: 'llm_circuit_opened_total', help: 'Times the LLM circuit opened (a provider-wide fault, or a failed trial call)', registers: [metrics] });
   const guard = createProviderGuard({
-    policy: {
-      windowMs: config.BREAKER_WINDOW_MS,
-      windowItems: config.BREAKER_WINDOW_ITEMS,
-      minFailures: config.BREAKER_THRESHOLD,
-      minItems: config.BREAKER_MIN_ITEMS,
-      minUsers: config.BREAKER_MIN_USERS,
-      failureRatio: config.BREAKER_FAILURE_RATIO,
-      halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS,
-      probeWaitMs: Math.min(500, config.BREAKER_HALF_OPEN_MS),
-      // A trial call ends by the LLM timeout; past it (and a margin) it no longer blocks the next.
-      probeLeaseMs: llmConfig.timeoutMs + 5000,
-    },
+    policy: breakerPolicy(config, llmConfig.timeoutMs),
     logger,
     onState: (state) => {
       circuitState.set(CIRCUIT_STATE[state]);

@@ -17,9 +17,9 @@
  * An item's retries (a job's later attempts, a synchronous call's second try) update its entry while
  * it is in the window but never add one: an item failing on its own input that retries past its
  * window would otherwise come back as a new failing item each time, and a few such items would
- * outvote the healthy ones around them (seen in the chaos run: 11 % of items failing their first
- * calls opened the circuit every few seconds). The provider's health is read from items' first
- * attempts, which an outage fails as surely as any retry.
+ * outvote the healthy ones around them (with one item in six failing on its own input, three
+ * workers' circuits kept the queue held most of the time). The provider's health is read from
+ * items' first attempts, which an outage fails as surely as any retry.
  *
  * Open: every call is refused (`retryAfterMs` until it half-opens), so an outage costs no calls
  * and no attempts. Half-open: one trial call at a time; the others are refused for
