@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES, type EnrichmentJob, type TaskName, type UsageCompleted } from '@qv/contracts';
-import { costUsd, countChatTokensBounded, createProvider, estimateTokens, LlmError, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
+import { breakerPolicy, costUsd, countChatTokensBounded, createProvider, estimateTokens, LlmError, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
 import { createQueue, createRedis, UsageEventsPublisher, type Redis } from '@qv/queue';
 import { Counter, createLogger, Registry } from '@qv/telemetry';
 import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { UnrecoverableError, type Queue } from 'bullmq';
+import { loadConfig } from '../config';
 import { createProviderGuard } from '../domain/provider-guard';
 import { decideRetry } from '../domain/retry-decision';
 import { ItemsRepository } from '../repositories/items.repository';
@@ -54,7 +55,7 @@ beforeAll(async () => {
     // The production breaker with the worker's default policy: a handful of failing items from
     // one file's tests stays far below what opens it.
     guard: createProviderGuard({
-      policy: { windowMs: 20_000, windowItems: 10, minFailures: 5, minItems: 3, minUsers: 2, failureRatio: 0.5, halfOpenAfterMs: 10_000, probeWaitMs: 500, probeLeaseMs: 15_000 },
+      policy: breakerPolicy(loadConfig({}), 10_000),
       logger,
     }),
     cache,
