@@ -3,6 +3,7 @@ import { generateServiceTokens, serviceCredentialEnv, SERVICE_CALLERS, type Serv
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from './database';
 import { testRedisUrl } from './env';
 import { startService, type ServiceProcess } from './processes';
+import { mergeStackOptions, type StackOptions } from './stack-options';
 
 export const SERVICE_NAMES = ['llm-simulator', 'quota-service', 'cache-service', 'ledger-consumer', 'enrichment-worker', 'api-service'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -23,14 +24,6 @@ export interface Stack {
   stop: () => Promise<void>;
 }
 
-export interface StackOptions {
-  /** Extra variables for every service, or per service. */
-  env?: Record<string, string>;
-  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** Services not to start (a test starts them itself, or tests their absence). */
-  skip?: ServiceName[];
-}
-
 export interface TestServiceCredentials {
   /** The credential of each caller (`api-service`, `enrichment-worker`, `metrics`). */
   credentials: Record<ServiceCaller, string>;
@@ -49,9 +42,11 @@ export function testServiceCredentials(): TestServiceCredentials {
 
 /**
  * The whole system as real processes on free ports, over a fresh database and Redis prefix:
- * each service gets the URLs of the ones it talks to.
+ * each service gets the URLs of the ones it talks to. Several option sets (presets, then the
+ * test's own) are merged, the later winning.
  */
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
+export async function startStack(...optionSets: StackOptions[]): Promise<Stack> {
+  const options = mergeStackOptions(...optionSets);
   const db = await createTestDatabase();
   const redisPrefix = testRedisPrefix();
   const adminKey = `qv_admin_${randomBytes(12).toString('hex')}`;
