@@ -4,7 +4,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createTestDatabase, databaseUrl, testPgUrl, type TestDatabase } from '@qv/testing';
+import { createTestDatabase, databaseUrl, testPgUrl, useTestDatabase } from '@qv/testing';
 import { Client } from 'pg';
 import { Prisma } from './client';
 import { FUNCTIONS_DIR, MIGRATIONS_DIR, runMigrations } from './migrate';
@@ -159,7 +159,7 @@ const CLIENT_SIDE_DEFAULTS = new Set(['cuid', 'uuid', 'nanoid', 'ulid']);
 describe('the migrated database matches prisma/schema.prisma', () => {
   let tmp: string;
   let dmmf: Datamodel;
-  let db: TestDatabase;
+  const db = useTestDatabase();
   let columns: Column[];
   /** The schema's text, counted independently of the DMMF so no loop below can pass by checking nothing. */
   let schemaText: string;
@@ -167,15 +167,14 @@ describe('the migrated database matches prisma/schema.prisma', () => {
 
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'qv-schema-'));
-    [dmmf, db, schemaText] = await Promise.all([loadDmmf(tmp), createTestDatabase(), readFile(join(ROOT, 'prisma/schema.prisma'), 'utf8')]);
-    columns = await db.query<Column & Record<string, unknown>>(
+    [dmmf, schemaText] = await Promise.all([loadDmmf(tmp), readFile(join(ROOT, 'prisma/schema.prisma'), 'utf8')]);
+    columns = await db().query<Column & Record<string, unknown>>(
       `SELECT table_name, column_name, is_nullable, data_type, udt_name, datetime_precision, numeric_precision, numeric_scale, column_default
          FROM information_schema.columns WHERE table_schema = 'public'`,
     );
   }, 90_000);
 
   afterAll(async () => {
-    await db?.drop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -225,7 +224,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
   });
 
   it('enforces every @id, @unique and @@unique with a primary key or a full unique index, and has every @@index', async () => {
-    const indexes = await db.query<{ table: string; columns: string[]; primary: boolean; unique: boolean }>(
+    const indexes = await db().query<{ table: string; columns: string[]; primary: boolean; unique: boolean }>(
       `SELECT t.relname AS table, i.indisprimary AS primary, i.indisunique AS unique,
               array_agg(a.attname ORDER BY k.ord)::text[] AS columns
          FROM pg_index i
@@ -263,7 +262,7 @@ describe('the migrated database matches prisma/schema.prisma', () => {
   });
 
   it('has every relation as a foreign key with the schema’s ON DELETE', async () => {
-    const fks = await db.query<{ table: string; columns: string[]; ref_table: string; ref_columns: string[]; on_delete: string }>(
+    const fks = await db().query<{ table: string; columns: string[]; ref_table: string; ref_columns: string[]; on_delete: string }>(
       `SELECT c.conrelid::regclass::text AS table, c.confrelid::regclass::text AS ref_table,
               (SELECT array_agg(a.attname ORDER BY k.ord)::text[] FROM unnest(c.conkey) WITH ORDINALITY k(n, ord) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS columns,
               (SELECT array_agg(a.attname ORDER BY k.ord)::text[] FROM unnest(c.confkey) WITH ORDINALITY k(n, ord) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS ref_columns,

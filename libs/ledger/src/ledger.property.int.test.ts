@@ -1,6 +1,5 @@
-import type { PrismaClient } from '@qv/db';
 import { expireStale } from '@qv/quota';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { useTestDatabase } from '@qv/testing';
 import fc from 'fast-check';
 import { applyUsageEvent } from './apply-usage-event';
 import { reconcile } from './reconciliation';
@@ -12,16 +11,7 @@ import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '
  * different orders on two twin sets of reservations, and the outcomes are compared.
  */
 
-let db: TestDatabase;
-let prisma: PrismaClient;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const TTL_S = 60;
 // A fixed past clock: every set gets its own 5-minute slot, so one set's expiry never reaches another's.
@@ -73,16 +63,16 @@ let slot = 0;
 /** Fresh users and reservations for `specs`, the ops applied in `order`, grouped into racing batches. */
 async function run(specs: Spec[], order: Op[], batchSizes: number[]) {
   const base = START + slot++ * SLOT_MS;
-  const users = [await insertUser(db.query), await insertUser(db.query)];
+  const users = [await insertUser(db().query), await insertUser(db().query)];
   const charged: Charged[] = [];
-  for (const s of specs) charged.push(await reserve(db.sql, users[s.user], s.estimate, new Date(base), TTL_S));
+  for (const s of specs) charged.push(await reserve(db().sql, users[s.user], s.estimate, new Date(base), TTL_S));
   const eventAt = new Date(base + 30_000);
   const expireAt = new Date(base + (TTL_S + 1) * 1000);
   const apply = (op: Op): Promise<unknown> => {
-    if (op.kind === 'expire') return expireStale(db.sql, expireAt);
+    if (op.kind === 'expire') return expireStale(db().sql, expireAt);
     const c = charged[op.r];
     const event = op.kind === 'completed' ? completedEvent(c, specs[op.r].completed!) : failedEvent(c);
-    return applyUsageEvent(db.sql, event, eventAt);
+    return applyUsageEvent(db().sql, event, eventAt);
   };
   for (let i = 0, b = 0; i < order.length; b++) {
     const size = batchSizes[b];
@@ -90,7 +80,7 @@ async function run(specs: Spec[], order: Op[], batchSizes: number[]) {
     i += size;
   }
   // Wind down: whatever no event finished expires.
-  await expireStale(db.sql, expireAt);
+  await expireStale(db().sql, expireAt);
   return { users, charged };
 }
 
@@ -103,8 +93,8 @@ interface Outcome {
 async function outcomes(charged: Charged[]): Promise<Outcome[]> {
   const out: Outcome[] = [];
   for (const c of charged) {
-    const [r] = await db.query<{ status: string; actual_tokens: number | null }>(`SELECT status, actual_tokens FROM ai_usage_reservations WHERE id = $1`, [c.reservationId]);
-    const entries = await db.query<{ kind: string; charged: boolean; tokens: number }>(
+    const [r] = await db().query<{ status: string; actual_tokens: number | null }>(`SELECT status, actual_tokens FROM ai_usage_reservations WHERE id = $1`, [c.reservationId]);
+    const entries = await db().query<{ kind: string; charged: boolean; tokens: number }>(
       `SELECT kind, charged, total_tokens AS tokens FROM ai_usage_ledger WHERE reservation_id = $1 ORDER BY kind`,
       [c.reservationId],
     );
@@ -137,12 +127,12 @@ async function checkRun(specs: Spec[], users: string[], charged: Charged[]): Pro
     const mine = charged.map((c, i) => ({ c, o: got[i] })).filter(({ c }) => c.userId === user);
     const tokens = mine.reduce((sum, { c, o }) => sum + (o.status === 'SETTLED' ? o.actual! : o.status === 'EXPIRED' ? c.estimate : 0), 0);
     const enrichments = mine.filter(({ o }) => o.status !== 'RELEASED').length;
-    const [d] = await db.query<{ tokens: string; enrichments: number }>(`SELECT tokens::text, enrichments FROM ai_daily_usage WHERE user_id = $1`, [user]);
-    const [m] = await db.query<{ tokens: string }>(`SELECT tokens::text FROM ai_monthly_usage WHERE user_id = $1`, [user]);
+    const [d] = await db().query<{ tokens: string; enrichments: number }>(`SELECT tokens::text, enrichments FROM ai_daily_usage WHERE user_id = $1`, [user]);
+    const [m] = await db().query<{ tokens: string }>(`SELECT tokens::text FROM ai_monthly_usage WHERE user_id = $1`, [user]);
     expect({ day: Number(d?.tokens ?? 0), month: Number(m?.tokens ?? 0), enrichments: d?.enrichments ?? 0 }).toEqual({ day: tokens, month: tokens, enrichments });
-    for (const row of await reconcile(prisma, { userId: user, since: SINCE })) expect(row.drift).toBe(0);
+    for (const row of await reconcile(db().prisma, { userId: user, since: SINCE })) expect(row.drift).toBe(0);
   }
-  const [dups] = await db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM ai_usage_ledger WHERE user_id = ANY($1)`, [users]);
+  const [dups] = await db().query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM ai_usage_ledger WHERE user_id = ANY($1)`, [users]);
   expect(dups.n).toBe(dups.distinct);
   return got;
 }
@@ -170,8 +160,8 @@ it('settle / release / expiry in any order and any race: one terminal state each
   // The runs must have exercised both kinds, or they proved little.
   expect(compared).toBeGreaterThan(40);
   expect(conflicts).toBeGreaterThan(5);
-  const [all] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_ledger`);
-  const [statuses] = await db.query<{ settled: number; released: number; expired: number; reserved: number }>(
+  const [all] = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_ledger`);
+  const [statuses] = await db().query<{ settled: number; released: number; expired: number; reserved: number }>(
     `SELECT count(*) FILTER (WHERE status = 'SETTLED')::int AS settled, count(*) FILTER (WHERE status = 'RELEASED')::int AS released,
             count(*) FILTER (WHERE status = 'EXPIRED')::int AS expired, count(*) FILTER (WHERE status = 'RESERVED')::int AS reserved
        FROM ai_usage_reservations`,

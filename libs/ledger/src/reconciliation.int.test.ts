@@ -1,22 +1,12 @@
-import type { PrismaClient } from '@qv/db';
 import { newId } from '@qv/contracts';
 import { settle } from '@qv/quota';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { useTestDatabase } from '@qv/testing';
 import { applyUsageEvent } from './apply-usage-event';
 import { reconcile } from './reconciliation';
 import { usageReport } from './usage-report';
 import { completedEvent, failedEvent, insertUser, reserve } from './testing';
 
-let db: TestDatabase;
-let prisma: PrismaClient;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const today = new Date();
 const yesterday = new Date(today.getTime() - 86_400_000);
@@ -24,43 +14,43 @@ const dayKey = (d: Date) => d.toISOString().slice(0, 10);
 
 describe('reconcile', () => {
   it('reports each view of the tokens per user and day, and the exact drift a corrupted counter or a lost entry causes', async () => {
-    const user = await insertUser(db.query);
-    const settled = await reserve(db.sql, user, 500, today);
-    const inFlight = await reserve(db.sql, user, 300, today);
-    const released = await reserve(db.sql, user, 200, today);
-    const old = await reserve(db.sql, user, 700, yesterday);
-    await applyUsageEvent(db.sql, completedEvent(settled, { prompt: 100, completion: 20 }));
-    await applyUsageEvent(db.sql, failedEvent(released));
-    await applyUsageEvent(db.sql, completedEvent(old, { prompt: 400, completion: 1 }));
+    const user = await insertUser(db().query);
+    const settled = await reserve(db().sql, user, 500, today);
+    const inFlight = await reserve(db().sql, user, 300, today);
+    const released = await reserve(db().sql, user, 200, today);
+    const old = await reserve(db().sql, user, 700, yesterday);
+    await applyUsageEvent(db().sql, completedEvent(settled, { prompt: 100, completion: 20 }));
+    await applyUsageEvent(db().sql, failedEvent(released));
+    await applyUsageEvent(db().sql, completedEvent(old, { prompt: 400, completion: 1 }));
     // An uncharged replay: in the ledger, not in the reconciled tokens.
-    await applyUsageEvent(db.sql, completedEvent({ ...settled, jobId: newId('job') }, { prompt: 999, completion: 1 }, { reservationId: null, charged: false }));
+    await applyUsageEvent(db().sql, completedEvent({ ...settled, jobId: newId('job') }, { prompt: 999, completion: 1 }, { reservationId: null, charged: false }));
     void inFlight;
 
-    expect(await reconcile(prisma, { userId: user })).toEqual([
+    expect(await reconcile(db().prisma, { userId: user })).toEqual([
       { userId: user, day: dayKey(today), reservedTokens: 300, settledTokens: 120, ledgerTokens: 120, counterTokens: 420, drift: 0 },
       { userId: user, day: dayKey(yesterday), reservedTokens: 0, settledTokens: 401, ledgerTokens: 401, counterTokens: 401, drift: 0 },
     ]);
 
     // A counter moved by something other than a charge, settle or release.
-    await db.query(`UPDATE ai_daily_usage SET tokens = tokens + 37 WHERE user_id = $1 AND day = $2::date`, [user, dayKey(today)]);
+    await db().query(`UPDATE ai_daily_usage SET tokens = tokens + 37 WHERE user_id = $1 AND day = $2::date`, [user, dayKey(today)]);
     // A settlement that bypassed the ledger (settled straight through the quota engine).
-    const stray = await reserve(db.sql, user, 250, yesterday);
-    await settle(db.sql, stray.reservationId, 90, today);
-    expect(await reconcile(prisma, { userId: user })).toEqual([
+    const stray = await reserve(db().sql, user, 250, yesterday);
+    await settle(db().sql, stray.reservationId, 90, today);
+    expect(await reconcile(db().prisma, { userId: user })).toEqual([
       { userId: user, day: dayKey(today), reservedTokens: 300, settledTokens: 120, ledgerTokens: 120, counterTokens: 457, drift: 37 },
       { userId: user, day: dayKey(yesterday), reservedTokens: 0, settledTokens: 491, ledgerTokens: 401, counterTokens: 491, drift: 90 },
     ]);
     // Entries cannot be edited away to hide it: the ledger is append-only in the database.
-    await expect(db.query(`DELETE FROM ai_usage_ledger WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
-    await expect(db.query(`UPDATE ai_usage_ledger SET total_tokens = 0 WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
+    await expect(db().query(`DELETE FROM ai_usage_ledger WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
+    await expect(db().query(`UPDATE ai_usage_ledger SET total_tokens = 0 WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
     // `since` leaves older days out.
-    expect((await reconcile(prisma, { userId: user, since: dayKey(today) })).map((r) => r.day)).toEqual([dayKey(today)]);
+    expect((await reconcile(db().prisma, { userId: user, since: dayKey(today) })).map((r) => r.day)).toEqual([dayKey(today)]);
   });
 });
 
 describe('usageReport', () => {
   it('sums calls, tokens, cost and cache savings per plan, model and day exactly as the ledger holds them', async () => {
-    const users = { pro_monthly: await insertUser(db.query, 'pro_monthly'), free: await insertUser(db.query, 'free'), payg: await insertUser(db.query, 'payg') };
+    const users = { pro_monthly: await insertUser(db().query, 'pro_monthly'), free: await insertUser(db().query, 'free'), payg: await insertUser(db().query, 'payg') };
     // Costs in whole units of 1e-8 USD (the column's scale), so expected sums are exact integers.
     const U = 1e-8;
     type Row = { plan: string; model: string; day: string; tokens: number; cost: number; hit: boolean; saved: number; costSaved: number };
@@ -82,7 +72,7 @@ describe('usageReport', () => {
         for (const model of ['sim-1', 'gpt-4o-mini']) {
           for (let i = 0; i < 3; i++) {
             n++;
-            const c = await reserve(db.sql, userId, 900, day);
+            const c = await reserve(db().sql, userId, 900, day);
             const hit = i === 2;
             const prompt = hit ? 0 : 100 + n * 7;
             const completion = hit ? 0 : 20 + n;
@@ -90,30 +80,30 @@ describe('usageReport', () => {
             const saved = hit ? 300 + n : 0;
             const costSaved = hit ? 777 * n : 0;
             await applyUsageEvent(
-              db.sql,
+              db().sql,
               completedEvent(c, { prompt, completion }, { model, costUsd: cost * U, cache: { tier: hit ? 'content' : null, hit, tokensSaved: saved, costSavedUsd: costSaved * U } }),
               day,
             );
             record({ plan, model, day: dayKey(day), tokens: prompt + completion, cost, hit, saved, costSaved });
           }
           // A failure is not a call; an uncharged replay is (it was really made, at our cost).
-          const failed = await reserve(db.sql, userId, 900, day);
-          await applyUsageEvent(db.sql, failedEvent(failed), day);
-          const replay = await reserve(db.sql, userId, 1, day);
-          await applyUsageEvent(db.sql, completedEvent({ ...replay, jobId: newId('job') }, { prompt: 50, completion: 5 }, { model, costUsd: 99 * U, reservationId: null, charged: false }), day);
+          const failed = await reserve(db().sql, userId, 900, day);
+          await applyUsageEvent(db().sql, failedEvent(failed), day);
+          const replay = await reserve(db().sql, userId, 1, day);
+          await applyUsageEvent(db().sql, completedEvent({ ...replay, jobId: newId('job') }, { prompt: 50, completion: 5 }, { model, costUsd: 99 * U, reservationId: null, charged: false }), day);
           record({ plan, model, day: dayKey(day), tokens: 55, cost: 99, hit: false, saved: 0, costSaved: 0 });
         }
       }
     }
     // The report rows of the earlier test's user (pro_monthly, sim-1) are in the same database: include them.
-    const others = await db.query<{ plan: string; model: string; day: string; tokens: number; cost: string; saved: number; cost_saved: string; hit: boolean }>(
+    const others = await db().query<{ plan: string; model: string; day: string; tokens: number; cost: string; saved: number; cost_saved: string; hit: boolean }>(
       `SELECT u.plan_id AS plan, l.model, l.day::text AS day, l.total_tokens AS tokens, l.cost_usd::text AS cost, l.tokens_saved AS saved, l.cost_saved_usd::text AS cost_saved, l.cache_hit AS hit
          FROM ai_usage_ledger l JOIN users u ON u.id = l.user_id WHERE l.kind = 'completed' AND l.user_id <> ALL($1)`,
       [Object.values(users)],
     );
     for (const o of others) record({ plan: o.plan, model: o.model, day: o.day, tokens: o.tokens, cost: Math.round(Number(o.cost) / U), hit: o.hit, saved: o.saved, costSaved: Math.round(Number(o.cost_saved) / U) });
 
-    const report = await usageReport(prisma, { since: dayKey(yesterday) });
+    const report = await usageReport(db().prisma, { since: dayKey(yesterday) });
     const got = new Map(report.map((r) => [`${r.plan}|${r.model}|${r.day}`, r]));
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, e] of expected) {

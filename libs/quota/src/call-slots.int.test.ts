@@ -5,18 +5,11 @@
  */
 import fc from 'fast-check';
 import { newId } from '@qv/contracts';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { useTestDatabase } from '@qv/testing';
 import { pruneCallSlotsBefore } from './index';
 import { createUser } from './testing';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const STATUSES = ['RESERVED', 'SETTLED', 'EXPIRED', 'RELEASED'] as const;
 const BASE = Date.parse('2026-06-15T12:00:00.000Z');
@@ -41,7 +34,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 it('equal the reservations grouped by user and slot after any inserts, status changes, moves and deletes', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-      const users = [await createUser(db.query), await createUser(db.query)];
+      const users = [await createUser(db().query), await createUser(db().query)];
       const ids: string[] = [];
       for (const o of ops) {
         const id = ids.length ? ids[('pick' in o ? o.pick : 0) % ids.length] : undefined;
@@ -49,7 +42,7 @@ it('equal the reservations grouped by user and slot after any inserts, status ch
           const newIdValue = newId('rsv');
           ids.push(newIdValue);
           const t = new Date(BASE + o.atMs);
-          await db.query(
+          await db().query(
             `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, 10, $6::date, $7::date, $8, $8::timestamptz + interval '10 min')`,
             [newIdValue, users[o.user], newId('itm'), newId('job'), o.status, '2026-06-15', '2026-06-01', t],
@@ -57,21 +50,21 @@ it('equal the reservations grouped by user and slot after any inserts, status ch
         } else if (!id) {
           continue;
         } else if (o.kind === 'status') {
-          await db.query(`UPDATE ai_usage_reservations SET status = $2 WHERE id = $1`, [id, o.status]);
+          await db().query(`UPDATE ai_usage_reservations SET status = $2 WHERE id = $1`, [id, o.status]);
         } else if (o.kind === 'move') {
-          await db.query(`UPDATE ai_usage_reservations SET created_at = $2 WHERE id = $1`, [id, new Date(BASE + o.atMs)]);
+          await db().query(`UPDATE ai_usage_reservations SET created_at = $2 WHERE id = $1`, [id, new Date(BASE + o.atMs)]);
         } else if (o.kind === 'reassign') {
-          await db.query(`UPDATE ai_usage_reservations SET user_id = $2 WHERE id = $1`, [id, users[o.user]]);
+          await db().query(`UPDATE ai_usage_reservations SET user_id = $2 WHERE id = $1`, [id, users[o.user]]);
         } else {
-          await db.query(`DELETE FROM ai_usage_reservations WHERE id = $1`, [id]);
+          await db().query(`DELETE FROM ai_usage_reservations WHERE id = $1`, [id]);
           ids.splice(ids.indexOf(id), 1);
         }
       }
-      const slots = await db.query(
+      const slots = await db().query(
         `SELECT user_id, slot_start, calls FROM ai_call_slots WHERE user_id = ANY($1) AND calls <> 0 ORDER BY user_id, slot_start`,
         [users],
       );
-      const grouped = await db.query(
+      const grouped = await db().query(
         `SELECT user_id, date_bin('10 seconds', created_at, '1970-01-01 00:00:00+00') AS slot_start, count(*)::int AS calls
            FROM ai_usage_reservations WHERE user_id = ANY($1) AND status <> 'RELEASED'
           GROUP BY 1, 2 ORDER BY 1, 2`,
@@ -84,11 +77,11 @@ it('equal the reservations grouped by user and slot after any inserts, status ch
 }, 60_000);
 
 it('the sweeper prunes slots older than two hours and keeps the rest', async () => {
-  const user = await createUser(db.query);
+  const user = await createUser(db().query);
   const now = new Date('2026-06-15T15:00:00.000Z');
   const minutes = [-180, -121, -119, -1].map((m) => new Date(now.getTime() + m * 60_000));
-  for (const slot of minutes) await db.query(`INSERT INTO ai_call_slots (user_id, slot_start, calls) VALUES ($1, $2, 1)`, [user, slot]);
-  expect(await pruneCallSlotsBefore(db.sql, now)).toBeGreaterThanOrEqual(2);
-  const left = await db.query<{ slot_start: Date }>(`SELECT slot_start FROM ai_call_slots WHERE user_id = $1 ORDER BY slot_start`, [user]);
+  for (const slot of minutes) await db().query(`INSERT INTO ai_call_slots (user_id, slot_start, calls) VALUES ($1, $2, 1)`, [user, slot]);
+  expect(await pruneCallSlotsBefore(db().sql, now)).toBeGreaterThanOrEqual(2);
+  const left = await db().query<{ slot_start: Date }>(`SELECT slot_start FROM ai_call_slots WHERE user_id = $1 ORDER BY slot_start`, [user]);
   expect(left.map((r) => r.slot_start.toISOString())).toEqual(minutes.slice(2).map((m) => m.toISOString()));
 });

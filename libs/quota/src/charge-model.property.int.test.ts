@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { DEFAULT_PLANS, LIMIT_NAMES, newId, type PlanLimits, type QuotaErrorCode } from '@qv/contracts';
 import { inSqlTransaction } from '@qv/db';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { useTestDatabase } from '@qv/testing';
 import type { ChargedLimits } from './domain/limits';
 import type { UsageSnapshot } from './domain/usage';
 import { dayWindow, HOUR_MS, monthWindow } from './domain/windows';
@@ -56,14 +56,7 @@ const model = {
   },
 };
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const FREE = DEFAULT_PLANS.find((p) => p.id === 'free') as PlanLimits;
 // Instants at and around UTC day, month and year ends, where a window mistake would show.
@@ -99,17 +92,17 @@ const slotOf = (t: Date) => new Date(Math.floor(t.getTime() / 10_000) * 10_000);
 
 async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
   const overrides = Object.fromEntries(Object.entries(s.overrides).filter(([, v]) => v !== undefined)) as Record<string, number | null>;
-  const userId = await createUser(db.query, 'free', overrides);
+  const userId = await createUser(db().query, 'free', overrides);
   const day = dayWindow(s.now);
   const month = monthWindow(s.now);
   const dayBefore = dayWindow(new Date(day.start.getTime() - 1));
   const monthBefore = monthWindow(new Date(month.start.getTime() - 1));
   // Decoys in the neighbouring windows: counting the wrong day or month would change the answer.
-  await db.query(
+  await db().query(
     `INSERT INTO ai_daily_usage (user_id, day, enrichments, tokens) VALUES ($1, $2::date, $3, $4), ($1, $5::date, 1000, 100000), ($1, $6::date, 1000, 100000)`,
     [userId, day.key, s.enrichmentsToday, s.tokensToday, dayBefore.key, dayWindow(day.end).key],
   );
-  await db.query(`INSERT INTO ai_monthly_usage (user_id, month, tokens) VALUES ($1, $2::date, $3), ($1, $4::date, 1000000), ($1, $5::date, 1000000)`, [
+  await db().query(`INSERT INTO ai_monthly_usage (user_id, month, tokens) VALUES ($1, $2::date, $3), ($1, $4::date, 1000000), ($1, $5::date, 1000000)`, [
     userId,
     month.key,
     s.tokensThisMonth,
@@ -117,7 +110,7 @@ async function setUp(s: Scenario, exactHour: boolean): Promise<Stored> {
     monthWindow(month.end).key,
   ]);
   const at = s.calls.map((c) => new Date(s.now.getTime() - c.minutesAgo * 60_000 + c.ms));
-  await db.query(
+  await db().query(
     `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
      SELECT 'rsv_' || md5(random()::text), $1, 'itm_' || md5(random()::text), 'job_' || md5(random()::text), st, 10,
             (t AT TIME ZONE 'UTC')::date, date_trunc('month', t AT TIME ZONE 'UTC')::date, t, t + (interval '10 min') + n * interval '1 ms'
@@ -152,7 +145,7 @@ it('quota_charge reaches the reference model’s decision on the same figures', 
       const { userId, callTimes, usage } = await setUp(s, limits.callsPerHour !== null);
       const expected = model.decide(limits, usage, s.estimate);
 
-      const sql = await callCharge(db.sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
+      const sql = await callCharge(db().sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: s.estimate, reservationId: newId('rsv'), now: s.now, ttlSeconds: 60 });
       expect(sql.planId).toBe('free');
       expect(sql.limits).toEqual(limits);
       expect(sql.usage).toEqual(expected.ok ? model.afterCharge(usage, s.estimate, s.now, new Date(s.now.getTime() + 60_000)) : usage);
@@ -183,10 +176,10 @@ it('resolves overrides as the model does, and refuses the same malformed ones', 
   );
   await fc.assert(
     fc.asyncProperty(overrides, async (o) => {
-      const userId = await createUser(db.query, 'free');
-      await db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(o)]);
+      const userId = await createUser(db().query, 'free');
+      await db().query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(o)]);
       const expected = model.limits(FREE, o);
-      const sql = await callCharge(db.sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
+      const sql = await callCharge(db().sql, { userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: 0, reservationId: newId('rsv'), now: NOWS[0], ttlSeconds: 60 }).then(
         (r) => r.limits,
         (err: Error) => (/malformed/.test(err.message) ? ('malformed' as const) : Promise.reject(err)),
       );
@@ -197,11 +190,11 @@ it('resolves overrides as the model does, and refuses the same malformed ones', 
 }, 60_000);
 
 it('charges inside a caller’s transaction and rolls back with it', async () => {
-  const userId = await createUser(db.query, 'free');
+  const userId = await createUser(db().query, 'free');
   const body = chargeBody(userId, 70);
   const now = NOWS[0];
   await expect(
-    inSqlTransaction(db.sql, async (tx) => {
+    inSqlTransaction(db().sql, async (tx) => {
       const r = await charge(tx, body, { now, reservationTtlSeconds: 60 });
       expect(r).toMatchObject({ ok: true, replayed: false });
       // The same transaction sees its own charge: a repeat is a replay.
@@ -209,9 +202,9 @@ it('charges inside a caller’s transaction and rolls back with it', async () =>
       throw new Error('item insert failed');
     }),
   ).rejects.toThrow('item insert failed');
-  expect(await db.query(`SELECT 1 FROM ai_usage_reservations WHERE user_id = $1`, [userId])).toHaveLength(0);
-  expect(await db.query(`SELECT 1 FROM ai_daily_usage WHERE user_id = $1 UNION ALL SELECT 1 FROM ai_monthly_usage WHERE user_id = $1`, [userId])).toHaveLength(0);
-  const committed = await inSqlTransaction(db.sql, (tx) => charge(tx, body, { now, reservationTtlSeconds: 60 }));
+  expect(await db().query(`SELECT 1 FROM ai_usage_reservations WHERE user_id = $1`, [userId])).toHaveLength(0);
+  expect(await db().query(`SELECT 1 FROM ai_daily_usage WHERE user_id = $1 UNION ALL SELECT 1 FROM ai_monthly_usage WHERE user_id = $1`, [userId])).toHaveLength(0);
+  const committed = await inSqlTransaction(db().sql, (tx) => charge(tx, body, { now, reservationTtlSeconds: 60 }));
   expect(committed).toMatchObject({ ok: true, replayed: false, status: { quotas: { tokensPerDay: { used: 70 } } } });
-  expect(await db.query(`SELECT tokens::int FROM ai_daily_usage WHERE user_id = $1`, [userId])).toEqual([{ tokens: 70 }]);
+  expect(await db().query(`SELECT tokens::int FROM ai_daily_usage WHERE user_id = $1`, [userId])).toEqual([{ tokens: 70 }]);
 });

@@ -4,11 +4,11 @@
  * every batch no limit is exceeded and the counters equal what the reservations say they should.
  */
 import fc from 'fast-check';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
+import { useTestDatabase } from '@qv/testing';
 import { charge, expireStale, release, settle } from './index';
 import { chargeBody, createUser } from './testing';
 
-let db: TestDatabase;
+const db = useTestDatabase();
 
 type Limits = { concurrentJobs: number | null; callsPerHour: number | null; enrichmentsPerDay: number; tokensPerDay: number; tokensPerMonth: number };
 /** Three users, each tight on different limits, so every check gets reached. */
@@ -20,13 +20,6 @@ const PROFILES: Limits[] = [
 const INF = Number.MAX_SAFE_INTEGER;
 const TTL = 600;
 const START = new Date('2026-06-30T22:30:00.000Z').getTime();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
 
 type Op =
   | { kind: 'charge'; user: number; estimate: number }
@@ -57,10 +50,10 @@ async function checkInvariants(users: string[]): Promise<void> {
 async function checkUser(user: string, limits: Limits): Promise<void> {
   const params = [[user]];
   // 1. In flight never above the concurrency limit.
-  const inFlight = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED' GROUP BY user_id`, params);
+  const inFlight = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED' GROUP BY user_id`, params);
   for (const { n } of inFlight) expect(n).toBeLessThanOrEqual(limits.concurrentJobs ?? INF);
   // 2. No 60-minute window ending at any call holds more calls than the limit (released ones refunded).
-  const [{ worst }] = await db.query<{ worst: number | null }>(
+  const [{ worst }] = await db().query<{ worst: number | null }>(
     `SELECT max(c)::int AS worst FROM (
        SELECT (SELECT count(*) FROM ai_usage_reservations o
                 WHERE o.user_id = r.user_id AND o.status <> 'RELEASED'
@@ -71,7 +64,7 @@ async function checkUser(user: string, limits: Limits): Promise<void> {
   expect(worst ?? 0).toBeLessThanOrEqual(limits.callsPerHour ?? INF);
   // 3. Day and month counters within their limits and equal to what their reservations add up to:
   //    a settled reservation weighs its actual tokens, a reserved or expired one its estimate.
-  const days = await db.query<{ enrichments: number; tokens: number; expected_enrichments: number; expected_tokens: number }>(
+  const days = await db().query<{ enrichments: number; tokens: number; expected_enrichments: number; expected_tokens: number }>(
     `SELECT d.enrichments, d.tokens::int AS tokens,
             (SELECT count(*)::int FROM ai_usage_reservations r WHERE r.user_id = d.user_id AND r.day = d.day AND r.status <> 'RELEASED') AS expected_enrichments,
             (SELECT coalesce(sum(CASE WHEN r.status = 'SETTLED' THEN r.actual_tokens ELSE r.estimated_tokens END), 0)::int
@@ -84,7 +77,7 @@ async function checkUser(user: string, limits: Limits): Promise<void> {
     expect(d.tokens).toBeLessThanOrEqual(limits.tokensPerDay);
     expect({ enrichments: d.enrichments, tokens: d.tokens }).toEqual({ enrichments: d.expected_enrichments, tokens: d.expected_tokens });
   }
-  const months = await db.query<{ tokens: number; expected: number }>(
+  const months = await db().query<{ tokens: number; expected: number }>(
     `SELECT m.tokens::int AS tokens,
             (SELECT coalesce(sum(CASE WHEN r.status = 'SETTLED' THEN r.actual_tokens ELSE r.estimated_tokens END), 0)::int
                FROM ai_usage_reservations r WHERE r.user_id = m.user_id AND r.month = m.month AND r.status <> 'RELEASED') AS expected
@@ -103,7 +96,7 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
   await fc.assert(
     fc.asyncProperty(fc.array(batch, { minLength: 1, maxLength: 10 }), async (batches) => {
       const users: string[] = [];
-      for (const limits of PROFILES) users.push(await createUser(db.query, 'free', limits));
+      for (const limits of PROFILES) users.push(await createUser(db().query, 'free', limits));
       const known: Known[] = [];
       let clock = START;
       const pick = (n: number) => (known.length ? known[n % known.length] : null);
@@ -111,7 +104,7 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
         switch (o.kind) {
           case 'charge': {
             const body = chargeBody(users[o.user], o.estimate);
-            const r = await charge(db.sql, body, { now, reservationTtlSeconds: TTL });
+            const r = await charge(db().sql, body, { now, reservationTtlSeconds: TTL });
             if (r.ok) known.push({ id: r.reservation.id, estimate: o.estimate, body });
             seen[r.ok ? 'ACCEPTED' : r.code] = (seen[r.ok ? 'ACCEPTED' : r.code] ?? 0) + 1;
             return;
@@ -119,22 +112,22 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
           case 'replay': {
             const k = pick(o.pick);
             if (!k) return;
-            const r = await charge(db.sql, k.body, { now, reservationTtlSeconds: TTL });
+            const r = await charge(db().sql, k.body, { now, reservationTtlSeconds: TTL });
             expect(r).toMatchObject({ ok: true, replayed: true, reservation: { id: k.id } });
             return;
           }
           case 'settle': {
             const k = pick(o.pick);
-            if (k) await settle(db.sql, k.id, Math.floor(o.fraction * k.estimate), now);
+            if (k) await settle(db().sql, k.id, Math.floor(o.fraction * k.estimate), now);
             return;
           }
           case 'release': {
             const k = pick(o.pick);
-            if (k) await release(db.sql, k.id, now);
+            if (k) await release(db().sql, k.id, now);
             return;
           }
           case 'expire':
-            seen.EXPIRED = (seen.EXPIRED ?? 0) + (await expireStale(db.sql, now));
+            seen.EXPIRED = (seen.EXPIRED ?? 0) + (await expireStale(db().sql, now));
         }
       };
       for (const b of batches) {
@@ -145,13 +138,13 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
       }
       // Wind down: finish everything still in flight, half settled, half released.
       const now = new Date(clock + 1000);
-      const open = await db.query<{ id: string; estimated_tokens: number }>(`SELECT id, estimated_tokens FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
-      await Promise.all(open.map((r, i) => (i % 2 ? settle(db.sql, r.id, Math.floor(r.estimated_tokens / 2), now) : release(db.sql, r.id, now))));
-      const [{ reserved }] = await db.query<{ reserved: number }>(`SELECT count(*)::int AS reserved FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
+      const open = await db().query<{ id: string; estimated_tokens: number }>(`SELECT id, estimated_tokens FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
+      await Promise.all(open.map((r, i) => (i % 2 ? settle(db().sql, r.id, Math.floor(r.estimated_tokens / 2), now) : release(db().sql, r.id, now))));
+      const [{ reserved }] = await db().query<{ reserved: number }>(`SELECT count(*)::int AS reserved FROM ai_usage_reservations WHERE user_id = ANY($1) AND status = 'RESERVED'`, [users]);
       expect(reserved).toBe(0);
       await checkInvariants(users);
       // Totals: the day and month counters hold exactly the settled actuals plus the expired estimates.
-      const [totals] = await db.query<{ counted: number; day_sum: number; month_sum: number }>(
+      const [totals] = await db().query<{ counted: number; day_sum: number; month_sum: number }>(
         `SELECT (SELECT coalesce(sum(CASE status WHEN 'SETTLED' THEN actual_tokens WHEN 'EXPIRED' THEN estimated_tokens ELSE 0 END), 0)::int
                    FROM ai_usage_reservations WHERE user_id = ANY($1)) AS counted,
                 (SELECT coalesce(sum(tokens), 0)::int FROM ai_daily_usage WHERE user_id = ANY($1)) AS day_sum,

@@ -1,6 +1,6 @@
 import { apiKeyPrefix, generateApiKey, hashApiKey, type PrismaClient } from '@qv/db';
 import { createFastRedis, createRedis } from '@qv/queue';
-import { createTestDatabase, eventually, testRedisPrefix, testRedisUrl, type TestDatabase } from '@qv/testing';
+import { eventually, testRedisPrefix, testRedisUrl, useTestDatabase } from '@qv/testing';
 import type { Redis } from 'ioredis';
 import { authEvictionChannel, RedisAuthEvictions } from './auth-evictions';
 import { AuthFailureThrottle } from './auth-throttle';
@@ -13,13 +13,13 @@ interface Replica {
 }
 
 describe('PrincipalResolver with Redis evictions', () => {
-  let db: TestDatabase;
+  const db = useTestDatabase();
   let prefix: string;
   let publisher: Redis;
   const replicas: Replica[] = [];
   let n = 0;
 
-  const startReplica = async (options: PrincipalResolverOptions = {}, prisma: PrismaClient = db.prisma): Promise<Replica> => {
+  const startReplica = async (options: PrincipalResolverOptions = {}, prisma: PrismaClient = db().prisma): Promise<Replica> => {
     const evictions = new RedisAuthEvictions({ publisher, channel: authEvictionChannel(prefix) });
     const resolver = new PrincipalResolver(prisma, { ttlMs: 60_000, negativeTtlMs: 60_000, publisher: evictions, ...options });
     const subscriber = createRedis(testRedisUrl(), { autoResubscribe: false });
@@ -30,25 +30,23 @@ describe('PrincipalResolver with Redis evictions', () => {
   };
   const newUser = async (planId = 'free') => {
     const id = `usr_auth_${++n}`;
-    await db.prisma.user.create({ data: { id, planId, role: 'user' } });
+    await db().prisma.user.create({ data: { id, planId, role: 'user' } });
     return id;
   };
   /** Stores a key straight in the database, as another process would: nobody is told. */
   const storeKey = async (userId: string, apiKey = generateApiKey()) => {
-    const key = await db.prisma.apiKey.create({ data: { id: `key_auth_${++n}`, userId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey) } });
+    const key = await db().prisma.apiKey.create({ data: { id: `key_auth_${++n}`, userId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey) } });
     return { apiKey, keyId: key.id, keyHash: key.keyHash };
   };
-  const revokeInDb = (keyId: string) => db.prisma.apiKey.update({ where: { id: keyId }, data: { revokedAt: new Date() } });
+  const revokeInDb = (keyId: string) => db().prisma.apiKey.update({ where: { id: keyId }, data: { revokedAt: new Date() } });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     prefix = testRedisPrefix();
     publisher = createRedis(testRedisUrl());
   });
   afterAll(async () => {
     for (const r of replicas) r.subscriber.disconnect();
     publisher.disconnect();
-    await db.drop();
   });
 
   it('keeps a found key for its TTL: a revocation nobody announces is not seen before it', async () => {
@@ -92,7 +90,7 @@ describe('PrincipalResolver with Redis evictions', () => {
     const other = await storeKey(otherId);
     const [k1, k2] = [await storeKey(userId), await storeKey(userId)];
     for (const k of [k1, k2, other]) expect((await b.resolver.resolve(k.apiKey))?.planId).toBe('free');
-    await db.prisma.user.updateMany({ where: { id: { in: [userId, otherId] } }, data: { planId: 'payg' } });
+    await db().prisma.user.updateMany({ where: { id: { in: [userId, otherId] } }, data: { planId: 'payg' } });
     await a.resolver.announce({ userId });
     await eventually(async () => (await b.resolver.resolve(k1.apiKey))?.planId === 'payg', 2000, 5);
     expect((await b.resolver.resolve(k2.apiKey))?.planId).toBe('payg');
@@ -108,7 +106,7 @@ describe('PrincipalResolver with Redis evictions', () => {
       apiKey: {
         findUnique: async (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => {
           if (gated) await gate;
-          return db.prisma.apiKey.findUnique(args);
+          return db().prisma.apiKey.findUnique(args);
         },
       },
     } as unknown as PrismaClient;
@@ -134,7 +132,7 @@ describe('PrincipalResolver with Redis evictions', () => {
 
   it('a publish that fails is logged, not thrown: the change is made and evicted here', async () => {
     const warnings: unknown[] = [];
-    const resolver = new PrincipalResolver(db.prisma, { ttlMs: 60_000, publisher: { publish: () => Promise.reject(new Error('redis down')) }, logger: { warn: (o: unknown) => warnings.push(o) } as never });
+    const resolver = new PrincipalResolver(db().prisma, { ttlMs: 60_000, publisher: { publish: () => Promise.reject(new Error('redis down')) }, logger: { warn: (o: unknown) => warnings.push(o) } as never });
     const key = await storeKey(await newUser());
     expect(await resolver.resolve(key.apiKey)).not.toBeNull();
     await revokeInDb(key.keyId);
@@ -146,7 +144,7 @@ describe('PrincipalResolver with Redis evictions', () => {
   it('a flood of one wrong key, in parallel or not, is one query per TTL', async () => {
     let queries = 0;
     // The real database, counting the look-ups.
-    const counting = { apiKey: { findUnique: (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => (queries++, db.prisma.apiKey.findUnique(args)) } } as unknown as PrismaClient;
+    const counting = { apiKey: { findUnique: (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => (queries++, db().prisma.apiKey.findUnique(args)) } } as unknown as PrismaClient;
     const resolver = new PrincipalResolver(counting, { ttlMs: 60_000, negativeTtlMs: 60_000 });
     const wrong = generateApiKey();
     expect(await Promise.all(Array.from({ length: 50 }, () => resolver.resolve(wrong)))).toEqual(Array(50).fill(null));
@@ -162,7 +160,7 @@ describe('PrincipalResolver with Redis evictions', () => {
   });
 
   it('keeps each cache bounded, the oldest entry going first', async () => {
-    const resolver = new PrincipalResolver(db.prisma, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 2 });
+    const resolver = new PrincipalResolver(db().prisma, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 2 });
     const userId = await newUser();
     const keys = [await storeKey(userId), await storeKey(userId), await storeKey(userId)];
     for (const k of keys) await resolver.resolve(k.apiKey);

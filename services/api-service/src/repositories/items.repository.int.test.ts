@@ -1,28 +1,20 @@
 import type { EnrichmentJob } from '@qv/contracts';
-import { createTestDatabase, type TestDatabase } from '@qv/testing';
-import { Pool } from 'pg';
+import { useTestDatabase } from '@qv/testing';
 import { ItemWriter, type NewItem } from './items.repository';
 
 const item = (id: string, content = `content of ${id}`): NewItem => ({ id, userId: 'usr_1', title: null, url: null, content, tasks: ['summarize', 'tag'] });
 const job = (itemId: string): EnrichmentJob => ({ v: 1, itemId, userId: 'usr_1', reservationId: `rsv_${itemId}`, tasks: ['summarize', 'tag'], charged: true });
 
 describe('ItemWriter', () => {
-  let db: TestDatabase;
-  let pool: Pool;
+  const db = useTestDatabase();
   let writer: ItemWriter;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    writer = new ItemWriter({ prisma: db.prisma, pool });
-  });
-  afterAll(async () => {
-    await pool.end();
-    await db.drop();
+    writer = new ItemWriter({ prisma: db().prisma, pool: db().sql });
   });
 
   it('stores the items of one tick in one batch, each with its outbox row, and reads an existing id back', async () => {
     await writer.store(item('itm_old'), job('itm_old'));
-    await db.query(`UPDATE outbox SET sent_at = now() WHERE item_id = 'itm_old'`);
+    await db().query(`UPDATE outbox SET sent_at = now() WHERE item_id = 'itm_old'`);
 
     const stored = await Promise.all(['itm_a', 'itm_b', 'itm_old', 'itm_a'].map((id) => writer.store(item(id, `new ${id}`), job(id))));
 
@@ -33,7 +25,7 @@ describe('ItemWriter', () => {
       ['itm_a', 'new itm_a', 'itm_a'], // the same id twice in a tick: the second finds the first's unsent row
     ]);
     expect(stored[3].outbox!.id).toBe(stored[0].outbox!.id);
-    const rows = await db.query<{ item_id: string; tasks: string[]; payload: EnrichmentJob; n: number }>(
+    const rows = await db().query<{ item_id: string; tasks: string[]; payload: EnrichmentJob; n: number }>(
       `SELECT o.item_id, i.tasks, o.payload, count(*) OVER (PARTITION BY o.item_id)::int AS n FROM outbox o JOIN items i ON i.id = o.item_id ORDER BY o.item_id`,
     );
     expect(rows).toEqual([
@@ -47,7 +39,7 @@ describe('ItemWriter', () => {
     const results = await Promise.allSettled([writer.store(item('itm_c'), job('itm_c')), writer.store(item('itm_nul', 'a\u0000b'), job('itm_nul')), writer.store(item('itm_d'), job('itm_d'))]);
 
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((await db.query<{ id: string }>(`SELECT id FROM items WHERE id IN ('itm_c', 'itm_nul', 'itm_d') ORDER BY id`)).map((r) => r.id)).toEqual(['itm_c', 'itm_d']);
-    expect((await db.query<{ item_id: string }>(`SELECT item_id FROM outbox WHERE item_id IN ('itm_c', 'itm_nul', 'itm_d') ORDER BY item_id`)).map((r) => r.item_id)).toEqual(['itm_c', 'itm_d']);
+    expect((await db().query<{ id: string }>(`SELECT id FROM items WHERE id IN ('itm_c', 'itm_nul', 'itm_d') ORDER BY id`)).map((r) => r.id)).toEqual(['itm_c', 'itm_d']);
+    expect((await db().query<{ item_id: string }>(`SELECT item_id FROM outbox WHERE item_id IN ('itm_c', 'itm_nul', 'itm_d') ORDER BY item_id`)).map((r) => r.item_id)).toEqual(['itm_c', 'itm_d']);
   });
 });
