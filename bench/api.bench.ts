@@ -9,6 +9,7 @@ import { createUser, startStack, testRedisUrl } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, rateOf } from './support/autocannon';
 import { startBareExpress } from './support/bare-server';
+import { productionPools } from './support/production-pools';
 import { CpuWindow, formatPerItem, formatResident, ProcessesCpu, profileEnv } from './support/cpu';
 
 const CONNECTIONS = 64;
@@ -18,7 +19,7 @@ const USERS = 64;
 async function main(): Promise<void> {
   await globalSetup();
   const profile = profileEnv();
-  const stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator', 'cache-service'], env: { LOG_LEVEL: 'warn', ...profile } });
+  const stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator', 'cache-service'], env: { LOG_LEVEL: 'warn', ...profile }, serviceEnv: productionPools() });
   const bare = await startBareExpress();
   const redis = createRedis(testRedisUrl());
   try {

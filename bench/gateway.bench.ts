@@ -11,6 +11,7 @@ import { createUser, eventually, freePort, startStack, type Stack } from '../lib
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
 import { processCpuMs } from './support/cpu';
+import { productionPools } from './support/production-pools';
 
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -81,7 +82,7 @@ function report(title: string, direct: Measured, others: Measured[]): void {
 
 async function main(): Promise<void> {
   await globalSetup();
-  const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn' } });
+  const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn' }, serviceEnv: productionPools() });
   const portkey = await startPortkey();
   console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start (the machine is shared: read the ratios)`);
   try {
