@@ -1,4 +1,5 @@
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CacheStats, CreateItemResponse, UsagePage } from '@qv/contracts';
+import { createUser, eventually, http, simulatorCalls, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /** The cache as the enrichment pipeline uses it (issue 6): per-user tiers, plan TTLs, single flight. */
 describe('cache in the pipeline', () => {
@@ -10,35 +11,31 @@ describe('cache in the pipeline', () => {
     await stack?.stop();
   });
 
-  const post = (key: string, body: Record<string, unknown>) => http('POST', `${stack.api}/v1/items`, { key, body });
-  const done = (key: string, id: string) =>
-    eventually(async () => {
-      const res = await http('GET', `${stack.api}/v1/items/${id}`, { key });
-      return res.body.item.status === 'DONE' || res.body.item.status === 'FAILED' ? res.body.item : undefined;
-    }, 30_000, 50);
+  const post = (key: string, body: Record<string, unknown>) => http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key, body });
+  const done = (key: string, id: string) => waitForItem(stack.api, key, id, { intervalMs: 50 });
   const enrich = async (key: string, body: Record<string, unknown>) => {
     const res = await post(key, body);
     expect(res.status).toBe(202);
     return done(key, res.body.item.id);
   };
-  const llmCalls = async (marker: string) => (await http('GET', `${stack.services['llm-simulator']!.url}/sim/calls?contains=${encodeURIComponent(marker)}`)).body.count as number;
+  const llmCalls = (marker: string) => simulatorCalls(stack.services['llm-simulator']!.url, marker);
 
   it('same content twice for a pro user: the second is a hit with the same output and settles 0 tokens', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const body = { content: 'Caching answers saves tokens. marker-hit-1. The cache never crosses users.', tasks: ['summarize', 'tag'] };
     const first = await enrich(user.key, body);
     const second = await enrich(user.key, body);
-    expect(first.enrichment.cached).toBe(false);
-    expect(second.enrichment).toMatchObject({ cached: true, summary: first.enrichment.summary, tags: first.enrichment.tags, promptTokens: 0, completionTokens: 0 });
+    expect(first.enrichment?.cached).toBe(false);
+    expect(second.enrichment).toMatchObject({ cached: true, summary: first.enrichment?.summary, tags: first.enrichment?.tags, promptTokens: 0, completionTokens: 0 });
     expect(await llmCalls('marker-hit-1')).toBe(2); // one per task, for the first item only
 
     const usage = await eventually(async () => {
-      const res = await http('GET', `${stack.api}/v1/usage`, { key: user.key });
+      const res = await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key: user.key });
       return res.body.entries.length === 2 ? res.body.entries : undefined;
     });
-    const hit = usage.find((e: { itemId: string }) => e.itemId === second.id);
+    const hit = usage.find((e) => e.itemId === second.id)!;
     expect(hit).toMatchObject({ cacheHit: true, cacheTier: 'content', totalTokens: 0, charged: true });
-    expect(hit.tokensSaved).toBe(first.enrichment.promptTokens + first.enrichment.completionTokens);
+    expect(hit.tokensSaved).toBe(first.enrichment!.promptTokens + first.enrichment!.completionTokens);
     expect(hit.costSavedUsd).toBeGreaterThan(0);
     const [reservation] = await stack.db.query<{ actual_tokens: number }>('SELECT actual_tokens FROM ai_usage_reservations WHERE item_id = $1', [second.id]);
     expect(reservation.actual_tokens).toBe(0);
@@ -48,7 +45,7 @@ describe('cache in the pipeline', () => {
     expect(system.map((r) => r.user_id)).toEqual(['global', 'global']);
     expect(system.map((r) => r.value.split('\n')[0]).sort()).toEqual(['[qv-task:summarize@1]', '[qv-task:tag@1]']);
 
-    const stats = await http('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey });
+    const stats = await http<CacheStats>('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey });
     expect(stats.status).toBe(200);
     expect(stats.body.tiers.content.hits).toBeGreaterThanOrEqual(2);
     expect(stats.body.tiers.content.tokensSaved).toBeGreaterThanOrEqual(hit.tokensSaved);
@@ -58,12 +55,12 @@ describe('cache in the pipeline', () => {
     const body = { content: 'Shared words, separate caches. marker-cross-2.', tasks: ['tag'] };
     const alice = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const bob = await createUser(stack.api, stack.adminKey, 'pro_monthly');
-    expect((await enrich(alice.key, body)).enrichment.cached).toBe(false);
-    expect((await enrich(alice.key, body)).enrichment.cached).toBe(true);
-    expect((await enrich(bob.key, body)).enrichment.cached).toBe(false);
+    expect((await enrich(alice.key, body)).enrichment?.cached).toBe(false);
+    expect((await enrich(alice.key, body)).enrichment?.cached).toBe(true);
+    expect((await enrich(bob.key, body)).enrichment?.cached).toBe(false);
     const free = await createUser(stack.api, stack.adminKey, 'free');
-    expect((await enrich(free.key, body)).enrichment.cached).toBe(false);
-    expect((await enrich(free.key, body)).enrichment.cached).toBe(false);
+    expect((await enrich(free.key, body)).enrichment?.cached).toBe(false);
+    expect((await enrich(free.key, body)).enrichment?.cached).toBe(false);
     expect(await llmCalls('marker-cross-2')).toBe(4); // alice once, bob once, free twice
   });
 
@@ -74,18 +71,18 @@ describe('cache in the pipeline', () => {
     expect(accepted.map((r) => r.status)).toEqual(Array(20).fill(202));
     const items = await Promise.all(accepted.map((r) => done(user.key, r.body.item.id)));
     expect(items.every((i) => i.status === 'DONE')).toBe(true);
-    expect(new Set(items.map((i) => i.enrichment.summary)).size).toBe(1);
+    expect(new Set(items.map((i) => i.enrichment?.summary)).size).toBe(1);
     expect(await llmCalls('marker-flight-3')).toBe(1);
-    expect(items.filter((i) => i.enrichment.cached)).toHaveLength(19);
+    expect(items.filter((i) => i.enrichment?.cached)).toHaveLength(19);
   });
 
   it('a short content TTL (by override) expires', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { contentTtlSeconds: 1 });
     const body = { content: 'Short lived entry. marker-ttl-4.', tasks: ['tag'] };
-    expect((await enrich(user.key, body)).enrichment.cached).toBe(false);
-    expect((await enrich(user.key, body)).enrichment.cached).toBe(true);
+    expect((await enrich(user.key, body)).enrichment?.cached).toBe(false);
+    expect((await enrich(user.key, body)).enrichment?.cached).toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await enrich(user.key, body)).enrichment.cached).toBe(false);
+    expect((await enrich(user.key, body)).enrichment?.cached).toBe(false);
   });
 
   it('cache-service down: items still complete (fail open) and the worker counts it', async () => {
@@ -93,7 +90,7 @@ describe('cache in the pipeline', () => {
     await stack.services['cache-service']!.stop();
     const item = await enrich(user.key, { content: 'No cache today. marker-down-5.', tasks: ['tag'] });
     expect(item.status).toBe('DONE');
-    expect(item.enrichment.cached).toBe(false);
+    expect(item.enrichment?.cached).toBe(false);
     const metrics = await fetch(`${stack.services['enrichment-worker']!.url}/metrics`, { headers: stack.as('metrics') }).then((r) => r.text());
     expect(metrics).toMatch(/enrichment_cache_unavailable_total\{[^}]*operation="lookup"[^}]*\} [1-9]/);
   });

@@ -1,4 +1,5 @@
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, DlqJobsResponse } from '@qv/contracts';
+import { createUser, http, presets, simulatorCalls, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /**
  * A provider outage with the circuit open holds the queue instead of burning attempts: jobs wait
@@ -7,8 +8,8 @@ import { createUser, eventually, http, startStack, type Stack } from '@qv/testin
 describe('pipeline: circuit breaker', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({
-      serviceEnv: { 'enrichment-worker': { BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '1000', RETRY_BASE_DELAY_MS: '50', QUEUE_CONCURRENCY: '4' } },
+    stack = await startStack(presets.quickRetries, {
+      serviceEnv: { 'enrichment-worker': { BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '1000', QUEUE_CONCURRENCY: '4' } },
     });
   }, 90_000);
   afterAll(async () => {
@@ -23,24 +24,17 @@ describe('pipeline: circuit breaker', () => {
     const until = Date.now() + 4000;
     const ids: string[] = [];
     for (const [i, user] of users.entries()) {
-      const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `outage ${i} [sim:fail_until=${until}]`, tasks: ['tag'] } });
+      const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `outage ${i} [sim:fail_until=${until}]`, tasks: ['tag'] } });
       expect(res.status).toBe(202);
       ids.push(res.body.item.id);
     }
-    const items = await Promise.all(
-      ids.map((id, i) =>
-        eventually(async () => {
-          const res = await http('GET', `${stack.api}/v1/items/${id}`, { key: users[i].key });
-          return ['DONE', 'FAILED'].includes(res.body.item.status) ? res.body.item : undefined;
-        }, 30_000),
-      ),
-    );
+    const items = await Promise.all(ids.map((id, i) => waitForItem(stack.api, users[i].key, id)));
     expect(items.map((i) => i.status)).toEqual(['DONE', 'DONE', 'DONE']);
     expect(Date.now()).toBeGreaterThanOrEqual(until);
-    const dlq = await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey });
+    const dlq = await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey });
     expect(dlq.body.jobs).toEqual([]);
     // Fail fast: while open, the breaker spared the provider most calls (far fewer than 3 jobs × 5 attempts × retries).
-    const calls = (await http('GET', `${stack.services['llm-simulator']!.url}/sim/calls?contains=outage`)).body.count as number;
+    const calls = await simulatorCalls(stack.services['llm-simulator']!.url, 'outage');
     expect(calls).toBeLessThan(15);
   }, 60_000);
 });

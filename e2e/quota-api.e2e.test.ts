@@ -1,4 +1,5 @@
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, ErrorBody, PlanResponse, PlansResponse, QuotaStatus } from '@qv/contracts';
+import { createUser, eventually, http, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /** The quota engine as a frontend meets it through api-service (issue 4). */
 describe('quota through the public API', () => {
@@ -10,12 +11,9 @@ describe('quota through the public API', () => {
     await stack?.stop();
   });
 
-  const post = (key: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => http('POST', `${stack.api}/v1/items`, { key, body, headers });
-  const waitDone = (key: string, id: string) =>
-    eventually(async () => {
-      const res = await http('GET', `${stack.api}/v1/items/${id}`, { key });
-      return res.body.item.status === 'DONE' || res.body.item.status === 'FAILED' ? res.body.item : undefined;
-    }, 30_000, 50);
+  /** POST /v1/items; `T` is the answer the call expects (a refusal: ErrorBody). */
+  const post = <T = CreateItemResponse>(key: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => http<T>('POST', `${stack.api}/v1/items`, { key, body, headers });
+  const waitDone = (key: string, id: string) => waitForItem(stack.api, key, id, { intervalMs: 50 });
   const count = async (sql: string, params: unknown[] = []) => Number((await stack.db.query<{ n: string }>(sql, params))[0].n);
 
   it('free plan: 50 items succeed, the 51st is 429 DAILY_QUOTA_EXCEEDED with headers and Retry-After', async () => {
@@ -26,7 +24,7 @@ describe('quota through the public API', () => {
       expect(res.headers.get('x-ai-quota-remaining')).toBe(String(49 - i));
       await waitDone(user.key, res.body.item.id); // free plan: 3 in flight at most, so let each finish
     }
-    const refused = await post(user.key, { content: 'one too many', tasks: ['tag'] });
+    const refused = await post<ErrorBody>(user.key, { content: 'one too many', tasks: ['tag'] });
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('DAILY_QUOTA_EXCEEDED');
     const now = new Date();
@@ -40,7 +38,7 @@ describe('quota through the public API', () => {
     expect(await count('SELECT count(*)::text AS n FROM items WHERE user_id = $1', [user.id])).toBe(50);
     expect(await count(`SELECT count(*)::text AS n FROM ai_usage_reservations WHERE user_id = $1`, [user.id])).toBe(50);
 
-    const quota = await http('GET', `${stack.api}/v1/quota`, { key: user.key });
+    const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
     expect(quota.status).toBe(200);
     expect(quota.body.plan).toBe('free');
     expect(quota.body.quotas.enrichmentsPerDay).toMatchObject({ used: 50, limit: 50, remaining: 0, level: 'exceeded' });
@@ -55,13 +53,13 @@ describe('quota through the public API', () => {
     expect(slow.map((r) => r.status)).toEqual([202, 202, 202]);
     // Sent together, so charged in any order: one of them saw each of the three slots go.
     expect(slow.map((r) => r.headers.get('x-ai-quota-concurrency-remaining')).sort()).toEqual(['0', '1', '2']);
-    const fourth = await post(user.key, { content: 'fourth', tasks: ['tag'] });
+    const fourth = await post<ErrorBody>(user.key, { content: 'fourth', tasks: ['tag'] });
     expect(fourth.status).toBe(429);
     expect(fourth.body.error.code).toBe('CONCURRENCY_LIMIT_EXCEEDED');
     expect(Number(fourth.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(fourth.headers.get('x-ai-quota-concurrency-remaining')).toBe('0');
     for (const r of slow) expect((await waitDone(user.key, r.body.item.id)).status).toBe('DONE');
-    await eventually(async () => (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.concurrentJobs.used === 0);
+    await eventually(async () => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.concurrentJobs.used === 0);
     const fifth = await post(user.key, { content: 'fifth', tasks: ['tag'] });
     expect(fifth.status).toBe(202);
   }, 60_000);
@@ -77,7 +75,7 @@ describe('quota through the public API', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
     expect(again.headers.get('x-ai-quota-remaining')).toBe(first.headers.get('x-ai-quota-remaining'));
-    const other = await post(user.key, { content: 'another body', tasks: ['tag'] }, { 'idempotency-key': 'key-1' });
+    const other = await post<ErrorBody>(user.key, { content: 'another body', tasks: ['tag'] }, { 'idempotency-key': 'key-1' });
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await count('SELECT count(*)::text AS n FROM ai_usage_reservations WHERE user_id = $1', [user.id])).toBe(1);
@@ -100,28 +98,29 @@ describe('quota through the public API', () => {
   it('20 concurrent copies of one key: one item, one charge, every other answer a replay or a 409', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const body = { content: 'raced content [sim:latency_ms=50]', tasks: ['summarize'] };
-    const answers = await Promise.all(Array.from({ length: 20 }, () => post(user.key, body, { 'idempotency-key': 'race' })));
+    // Each a 202 (an item) or a 409 (an error), told apart by status.
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post<Partial<CreateItemResponse & ErrorBody>>(user.key, body, { 'idempotency-key': 'race' })));
     const fresh = answers.filter((a) => a.status === 202 && a.headers.get('idempotent-replayed') === null);
     const replays = answers.filter((a) => a.status === 202 && a.headers.get('idempotent-replayed') === 'true');
     const inUse = answers.filter((a) => a.status === 409);
     expect(fresh).toHaveLength(1);
     expect(replays.length + inUse.length).toBe(19);
-    for (const r of replays) expect(r.body.item.id).toBe(fresh[0].body.item.id);
-    for (const r of inUse) expect(r.body.error.code).toBe('IDEMPOTENCY_KEY_IN_USE');
+    for (const r of replays) expect(r.body.item?.id).toBe(fresh[0].body.item?.id);
+    for (const r of inUse) expect(r.body.error?.code).toBe('IDEMPOTENCY_KEY_IN_USE');
     expect(await count('SELECT count(*)::text AS n FROM items WHERE user_id = $1', [user.id])).toBe(1);
     expect(await count('SELECT count(*)::text AS n FROM ai_usage_reservations WHERE user_id = $1', [user.id])).toBe(1);
   });
 
   it('admin: plans are readable and editable; overrides replace a limit', async () => {
-    const plans = await http('GET', `${stack.api}/admin/plans`, { key: stack.adminKey });
-    expect(plans.body.plans.map((p: { id: string }) => p.id)).toEqual(['enterprise', 'free', 'payg', 'pro_annual', 'pro_monthly']);
-    expect(plans.body.plans.find((p: { id: string }) => p.id === 'free')).toMatchObject({ enrichmentsPerDay: 50, concurrentJobs: 3, callsPerHour: 100, tokensPerDay: 10000, tokensPerMonth: 100000, sessionTtlSeconds: null });
+    const plans = await http<PlansResponse>('GET', `${stack.api}/admin/plans`, { key: stack.adminKey });
+    expect(plans.body.plans.map((p) => p.id)).toEqual(['enterprise', 'free', 'payg', 'pro_annual', 'pro_monthly']);
+    expect(plans.body.plans.find((p) => p.id === 'free')).toMatchObject({ enrichmentsPerDay: 50, concurrentJobs: 3, callsPerHour: 100, tokensPerDay: 10000, tokensPerMonth: 100000, sessionTtlSeconds: null });
     const bad = await http('PUT', `${stack.api}/admin/plans/payg`, { key: stack.adminKey, body: { concurrentJobs: -1 } });
     expect(bad.status).toBe(400);
-    const edited = await http('PUT', `${stack.api}/admin/plans/payg`, { key: stack.adminKey, body: { concurrentJobs: 7 } });
+    const edited = await http<PlanResponse>('PUT', `${stack.api}/admin/plans/payg`, { key: stack.adminKey, body: { concurrentJobs: 7 } });
     expect(edited.body.plan.concurrentJobs).toBe(7);
     const user = await createUser(stack.api, stack.adminKey, 'payg', { tokensPerDay: null });
-    const quota = await http('GET', `${stack.api}/v1/quota`, { key: user.key });
+    const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
     expect(quota.body.quotas.concurrentJobs.limit).toBe(7);
     expect(quota.body.quotas.tokensPerDay.limit).toBeNull();
     expect(quota.headers.get('x-ai-quota-tokens-limit')).toBe('-1');
@@ -132,13 +131,13 @@ describe('quota through the public API', () => {
   it('quota-service down: 503 QUOTA_SERVICE_UNAVAILABLE, nothing stored, nothing enqueued', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     await stack.services['quota-service']!.stop();
-    const res = await post(user.key, { content: 'no charge, no work' }, { 'idempotency-key': 'while-down' });
+    const res = await post<ErrorBody>(user.key, { content: 'no charge, no work' }, { 'idempotency-key': 'while-down' });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('QUOTA_SERVICE_UNAVAILABLE');
     expect(await count('SELECT count(*)::text AS n FROM items WHERE user_id = $1', [user.id])).toBe(0);
     expect(await count('SELECT count(*)::text AS n FROM outbox o JOIN items i ON i.id = o.item_id WHERE i.user_id = $1', [user.id])).toBe(0);
     expect(await count('SELECT count(*)::text AS n FROM idempotency_keys WHERE user_id = $1', [user.id])).toBe(0);
-    const ready = await http('GET', `${stack.api}/readyz`);
+    const ready = await http<{ checks: Record<string, string> }>('GET', `${stack.api}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.checks['quota-service']).toMatch(/^down/);
   });

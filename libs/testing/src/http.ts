@@ -1,3 +1,5 @@
+import type { CreateUserResponse, LimitOverrides } from '@qv/contracts';
+
 /** A small JSON-over-HTTP client for tests that speak to the api-service as a frontend would. */
 export interface HttpResult<T = any> {
   status: number;
@@ -21,8 +23,8 @@ export async function http<T = any>(method: string, url: string, options: { key?
 }
 
 /** Creates a user through the admin API and returns its id and key. */
-export async function createUser(api: string, adminKey: string, plan: string, overrides?: Record<string, number | null>): Promise<{ id: string; key: string }> {
-  const res = await http('POST', `${api}/admin/users`, { key: adminKey, body: { plan, ...(overrides ? { overrides } : {}) } });
+export async function createUser(api: string, adminKey: string, plan: string, overrides?: LimitOverrides): Promise<{ id: string; key: string }> {
+  const res = await http<CreateUserResponse>('POST', `${api}/admin/users`, { key: adminKey, body: { plan, ...(overrides ? { overrides } : {}) } });
   if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { id: res.body.user.id, key: res.body.apiKey };
 }

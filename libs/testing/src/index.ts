@@ -8,4 +8,5 @@ export * from './stack-options';
 export * from './stack-presets';
 export * from './http';
 export * from './wait-for-item';
+export * from './simulator-calls';
 export * from './ports';
