@@ -1,5 +1,6 @@
 import { countChatTokensBounded } from '@qv/llm';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
+import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import OpenAI, { APIError } from 'openai';
 
 /**
@@ -20,16 +21,16 @@ describe('OpenAI-compatible chat completions', () => {
 
   const sdk = (apiKey: string, headers: Record<string, string> = {}) => new OpenAI({ apiKey, baseURL: `${stack.api}/v1`, maxRetries: 0, defaultHeaders: headers });
   const user = (text: string) => [{ role: 'user' as const, content: text }];
-  const simCalls = async (marker: string) => (await http('GET', `${stack.services['llm-simulator']!.url}/sim/calls?contains=${encodeURIComponent(marker)}`)).body.count as number;
-  const quota = async (key: string) => (await http('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
-  const entriesOf = async (key: string, callId: string) => ((await http('GET', `${stack.api}/v1/usage`, { key })).body.entries as Array<Record<string, any>>).filter((e) => e.itemId === callId);
+  const simCalls = (marker: string) => simulatorCalls(stack.services['llm-simulator']!.url, marker);
+  const quota = async (key: string) => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
+  const entriesOf = async (key: string, callId: string) => (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key })).body.entries.filter((e) => e.itemId === callId);
   const settledEntry = (key: string, callId: string) =>
     eventually(async () => {
       const entries = await entriesOf(key, callId);
       return entries.length === 1 ? entries[0] : undefined;
     });
   const reservation = async (callId: string) => (await stack.db.query<{ status: string; actual_tokens: number | null; estimated_tokens: number }>('SELECT status, actual_tokens, estimated_tokens FROM ai_usage_reservations WHERE item_id = $1', [callId]))[0];
-  const drift = async (userId: string) => (await http('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body;
+  const drift = async (userId: string) => (await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body;
 
   it('refuses hostile bodies with 400 before any charge or provider call: NUL, lone surrogates, integers past 2^31', async () => {
     const eve = await createUser(stack.api, stack.adminKey, 'pro_monthly');
@@ -49,7 +50,8 @@ describe('OpenAI-compatible chat completions', () => {
     ];
     const answers = [];
     for (const body of bodies) {
-      const res = await http('POST', `${stack.api}/v1/chat/completions`, { key: eve.key, body });
+      // The edge guard's refusals are in the API's error shape, the route's in OpenAI's.
+      const res = await http<{ error: ErrorBody['error'] | OpenAI.ErrorObject }>('POST', `${stack.api}/v1/chat/completions`, { key: eve.key, body });
       answers.push({ status: res.status, code: res.body?.error?.code });
     }
     // NUL and lone surrogates are refused by the edge guard before the route runs, in the API's own
@@ -168,9 +170,9 @@ describe('OpenAI-compatible chat completions', () => {
     expect(received).toBe(5);
 
     // What the provider produces for the same call, in full.
-    const direct = (await http('POST', `${stack.services['llm-simulator']!.url}/v1/chat/completions`, { body: { model: 'sim-1', messages: messages.map((m) => ({ ...m, content: m.content.replace('[sim:chunk_ms=60]', '') })), max_tokens: 100 } })).body;
+    const direct = (await http<OpenAI.Chat.Completions.ChatCompletion>('POST', `${stack.services['llm-simulator']!.url}/v1/chat/completions`, { body: { model: 'sim-1', messages: messages.map((m) => ({ ...m, content: m.content.replace('[sim:chunk_ms=60]', '') })), max_tokens: 100 } })).body;
     const entry = await settledEntry(dave.key, callId);
-    expect(entry).toMatchObject({ kind: 'completed', charged: true, promptTokens: countChatTokensBounded(messages), completionTokens: direct.usage.completion_tokens });
+    expect(entry).toMatchObject({ kind: 'completed', charged: true, promptTokens: countChatTokensBounded(messages), completionTokens: direct.usage!.completion_tokens });
     expect(await reservation(callId)).toMatchObject({ status: 'SETTLED', actual_tokens: entry.totalTokens });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await entriesOf(dave.key, callId)).toHaveLength(1);
@@ -279,7 +281,7 @@ describe('OpenAI-compatible chat completions', () => {
     expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((unknown as APIError).code).toBe('UNAUTHENTICATED');
     const ivan = await createUser(stack.api, stack.adminKey, 'free');
-    const raw = await http('POST', `${stack.api}/v1/chat/completions`, { key: ivan.key, body: { model: 'sim-1', messages: [{ role: 'robot', content: 'x' }] } });
+    const raw = await http<{ error: OpenAI.ErrorObject }>('POST', `${stack.api}/v1/chat/completions`, { key: ivan.key, body: { model: 'sim-1', messages: [{ role: 'robot', content: 'x' }] } });
     expect(raw.status).toBe(400);
     expect(raw.body.error).toMatchObject({ type: 'invalid_request_error', code: 'VALIDATION_FAILED', param: 'messages.0.role' });
     expect((await quota(ivan.key)).enrichmentsPerDay.used).toBe(0);

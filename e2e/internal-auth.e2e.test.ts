@@ -1,11 +1,11 @@
 // Service credentials over real HTTP (DESIGN.md §9, SECURITY.md). The routes probed are read from the
 // services' own Express routers (listRoutes over the apps their main.ts serves), not from a list kept
 // here: a route added tomorrow is probed tomorrow, and one added without its `allow` guard fails.
-import { ErrorBody } from '@qv/contracts';
+import { ErrorBody, type CacheGetResponse, type CacheStats, type ChargeResponse, type CreateItemResponse } from '@qv/contracts';
 import { AUTHENTICATED_CALLERS, createHttpApp, generateServiceToken, listRoutes, OPEN_PATHS, ServiceAuthenticator, type ListedRoute, type ServiceCaller } from '@qv/http';
 import { chargeBody } from '@qv/quota/testing';
 import { createLogger, Registry } from '@qv/telemetry';
-import { createUser, eventually, http, startService, type ServiceProcess, type Stack, startStack } from '@qv/testing';
+import { createUser, http, startService, type ServiceProcess, type Stack, startStack, waitForItem } from '@qv/testing';
 import { readFileSync } from 'node:fs';
 import { createApp as createCacheApp } from '../services/cache-service/src/app';
 import type { CacheService } from '../services/cache-service/src/cache.service';
@@ -33,8 +33,9 @@ let stack: Stack;
 const url = (service: ServiceName) => stack.services[service]!.url;
 type ServiceName = 'quota-service' | 'cache-service' | 'enrichment-worker' | 'ledger-consumer';
 
+/** A probe of any route: what is read of its answer is the error, when there is one. */
 async function call(method: string, target: string, headers: Record<string, string> = {}, body: unknown = method === 'GET' ? undefined : PROBE_BODY) {
-  return http(method, target, { headers, body });
+  return http<Partial<ErrorBody> | null>(method, target, { headers, body });
 }
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -125,15 +126,15 @@ describe('least rights, case by case', () => {
     const body = chargeBody(userId, 400_000);
     const charges = `${url('quota-service')}/internal/charges`;
     for (const caller of ['enrichment-worker', 'metrics'] as ServiceCaller[]) {
-      const refused = await http('POST', charges, { headers: stack.as(caller), body });
+      const refused = await http<ErrorBody>('POST', charges, { headers: stack.as(caller), body });
       expect({ caller, status: refused.status, code: refused.body.error.code }).toEqual({ caller, status: 403, code: 'FORBIDDEN' });
     }
     expect((await http('POST', charges, { body })).status).toBe(401);
     expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [userId])).toHaveLength(0);
 
-    const accepted = await http('POST', charges, { headers: stack.as('api-service'), body: chargeBody(userId, 250) });
+    const accepted = await http<ChargeResponse>('POST', charges, { headers: stack.as('api-service'), body: chargeBody(userId, 250) });
     expect(accepted.status).toBe(201);
-    const reservation = accepted.body.reservation.id as string;
+    const reservation = accepted.body.reservation.id;
     // Nor can the worker release it, or read the user's quota.
     const quotaBase = url('quota-service');
     expect((await http('POST', `${quotaBase}/internal/reservations/${reservation}/release`, { headers: stack.as('enrichment-worker'), body: { v: 1 } })).status).toBe(403);
@@ -164,11 +165,11 @@ describe('least rights, case by case', () => {
     expect((await http('POST', `${cache}/internal/cache/lookup`, { headers: asApi, body: { v: 1, key } })).status).toBe(403);
 
     for (const [method, path, body] of [['POST', '/internal/cache/purge', {}], ['POST', '/internal/cache/warm', {}], ['GET', '/internal/cache/stats', undefined], ['POST', '/internal/cache/delete', { v: 1, key }]] as const) {
-      const res = await http(method, cache + path, { headers: asWorker, body });
+      const res = await http<ErrorBody>(method, cache + path, { headers: asWorker, body });
       expect({ path, status: res.status, code: res.body.error?.code }).toEqual({ path, status: 403, code: 'FORBIDDEN' });
     }
     // The entry survived the refused purge and delete.
-    expect((await http('POST', `${cache}/internal/cache/get`, { headers: asWorker, body: { v: 1, key } })).body.hit).toBe(true);
+    expect((await http<CacheGetResponse>('POST', `${cache}/internal/cache/get`, { headers: asWorker, body: { v: 1, key } })).body.hit).toBe(true);
 
     expect((await http('GET', `${cache}/internal/cache/stats`, { headers: asApi })).status).toBe(200);
     expect((await http('POST', `${cache}/internal/cache/purge`, { headers: asApi, body: { userId: 'usr_auth_a' } })).body).toEqual({ purged: 1 });
@@ -178,14 +179,11 @@ describe('least rights, case by case', () => {
 describe('the pipeline with credentials', () => {
   it('an item goes to DONE (api → quota, worker → cache), and the admin API reads the cache stats (api → cache)', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
-    const created = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'Internal calls carry a service credential, compared in constant time.', tasks: ['summarize', 'tag'] } });
+    const created = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'Internal calls carry a service credential, compared in constant time.', tasks: ['summarize', 'tag'] } });
     expect(created.status).toBe(202);
-    const done = await eventually(async () => {
-      const res = await http('GET', `${stack.api}/v1/items/${created.body.item.id}`, { key: user.key });
-      return ['DONE', 'FAILED'].includes(res.body.item.status) && res.body.item;
-    }, 30_000);
+    const done = await waitForItem(stack.api, user.key, created.body.item.id);
     expect(done.status).toBe('DONE');
-    const stats = await http('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey });
+    const stats = await http<CacheStats>('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey });
     expect(stats.status).toBe(200);
     expect(stats.body.tiers.content.entries).toBeGreaterThan(0);
   });
@@ -194,10 +192,10 @@ describe('the pipeline with credentials', () => {
     const api: ServiceProcess = await startService('api-service', { ...stack.envFor('api-service'), SERVICE_TOKEN_API: generateServiceToken(), OPS_PORT: '0' });
     try {
       const user = await createUser(api.url, stack.adminKey, 'pro_monthly');
-      const refused = await http('POST', `${api.url}/v1/items`, { key: user.key, body: { content: 'never charged' } });
+      const refused = await http<ErrorBody>('POST', `${api.url}/v1/items`, { key: user.key, body: { content: 'never charged' } });
       expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 503, code: 'QUOTA_SERVICE_UNAVAILABLE' });
       expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [user.id])).toHaveLength(0);
-      const stats = await http('GET', `${api.url}/admin/cache/stats`, { key: stack.adminKey });
+      const stats = await http<ErrorBody>('GET', `${api.url}/admin/cache/stats`, { key: stack.adminKey });
       expect({ status: stats.status, code: stats.body.error.code }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
     } finally {
       await api.stop();

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, DlqJobsResponse, QuotaStatus, ReconciliationResponse, ReplayResult, UsagePage, UsageReportResponse } from '@qv/contracts';
+import { createUser, eventually, http, presets, startStack, type HttpResult, type Stack } from '@qv/testing';
 
 /**
  * The ledger through the six services as processes (issue 7): 200 mixed items — misses, cache hits,
@@ -16,12 +17,12 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
   const today = new Date().toISOString().slice(0, 10);
 
   beforeAll(async () => {
-    stack = await startStack({
+    stack = await startStack(presets.circuitStaysClosed, {
       // Small pools: PostgreSQL's 100 connections are shared with every other suite running at the same time.
       env: { DB_POOL_SIZE: '5' },
       serviceEnv: {
-        // Retries in tens of ms (the catalog's 5 attempts stay); one test's failures never open the circuit for another item.
-        'enrichment-worker': { RETRY_BASE_DELAY_MS: '20', BREAKER_THRESHOLD: '100000', QUEUE_CONCURRENCY: '16' },
+        // Retries in tens of ms (the catalog's 5 attempts stay).
+        'enrichment-worker': { RETRY_BASE_DELAY_MS: '20', QUEUE_CONCURRENCY: '16' },
         'ledger-consumer': { RECONCILE_INTERVAL_MS: '250' },
       },
     });
@@ -41,7 +42,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     for (let i = 0; i < items.length; i += 10) {
       await Promise.all(
         items.slice(i, i + 10).map(async (it, j) => {
-          const res = await http('POST', `${stack.api}/v1/items`, { key: it.user.key, body: { content: it.content, tasks: it.tasks } });
+          const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: it.user.key, body: { content: it.content, tasks: it.tasks } });
           if (res.status !== 202) throw new Error(`POST /v1/items → ${res.status} ${JSON.stringify(res.body)}`);
           ids[i + j] = res.body.item.id;
         }),
@@ -57,7 +58,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
       const s = await statuses(ids);
       return ids.every((id) => s[id] === status);
     }, timeoutMs, 200);
-  const dlq = async () => (await http('GET', `${stack.api}/admin/dlq`, admin())).body.jobs as Array<{ jobId: string; itemId: string }>;
+  const dlq = async () => (await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, admin())).body.jobs;
   const driftLines = () =>
     readFileSync(stack.services['ledger-consumer']!.logFile, 'utf8')
       .split('\n')
@@ -114,7 +115,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
       ...dead.slice(0, 4).map((id, i) => ({ id, chargeUser: i % 2 === 0 })),
     ];
     for (const r of replays) {
-      const res = await http('POST', `${stack.api}/admin/dlq/${r.id}/replay`, { key: stack.adminKey, body: { chargeUser: r.chargeUser } });
+      const res = await http<ReplayResult>('POST', `${stack.api}/admin/dlq/${r.id}/replay`, { key: stack.adminKey, body: { chargeUser: r.chargeUser } });
       expect(res.status).toBe(202);
       expect(res.body).toMatchObject({ jobId: r.id, charged: r.chargeUser });
     }
@@ -154,9 +155,9 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
   }, 120_000);
 
   it('drift is 0 for every user and day, agrees with the quota API and /v1/usage, and was 0 all along', async () => {
-    const res = await http('GET', `${stack.api}/admin/reconciliation`, admin());
+    const res = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation`, admin());
     expect(res.status).toBe(200);
-    const rows = res.body.rows as Array<{ userId: string; day: string; reservedTokens: number; settledTokens: number; ledgerTokens: number; counterTokens: number; drift: number }>;
+    const rows = res.body.rows;
     expect(res.body.totalDrift).toBe(0);
     expect(rows.map((r) => r.userId).sort()).toEqual(Object.values(users).map((u) => u.id).sort());
     for (const row of rows) {
@@ -169,10 +170,10 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     }
     for (const user of Object.values(users)) {
       const row = rows.find((r) => r.userId === user.id)!;
-      const quota = await http('GET', `${stack.api}/v1/quota`, { key: user.key });
+      const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
       expect(quota.body.quotas.tokensPerDay.used).toBe(row.counterTokens);
       expect(quota.body.quotas.concurrentJobs.used).toBe(0);
-      const usage = await http('GET', `${stack.api}/v1/usage?limit=1`, { key: user.key });
+      const usage = await http<UsagePage>('GET', `${stack.api}/v1/usage?limit=1`, { key: user.key });
       expect(usage.body.totals.today.tokens).toBe(row.counterTokens);
       expect(usage.body.totals.month.tokens).toBe(row.counterTokens);
       const [month] = await stack.db.query<{ tokens: string }>(`SELECT tokens::text FROM ai_monthly_usage WHERE user_id = $1`, [user.id]);
@@ -189,9 +190,9 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
   });
 
   it('reports usage per plan, model and day that adds up to the ledger', async () => {
-    const res = await http('GET', `${stack.api}/admin/reports/usage`, admin());
+    const res = await http<UsageReportResponse>('GET', `${stack.api}/admin/reports/usage`, admin());
     expect(res.status).toBe(200);
-    const rows = res.body.rows as Array<{ plan: string; model: string; day: string; calls: number; tokens: number; costUsd: number; cacheHits: number; tokensSaved: number }>;
+    const rows = res.body.rows;
     const byPlan = await stack.db.query<{ plan: string; calls: number; tokens: number; hits: number; saved: number; cost: string }>(
       `SELECT u.plan_id AS plan, count(*)::int AS calls, sum(l.total_tokens)::int AS tokens, count(*) FILTER (WHERE l.cache_hit)::int AS hits,
               sum(l.tokens_saved)::int AS saved, sum(l.cost_usd)::text AS cost
@@ -227,7 +228,8 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: { status: number; body: any } = await http('GET', `${stack.api}/v1/usage?limit=7${cursor ? `&cursor=${cursor}` : ''}`, { key: user.key });
+      // Annotated: `cursor`, which the URL reads, is assigned from it below.
+      const res: HttpResult<UsagePage> = await http('GET', `${stack.api}/v1/usage?limit=7${cursor ? `&cursor=${cursor}` : ''}`, { key: user.key });
       expect(res.status).toBe(200);
       expect(res.body.entries.length).toBeLessThanOrEqual(7);
       seen.push(...res.body.entries);
@@ -238,7 +240,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     expect(seen.map((e) => e.id)).toEqual(all.map((r) => r.id));
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1].createdAt >= seen[i].createdAt).toBe(true);
 
-    const body = (await http('GET', `${stack.api}/v1/usage`, { key: user.key })).body;
+    const body = (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key: user.key })).body;
     const charged = all.filter((r) => r.kind === 'completed' && r.charged);
     const totals = {
       entries: all.length,
@@ -249,7 +251,7 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     expect(body.totals.month).toMatchObject(totals);
     expect(body.totals.today.costUsd).toBeCloseTo(charged.reduce((s, r) => s + Number(r.cost_usd), 0), 8);
     // Someone else's entries never show: another user's page is disjoint.
-    const other = (await http('GET', `${stack.api}/v1/usage?limit=200`, { key: users.p2.key })).body.entries as Array<{ id: string }>;
+    const other = (await http<UsagePage>('GET', `${stack.api}/v1/usage?limit=200`, { key: users.p2.key })).body.entries;
     expect(other.length).toBeGreaterThan(0);
     expect(other.some((e) => all.some((r) => r.id === e.id))).toBe(false);
     expect((await http('GET', `${stack.api}/v1/usage`)).status).toBe(401);
@@ -259,13 +261,13 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
   it('a corrupted counter shows as its exact drift in the API, the CLI exits 1, and the gauge shows it', async () => {
     const victim = users.g1;
     await stack.db.query(`UPDATE ai_daily_usage SET tokens = tokens + 41 WHERE user_id = $1 AND day = $2::date`, [victim.id, today]);
-    const res = await http('GET', `${stack.api}/admin/reconciliation`, admin());
+    const res = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation`, admin());
     expect(res.body.totalDrift).toBe(41);
-    const bad = (res.body.rows as Array<{ userId: string; drift: number; counterTokens: number; settledTokens: number }>).filter((r) => r.drift !== 0);
+    const bad = res.body.rows.filter((r) => r.drift !== 0);
     expect(bad).toHaveLength(1);
     expect(bad[0]).toMatchObject({ userId: victim.id, drift: 41 });
     expect(bad[0].counterTokens - bad[0].settledTokens).toBe(41);
-    const mine = await http('GET', `${stack.api}/admin/reconciliation?userId=${victim.id}`, admin());
+    const mine = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${victim.id}`, admin());
     expect(mine.body.rows).toHaveLength(1);
     expect(mine.body.totalDrift).toBe(41);
 

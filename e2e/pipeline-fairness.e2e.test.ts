@@ -1,4 +1,4 @@
-import { QUEUE_NAMES } from '@qv/contracts';
+import { QUEUE_NAMES, type CreateItemResponse } from '@qv/contracts';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { createUser, eventually, http, startStack, testRedisUrl, type Stack } from '@qv/testing';
 import { Queue, type Job } from 'bullmq';
@@ -33,9 +33,9 @@ describe('pipeline: fairness between users in the queue', () => {
     const a = await createUser(stack.api, stack.adminKey, 'pro_monthly', { concurrentJobs: 30 });
     const b = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const post = async (key: string, content: string) => {
-      const res = await http('POST', `${stack.api}/v1/items`, { key, body: { content, tasks: ['tag'] } });
+      const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key, body: { content, tasks: ['tag'] } });
       expect(res.status).toBe(202);
-      return res.body.item.id as string;
+      return res.body.item.id;
     };
 
     // The queue is paused while A's burst and B's item are enqueued: how long the posts take on a

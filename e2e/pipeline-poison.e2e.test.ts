@@ -1,4 +1,5 @@
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, DlqJobsResponse, ErrorBody, QuotaStatus } from '@qv/contracts';
+import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 
 /**
  * The circuit breaker guards the provider, not a tenant (DESIGN.md §5, issue 12): one user's items
@@ -24,13 +25,13 @@ describe('pipeline: poison items and provider outages', () => {
   });
 
   const post = async (key: string, content: string, tasks?: string[]) => {
-    const res = await http('POST', `${stack.api}/v1/items`, { key, body: { content, ...(tasks ? { tasks } : {}) } });
+    const res = await http<Partial<CreateItemResponse & ErrorBody>>('POST', `${stack.api}/v1/items`, { key, body: { content, ...(tasks ? { tasks } : {}) } });
     expect({ status: res.status, error: res.body.error }).toEqual({ status: 202, error: undefined });
-    return res.body.item.id as string;
+    return res.body.item!.id;
   };
-  const quotaOf = async (key: string) => (await http('GET', `${stack.api}/v1/quota`, { key })).body.quotas as Record<string, { used: number }>;
+  const quotaOf = async (key: string) => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
   const usedOf = async (key: string) => Object.fromEntries(Object.entries(await quotaOf(key)).filter(([, q]) => q && typeof q.used === 'number').map(([name, q]) => [name, q.used]));
-  const dlq = async () => (await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs as Array<Record<string, any>>;
+  const dlq = async () => (await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs;
   const statuses = async (ids: string[]) => stack.db.query<{ id: string; status: string }>(`SELECT id, status FROM items WHERE id = ANY($1)`, [ids]);
   /** Resolves once every one of `ids` is DONE or FAILED (polled every 25 ms), with the time and the statuses. */
   const allFinished = (ids: string[], timeoutMs = 30_000) =>
@@ -84,7 +85,7 @@ describe('pipeline: poison items and provider outages', () => {
     }
     expect((await statuses(poison)).map((r) => r.status)).toEqual(poison.map(() => 'FAILED'));
     // Five calls per poison item: the breaker never failed one fast.
-    expect((await http('GET', `${sim}/sim/calls?contains=${encodeURIComponent(`of ${run}: the provider fails`)}`)).body.count).toBe(5 * poison.length);
+    expect(await simulatorCalls(sim, `of ${run}: the provider fails`)).toBe(5 * poison.length);
     expect(await circuitOpens()).toBe(0);
     // Each charge released: A's quota is back to where it was before the poison items.
     await eventually(async () => JSON.stringify(await usedOf(a.key)) === JSON.stringify(before), 10_000);
@@ -95,7 +96,7 @@ describe('pipeline: poison items and provider outages', () => {
     // the provider calls they make alone, none retried or refused. Before the per-domain breaker,
     // A's failures opened the circuit and B waited 30.5 s. The times are printed, not asserted: the
     // machine is shared and wall time varies several-fold.
-    const callsOf = async (label: string) => (await http('GET', `${sim}/sim/calls?contains=${encodeURIComponent(`of ${label} ${run}:`)}`)).body.count as number;
+    const callsOf = (label: string) => simulatorCalls(sim, `of ${label} ${run}:`);
     const alone = await callsOf('alone before');
     expect(alone).toBeGreaterThanOrEqual(10);
     expect(await callsOf('beside poison')).toBe(alone);

@@ -1,6 +1,6 @@
-import { QUEUE_NAMES } from '@qv/contracts';
+import { QUEUE_NAMES, type CreateItemResponse, type DlqJobsResponse } from '@qv/contracts';
 import { bullPrefix, createRedis } from '@qv/queue';
-import { createUser, eventually, http, startStack, testRedisUrl, type Stack } from '@qv/testing';
+import { createUser, eventually, http, presets, simulatorCalls, startStack, testRedisUrl, type Stack } from '@qv/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -16,7 +16,7 @@ describe('pipeline: provider rate limit', () => {
   const run = Date.now().toString(36);
 
   beforeAll(async () => {
-    stack = await startStack({ serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: '8', RETRY_BASE_DELAY_MS: '50' } } });
+    stack = await startStack(presets.quickRetries, { serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: '8' } } });
     redis = createRedis(testRedisUrl());
     queue = new Queue(QUEUE_NAMES.enrichment, { connection: redis, prefix: bullPrefix(stack.redisPrefix) });
   }, 90_000);
@@ -28,15 +28,14 @@ describe('pipeline: provider rate limit', () => {
 
   it('a 429 with Retry-After delays every job, fails none and uses no attempt', async () => {
     const sim = stack.services['llm-simulator']!.url;
-    const simCalls = async (marker: string) => (await http('GET', `${sim}/sim/calls?contains=${encodeURIComponent(marker)}`)).body.count as number;
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { concurrentJobs: 100 });
-    const post = (content: string) => http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize'] } });
+    const post = (content: string) => http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize'] } });
 
     // The provider refuses the first two calls for this content with 429 and Retry-After: 1.
     const marker = `limited-${run}`;
     const limited = await post(`A rate-limited provider. ${marker} [sim:fail_first=2] [sim:fail_first_status=429] [sim:retry_after=1]`);
     expect(limited.status).toBe(202);
-    const limitedId = limited.body.item.id as string;
+    const limitedId = limited.body.item.id;
     // The worker met the 429 and held the whole queue back (BullMQ's queue-wide rate limit).
     const { heldUntil } = await eventually(async () => {
       const before = Date.now();
@@ -56,7 +55,7 @@ describe('pipeline: provider rate limit', () => {
       const rows = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE id = ANY($1) AND status = 'DONE'`, [ids]);
       return rows[0].n === 6;
     }, 20_000);
-    expect(await simCalls(marker)).toBe(3);
+    expect(await simulatorCalls(sim, marker)).toBe(3);
 
     const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
     const [limitedJob, ...otherJobs] = jobs;
@@ -73,7 +72,7 @@ describe('pipeline: provider rate limit', () => {
     }
     // Its second call met a second 429, which held the queue another Retry-After.
     expect(limitedJob!.finishedOn!).toBeGreaterThanOrEqual(heldUntil + 950);
-    expect((await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs).toEqual([]);
+    expect((await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs).toEqual([]);
     const [failedCount] = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_ledger WHERE user_id = $1 AND kind = 'failed'`, [user.id]);
     expect(failedCount.n).toBe(0);
   });

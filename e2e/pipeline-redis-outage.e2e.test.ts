@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, QuotaStatus } from '@qv/contracts';
+import { createUser, eventually, http, presets, startStack, type Stack } from '@qv/testing';
 
 /**
  * Redis lost and restarted empty (no AOF, no RDB) while items are accepted, queued and in flight:
@@ -45,12 +46,12 @@ describe('pipeline: Redis restarted under load', () => {
       });
     });
     redis = await startRedis();
-    stack = await startStack({
+    stack = await startStack(presets.quickRetries, {
       env: { REDIS_URL: `redis://127.0.0.1:${port}` },
       serviceEnv: {
         'api-service': { ENQUEUE_TIMEOUT_MS: '300' },
         // Few slots, so most of the first batch is still waiting in Redis when it goes.
-        'enrichment-worker': { QUEUE_CONCURRENCY: '2', RETRY_BASE_DELAY_MS: '50', CACHE_TIMEOUT_MS: '500' },
+        'enrichment-worker': { QUEUE_CONCURRENCY: '2', CACHE_TIMEOUT_MS: '500' },
       },
     });
   }, 90_000);
@@ -61,7 +62,7 @@ describe('pipeline: Redis restarted under load', () => {
 
   it('accepts items while Redis is down and finishes every item once Redis is back', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { concurrentJobs: 100 });
-    const post = (content: string) => http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize'] } });
+    const post = (content: string) => http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize'] } });
     const ids: string[] = [];
 
     // Queued (and two in flight) when Redis dies.
@@ -99,7 +100,7 @@ describe('pipeline: Redis restarted under load', () => {
     expect(ledger.every((r) => r.n === 1)).toBe(true);
     const [left] = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND item_id = ANY($1)`, [ids]);
     expect(left.n).toBe(0);
-    const quota = (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
+    const quota = (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
     expect(quota.enrichmentsPerDay.used).toBe(15);
     expect(quota.concurrentJobs.used).toBe(0);
   }, 90_000);

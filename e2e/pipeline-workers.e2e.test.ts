@@ -1,3 +1,4 @@
+import type { CreateItemResponse, DlqJobsResponse, QuotaStatus } from '@qv/contracts';
 import { createUser, eventually, http, startService, startStack, type ServiceProcess, type Stack } from '@qv/testing';
 
 /**
@@ -40,7 +41,7 @@ describe('pipeline: worker processes', () => {
   const postMany = async (key: string, contents: string[]): Promise<string[]> => {
     const ids: string[] = [];
     for (let i = 0; i < contents.length; i += 10) {
-      const batch = await Promise.all(contents.slice(i, i + 10).map((content) => http('POST', `${stack.api}/v1/items`, { key, body: { content, tasks: ['summarize'] } })));
+      const batch = await Promise.all(contents.slice(i, i + 10).map((content) => http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key, body: { content, tasks: ['summarize'] } })));
       for (const res of batch) {
         expect(res.status).toBe(202);
         ids.push(res.body.item.id);
@@ -53,7 +54,7 @@ describe('pipeline: worker processes', () => {
     return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
   };
   const llmCalls = async (worker: ServiceProcess) => {
-    const text = (await http('GET', `${worker.url}/metrics`, { headers: stack.as('metrics') })).body as string;
+    const text = (await http<string>('GET', `${worker.url}/metrics`, { headers: stack.as('metrics') })).body;
     return [...text.matchAll(/^llm_calls_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   };
 
@@ -94,7 +95,7 @@ describe('pipeline: worker processes', () => {
       [user.id],
     );
     expect(totals).toEqual({ rows: 50, charged: 50, settled: 50 });
-    const quota = (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
+    const quota = (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
     expect(quota.enrichmentsPerDay.used).toBe(50);
     expect(quota.concurrentJobs.used).toBe(0);
     for (const w of workers) await w.stop();
@@ -110,7 +111,7 @@ describe('pipeline: worker processes', () => {
     await startWorker(env);
 
     const entry = await eventually(async () => {
-      const jobs = (await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs as Array<Record<string, any>>;
+      const jobs = (await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs;
       return jobs.find((j) => j.jobId === id);
     }, 15_000);
     expect(entry.failedReason).toMatch(/stalled/);
@@ -120,7 +121,7 @@ describe('pipeline: worker processes', () => {
       const [r] = await stack.db.query<{ status: string }>(`SELECT status FROM ai_usage_reservations WHERE item_id = $1`, [id]);
       return r?.status === 'RELEASED';
     });
-    const quota = (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
+    const quota = (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
     expect(quota.concurrentJobs.used).toBe(0);
     expect(quota.enrichmentsPerDay.used).toBe(0);
   });
