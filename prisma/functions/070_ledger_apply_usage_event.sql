@@ -1,5 +1,6 @@
 -- One usage event, exactly once. Returns
---   'applied'      the entry was written (and, when `charged` on it, the reservation settled or released)
+--   'applied'      the entry was written (and, when `charged` on it, the reservation settled, or
+--                  released keeping the tokens a failure still cost)
 --   'duplicate'    the event id (or the user's idempotency key) is already in the ledger; nothing changed
 --   'not_visible'  a charged event whose reservation this statement cannot see (its charge has not
 --                  committed yet): nothing written, the caller retries later
@@ -41,7 +42,8 @@ DECLARE
   v_res RECORD;
   v_changes BOOLEAN := FALSE;
   v_day DATE := (p_now AT TIME ZONE 'UTC')::DATE;
-  v_total INTEGER := CASE WHEN p_kind = 'completed' THEN p_prompt_tokens + p_completion_tokens ELSE 0 END;
+  -- A failure's tokens are what its work still cost (0 for most): released, they stay counted.
+  v_total INTEGER := p_prompt_tokens + p_completion_tokens;
 BEGIN
   IF p_kind NOT IN ('completed', 'failed') THEN
     RAISE EXCEPTION 'ledger_apply_usage_event: unknown kind %', p_kind USING ERRCODE = 'data_exception';
@@ -77,7 +79,7 @@ BEGIN
     IF p_kind = 'completed' THEN
       v_changes := ledger_settle_reservation(p_reservation_id, v_total, p_now);
     ELSE
-      v_changes := ledger_release_reservation(p_reservation_id, p_now);
+      v_changes := ledger_release_reservation(p_reservation_id, p_now, v_total);
     END IF;
     IF NOT v_changes THEN
       -- Cannot happen under the lock of step 1; if it ever did, the entry would claim a charge that

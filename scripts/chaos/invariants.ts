@@ -38,7 +38,7 @@ export async function limitViolations(db: Db): Promise<LimitViolation[]> {
     WITH ${LIMITS_CTE},
     held AS (
       SELECT user_id, day, month, status,
-             CASE WHEN status = 'SETTLED' THEN actual_tokens WHEN status IN ('RESERVED', 'EXPIRED') THEN estimated_tokens ELSE 0 END AS tokens
+             CASE WHEN status = 'SETTLED' THEN actual_tokens WHEN status IN ('RESERVED', 'EXPIRED') THEN estimated_tokens WHEN status = 'RELEASED' THEN COALESCE(actual_tokens, 0) ELSE 0 END AS tokens
       FROM ai_usage_reservations
     ),
     per_day AS (

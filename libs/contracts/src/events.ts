@@ -32,10 +32,24 @@ export const UsageCompleted = z.object({
 });
 export type UsageCompleted = z.infer<typeof UsageCompleted>;
 
+/** What the provider was paid for on the way to an outcome: answers received before a later call failed. */
+export const SpentUsage = z.object({
+  model: z.string(),
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+});
+export type SpentUsage = z.infer<typeof SpentUsage>;
+
 export const UsageFailed = z.object({
   ...base,
   type: z.literal('usage.failed'),
   reason: z.string(),
+  /**
+   * Tokens the failed work still cost (tasks answered before another failed for good): the ledger
+   * keeps them on the user's budgets while it gives the enrichment back. Absent: nothing was spent.
+   */
+  spent: SpentUsage.optional(),
 });
 export type UsageFailed = z.infer<typeof UsageFailed>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UsageCompleted, UsageFailed } from './events';
+import { SpentUsage, UsageCompleted, UsageFailed } from './events';
 import { TaskName } from './tasks';
 
 /** Queue names are permanent: renaming one strands the jobs already in it. */
@@ -21,6 +21,12 @@ export const EnrichmentJob = z.object({
   replayOf: z.string().optional(),
   /** Provider 429s this job has waited out so far (written by the worker; past a bound they use attempts). */
   rateLimited: z.number().int().nonnegative().optional(),
+  /**
+   * What this job's failed attempts paid the provider for (written by the worker): the tasks
+   * answered before another failed, whose answers the next attempt finds in the cache. Billed with
+   * the attempt that completes, or with the job's usage.failed.
+   */
+  spent: SpentUsage.extend({ tasks: z.array(TaskName) }).optional(),
 });
 export type EnrichmentJob = z.infer<typeof EnrichmentJob>;
 

@@ -219,6 +219,20 @@ describe('what gets recorded', () => {
     await expectNoDrift(c.userId);
   });
 
+  it('a failure whose work still cost tokens gives the enrichment back and keeps those tokens, once', async () => {
+    const user = await insertUser(db().query);
+    const kept = await reserve(db().sql, user, 300, now());
+    const c = await reserve(db().sql, user, 500, now());
+    const event = failedEvent(c, { spent: { model: 'sim-1', promptTokens: 120, completionTokens: 30, costUsd: 0.0001 } });
+    const outcomes = await Promise.all(Array.from({ length: 3 }, () => applyUsageEvent(db().sql, event)));
+    expect(outcomes.sort()).toEqual(['applied', 'duplicate', 'duplicate']);
+    // The other reservation's estimate plus the 150 tokens the failed work cost; its enrichment refunded.
+    expect(await state(c)).toMatchObject({ status: 'RELEASED', actual: 150, enrichments: 1, dayTokens: 450, monthTokens: 450 });
+    expect((await state(c)).ledger).toEqual([{ event_id: event.eventId, kind: 'failed', charged: true, total_tokens: 150 }]);
+    expect((await state(kept)).status).toBe('RESERVED');
+    await expectNoDrift(user);
+  });
+
   it('a cache hit settles to 0 tokens and records what it saved', async () => {
     const c = await newCharge(500);
     const event = completedEvent(c, { prompt: 0, completion: 0 }, { costUsd: 0, cache: { tier: 'content', hit: true, tokensSaved: 410, costSavedUsd: 0.00123 } });

@@ -41,6 +41,8 @@ export const APPLY_SQL =
 /** The parameters of APPLY_SQL for `event`, in order; `entryId` is the new ledger row's id. */
 export function applyParams(event: UsageEvent, now: Date, entryId = newId('led', now.getTime())): unknown[] {
   const c = event.type === 'usage.completed' ? event : null;
+  // A failure's tokens are what its work still cost (answers before the call that failed).
+  const tokens = c ?? (event.type === 'usage.failed' ? event.spent : undefined);
   return [
     entryId,
     event.eventId,
@@ -49,10 +51,10 @@ export function applyParams(event: UsageEvent, now: Date, entryId = newId('led',
     event.reservationId,
     event.charged,
     c ? 'completed' : 'failed',
-    c?.model ?? null,
-    c?.promptTokens ?? 0,
-    c?.completionTokens ?? 0,
-    String(c?.costUsd ?? 0),
+    tokens?.model ?? null,
+    tokens?.promptTokens ?? 0,
+    tokens?.completionTokens ?? 0,
+    String(tokens?.costUsd ?? 0),
     c?.cache.tier ?? null,
     c?.cache.hit ?? false,
     c?.cache.tokensSaved ?? 0,
@@ -79,10 +81,11 @@ type SqlOutcome = 'applied' | 'duplicate' | 'not_visible' | 'invalid';
  *   SETTLED). A completion arriving after a release (or after another event settled the same
  *   reservation) is recorded with its tokens but charges nobody — a RELEASED reservation is never
  *   re-charged, since the refund may already have been spent on other calls.
- * - usage.failed: true only when THIS event released the reservation. A failure after a completion
- *   leaves the reservation SETTLED and is recorded uncharged, with 0 tokens.
+ * - usage.failed: true only when THIS event released the reservation (giving the enrichment back;
+ *   the tokens its work still cost, `spent`, stay counted). A failure after a completion leaves the
+ *   reservation SETTLED and is recorded uncharged.
  * - An uncharged dead-letter replay (`charged: false`, no reservation) is recorded, uncharged.
- * Reconciliation compares the charged completed entries with the settled reservations.
+ * Reconciliation compares the charged entries' tokens with the settled and released reservations' actual tokens.
  *
  * Throws ReservationNotVisibleError (retryable) when a charged event's reservation is not found,
  * and InvalidUsageEventError when it belongs to another user; both write nothing.

@@ -11,8 +11,9 @@ export interface ReconcileFilter {
  * Per user and UTC day, the four views of the same tokens that must agree (DESIGN.md §4):
  * - counterTokens: ai_daily_usage.tokens, what the charge checks against;
  * - reservedTokens: estimates still held (in flight, or expired and so kept — fail closed);
- * - settledTokens: actual tokens of settled reservations;
- * - ledgerTokens: tokens of charged `completed` ledger entries.
+ * - settledTokens: actual tokens of settled reservations, and of released ones whose failed work
+ *   still cost tokens;
+ * - ledgerTokens: tokens of charged ledger entries (a charged failure's are what it still cost).
  * drift = |counter − reserved − settled| + |ledger − settled|: 0 when the counters are exactly
  * the reservations and every settlement has its ledger entry. Uncharged replays are not counted.
  */
@@ -23,12 +24,12 @@ export async function reconcile(db: Db, filter: ReconcileFilter = {}): Promise<R
     WITH r AS (
       SELECT user_id, day,
              SUM(CASE WHEN status IN ('RESERVED', 'EXPIRED') THEN estimated_tokens ELSE 0 END) AS reserved,
-             SUM(CASE WHEN status = 'SETTLED' THEN actual_tokens ELSE 0 END) AS settled
+             SUM(CASE WHEN status IN ('SETTLED', 'RELEASED') THEN COALESCE(actual_tokens, 0) ELSE 0 END) AS settled
       FROM ai_usage_reservations WHERE day >= ${since}::date ${userFilter}
       GROUP BY user_id, day
     ), l AS (
       SELECT user_id, day, SUM(total_tokens) AS ledger
-      FROM ai_usage_ledger WHERE charged AND kind = 'completed' AND day >= ${since}::date ${userFilter}
+      FROM ai_usage_ledger WHERE charged AND day >= ${since}::date ${userFilter}
       GROUP BY user_id, day
     ), c AS (
       SELECT user_id, day, tokens AS counter FROM ai_daily_usage WHERE day >= ${since}::date ${userFilter}

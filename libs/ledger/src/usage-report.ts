@@ -15,7 +15,8 @@ export interface UsageReportRow {
 /**
  * Completed usage per plan, model and UTC day (the entry's day: its reservation's), from the ledger.
  * `calls` counts every completion, charged or not (an uncharged dead-letter replay still cost us its
- * tokens); failures made no billable call and are left out. Cache hits count as calls with the tokens
+ * tokens); failures count only when their work still cost tokens (answers before the call that
+ * failed), with those tokens. Cache hits count as calls with the tokens
  * and cost they saved. `plan` is the user's current plan: a plan change re-labels past rows.
  * `since` (YYYY-MM-DD) defaults to 31 days ago.
  */
@@ -26,7 +27,7 @@ export async function usageReport(db: Db, options: { since?: string } = {}): Pro
            COUNT(*) AS calls, COALESCE(SUM(l.total_tokens), 0)::bigint AS tokens, COALESCE(SUM(l.cost_usd), 0)::text AS cost,
            COUNT(*) FILTER (WHERE l.cache_hit) AS hits, COALESCE(SUM(l.tokens_saved), 0)::bigint AS saved, COALESCE(SUM(l.cost_saved_usd), 0)::text AS cost_saved
     FROM ai_usage_ledger l JOIN users u ON u.id = l.user_id
-    WHERE l.kind = 'completed' AND l.day >= ${since}::date
+    WHERE (l.kind = 'completed' OR l.total_tokens > 0) AND l.day >= ${since}::date
     GROUP BY u.plan_id, l.model, l.day
     ORDER BY l.day DESC, u.plan_id, l.model`;
   return rows.map((r) => ({

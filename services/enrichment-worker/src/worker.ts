@@ -5,7 +5,7 @@ import { startPeriodicTask } from '@qv/telemetry';
 import type { Redis } from 'ioredis';
 import { decideRetry } from './domain/retry-decision';
 import { deadLetter, isFinalFailure, sweepFailed, type DeadLetterDeps } from './jobs/dead-letter';
-import { enrich, type EnrichDeps } from './jobs/enrich.handler';
+import { enrich, spentOf, type EnrichDeps } from './jobs/enrich.handler';
 
 export interface WorkerOptions {
   connection: Redis;
@@ -29,11 +29,18 @@ const MAX_RATE_LIMITED = 20;
  */
 export function startEnrichmentWorker(deps: EnrichDeps & DeadLetterDeps, options: WorkerOptions): { worker: Worker; stop: () => Promise<void> } {
   const enrichmentQueue: Queue = deps.enrichmentQueue;
-  const enrichOrDecide = async (payload: EnrichmentJob, job: Job): Promise<void> => {
+  const enrichOrDecide = async (received: EnrichmentJob, job: Job): Promise<void> => {
+    let payload = received;
     try {
       // A job that failed before is a retry to the breaker: its calls say nothing new about the provider.
       await enrich(deps, job.id!, payload, { retry: job.attemptsMade > 0 });
     } catch (err) {
+      const spent = spentOf(err);
+      if (spent) {
+        // Kept with the job, so that the attempt that completes (or its usage.failed) bills it.
+        payload = { ...payload, spent };
+        await job.updateData(payload).catch((e: unknown) => deps.logger.warn({ err: (e as Error).message, jobId: job.id }, 'could not keep the failed attempt\'s spend with the job; it goes unbilled'));
+      }
       const decision = decideRetry(err);
       if (decision.kind === 'circuit_open') {
         // Not counted against MAX_RATE_LIMITED: the breaker itself bounds how long it refuses

@@ -46,6 +46,7 @@ export async function deadLetter(deps: DeadLetterDeps, job: Job): Promise<void> 
       charged: data.charged,
       occurredAt: new Date().toISOString(),
       reason,
+      ...(data.spent ? { spent: { model: data.spent.model, promptTokens: data.spent.promptTokens, completionTokens: data.spent.completionTokens, costUsd: data.spent.costUsd } } : {}),
     };
     await deps.usage.publish(event);
     // Last, so that a dead letter ops can see (and replay) is one whose item is already FAILED

@@ -11,7 +11,7 @@ import { createProviderGuard } from '../domain/provider-guard';
 import { decideRetry } from '../domain/retry-decision';
 import { ItemsRepository } from '../repositories/items.repository';
 import { completedEventId } from '../repositories/usage-events.publisher';
-import { enrich, type EnrichDeps } from './enrich.handler';
+import { enrich, spentOf, type EnrichDeps } from './enrich.handler';
 
 /**
  * `enrich()` in this process against the real PostgreSQL (a database of this file's own), Redis
@@ -312,6 +312,33 @@ describe('enrich()', () => {
     const promptTokens = tasks.reduce((n, t) => n + countChatTokensBounded(TASKS[t].buildMessages({ content, title: 'Quota Vault' })), 0);
     expect([event.promptTokens, event.completionTokens]).toEqual([promptTokens, row.enrichment!.completionTokens]);
     expect(event.completionTokens).toBeGreaterThan(0);
+  });
+
+  it("bills what an earlier attempt paid for (job.spent, as the worker keeps it) with the attempt that completes, and its cached answer saves nothing", async () => {
+    const content = uniqueContent();
+    // An earlier attempt of this job got summarize answered (now in the cache) before tag failed.
+    const earlier = await newItem(PRO, content, ['summarize']);
+    await run(earlier);
+    const paid = (await usageJobsOf(earlier.itemId))[0].data as UsageCompleted;
+    const job: EnrichmentJob = { ...(await newItem(PRO, content, ['summarize', 'tag'])), spent: { model: paid.model, promptTokens: paid.promptTokens, completionTokens: paid.completionTokens, costUsd: paid.costUsd, tasks: ['summarize'] } };
+
+    await retry(job);
+    expect(await simCalls(content)).toBe(2); // summarize once (the earlier attempt), tag now
+    const event = (await usageJobsOf(job.itemId))[0].data as UsageCompleted;
+    const tagPrompt = countChatTokensBounded(TASKS.tag.buildMessages({ content, title: 'Quota Vault' }));
+    const row = await itemRow(job.itemId);
+    expect(event.promptTokens).toBe(paid.promptTokens + tagPrompt);
+    expect(event.completionTokens).toBe(row.enrichment!.completionTokens);
+    expect(event.completionTokens).toBeGreaterThan(paid.completionTokens);
+    expect(event.cache).toEqual({ tier: null, hit: false, tokensSaved: 0, costSavedUsd: 0 });
+    expect(row.enrichment).toMatchObject({ cached: false, promptTokens: event.promptTokens });
+  });
+
+  it('a failed attempt that got no answer carries no spend', async () => {
+    const job = await newItem(PRO, uniqueContent('[sim:status=500]'), ['summarize', 'tag']);
+    const err = await rejection(run(job));
+    expect((err as LlmError).kind).toBe('server');
+    expect(spentOf(err)).toBeUndefined();
   });
 
   it('run again for a DONE item (a redelivered job): no LLM call, the item untouched, still one usage event', async () => {

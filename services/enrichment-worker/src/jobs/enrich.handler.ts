@@ -32,6 +32,24 @@ interface Usage {
   costSavedUsd: number;
   hitTiers: Set<CacheTier>;
   model: string;
+  /** Tasks the provider answered usably for this job, in this attempt or an earlier one (`job.spent`). */
+  answered: TaskName[];
+}
+
+type Spent = NonNullable<EnrichmentJob['spent']>;
+const SPENT = Symbol('qv.spent');
+
+/** What the failed attempt behind `err` (and the attempts before it) paid the provider for; none when nothing was answered. */
+export function spentOf(err: unknown): Spent | undefined {
+  return typeof err === 'object' && err !== null ? (err as { [SPENT]?: Spent })[SPENT] : undefined;
+}
+
+/** The error itself, carrying the attempt's spend (not wrapped: the retry decision reads its class). */
+function withSpent(err: unknown, usage: Usage): unknown {
+  if (usage.promptTokens + usage.completionTokens === 0 || typeof err !== 'object' || err === null) return err;
+  const spent: Spent = { model: usage.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd: usage.costUsd, tasks: usage.answered };
+  Object.defineProperty(err, SPENT, { value: spent, enumerable: false });
+  return err;
 }
 
 /**
@@ -49,26 +67,42 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
     if (item.status === 'DONE' && item.enrichment) {
       // Completed by an earlier attempt that crashed before (or while) emitting: emit again, same id.
       const done = item.enrichment as Enrichment;
-      await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model }));
+      await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model, answered: [] }));
       return;
     }
 
     const ttls = await deps.items.cacheTtls(job.userId);
     const input: TaskInput = { content: item.content, title: item.title };
-    const usage: Usage = { promptTokens: 0, completionTokens: 0, costUsd: 0, tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: deps.provider.model };
+    // An earlier attempt's answered tasks were paid for: they are billed with this one, and
+    // finding them in the cache now saves nothing.
+    const carried = job.spent;
+    const usage: Usage = {
+      promptTokens: carried?.promptTokens ?? 0,
+      completionTokens: carried?.completionTokens ?? 0,
+      costUsd: carried?.costUsd ?? 0,
+      tokensSaved: 0,
+      costSavedUsd: 0,
+      hitTiers: new Set(),
+      model: carried?.model ?? deps.provider.model,
+      answered: [...(carried?.tasks ?? [])],
+    };
     const outputs: Partial<Record<TaskName, unknown>> = {};
 
-    for (const task of job.tasks) {
-      const tier = TIER_OF[task];
-      const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
-      const result = await runCached(deps, job, attempt.retry, task, tier, ttl, input, usage);
-      outputs[task] = result.value;
-      if (result.hit) {
-        usage.tokensSaved += result.tokens;
-        usage.costSavedUsd += result.costUsd ?? 0;
-        usage.hitTiers.add(tier);
-        deps.metrics.cacheHits.inc({ tier });
+    try {
+      for (const task of job.tasks) {
+        const tier = TIER_OF[task];
+        const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
+        const result = await runCached(deps, job, attempt.retry, task, tier, ttl, input, usage);
+        outputs[task] = result.value;
+        if (result.hit && !carried?.tasks.includes(task)) {
+          usage.tokensSaved += result.tokens;
+          usage.costSavedUsd += result.costUsd ?? 0;
+          usage.hitTiers.add(tier);
+          deps.metrics.cacheHits.inc({ tier });
+        }
       }
+    } catch (err) {
+      throw withSpent(err, usage);
     }
 
     const allHit = usage.hitTiers.size > 0 && usage.promptTokens === 0 && usage.completionTokens === 0;
@@ -99,12 +133,14 @@ async function runCached(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, t
       messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });
       const result = await deps.guard({ itemId: job.itemId, userId: job.userId, retry }, () => deps.provider.complete({ messages, maxTokens: definition.completionCap, responseFormat: 'json' }));
-      const value = definition.parse(result.text);
+      // Paid for once answered, even when the answer does not parse (the attempt then fails with it).
       const cost = costUsd(result.model, result.promptTokens, result.completionTokens);
       usage.promptTokens += result.promptTokens;
       usage.completionTokens += result.completionTokens;
       usage.costUsd += cost;
       usage.model = result.model;
+      const value = definition.parse(result.text);
+      usage.answered.push(task);
       return { value, tokens: result.promptTokens + result.completionTokens, model: result.model, costUsd: cost };
     },
     {
