@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRedis } from '@qv/queue';
+import type { ApiKeysResponse, CreateApiKeyResponse, CreateUserResponse, ErrorBody } from '@qv/contracts';
 import { createUser, eventually, http, startService, startStack, testRedisUrl, type ServiceProcess, type Stack } from '@qv/testing';
 import type { Redis } from 'ioredis';
 
@@ -48,8 +49,9 @@ describe('api-service edge', () => {
   });
 
   const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-  const quota = (base: string, key?: string) => http('GET', `${base}/v1/quota`, { key });
-  const keysOf = async (userId: string) => (await http('GET', `${stack.api}/admin/users/${userId}/keys`, { key: stack.adminKey })).body.keys as { id: string }[];
+  /** GET /v1/quota; only the refusals' bodies are read here. */
+  const quota = (base: string, key?: string) => http<ErrorBody>('GET', `${base}/v1/quota`, { key });
+  const keysOf = async (userId: string) => (await http<ApiKeysResponse>('GET', `${stack.api}/admin/users/${userId}/keys`, { key: stack.adminKey })).body.keys;
   const published = (eviction: Record<string, string>) => eventually(async () => messages.some((m) => JSON.stringify(JSON.parse(m)) === JSON.stringify(eviction)), 2000, 10);
 
   describe('revocation', () => {
@@ -112,10 +114,10 @@ describe('api-service edge', () => {
 
     it('keys issued through the admin API are announced (their hash evicted everywhere) and work at once on every replica', async () => {
       messages.length = 0;
-      const created = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'payg' } });
+      const created = await http<CreateUserResponse>('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'payg' } });
       expect(created.status).toBe(201);
       await published({ keyHash: sha256(created.body.apiKey) });
-      const issued = await http('POST', `${stack.api}/admin/users/${created.body.user.id}/keys`, { key: stack.adminKey });
+      const issued = await http<CreateApiKeyResponse>('POST', `${stack.api}/admin/users/${created.body.user.id}/keys`, { key: stack.adminKey });
       expect(issued.status).toBe(201);
       await published({ keyHash: sha256(issued.body.apiKey) });
       for (const base of [stack.api, replica2.url]) {
@@ -169,9 +171,9 @@ describe('api-service edge', () => {
     });
 
     it('Cache-Control: no-store on every /v1 and /admin response (a key, a user’s data, or a refusal), not on public ones', async () => {
-      const created = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'payg' } });
+      const created = await http<CreateUserResponse>('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'payg' } });
       expect(created.status).toBe(201);
-      const key = created.body.apiKey as string;
+      const key = created.body.apiKey;
       const responses = [
         created,
         await http('POST', `${stack.api}/admin/users/${created.body.user.id}/keys`, { key: stack.adminKey }),

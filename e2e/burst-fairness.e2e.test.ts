@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
-import { createUser, http, startStack, type Stack } from '@qv/testing';
+import type { ErrorBody } from '@qv/contracts';
+import { createUser, http, presets, startStack, type Stack } from '@qv/testing';
 
 /**
  * One key's burst stays that key's problem (issue 12, item 2): 10,000 concurrent POST /v1/items
@@ -22,8 +23,7 @@ describe('a burst from one key', () => {
   let a: { id: string; key: string };
   let b: { id: string; key: string };
   beforeAll(async () => {
-    stack = await startStack({
-      skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'],
+    stack = await startStack(presets.withoutPipeline, {
       // The services' own defaults (their config.ts), in place of the test stack's patient ones.
       env: { ACCEPT_ADMISSION_WAIT_MS: '1500', CHARGE_ADMISSION_WAIT_MS: '1000', QUOTA_TIMEOUT_MS: '2000' },
     });
@@ -65,7 +65,7 @@ describe('a burst from one key', () => {
           // @ts-expect-error undici's fetch option, not in lib.dom's RequestInit
           dispatcher: burstAgent,
         })
-          .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 202 ? null : ((await res.json()) as { error: { code: string } }).error.code }))
+          .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 202 ? null : ((await res.json()) as ErrorBody).error.code }))
           .catch((err: Error) => ({ status: 0, retryAfter: null, code: `${err.message}: ${(err.cause as Error)?.message}` })),
       ),
     );
@@ -83,7 +83,7 @@ describe('a burst from one key', () => {
     expect(acceptedInBurst).toBeLessThanOrEqual(ENRICHMENTS_LEFT);
     let acceptedAfter = 0;
     for (;;) {
-      const res = await http('POST', `${stack.api}/v1/items`, { key: a.key, body: { content: `A after the burst ${acceptedAfter}` } });
+      const res = await http<ErrorBody>('POST', `${stack.api}/v1/items`, { key: a.key, body: { content: `A after the burst ${acceptedAfter}` } });
       if (res.status !== 202) {
         expect([res.status, res.body.error.code]).toEqual([429, 'DAILY_QUOTA_EXCEEDED']);
         break;

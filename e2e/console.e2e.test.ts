@@ -1,4 +1,5 @@
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CacheStats, CreateItemResponse, CreateUserResponse, ErrorBody, ItemResponse, Overview, PlansResponse, QuotaStatus, ReconciliationResponse, UserResponse, UsersResponse } from '@qv/contracts';
+import { createUser, eventually, http, presets, startStack, waitForItem, type Stack } from '@qv/testing';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,10 +33,8 @@ describe('web console in Chromium', () => {
       throw new Error(`Chromium is not installed at ${CHROMIUM}: run \`apt-get update && apt-get install -y chromium\` as root (npm test does so when it can)`);
     }
     mkdirSync(SHOTS, { recursive: true });
-    stack = await startStack({
-      // One item's failures must reach the dead-letter queue, not open the provider's circuit.
-      serviceEnv: { 'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000' } },
-    });
+    // One item's failures must reach the dead-letter queue, not open the provider's circuit.
+    stack = await startStack(presets.quickRetries, presets.circuitStaysClosed);
     userDataDir = mkdtempSync(join(tmpdir(), 'qv-console-chromium-'));
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -228,7 +227,7 @@ describe('web console in Chromium', () => {
     expect(await text(userPage, `[data-item-id="${first}"] .enrichment`)).not.toContain('from cache');
 
     await ops.waitForSelector('[data-testid=cache-tier-content][data-hits="1"]', { timeout: 15_000 });
-    const stats = (await http('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey })).body;
+    const stats = (await http<CacheStats>('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey })).body;
     console.log('cache stats after the repeat', JSON.stringify(stats.tiers));
     expect(stats.tiers.content).toMatchObject({ hits: 1, misses: 1 });
     // tier, entries, hits, misses, hit ratio
@@ -239,19 +238,20 @@ describe('web console in Chromium', () => {
 
   it('an operator finds a user by email, changes plan and an override, issues and revokes a key', async () => {
     const email = `console-${run}@example.com`;
-    const created = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email } });
+    const created = await http<CreateUserResponse>('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email } });
     expect(created.status).toBe(201);
-    const userId = created.body.user.id as string;
-    const firstKey = created.body.apiKey as string;
+    const userId = created.body.user.id;
+    const firstKey = created.body.apiKey;
 
     // GET /admin/users?email=: one user or none, a valid email required, admins only.
-    const search = (query: string, key?: string) => http('GET', `${stack.api}/admin/users${query}`, { key });
+    /** `T` is the answer the search expects (a refusal: ErrorBody). */
+    const search = <T = UsersResponse>(query: string, key?: string) => http<T>('GET', `${stack.api}/admin/users${query}`, { key });
     const found = await search(`?email=${encodeURIComponent(email.toUpperCase())}`, stack.adminKey);
     expect(found.status).toBe(200);
-    expect(found.body.users.map((u: { id: string }) => u.id)).toEqual([userId]);
+    expect(found.body.users.map((u) => u.id)).toEqual([userId]);
     expect((await search(`?email=nobody-${run}%40example.com`, stack.adminKey)).body).toEqual({ users: [] });
     for (const query of ['?email=not-an-email', '']) {
-      const refused = await search(query, stack.adminKey);
+      const refused = await search<ErrorBody>(query, stack.adminKey);
       expect([refused.status, refused.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
     }
     expect((await search(`?email=${encodeURIComponent(email)}`, firstKey)).status).toBe(403);
@@ -267,7 +267,7 @@ describe('web console in Chromium', () => {
     await ops.fill('input[name=override-enrichmentsPerDay]', '7');
     await ops.click('button:has-text("Save plan and overrides")');
     await ops.waitForSelector('[data-testid=user-notice]:text-is("saved")');
-    const stored = (await http('GET', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey })).body.user;
+    const stored = (await http<UserResponse>('GET', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey })).body.user;
     expect({ plan: stored.plan, overrides: stored.overrides }).toEqual({ plan: 'payg', overrides: { enrichmentsPerDay: 7 } });
 
     await ops.waitForSelector('[data-testid=key-row]');
@@ -275,7 +275,7 @@ describe('web console in Chromium', () => {
     await ops.waitForSelector('[data-testid=user-notice]:has-text("New API key, shown this once")');
     const secondKey = (await text(ops, '[data-testid=user-notice]')).replace('New API key, shown this once: ', '');
     await ops.waitForFunction(() => document.querySelectorAll('[data-testid=key-row]').length === 2);
-    const quota = await http('GET', `${stack.api}/v1/quota`, { key: secondKey });
+    const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: secondKey });
     expect([quota.status, quota.body.plan, quota.body.quotas.enrichmentsPerDay.limit]).toEqual([200, 'payg', 7]);
 
     // Keys are listed oldest first: revoke the one the user was created with.
@@ -289,15 +289,16 @@ describe('web console in Chromium', () => {
   }, 60_000);
 
   it('the overview shows the queue depths and counts the refused creates', async () => {
-    const read = async () => (await http('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
+    const read = async () => (await http<Overview>('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
     const before = await read();
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: 1 });
-    const post = (content: string) => http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['tag'] } });
+    /** POST /v1/items; `T` is the answer the call expects (a refusal: ErrorBody). */
+    const post = <T = CreateItemResponse>(content: string) => http<T>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['tag'] } });
     const accepted = await post(`A slow item the overview sees in flight. overview-${run} [sim:latency_ms=6000]`);
     expect(accepted.status).toBe(202);
-    const refused = await post(`one too many overview-${run}`);
+    const refused = await post<ErrorBody>(`one too many overview-${run}`);
     expect([refused.status, refused.body.error.code]).toEqual([429, 'DAILY_QUOTA_EXCEEDED']);
-    await eventually(async () => (await http('GET', `${stack.api}/v1/items/${accepted.body.item.id}`, { key: user.key })).body.item.status === 'ENRICHING');
+    await waitForItem(stack.api, user.key, accepted.body.item.id, { until: ['ENRICHING'] });
 
     const after = await read();
     expect(after.createRequests.total - before.createRequests.total).toBe(2);
@@ -318,13 +319,13 @@ describe('web console in Chromium', () => {
     const user = await createUser(stack.api, stack.adminKey, 'payg');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Fails five times, then answers. bulk-${i}-${run} [sim:fail_first=5]`, tasks: ['summarize'] } });
+      const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Fails five times, then answers. bulk-${i}-${run} [sim:fail_first=5]`, tasks: ['summarize'] } });
       expect(res.status).toBe(202);
       ids.push(res.body.item.id);
     }
-    const statusOf = async (id: string) => (await http('GET', `${stack.api}/v1/items/${id}`, { key: user.key })).body.item.status as string;
-    const quotaOf = async () => (await http('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.enrichmentsPerDay.used as number;
-    await eventually(async () => (await Promise.all(ids.map(statusOf))).every((s) => s === 'FAILED'), 60_000);
+    const statusOf = async (id: string) => (await http<ItemResponse>('GET', `${stack.api}/v1/items/${id}`, { key: user.key })).body.item.status;
+    const quotaOf = async () => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.enrichmentsPerDay.used;
+    await Promise.all(ids.map((id) => waitForItem(stack.api, user.key, id, { until: ['FAILED'], timeoutMs: 60_000 })));
     // Failed for good: the charge is released.
     await eventually(async () => (await quotaOf()) === 0);
 
@@ -341,7 +342,7 @@ describe('web console in Chromium', () => {
     await ops.waitForSelector('[data-testid=dlq-count]:text-is("0")');
     await shoot(ops, 'dead-letters-replayed-all');
 
-    await eventually(async () => (await statusOf(ids[0])) === 'DONE' && (await statusOf(ids[1])) === 'DONE', 30_000);
+    await Promise.all(ids.slice(0, 2).map((id) => waitForItem(stack.api, user.key, id, { until: ['DONE'] })));
     expect(await statusOf(ids[2])).toBe('FAILED');
     expect(await quotaOf()).toBe(2);
     await ops.close();
@@ -354,20 +355,20 @@ describe('web console in Chromium', () => {
     await ops.fill(`${row} input[aria-label="pro_annual AI calls / hour"]`, '12345');
     await ops.click(`${row} button:text-is("Save")`);
     await ops.waitForSelector(`${row} .notice:text-is("saved")`);
-    const plans = (await http('GET', `${stack.api}/admin/plans`, { key: stack.adminKey })).body.plans as Array<{ id: string; callsPerHour: number | null; tokensPerDay: number | null }>;
+    const plans = (await http<PlansResponse>('GET', `${stack.api}/admin/plans`, { key: stack.adminKey })).body.plans;
     expect(plans.find((p) => p.id === 'pro_annual')).toMatchObject({ callsPerHour: 12345, tokensPerDay: 2_000_000 });
 
     // One settled item, then a counter moved behind the ledger's back: a drift of 7 tokens.
     const user = await createUser(stack.api, stack.adminKey, 'free');
-    const created = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Reconciled to the token. drift-${run}`, tasks: ['tag'] } });
-    const reconciliation = async () => (await http('GET', `${stack.api}/admin/reconciliation?userId=${user.id}`, { key: stack.adminKey })).body;
+    const created = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: `Reconciled to the token. drift-${run}`, tasks: ['tag'] } });
+    const reconciliation = async () => (await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${user.id}`, { key: stack.adminKey })).body;
+    await waitForItem(stack.api, user.key, created.body.item.id, { until: ['DONE'] });
     await eventually(async () => {
-      const item = (await http('GET', `${stack.api}/v1/items/${created.body.item.id}`, { key: user.key })).body.item;
       const rec = await reconciliation();
-      return item.status === 'DONE' && rec.rows.length === 1 && rec.rows[0].settledTokens > 0 && rec.totalDrift === 0;
+      return rec.rows.length === 1 && rec.rows[0].settledTokens > 0 && rec.totalDrift === 0;
     });
     await stack.db.query('UPDATE ai_daily_usage SET tokens = tokens + 7 WHERE user_id = $1', [user.id]);
-    expect((await reconciliation()).rows.map((r: { drift: number }) => r.drift)).toEqual([7]);
+    expect((await reconciliation()).rows.map((r) => r.drift)).toEqual([7]);
 
     await ops.click('nav.tabs button:has-text("Reconciliation")');
     await ops.fill('.reconciliation input >> nth=0', user.id);

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import { createUser, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, CreateUserResponse, ErrorBody, QuotaStatus } from '@qv/contracts';
+import { createUser, http, presets, startStack, type Stack } from '@qv/testing';
 
 /**
  * Hostile input on every public and admin route (issue 10): whatever a client sends, the answer is
@@ -44,12 +45,14 @@ const overrides = fc.dictionary(fc.oneof(fc.constantFrom(...LIMITS), hostileStri
 const ROOMY = { concurrentJobs: 1_000_000, callsPerHour: null, enrichmentsPerDay: null, tokensPerDay: null, tokensPerMonth: null };
 
 type Call = { method: string; path: string; body?: unknown; headers?: Record<string, string> };
+/** What is read of any route's answer: its error code, when it has one. */
+type AnyAnswer = { error?: { code?: unknown } } | null;
 
 describe('hostile input on every route', () => {
   let stack: Stack;
   let user: { id: string; key: string };
   beforeAll(async () => {
-    stack = await startStack({ skip: ['enrichment-worker', 'ledger-consumer', 'llm-simulator'] });
+    stack = await startStack(presets.withoutPipeline);
     user = await createUser(stack.api, stack.adminKey, 'pro_monthly', ROOMY);
   }, 90_000);
   afterAll(async () => {
@@ -57,9 +60,9 @@ describe('hostile input on every route', () => {
   });
 
   const usedOf = async () => {
-    const res = await http('GET', `${stack.api}/v1/quota`, { key: user.key });
+    const res = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
     expect(res.status).toBe(200);
-    return Object.fromEntries(Object.entries(res.body.quotas as Record<string, { used: number; limit: number | null }>).map(([name, q]) => [name, [q.used, q.limit]]));
+    return Object.fromEntries(Object.entries(res.body.quotas).map(([name, q]) => [name, [q.used, q.limit]]));
   };
   const rowCounts = async () => {
     const [row] = await stack.db.query<{ items: string; reservations: string; users: string }>(
@@ -72,7 +75,7 @@ describe('hostile input on every route', () => {
   const check = async (call: Call, asAdmin: boolean) => {
     const before = await usedOf();
     const rowsBefore = await rowCounts();
-    const sent = http(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
+    const sent = http<AnyAnswer>(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
     // A request line past Node's header limit (16 KiB) is answered 431 and the socket closed while
     // the client may still be writing it: the client can see the reset instead of the 431. Either
     // way it was refused at the door, so it must have changed nothing.
@@ -126,7 +129,7 @@ describe('hostile input on every route', () => {
 
     const refusedUnchanged = async (call: Call, field: string, asAdmin = false) => {
       const before = await usedOf();
-      const res = await http(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
+      const res = await http<ErrorBody>(call.method, `${stack.api}${call.path}`, { key: asAdmin ? stack.adminKey : user.key, body: call.body, headers: call.headers });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(JSON.stringify(res.body.error)).toContain(field);
@@ -146,13 +149,13 @@ describe('hostile input on every route', () => {
     it('a lone surrogate with an Idempotency-Key is refused and does not use the key up', async () => {
       const key = `surrogate-${Date.now()}`;
       await refusedUnchanged({ method: 'POST', path: '/v1/items', body: { content: 'x\ud83d' }, headers: { 'idempotency-key': key } }, 'content');
-      const retry = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'x fixed' }, headers: { 'idempotency-key': key } });
+      const retry = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'x fixed' }, headers: { 'idempotency-key': key } });
       expect(retry.status).toBe(202);
       expect(retry.body.item.content).toBe('x fixed');
     });
 
     it.each(['/v1/items/%00', '/v1/items?cursor=%00', '/v1/usage?cursor=%00', '/v1/items/%ED%A0%80', '/v1/items/%E0'])('GET %s → 400, not 500', async (path) => {
-      const res = await http('GET', `${stack.api}${path}`, { key: user.key });
+      const res = await http<ErrorBody>('GET', `${stack.api}${path}`, { key: user.key });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
     });
@@ -167,7 +170,7 @@ describe('hostile input on every route', () => {
       ['PATCH', '/admin/users/REAL', { overrides: { contentTtlSeconds: 2 ** 31 } }],
       ['PATCH', '/admin/users/REAL', { overrides: { concurrentJobs: -1 } }],
     ])('%s %s %j → 400 VALIDATION_FAILED', async (method, path, body) => {
-      const res = await http(method, `${stack.api}${path.replace('REAL', user.id)}`, { key: stack.adminKey, body });
+      const res = await http<ErrorBody>(method, `${stack.api}${path.replace('REAL', user.id)}`, { key: stack.adminKey, body });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
     });
@@ -183,10 +186,10 @@ describe('hostile input on every route', () => {
     it('emails are at most 254 characters and unique whatever their case', async () => {
       const long = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com` } });
       expect(long.status).toBe(400);
-      const first = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email: 'Case@Example.COM' } });
+      const first = await http<CreateUserResponse>('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email: 'Case@Example.COM' } });
       expect(first.status).toBe(201);
       expect(first.body.user.email).toBe('case@example.com');
-      const second = await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email: 'case@example.com' } });
+      const second = await http<ErrorBody>('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'free', email: 'case@example.com' } });
       expect(second.status).toBe(409);
       expect(second.body.error.code).toBe('CONFLICT');
     });
@@ -196,7 +199,7 @@ describe('hostile input on every route', () => {
       await stack.db.query(`ALTER TABLE items ADD CONSTRAINT test_store_fails CHECK (title IS DISTINCT FROM 'store-must-fail')`);
       try {
         const before = await usedOf();
-        const res = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'charged, then the store fails', title: 'store-must-fail' } });
+        const res = await http<ErrorBody>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'charged, then the store fails', title: 'store-must-fail' } });
         expect(res.status).toBe(500);
         expect(res.body.error.code).toBe('INTERNAL');
         expect(await usedOf()).toEqual(before);
@@ -223,7 +226,7 @@ describe('hostile input on every route', () => {
     ])("Node's parser refusing %s answers in the error shape", async (_name, payload, status, code) => {
       const answer = await rawRequest(payload);
       expect(answer.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}`);
-      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as ErrorBody;
       expect(body.error.code).toBe(code);
     });
   });

@@ -1,4 +1,4 @@
-import type { TaskName } from '@qv/contracts';
+import type { CreateItemResponse, DlqJobsResponse, ItemResponse, QuotaStatus, TaskName } from '@qv/contracts';
 import { estimateTokens, TASKS } from '@qv/llm';
 import { PATHOLOGICAL_CORPORA } from '@qv/llm/testing';
 import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
@@ -71,10 +71,10 @@ describe('pathological bodies of 100,000 characters', () => {
       // chewing on a 100k body share the cores with api-service, which is contention between
       // processes, not api-service's event loop held up (the loops run on throughout).
       for (let i = 0; i < BODIES.length; i++) {
-        const res = await http('POST', `${stack.api}/v1/items`, { key: users[i].key, raw: payloads[i] });
+        const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: users[i].key, raw: payloads[i] });
         expect({ body: BODIES[i], status: [202, 429].includes(res.status) ? 'accepted or refused' : res.status }).toEqual({ body: BODIES[i], status: 'accepted or refused' });
         if (res.status !== 202) continue;
-        const id = res.body.item.id as string;
+        const id = res.body.item.id;
         accepted.push({ id, user: users[i], content: contents[i], title: `Pathological: ${BODIES[i]}` });
         const status = await eventually(async () => {
           const [row] = await stack.db.query<{ status: string }>(`SELECT status FROM items WHERE id = $1`, [id]);
@@ -105,21 +105,21 @@ describe('pathological bodies of 100,000 characters', () => {
     });
 
     // None of them in the dead-letter queue.
-    const dlq = (await http('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs as { itemId: string }[];
+    const dlq = (await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs;
     expect(dlq.filter((job) => accepted.some((a) => a.id === job.itemId))).toEqual([]);
 
     for (const item of accepted) {
-      const res = await http('GET', `${stack.api}/v1/items/${item.id}`, { key: item.user.key });
-      const enrichment = res.body.item.enrichment;
-      expect(enrichment.summary.length).toBeGreaterThan(0);
-      expect(enrichment.tags.length).toBeGreaterThan(0);
+      const res = await http<ItemResponse>('GET', `${stack.api}/v1/items/${item.id}`, { key: item.user.key });
+      const enrichment = res.body.item.enrichment!;
+      expect(enrichment.summary?.length).toBeGreaterThan(0);
+      expect(enrichment.tags?.length).toBeGreaterThan(0);
       expect(enrichment.extract).toBeDefined();
       // The estimate is the simulator's prompt usage plus the caps: the same bounded count on both sides.
       expect(enrichment.promptTokens).toBe(estimateTokens({ content: item.content, title: item.title }, TASK_NAMES) - CAPS);
       expect(enrichment.completionTokens).toBeLessThanOrEqual(CAPS);
       // Settled: the day's tokens are the usage, no longer the estimate.
       await eventually(async () => {
-        const quota = await http('GET', `${stack.api}/v1/quota`, { key: item.user.key });
+        const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: item.user.key });
         return quota.body.quotas.tokensPerDay.used === enrichment.promptTokens + enrichment.completionTokens;
       }, 30_000);
     }

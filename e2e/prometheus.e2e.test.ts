@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createUser, eventually, freePort, http, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse } from '@qv/contracts';
+import { createUser, eventually, freePort, http, startStack, waitForItem, type Stack } from '@qv/testing';
 import { ensureDebianPackage } from '../infra/prometheus/ensure-promtool';
 
 /**
@@ -68,10 +69,9 @@ describe('Prometheus scrapes the running stack', () => {
 
   it('scrapes every service with the credential, and returns the series of one item', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'free');
-    const created = await http('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'Prometheus scrapes every service. The charge histogram and the request counter carry their labels.', title: 'Scraped' } });
+    const created = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'Prometheus scrapes every service. The charge histogram and the request counter carry their labels.', title: 'Scraped' } });
     expect(created.status).toBe(202);
-    const id = created.body.item.id as string;
-    await eventually(async () => (await http('GET', `${stack.api}/v1/items/${id}`, { key: user.key })).body.item.status === 'DONE');
+    await waitForItem(stack.api, user.key, created.body.item.id, { until: ['DONE'] });
 
     // Every target up: /metrics answered 200 to the bearer credential (a 401 would make up = 0).
     const up = await eventually(async () => {

@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bullPrefix, createRedis, mastersOf, type Redis } from '@qv/queue';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import type { CachePurgeResponse, CacheStats, CreateItemResponse, DlqJobsResponse, ItemStatus, ReconciliationResponse, ReplayResult, UsagePage } from '@qv/contracts';
+import { createUser, eventually, http, presets, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /**
  * The pipeline on a Redis Cluster (issue 14, DESIGN.md §10): three masters started here, every
@@ -97,9 +98,9 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    stack = await startStack({
+    stack = await startStack(presets.quickRetries, presets.circuitStaysClosed, {
       env: { REDIS_URL: cluster.url },
-      serviceEnv: { 'enrichment-worker': { RETRY_BASE_DELAY_MS: '50', BREAKER_THRESHOLD: '1000', QUEUE_CONCURRENCY: '8' } },
+      serviceEnv: { 'enrichment-worker': { QUEUE_CONCURRENCY: '8' } },
     });
     redis = createRedis(cluster.url);
   }, 120_000);
@@ -109,13 +110,9 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
     await cluster?.stop();
   });
 
-  const itemIn = (key: string, id: string, statuses: string[], timeoutMs = 30_000) =>
-    eventually(async () => {
-      const res = await http('GET', `${stack!.api}/v1/items/${id}`, { key });
-      return statuses.includes(res.body.item.status) ? res.body.item : undefined;
-    }, timeoutMs);
+  const itemIn = (key: string, id: string, until: ItemStatus[]) => waitForItem(stack!.api, key, id, { until });
   const enrich = async (key: string, body: Record<string, unknown>) => {
-    const res = await http('POST', `${stack!.api}/v1/items`, { key, body });
+    const res = await http<CreateItemResponse>('POST', `${stack!.api}/v1/items`, { key, body });
     expect(res.status).toBe(202);
     return itemIn(key, res.body.item.id, ['DONE', 'FAILED']);
   };
@@ -129,28 +126,28 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
     for (const item of items) expect(item).toMatchObject({ status: 'DONE', enrichment: { cached: false } });
 
     const again = await enrich(user.key, { content: 'Item 0 on a cluster. Queues keep one slot, cache entries spread.', tasks: ['summarize', 'tag'] });
-    expect(again.enrichment).toMatchObject({ cached: true, summary: items[0].enrichment.summary, promptTokens: 0, completionTokens: 0 });
-    const stats = (await http('GET', `${s.api}/admin/cache/stats`, { key: s.adminKey })).body;
+    expect(again.enrichment).toMatchObject({ cached: true, summary: items[0].enrichment?.summary, promptTokens: 0, completionTokens: 0 });
+    const stats = (await http<CacheStats>('GET', `${s.api}/admin/cache/stats`, { key: s.adminKey })).body;
     expect(stats.tiers.content.hits).toBeGreaterThanOrEqual(2);
     expect(stats.tiers.content.tokensSaved).toBeGreaterThan(0);
 
     const entries = await eventually(async () => {
-      const usage = (await http('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries;
+      const usage = (await http<UsagePage>('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries;
       return usage.length === 6 ? usage : undefined;
     });
-    expect(entries.filter((e: { cacheHit: boolean }) => e.cacheHit)).toHaveLength(1);
-    const drift = (await http('GET', `${s.api}/admin/reconciliation`, { key: s.adminKey })).body.rows.filter((r: { userId: string }) => r.userId === user.id);
+    expect(entries.filter((e) => e.cacheHit)).toHaveLength(1);
+    const drift = (await http<ReconciliationResponse>('GET', `${s.api}/admin/reconciliation`, { key: s.adminKey })).body.rows.filter((r) => r.userId === user.id);
     for (const row of drift) expect(row.drift).toBe(0);
 
     // Purge scans every master; the next identical item is a miss.
     const cacheKeys = (await keysPerNode(redis!, `${s.redisPrefix}:cache:content:${user.id}:*`)).flat();
     console.log(`content entries of the user per node: ${(await keysPerNode(redis!, `${s.redisPrefix}:cache:content:${user.id}:*`)).map((k) => k.length).join(', ')}`);
     expect(cacheKeys.length).toBeGreaterThan(0);
-    const purged = await http('POST', `${s.api}/admin/cache/purge`, { key: s.adminKey, body: { tier: 'content', userId: user.id } });
+    const purged = await http<CachePurgeResponse>('POST', `${s.api}/admin/cache/purge`, { key: s.adminKey, body: { tier: 'content', userId: user.id } });
     expect(purged.status).toBe(200);
     expect(purged.body.purged).toBeGreaterThanOrEqual(cacheKeys.length);
     expect((await keysPerNode(redis!, `${s.redisPrefix}:cache:content:${user.id}:*`)).flat()).toEqual([]);
-    expect((await enrich(user.key, { content: 'Item 0 on a cluster. Queues keep one slot, cache entries spread.', tasks: ['summarize', 'tag'] })).enrichment.cached).toBe(false);
+    expect((await enrich(user.key, { content: 'Item 0 on a cluster. Queues keep one slot, cache entries spread.', tasks: ['summarize', 'tag'] })).enrichment?.cached).toBe(false);
   });
 
   it('a dead letter and its replay', async () => {
@@ -158,21 +155,21 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
     const user = await createUser(s.api, s.adminKey, 'free');
     // Every call fails until T: five quick attempts die before it, the replay after it succeeds.
     const until = Date.now() + 4000;
-    const created = await http('POST', `${s.api}/v1/items`, { key: user.key, body: { content: `An outage on a cluster. cluster-dlq-${until} [sim:fail_until=${until}]`, tasks: ['summarize'] } });
+    const created = await http<CreateItemResponse>('POST', `${s.api}/v1/items`, { key: user.key, body: { content: `An outage on a cluster. cluster-dlq-${until} [sim:fail_until=${until}]`, tasks: ['summarize'] } });
     expect(created.status).toBe(202);
-    const id = created.body.item.id as string;
+    const id = created.body.item.id;
     await itemIn(user.key, id, ['FAILED']);
-    const dead = await eventually(async () => ((await http('GET', `${s.api}/admin/dlq`, { key: s.adminKey })).body.jobs as Array<Record<string, unknown>>).find((j) => j.jobId === id));
+    const dead = await eventually(async () => (await http<DlqJobsResponse>('GET', `${s.api}/admin/dlq`, { key: s.adminKey })).body.jobs.find((j) => j.jobId === id));
     expect(dead).toMatchObject({ jobId: id, itemId: id, userId: user.id, attemptsMade: 5 });
 
     await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now() + 100)));
-    const replay = await http('POST', `${s.api}/admin/dlq/${id}/replay`, { key: s.adminKey, body: {} });
+    const replay = await http<ReplayResult>('POST', `${s.api}/admin/dlq/${id}/replay`, { key: s.adminKey, body: {} });
     expect(replay.status).toBe(202);
     expect(replay.body).toMatchObject({ jobId: id, charged: false });
     const done = await itemIn(user.key, id, ['DONE']);
-    expect(done.enrichment.summary.length).toBeGreaterThan(0);
+    expect(done.enrichment?.summary?.length).toBeGreaterThan(0);
     const usage = await eventually(async () => {
-      const entries = (await http('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries as Array<Record<string, unknown>>;
+      const entries = (await http<UsagePage>('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries;
       return entries.some((e) => e.kind === 'completed') ? entries : undefined;
     });
     expect(usage.find((e) => e.kind === 'completed')).toMatchObject({ itemId: id, charged: false });

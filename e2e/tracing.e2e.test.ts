@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { createUser, eventually, http, SERVICE_NAMES, startStack, type Stack } from '@qv/testing';
+import type { CreateItemResponse, UsagePage } from '@qv/contracts';
+import { createUser, eventually, http, SERVICE_NAMES, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /**
  * One OpenTelemetry trace per item across every hop (issue 14, DESIGN.md §10): the stack exports
@@ -92,14 +93,10 @@ describe('one trace per item across the six services (OTLP/HTTP JSON)', () => {
   it('follows an item from POST /v1/items to its ledger entry in one trace, each span under its parent, the LLM span with its tokens', async () => {
     const s = stack!;
     const user = await createUser(s.api, s.adminKey, 'free');
-    const created = await http('POST', `${s.api}/v1/items`, { key: user.key, body: { content: 'Tracing follows one item through every service. The ledger records its exact tokens.', title: 'Traced' } });
+    const created = await http<CreateItemResponse>('POST', `${s.api}/v1/items`, { key: user.key, body: { content: 'Tracing follows one item through every service. The ledger records its exact tokens.', title: 'Traced' } });
     expect(created.status).toBe(202);
-    const id = created.body.item.id as string;
-    const done = await eventually(async () => {
-      const res = await http('GET', `${s.api}/v1/items/${id}`, { key: user.key });
-      return res.body.item.status === 'DONE' ? res.body.item : undefined;
-    });
-    await eventually(async () => ((await http('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries.length === 1 ? true : undefined));
+    const done = await waitForItem(s.api, user.key, created.body.item.id, { until: ['DONE'] });
+    await eventually(async () => ((await http<UsagePage>('GET', `${s.api}/v1/usage`, { key: user.key })).body.entries.length === 1 ? true : undefined));
 
     // A refused charge: quota-service logs it inside the request's trace.
     const capped = await createUser(s.api, s.adminKey, 'free', { enrichmentsPerDay: 0 });
@@ -165,7 +162,7 @@ describe('one trace per item across the six services (OTLP/HTTP JSON)', () => {
       expect(trace.some((c) => c.parentSpanId === sp.spanId && c.kind === SPAN_KIND.CLIENT)).toBe(true);
     }
     const sum = (key: string) => llm.reduce((n, sp) => n + Number(sp.attributes[key]), 0);
-    expect({ input: sum('gen_ai.usage.input_tokens'), output: sum('gen_ai.usage.output_tokens') }).toEqual({ input: done.enrichment.promptTokens, output: done.enrichment.completionTokens });
+    expect({ input: sum('gen_ai.usage.input_tokens'), output: sum('gen_ai.usage.output_tokens') }).toEqual({ input: done.enrichment?.promptTokens, output: done.enrichment?.completionTokens });
 
     // Log lines carry the trace: quota-service's line for the refused charge names its trace and span.
     const refusal = readFileSync(logFiles['quota-service'], 'utf8').split('\n').filter((l) => l.includes('"quota exceeded"')).map((l) => JSON.parse(l));

@@ -74,6 +74,7 @@ export const CacheLeaseReleaseRequest = z.object({ v: z.literal(1).default(1), k
 export const CacheLeaseReleaseResponse = z.object({ released: z.boolean() });
 
 export const CachePurgeResponse = z.object({ purged: z.number().int().nonnegative() });
+export type CachePurgeResponse = z.infer<typeof CachePurgeResponse>;
 export const CacheWarmResponse = z.object({ warmed: z.number().int().nonnegative() });
 
 export const CachePurgeBody = z
