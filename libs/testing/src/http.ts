@@ -1,13 +1,13 @@
 import type { CreateUserResponse, LimitOverrides } from '@qv/contracts';
 
 /** A small JSON-over-HTTP client for tests that speak to the api-service as a frontend would. */
-export interface HttpResult<T = any> {
+export interface HttpResult<T = unknown> {
   status: number;
   headers: Headers;
   body: T;
 }
 
-export async function http<T = any>(method: string, url: string, options: { key?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<HttpResult<T>> {
+export async function http<T = unknown>(method: string, url: string, options: { key?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   if (options.body !== undefined || options.raw !== undefined) headers['content-type'] ??= 'application/json';
