@@ -1,4 +1,5 @@
-import { Agent } from 'undici';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type { ErrorBody } from '@qv/contracts';
 import { createUser, http, presets, startStack, type Stack } from '@qv/testing';
 
@@ -54,24 +55,17 @@ describe('a burst from one key', () => {
     const alone = await trickle(30);
     expect(new Set(alone.statuses)).toEqual(new Set([202]));
 
-    // Its own connection pool, so A's 10,000 sockets are not the ones B's requests use.
-    const burstAgent = new Agent({ connections: BURST, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
-    const burst = Promise.all(
-      Array.from({ length: BURST }, (_, i) =>
-        fetch(`${stack.api}/v1/items`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ content: `A's burst ${i}` }),
-          // @ts-expect-error undici's fetch option, not in lib.dom's RequestInit
-          dispatcher: burstAgent,
-        })
-          .then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 202 ? null : ((await res.json()) as ErrorBody).error.code }))
-          .catch((err: Error) => ({ status: 0, retryAfter: null, code: `${err.message}: ${(err.cause as Error)?.message}` })),
-      ),
-    );
+    // From a process of its own (e2e/support/burst-client.mjs): sending and reading 10,000 answers
+    // in this process would delay the timing of B's requests by this process's own work.
+    const burst = new Promise<Array<{ status: number; retryAfter: string | null; code: string | null }>>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(__dirname, 'support', 'burst-client.mjs'), stack.api, a.key, String(BURST)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the burst client exited with ${code}`))));
+    });
     const during = await trickle(burst);
     const answers = await burst;
-    await burstAgent.close();
 
     const byOutcome: Record<string, number> = {};
     for (const answer of answers) byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] = (byOutcome[`${answer.status} ${answer.code ?? ''}`.trim()] ?? 0) + 1;
