@@ -373,6 +373,8 @@ describe('web console in Chromium', () => {
     await ops.click('nav.tabs button:has-text("Reconciliation")');
     await ops.fill('.reconciliation input >> nth=0', user.id);
     await ops.waitForSelector('[data-testid=reconciliation-row].drift[data-drift="7"]');
+    // The drifting row shows in the unfiltered table too: wait for the filter's own answer.
+    await ops.waitForFunction(() => document.querySelectorAll('[data-testid=reconciliation-row]').length === 1);
     expect(await ops.locator('[data-testid=reconciliation-row]').count()).toBe(1);
     expect(await text(ops, '[data-testid=total-drift]')).toBe('total drift 7');
     await shoot(ops, 'reconciliation-drift');
