@@ -53,6 +53,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await raw.end();
       const dropper = new Client({ connectionString: testPgUrl() });
       await dropper.connect();
+      // A pool's end() resolves while its sockets may still be closing; forcing the drop at once
+      // terminates them server-side, and a pool that is ending re-emits that as an 'error' no one
+      // handles (seen under load as "terminating connection due to administrator command"). So
+      // the plain drop first, for as long as the last connections take to go; force only then.
+      for (let attempt = 0; ; attempt++) {
+        const dropped = await dropper.query(`DROP DATABASE IF EXISTS "${name}"`).then(
+          () => true,
+          (err: { code?: string }) => (err.code === '55006' && attempt < 50 ? false : Promise.reject(err)),
+        ).catch(() => null);
+        if (dropped !== false) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
       await dropper.end();
     },
