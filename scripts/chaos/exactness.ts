@@ -27,8 +27,15 @@ export interface ExactnessRow {
   limit: string;
   gate: GateName;
   sent: number;
-  /** Answered 201 by quota-service. */
+  /** Answered 201 by quota-service during the burst. */
   accepted: number;
+  /**
+   * Answered 201 after it, to charges sent one at a time until the limit's own 429: what the
+   * per-user gate shed of the burst left unused (0 when the burst reached the limit).
+   */
+  afterBurst: number;
+  /** The answer that ended those charges: the limit's code, when the limit was reached exactly. */
+  endedBy: string;
   /** Reservations PostgreSQL holds for the user afterwards (the data, not the answers). */
   reservations: number;
   limitRefusals: number;
@@ -51,9 +58,11 @@ const ESTIMATE = 10;
 /**
  * Issue 12 item 4: `charges` concurrent charges for one user with `left` to go, spread round-robin
  * over 3 quota-service replicas, straight on its internal HTTP API with api-service's credential;
- * for each of the five limits and each gate setting. Exact means: exactly `left` answered 201,
- * exactly `left` reservations in the database, every other answer a 429 with the limit's code or
- * USER_REQUEST_RATE_EXCEEDED (the per-user gate), never anything else.
+ * for each of the five limits and each gate setting; then charges one at a time until the limit
+ * refuses. Exact means: exactly `left` answered 201 in all (the burst's and, where the per-user gate
+ * shed part of the burst on a slow machine, those after it), exactly `left` reservations in the
+ * database, the last answer the limit's own 429, every other answer of the burst a 429 with the
+ * limit's code or USER_REQUEST_RATE_EXCEEDED (the gate), never anything else.
  */
 export async function runExactness(o: ExactnessOptions): Promise<{ rows: ExactnessRow[]; table: string; violations: string[] }> {
   const pg = await startChaosPostgres(o.fallbackPgServerUrl);
@@ -76,8 +85,9 @@ export async function runExactness(o: ExactnessOptions): Promise<{ rows: Exactne
           await db.query(`INSERT INTO users (id, plan_id) VALUES ($1, 'free')`, [userId]);
           await db.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [userId, JSON.stringify(spec.overrides(o.left, ESTIMATE))]);
           const row = await burst(replicas.map((r) => r.url), credentials.as('api-service'), userId, o.charges, spec.code);
+          const after = await untilRefused(replicas.map((r) => r.url), credentials.as('api-service'), userId, o.left + 1);
           const held = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ai_usage_reservations WHERE user_id = $1`, [userId]);
-          rows.push({ limit: spec.limit, gate, ...row, reservations: Number(held.rows[0].n) });
+          rows.push({ limit: spec.limit, gate, ...row, ...after, reservations: Number(held.rows[0].n) });
           console.log(`  ${spec.limit} (${gate} gate): ${row.accepted} accepted of ${row.sent} in ${row.seconds.toFixed(1)} s`);
         }
       } finally {
@@ -90,32 +100,34 @@ export async function runExactness(o: ExactnessOptions): Promise<{ rows: Exactne
   }
   const violations: string[] = [];
   for (const r of rows) {
-    if (r.accepted !== o.left) violations.push(`${r.limit} (${r.gate}): ${r.accepted} accepted, expected ${o.left}`);
+    if (r.accepted + r.afterBurst !== o.left) violations.push(`${r.limit} (${r.gate}): ${r.accepted} + ${r.afterBurst} accepted, expected ${o.left}`);
+    if (r.endedBy !== EXACTNESS_LIMITS.find((l) => l.limit === r.limit)!.code) violations.push(`${r.limit} (${r.gate}): the charges after the burst ended with ${r.endedBy}`);
     if (r.reservations !== o.left) violations.push(`${r.limit} (${r.gate}): ${r.reservations} reservations in the database, expected ${o.left}`);
     if (Object.keys(r.other).length) violations.push(`${r.limit} (${r.gate}): other answers ${JSON.stringify(r.other)}`);
     if (r.accepted + r.limitRefusals + r.rateRefusals !== r.sent) violations.push(`${r.limit} (${r.gate}): answers do not add up`);
   }
   const table = formatColumns(
     `exactness: ${o.charges} concurrent charges for one user with ${o.left} left, round-robin over 3 quota-service replicas (${pg.description})`,
-    ['limit', 'admission gate', 'sent', '201', 'reservations in db', '429 limit code', '429 USER_REQUEST_RATE_EXCEEDED', 'anything else', 'seconds', 'ok?'],
+    ['limit', 'admission gate', 'sent', '201', '201 after', 'reservations in db', '429 limit code', '429 USER_REQUEST_RATE_EXCEEDED', 'anything else', 'seconds', 'ok?'],
     rows.map((r) => [
       r.limit,
       r.gate === 'default' ? 'as shipped' : 'opened',
       String(r.sent),
       String(r.accepted),
+      String(r.afterBurst),
       String(r.reservations),
       String(r.limitRefusals),
       String(r.rateRefusals),
       Object.keys(r.other).length ? JSON.stringify(r.other) : '0',
       r.seconds.toFixed(1),
-      r.accepted === o.left && r.reservations === o.left && Object.keys(r.other).length === 0 ? 'ok' : 'FAIL',
+      r.accepted + r.afterBurst === o.left && r.reservations === o.left && Object.keys(r.other).length === 0 && r.endedBy === EXACTNESS_LIMITS.find((l) => l.limit === r.limit)!.code ? 'ok' : 'FAIL',
     ]),
   );
   const gateNote = `admission gate per user and replica, as shipped: CHARGE_ADMISSION_ACTIVE 2, _QUEUE 64, _WAIT_MS 1000; opened: ${Object.entries(GATES.open).map(([k, v]) => `${k}=${v}`).join(' ')}`;
   return { rows, table: `${table}\n${gateNote}`, violations };
 }
 
-async function burst(urls: string[], auth: Record<string, string>, userId: string, n: number, limitCode: string): Promise<Omit<ExactnessRow, 'limit' | 'gate' | 'reservations'>> {
+async function burst(urls: string[], auth: Record<string, string>, userId: string, n: number, limitCode: string): Promise<Omit<ExactnessRow, 'limit' | 'gate' | 'reservations' | 'afterBurst' | 'endedBy'>> {
   // One connection per request: all n in flight at once, none waiting in a client-side pool.
   const agent = new Agent({ connections: null, pipelining: 0, headersTimeout: 900_000, bodyTimeout: 900_000 });
   const counts = { accepted: 0, limitRefusals: 0, rateRefusals: 0 };
@@ -151,4 +163,18 @@ async function burst(urls: string[], auth: Record<string, string>, userId: strin
   const seconds = (performance.now() - t0) / 1000;
   await agent.close();
   return { sent: n, ...counts, other, seconds };
+}
+
+/** Charges one at a time (round-robin) until one is refused, at most `max`: how many were accepted, and the refusal's code. */
+async function untilRefused(urls: string[], auth: Record<string, string>, userId: string, max: number): Promise<{ afterBurst: number; endedBy: string }> {
+  for (let i = 0; i < max; i++) {
+    const res = await fetch(`${urls[i % urls.length]}/internal/charges`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ v: 1, userId, itemId: newId('itm'), idempotencyKey: newId('job'), estimatedTokens: ESTIMATE }),
+    });
+    const json = (await res.json().catch(() => ({}))) as { error?: { code?: string } };
+    if (res.status !== 201) return { afterBurst: i, endedBy: json.error?.code ?? String(res.status) };
+  }
+  return { afterBurst: max, endedBy: 'never refused' };
 }
