@@ -1,5 +1,5 @@
 import { AppError, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
-import { InternalClient, UnreachableError } from '@qv/http';
+import { CredentialRefusedError, InternalClient, UnreachableError } from '@qv/http';
 
 /**
  * api-service's view of quota-service. Fail closed: if quota-service does not answer in time the
@@ -15,6 +15,23 @@ export class QuotaClient {
 
   charge(request: ChargeRequest): Promise<ChargeResponse> {
     return this.failClosed(() => this.http.call('POST', '/internal/charges', ChargeResponse, request));
+  }
+
+  /**
+   * A charge under an idempotency key no other request uses (an item's, from its fresh id). When
+   * quota-service did not answer in time, or a replica went away mid-call, the charge may still
+   * have committed, and would hold the user's slot and tokens until the orphan sweep while the
+   * client got a 503: so it is asked once more under the same key, and a replay is then this
+   * request's own charge. Still no answer, and it fails closed as `charge` does.
+   */
+  async chargeOwnKey(request: ChargeRequest): Promise<ChargeResponse> {
+    try {
+      return await this.charge(request);
+    } catch (err) {
+      const unanswered = err instanceof AppError && err.code === 'QUOTA_SERVICE_UNAVAILABLE' && err.cause instanceof UnreachableError && !(err.cause instanceof CredentialRefusedError);
+      if (!unanswered) throw err;
+      return { ...(await this.charge(request)), replayed: false };
+    }
   }
 
   /** Refunds a reservation this service took but will not use. */

@@ -32,7 +32,7 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     const estimatedTokens = await estimateTokensAsync({ content: body.content, title: body.title }, tasks);
 
     // A refusal is thrown on as the 429 it is; quota-service writes the one log line per breach.
-    const charge = await deps.quota.charge({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
+    const charge = await deps.quota.chargeOwnKey({ v: 1, userId: principal.userId, itemId, idempotencyKey: `item:${itemId}`, estimatedTokens });
 
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
     const newItem = { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks };
