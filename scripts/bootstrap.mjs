@@ -6,6 +6,7 @@ import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acquireSetupLock } from './setup-lock.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [script, ...args] = process.argv.slice(2);
@@ -19,6 +20,9 @@ function run(cmd, cmdArgs, env = {}) {
 }
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+
+// Steps 1-3 write into the checkout: one process at a time (scripts/setup-lock.mjs).
+const releaseSetupLock = acquireSetupLock(root);
 
 // 1. Dependencies: install when missing or older than the lock file.
 const installed = join(root, 'node_modules', '.package-lock.json');
@@ -56,6 +60,8 @@ if (['start', 'test', 'bench', 'build'].includes(script)) {
     process.exit(1);
   }
 }
+
+releaseSetupLock();
 
 // 4. The console's browser tests drive Debian's Chromium (e2e/console.e2e.test.ts): installed here
 // when missing, for a whole run or one that names the console. Where it cannot be, the reason is
