@@ -2,14 +2,17 @@ import {
   CacheDeleteResponse,
   CacheGetResponse,
   CacheLeaseReleaseResponse,
+  CacheLookupManyResponse,
   CacheLookupResponse,
   CachePurgeResponse,
+  CachePutManyResponse,
   CachePutResponse,
   CacheStats,
   CacheWarmResponse,
   type CacheEntryValue,
   type CacheKeyParts,
   type CachePurgeBody,
+  type CachePutManyItem,
 } from '@qv/contracts';
 import { InternalClient } from '@qv/http';
 
@@ -85,6 +88,25 @@ export class CacheClient {
   lookup(key: CacheKeyParts, waitMs?: number, options: CacheReadOptions = {}): Promise<CacheLookupResponse> {
     const wait = waitMs === undefined ? this.maxWaitMs : Math.min(Math.max(0, Math.floor(waitMs)), this.maxWaitMs);
     return this.waiting.call('POST', '/internal/cache/lookup', CacheLookupResponse, { v: 1, key, waitMs: wait, ...options });
+  }
+
+  /**
+   * `lookup` of several distinct keys (at most 16) in one call; the answers in the keys' order.
+   * `waitMs` bounds the whole call, as it bounds one lookup.
+   */
+  async lookupMany(keys: CacheKeyParts[], waitMs?: number, options: CacheReadOptions = {}): Promise<CacheLookupResponse[]> {
+    const wait = waitMs === undefined ? this.maxWaitMs : Math.min(Math.max(0, Math.floor(waitMs)), this.maxWaitMs);
+    const { results } = await this.waiting.call('POST', '/internal/cache/lookup-many', CacheLookupManyResponse, { v: 1, keys, waitMs: wait, ...options });
+    if (results.length !== keys.length) throw new Error(`cache-service answered ${results.length} lookups for ${keys.length} keys`);
+    return results;
+  }
+
+  /** `put` of several distinct keys (at most 16) in one call; `stored` in their order. */
+  async putMany(puts: CachePutManyItem[]): Promise<boolean[]> {
+    const body = puts.map(({ key, entry, ttlSeconds, leaseToken }) => ({ key, entry, ttlSeconds: ttlSeconds ?? null, ...(leaseToken ? { leaseToken } : {}) }));
+    const { stored } = await this.http.call('POST', '/internal/cache/put-many', CachePutManyResponse, { v: 1, puts: body });
+    if (stored.length !== puts.length) throw new Error(`cache-service answered ${stored.length} puts for ${puts.length} entries`);
+    return stored;
   }
 
   /** Gives a lease back without a result (the computation failed), so a waiter takes over at once. */

@@ -2,3 +2,4 @@
 export * from './cache-key';
 export * from './cache-client';
 export * from './single-flight';
+export * from './single-flight-many';

@@ -4,6 +4,7 @@ import { Redis } from '@qv/queue';
 import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { CacheClient } from './cache-client';
 import { singleFlight, type Computed } from './single-flight';
+import { singleFlightMany, type SingleFlightItem } from './single-flight-many';
 
 let db: TestDatabase;
 let prefix: string;
@@ -24,6 +25,16 @@ const key = (input: string, overrides: Partial<CacheKeyParts> = {}): CacheKeyPar
   ...overrides,
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** An item of singleFlightMany whose computations are counted in `calls` under its input. */
+const item = (calls: string[], input: string, overrides: Partial<SingleFlightItem<string>> = {}): SingleFlightItem<string> => ({
+  key: key(input),
+  ttlSeconds: 3600,
+  compute: async () => {
+    calls.push(input);
+    return { value: `computed ${input}`, tokens: 11, model: 'sim-1', costUsd: 0.001 };
+  },
+  ...overrides,
+});
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -42,6 +53,109 @@ afterAll(async () => {
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
   await db?.drop();
+});
+
+describe('singleFlightMany', () => {
+  it('one lookup for every key: hits served, misses computed in order and put with their leases; the answers in order', async () => {
+    await client.put(key('many: cached'), { value: 'from the cache', tokens: 40, model: 'sim-1', costUsd: 0.002 }, 3600);
+    const before = (await ops.stats()).tiers.content;
+    const calls: string[] = [];
+    const items = [item(calls, 'many: first'), item(calls, 'many: cached'), item(calls, 'many: third')];
+    const results = await singleFlightMany(client, items);
+    expect(calls).toEqual(['many: first', 'many: third']);
+    expect(results).toEqual([
+      { value: 'computed many: first', tokens: 11, model: 'sim-1', costUsd: 0.001, hit: false, tier: 'content' },
+      { value: 'from the cache', tokens: 40, model: 'sim-1', costUsd: 0.002, hit: true, tier: 'content' },
+      { value: 'computed many: third', tokens: 11, model: 'sim-1', costUsd: 0.001, hit: false, tier: 'content' },
+    ]);
+    const after = (await ops.stats()).tiers.content;
+    expect([after.hits - before.hits, after.misses - before.misses]).toEqual([1, 2]);
+
+    // Stored, and their leases completed: the next run is all hits, at once.
+    const again = await singleFlightMany(client, items, { waitMs: 100 });
+    expect(again.map((r) => [r.hit, r.value])).toEqual([[true, 'computed many: first'], [true, 'from the cache'], [true, 'computed many: third']]);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('concurrent callers of the same keys make one computation per key', async () => {
+    const calls: string[] = [];
+    const slow = (input: string) => item(calls, input, { compute: async () => (calls.push(input), await sleep(200), { value: `slow ${input}`, tokens: 5, model: 'sim-1' }) });
+    const runs = await Promise.all(Array.from({ length: 5 }, () => singleFlightMany(client, [slow('many: shared a'), slow('many: shared b')])));
+    expect(calls.sort()).toEqual(['many: shared a', 'many: shared b']);
+    for (const run of runs) expect(run.map((r) => r.value)).toEqual(['slow many: shared a', 'slow many: shared b']);
+    expect(runs.flat().filter((r) => r.hit)).toHaveLength(8);
+  });
+
+  it('callers of the same keys in opposite orders never wait on each other: one computation per key, no wait_timeout', async () => {
+    for (let round = 0; round < 3; round++) {
+      const calls: string[] = [];
+      const slow = (input: string) => item(calls, input, { compute: async () => (calls.push(input), await sleep(100), { value: `slow ${input}`, tokens: 5, model: 'sim-1' }) });
+      const [a, b, c] = ['a', 'b', 'c'].map((n) => `many: crossed ${round} ${n}`);
+      const started = Date.now();
+      const runs = await Promise.all([[a, b, c], [c, b, a], [b, c, a], [a, c, b]].map((order) => singleFlightMany(client, order.map(slow), { waitMs: 4000 })));
+      expect(calls.sort()).toEqual([a, b, c]);
+      expect(runs.flat().filter((r) => r.hit)).toHaveLength(9);
+      expect(Date.now() - started).toBeLessThan(3500);
+    }
+  });
+
+  it('a key held by another caller is waited for and served its value', async () => {
+    const calls: string[] = [];
+    const leader = singleFlight(client, key('many: led elsewhere'), 3600, async () => (await sleep(300), { value: 'the leader\'s', tokens: 3, model: 'sim-1' }));
+    await sleep(100);
+    const results = await singleFlightMany(client, [item(calls, 'many: beside the leader'), item(calls, 'many: led elsewhere')]);
+    expect((await leader).hit).toBe(false);
+    expect(calls).toEqual(['many: beside the leader']);
+    expect(results.map((r) => [r.hit, r.value])).toEqual([[false, 'computed many: beside the leader'], [true, 'the leader\'s']]);
+  });
+
+  it('a failing computation is rethrown after what was computed is put, and every unused lease is given back', async () => {
+    const calls: string[] = [];
+    const failing = item(calls, 'many: fails', { compute: async () => (calls.push('many: fails'), Promise.reject(new Error('LLM said 500'))) });
+    await expect(singleFlightMany(client, [item(calls, 'many: paid'), failing, item(calls, 'many: never run')])).rejects.toThrow('LLM said 500');
+    expect(calls).toEqual(['many: paid', 'many: fails']);
+    // The paid answer is cached; the other two leases are free at once (a lookup gets one without waiting).
+    expect((await client.get(key('many: paid'))).entry?.value).toBe('computed many: paid');
+    const started = Date.now();
+    for (const input of ['many: fails', 'many: never run']) {
+      const lookup = await client.lookup(key(input), 3000);
+      expect(lookup.hit === false && lookup.lease !== null).toBe(true);
+      if (!lookup.hit && lookup.lease) await client.releaseLease(key(input), lookup.lease.token);
+    }
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('recomputes and overwrites a hit that no longer parses', async () => {
+    await client.put(key('many: old shape'), { value: 42, tokens: 1, model: 'sim-1' }, 3600);
+    const calls: string[] = [];
+    const parse = (value: unknown) => {
+      if (typeof value !== 'string') throw new Error('not a string');
+      return value;
+    };
+    const [result] = await singleFlightMany(client, [item(calls, 'many: old shape', { parse })]);
+    expect([result.hit, result.value, calls]).toEqual([false, 'computed many: old shape', ['many: old shape']]);
+    expect((await client.get(key('many: old shape'))).entry?.value).toBe('computed many: old shape');
+  });
+
+  it('does not ask the cache for keys whose plan has no TTL; asks nothing at all when none has one', async () => {
+    const before = (await ops.stats()).tiers;
+    const calls: string[] = [];
+    const noTtl = (input: string) => item(calls, input, { key: key(input, { tier: 'session' }), ttlSeconds: null });
+    const none = await singleFlightMany(client, [noTtl('many: free 1'), noTtl('many: free 2')]);
+    expect(none.map((r) => [r.hit, r.tier, r.cacheUnavailable])).toEqual([[false, 'session', undefined], [false, 'session', undefined]]);
+    const mixed = await singleFlightMany(client, [noTtl('many: free 3'), item(calls, 'many: paid plan')]);
+    expect(mixed.map((r) => r.hit)).toEqual([false, false]);
+    expect(calls).toEqual(['many: free 1', 'many: free 2', 'many: free 3', 'many: paid plan']);
+    const after = (await ops.stats()).tiers;
+    expect([after.session.hits - before.session.hits, after.session.misses - before.session.misses, after.content.misses - before.content.misses]).toEqual([0, 0, 1]);
+    expect((await client.get(key('many: free 3', { tier: 'session' }))).hit).toBe(false);
+  });
+
+  it('refuses a key whose scope does not fit its tier before calling anything', async () => {
+    const calls: string[] = [];
+    await expect(singleFlightMany(client, [item(calls, 'ok'), item(calls, 'x', { key: key('x', { scope: 'global' }) })])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(calls).toEqual([]);
+  });
 });
 
 describe('singleFlight', () => {
@@ -170,7 +284,22 @@ describe('singleFlight', () => {
   });
 
   it('fails open when cache-service is down: computes, and says the cache was unavailable', async () => {
-    await service.stop();
+    // Gone between the many-lookup and the many-put: the values are still answered.
+    const putErrors: string[] = [];
+    const calls: string[] = [];
+    const goneAfterLookup = await singleFlightMany(client, [item(calls, 'many: service goes', { compute: async () => (await service.stop(), { value: 'made', tokens: 2, model: 'sim-1' }) })], {
+      onCacheError: (err, operation) => putErrors.push(`${operation}:${(err as Error).name}`),
+    });
+    expect(goneAfterLookup).toEqual([{ value: 'made', tokens: 2, model: 'sim-1', hit: false, tier: 'content', cacheUnavailable: true }]);
+    expect(putErrors).toEqual(['put:UnreachableError', 'releaseLease:UnreachableError']);
+
+    const manyErrors: string[] = [];
+    const down = await singleFlightMany(client, [item(calls, 'many: down 1'), item(calls, 'many: down 2', { key: key('many: down 2', { tier: 'session' }), ttlSeconds: null })], {
+      onCacheError: (err, operation) => manyErrors.push(`${operation}:${(err as Error).name}`),
+    });
+    expect(down.map((r) => [r.value, r.hit, r.cacheUnavailable])).toEqual([['computed many: down 1', false, true], ['computed many: down 2', false, undefined]]);
+    expect(manyErrors).toEqual(['lookup:UnreachableError']);
+
     await expect(client.get(key('down'))).rejects.toBeInstanceOf(UnreachableError);
     const errors: string[] = [];
     let invocations = 0;

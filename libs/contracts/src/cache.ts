@@ -70,6 +70,35 @@ export const CacheLookupResponse = z.union([
 ]);
 export type CacheLookupResponse = z.infer<typeof CacheLookupResponse>;
 
+/** The most keys one lookup-many or put-many carries: an item's tasks, with room to spare. */
+export const MAX_CACHE_KEYS_PER_CALL = 16;
+
+/**
+ * Single flight for several distinct keys in one call (an item's tasks): each key answered as
+ * `lookup` would answer it, in the order asked. One `waitMs` bounds the whole call.
+ */
+export const CacheLookupManyRequest = z.object({
+  v: z.literal(1),
+  keys: z.array(CacheKeyParts).min(1).max(MAX_CACHE_KEYS_PER_CALL),
+  waitMs: int32().optional(),
+  costPerTokenUsd: z.number().nonnegative().max(1e3).optional(),
+});
+export type CacheLookupManyRequest = z.infer<typeof CacheLookupManyRequest>;
+export const CacheLookupManyResponse = z.object({ results: z.array(CacheLookupResponse) });
+export type CacheLookupManyResponse = z.infer<typeof CacheLookupManyResponse>;
+
+/** One put of a put-many: the fields of `CachePutRequest` but its version. */
+export const CachePutManyItem = CachePutRequest.omit({ v: true });
+export type CachePutManyItem = z.infer<typeof CachePutManyItem>;
+/** Several puts of distinct keys in one call, each stored as `put` would; `stored` in the same order. */
+export const CachePutManyRequest = z.object({
+  v: z.literal(1),
+  puts: z.array(CachePutManyItem).min(1).max(MAX_CACHE_KEYS_PER_CALL),
+});
+export type CachePutManyRequest = z.infer<typeof CachePutManyRequest>;
+export const CachePutManyResponse = z.object({ stored: z.array(z.boolean()) });
+export type CachePutManyResponse = z.infer<typeof CachePutManyResponse>;
+
 export const CacheLeaseReleaseRequest = z.object({ v: z.literal(1).default(1), key: CacheKeyParts, token: safeString().min(1).max(200) });
 export const CacheLeaseReleaseResponse = z.object({ released: z.boolean() });
 

@@ -137,6 +137,135 @@ describe('put and get', () => {
   });
 });
 
+describe('lookup-many and put-many', () => {
+  const statsOf = async () => (await ops.stats()).tiers;
+  const leaseKeyOf = (k: CacheKeyParts) => `${prefix}:cache-lease:${k.tier}:${k.scope}:${cacheKey(k)}`;
+
+  it('answers misses with leases in order, stores them with put-many, then serves them as hits in order', async () => {
+    const keys = [key({ input: 'many 1' }), key({ tier: 'session', input: 'many 2' }), key({ task: 'tag', input: 'many 3' })];
+    const before = await statsOf();
+    const misses = await client.lookupMany(keys, 0);
+    expect(misses.map((r) => r.hit)).toEqual([false, false, false]);
+    const tokens = misses.map((r) => (!r.hit && r.lease ? r.lease.token : ''));
+    expect(new Set(tokens).size).toBe(3);
+    for (const k of keys) expect(await redis.exists(leaseKeyOf(k))).toBe(1);
+
+    const stored = await client.putMany(keys.map((k, i) => ({ key: k, entry: entry({ n: i }, 10 * (i + 1), { costUsd: 0.001 * (i + 1) }), ttlSeconds: 600, leaseToken: tokens[i] })));
+    expect(stored).toEqual([true, true, true]);
+    for (const k of keys) expect(await redis.exists(leaseKeyOf(k))).toBe(0);
+    expect(await db.query('SELECT tokens FROM ai_cache WHERE cache_key = ANY($1) ORDER BY tokens', [keys.map(cacheKey)])).toEqual([{ tokens: 10 }, { tokens: 20 }, { tokens: 30 }]);
+
+    const reversed = [...keys].reverse();
+    const hits = await client.lookupMany(reversed, 0);
+    expect(hits).toEqual([2, 1, 0].map((n) => ({ hit: true, entry: entry({ n }, 10 * (n + 1), { costUsd: 0.001 * (n + 1) }) })));
+
+    const after = await statsOf();
+    expect(after.content.misses - before.content.misses).toBe(2);
+    expect(after.session.misses - before.session.misses).toBe(1);
+    expect(after.content.hits - before.content.hits).toBe(2);
+    expect(after.session.hits - before.session.hits).toBe(1);
+    expect(after.content.tokensSaved - before.content.tokensSaved).toBe(10 + 30);
+    expect(after.content.costSavedUsd - before.content.costSavedUsd).toBeCloseTo(0.004, 9);
+  });
+
+  it('keeps the order of hits and misses mixed, and sends each hit as it was stored', async () => {
+    const a = key({ input: 'mixed a' });
+    const b = key({ input: 'mixed b' });
+    const c = key({ input: 'mixed c' });
+    await client.put(b, entry({ kept: 'as stored', n: 1.5 }, 7), 600);
+    const res = await fetch(`${service.url}/internal/cache/lookup-many`, {
+      method: 'POST',
+      headers: { ...credentials.as('enrichment-worker'), 'content-type': 'application/json' },
+      body: JSON.stringify({ v: 1, keys: [a, b, c], waitMs: 0 }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain(`{"hit":true,"entry":${await redis.get(redisKeyOf(b))}}`);
+    const { results } = JSON.parse(text);
+    expect(results.map((r: { hit: boolean }) => r.hit)).toEqual([false, true, false]);
+    expect(results[0].lease.token).not.toBe(results[2].lease.token);
+  });
+
+  it('a key whose lease another caller holds waits for its value; the others are answered with it', async () => {
+    const held = key({ input: 'held elsewhere' });
+    const free = key({ input: 'free beside it' });
+    const first = await client.lookup(held);
+    if (first.hit || !first.lease) throw new Error('expected a lease');
+    const waiting = client.lookupMany([free, held], 5000);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await client.put(held, entry('from the holder'), 600, first.lease.token)).toEqual({ stored: true });
+    const [freeResult, heldResult] = await waiting;
+    expect(freeResult.hit === false && freeResult.lease !== null).toBe(true);
+    expect(heldResult).toEqual({ hit: true, entry: entry('from the holder') });
+  });
+
+  it('answers wait_timeout for a key held past the wait, as lookup does', async () => {
+    const held = key({ input: 'held too long' });
+    const first = await client.lookup(held);
+    expect(first.hit).toBe(false);
+    const started = Date.now();
+    expect(await client.lookupMany([held], 200)).toEqual([{ hit: false, lease: null, reason: 'wait_timeout' }]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  it('serves the system tier from PostgreSQL after Redis lost it, and re-warms it', async () => {
+    const sys = key({ tier: 'system', scope: 'global', task: 'many-system', input: 'durable prompt' });
+    await client.putMany([{ key: sys, entry: entry('DURABLE', 0), ttlSeconds: null }]);
+    await redis.del(redisKeyOf(sys));
+    expect(await client.lookupMany([sys, key({ input: 'beside the system key' })], 0)).toEqual([{ hit: true, entry: entry('DURABLE', 0) }, expect.objectContaining({ hit: false })]);
+    expect(await redis.pttl(redisKeyOf(sys))).toBe(-1);
+  });
+
+  it('stores nothing for a session/content put without a TTL and gives its lease back', async () => {
+    const noTtl = key({ input: 'many, no ttl' });
+    const withTtl = key({ input: 'many, with ttl' });
+    const [lookup] = await client.lookupMany([noTtl], 0);
+    if (lookup.hit || !lookup.lease) throw new Error('expected a lease');
+    expect(await client.putMany([{ key: noTtl, entry: entry('x'), ttlSeconds: null, leaseToken: lookup.lease.token }, { key: withTtl, entry: entry('y'), ttlSeconds: 60 }])).toEqual([false, true]);
+    expect(await redis.exists(leaseKeyOf(noTtl), redisKeyOf(noTtl))).toBe(0);
+    expect(await db.query('SELECT 1 FROM ai_cache WHERE cache_key = $1', [cacheKey(noTtl)])).toHaveLength(0);
+    expect((await client.get(withTtl)).hit).toBe(true);
+  });
+
+  it('refuses a bad body with 400 and changes nothing: a bad key among good ones, the same key twice, 17 keys, no keys', async () => {
+    const good = key({ input: 'never touched' });
+    const before = await statsOf();
+    const bodies = [
+      { v: 1, keys: [good, key({ scope: 'global' })] },
+      { v: 1, keys: [good, { ...good }] },
+      { v: 1, keys: Array.from({ length: 17 }, (_, i) => key({ input: `seventeen ${i}` })) },
+      { v: 1, keys: [] },
+      { keys: [good] },
+    ];
+    for (const body of bodies) {
+      const res = await post('/internal/cache/lookup-many', body);
+      expect([res.status, res.json.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    const puts = [
+      { v: 1, puts: [{ key: good, entry: entry('x'), ttlSeconds: 60 }, { key: key({ scope: 'usr_*' }), entry: entry('y'), ttlSeconds: 60 }] },
+      { v: 1, puts: [{ key: good, entry: entry('x'), ttlSeconds: 60 }, { key: good, entry: entry('y'), ttlSeconds: 60 }] },
+      { v: 1, puts: [{ key: good, entry: entry('x'), ttlSeconds: 60 }, { key: key({ input: 'bad entry' }), entry: { value: 1, tokens: -1, model: 'm' }, ttlSeconds: 60 }] },
+      { v: 1, puts: Array.from({ length: 17 }, (_, i) => ({ key: key({ input: `seventeen ${i}` }), entry: entry(i), ttlSeconds: 60 })) },
+    ];
+    for (const body of puts) {
+      const res = await post('/internal/cache/put-many', body);
+      expect([res.status, res.json.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect(await redis.exists(redisKeyOf(good), leaseKeyOf(good), redisKeyOf(key({ input: 'seventeen 0' })), leaseKeyOf(key({ input: 'seventeen 0' })))).toBe(0);
+    expect(await db.query('SELECT 1 FROM ai_cache WHERE cache_key = ANY($1)', [[cacheKey(good), cacheKey(key({ input: 'seventeen 0' }))]])).toHaveLength(0);
+    const after = await statsOf();
+    expect([after.content.hits, after.content.misses]).toEqual([before.content.hits, before.content.misses]);
+    // 16 is the most, and is fine.
+    expect(await client.lookupMany(Array.from({ length: 16 }, (_, i) => key({ input: `sixteen ${i}` })), 0)).toHaveLength(16);
+  });
+
+  it('lookup-many is the worker\'s alone; put-many is also api-service\'s', async () => {
+    const k = key({ input: 'rights of the many routes' });
+    expect((await post('/internal/cache/lookup-many', { v: 1, keys: [k] }, 'api-service')).status).toBe(403);
+    expect(await post('/internal/cache/put-many', { v: 1, puts: [{ key: k, entry: entry('z'), ttlSeconds: 60 }] }, 'api-service')).toEqual({ status: 200, json: { stored: [true] } });
+  });
+});
+
 describe('expiry', () => {
   it('misses once the TTL has passed, and the cleanup job removes the expired row', async () => {
     const k = key({ tier: 'session', input: 'short lived' });

@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { isValidScope } from '@qv/cache-client';
-import { ValidationError, type CacheGetRequest, type CacheLookupRequest, type CachePurgeBody, type CachePutRequest, type CacheKeyParts, type CacheStats, type CacheTier } from '@qv/contracts';
+import {
+  ValidationError,
+  type CacheGetRequest,
+  type CacheKeyParts,
+  type CacheLookupManyRequest,
+  type CacheLookupRequest,
+  type CachePurgeBody,
+  type CachePutManyRequest,
+  type CachePutRequest,
+  type CacheStats,
+  type CacheTier,
+} from '@qv/contracts';
 import { withSpan, type Logger } from '@qv/telemetry';
 import { hitRatio, NANOS_PER_USD, savedNanos, TIERS, type CacheKeyspace, type EntryAddress } from './domain/cache-keys';
 import type { CacheMetrics } from './domain/cache-metrics';
 import type { EntryEvents } from './repositories/entry-events';
-import type { PgCacheRepository } from './repositories/pg-cache.repository';
+import type { PgCacheRepository, StoredEntry } from './repositories/pg-cache.repository';
 import type { RedisCacheRepository } from './repositories/redis-cache.repository';
 
 export interface CacheServiceDeps {
@@ -23,8 +34,6 @@ export interface CacheServiceDeps {
 
 /** A lookup's answer; hits carry the stored JSON as is, so the route need not re-encode it. */
 export type LookupResult = { hit: true; raw: string } | { hit: false; lease: { token: string; ttlMs: number } } | { hit: false; lease: null; reason: 'wait_timeout' };
-
-const ACQUIRED = -10;
 
 /**
  * The three tiers over Redis (hot copy, counters, leases) and PostgreSQL (durable copy).
@@ -69,38 +78,88 @@ export class CacheService {
    * Counts exactly one hit or one miss per lookup.
    */
   async lookup(request: CacheLookupRequest): Promise<LookupResult> {
-    const { redis, events, metrics, leaseMs } = this.deps;
     const address = this.deps.keys.address(request.key);
-    const tier = address.tier;
-    const deadline = Date.now() + Math.min(request.waitMs ?? this.deps.maxWaitMs, this.deps.maxWaitMs);
-
+    const deadline = this.deadlineOf(request.waitMs);
     const first = await this.read(address, request.costPerTokenUsd);
-    if (first) return this.lookupHit(tier, first);
+    if (first) return this.lookupHit(address.tier, first);
+    return this.contend(address, deadline, request.costPerTokenUsd);
+  }
 
+  /**
+   * `lookup` of several distinct keys at once, answered in their order: the first read of every
+   * key together (one Redis pipeline, one PostgreSQL statement for the Redis misses), then each
+   * missed key contends for its lease as `lookup` does, all of them under the one deadline.
+   *
+   * The missed keys contend one after another in the order of their entry keys, the same order for
+   * every caller: a call waits for a key while holding leases it took, and the holder of that key
+   * only ever waits for keys later in the order, so two calls never wait on each other's leases
+   * (as they could if each took one of two keys first).
+   */
+  async lookupMany(request: CacheLookupManyRequest): Promise<LookupResult[]> {
+    const addresses = this.distinctAddresses(request.keys, 'keys');
+    const deadline = this.deadlineOf(request.waitMs);
+    const firsts = await this.readMany(addresses, request.costPerTokenUsd);
+    const results: LookupResult[] = [];
+    const missed: number[] = [];
+    firsts.forEach((first, i) => {
+      if (first) results[i] = this.lookupHit(addresses[i].tier, first);
+      else missed.push(i);
+    });
+    missed.sort((a, b) => (addresses[a].entryKey < addresses[b].entryKey ? -1 : 1));
+    for (const i of missed) results[i] = await this.contend(addresses[i], deadline, request.costPerTokenUsd);
+    return results;
+  }
+
+  /**
+   * `put` of several distinct keys at once, answered in their order: every entry to PostgreSQL
+   * (one statement), then to Redis, then each lease completed or each entry announced (one
+   * pipeline for both). A session/content put without a TTL stores nothing and gives its
+   * lease back, as `put` does.
+   */
+  async putMany(request: CachePutManyRequest): Promise<boolean[]> {
+    const addresses = this.distinctAddresses(request.puts.map((p) => p.key), 'puts');
+    const puts = request.puts.map((put, i) => ({ put, address: addresses[i], ttlSeconds: addresses[i].tier === 'system' ? null : (put.ttlSeconds ?? null) }));
+    const uncached = puts.filter((p) => p.address.tier !== 'system' && p.ttlSeconds === null);
+    const stored = puts.filter((p) => !uncached.includes(p));
+    await Promise.all(uncached.map((p) => (p.put.leaseToken ? this.release(p.address, p.put.leaseToken, 'released') : undefined)));
+    if (stored.length > 0) {
+      await withSpan('Cache.putMany', async () => {
+        const rows = stored.map((p) => ({ ...p, raw: JSON.stringify(p.put.entry) }));
+        await this.deps.pg.upsertMany(rows.map((r) => ({ ref: r.address, raw: r.raw, tokens: r.put.entry.tokens, ttlSeconds: r.ttlSeconds })));
+        const released = await this.deps.redis.storeAndComplete(
+          rows.map((r) => ({ entryKey: r.address.entryKey, raw: r.raw, ttlMs: r.ttlSeconds === null ? null : r.ttlSeconds * 1000, leaseKey: r.address.leaseKey, token: r.put.leaseToken })),
+        );
+        released.forEach((done, i) => {
+          if (done) this.deps.metrics.leases.inc({ tier: rows[i].address.tier, event: 'completed' });
+        });
+      }, { puts: stored.length });
+    }
+    return puts.map((p) => !uncached.includes(p));
+  }
+
+  /**
+   * A missed key's single flight: take the lease, or wait for its holder's result, until `deadline`.
+   * Counts exactly one hit or one miss.
+   */
+  private async contend(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined): Promise<LookupResult> {
+    const { redis, events, metrics, leaseMs } = this.deps;
+    const tier = address.tier;
     const token = randomUUID();
     while (!events.isClosed) {
+      // Registered before the step, so an announcement between the step and the wait is not lost.
       const waiter = events.register(address.entryKey);
       try {
-        const pttl = await redis.acquireLease(address.leaseKey, token, leaseMs);
-        if (pttl === ACQUIRED) {
-          // The previous holder may have stored the entry and freed the lease between our read and
-          // this acquire: look once more, or a second computation would start for a cached key.
-          const late = await redis.getCountingHit(tier, address.entryKey, request.costPerTokenUsd);
-          if (late) {
-            await redis.releaseLease(address.leaseKey, token);
-            return this.lookupHit(tier, late);
-          }
-          await redis.countMiss(tier);
+        const step = await redis.acquireOrRead(tier, address.leaseKey, address.entryKey, token, leaseMs, costPerTokenUsd);
+        if ('raw' in step) return this.lookupHit(tier, step.raw);
+        if ('acquired' in step) {
           metrics.requests.inc({ tier, op: 'lookup', result: 'miss' });
           metrics.leases.inc({ tier, event: 'granted' });
           return { hit: false, lease: { token, ttlMs: leaseMs } };
         }
-        const raw = await redis.getCountingHit(tier, address.entryKey, request.costPerTokenUsd);
-        if (raw) return this.lookupHit(tier, raw);
         const left = deadline - Date.now();
         if (left <= 0) break;
         // Wake on an announcement, or when the holder's lease would have expired (a crashed holder announces nothing).
-        await waiter.wait(Math.min(left, pttl > 0 ? pttl + 5 : 0));
+        await waiter.wait(Math.min(left, step.pttl > 0 ? step.pttl + 5 : 0));
       } finally {
         waiter.cancel();
       }
@@ -201,6 +260,32 @@ export class CacheService {
     }
     this.deps.metrics.postgresFallbacks.inc({ tier: address.tier, result: stored ? 'hit' : 'miss' });
     if (!stored) return null;
+    return this.rewarm(address, stored, costPerTokenUsd);
+  }
+
+  /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed. */
+  private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number): Promise<(string | null)[]> {
+    const raws = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd);
+    const missed = addresses.flatMap((address, i) => (raws[i] === null ? [{ address, i }] : []));
+    if (missed.length === 0) return raws;
+    let stored;
+    try {
+      stored = await this.deps.pg.findMany(missed.map((m) => m.address));
+    } catch (err) {
+      for (const m of missed) this.deps.metrics.postgresFallbacks.inc({ tier: m.address.tier, result: 'error' });
+      this.deps.logger.warn({ err, keys: missed.length }, 'PostgreSQL fallback failed; answering misses');
+      return raws;
+    }
+    await Promise.all(missed.map(async ({ address, i }, j) => {
+      const found = stored[j];
+      this.deps.metrics.postgresFallbacks.inc({ tier: address.tier, result: found ? 'hit' : 'miss' });
+      if (found) raws[i] = await this.rewarm(address, found, costPerTokenUsd);
+    }));
+    return raws;
+  }
+
+  /** Puts an entry PostgreSQL had back into Redis for the time it has left, and counts its hit. */
+  private async rewarm(address: EntryAddress, stored: StoredEntry, costPerTokenUsd?: number): Promise<string> {
     await this.deps.redis.set(address.entryKey, stored.raw, stored.ttlMs);
     const entry = JSON.parse(stored.raw) as { tokens?: number; costUsd?: number };
     const tokens = entry.tokens ?? 0;
@@ -208,7 +293,24 @@ export class CacheService {
     return stored.raw;
   }
 
-  private async lookupHit(tier: CacheTier, raw: string): Promise<LookupResult> {
+  /** The addresses of a many-call's keys; the same key twice is refused (its second lookup would wait on the first's lease). */
+  private distinctAddresses(keys: CacheKeyParts[], field: 'keys' | 'puts'): EntryAddress[] {
+    const addresses = keys.map((key) => this.deps.keys.address(key));
+    const seen = new Set<string>();
+    addresses.forEach((address, i) => {
+      if (seen.has(address.entryKey)) {
+        throw new ValidationError('The same cache key twice in one call', [{ path: field === 'keys' ? ['keys', i] : ['puts', i, 'key'], code: 'custom', message: 'duplicate key' }]);
+      }
+      seen.add(address.entryKey);
+    });
+    return addresses;
+  }
+
+  private deadlineOf(waitMs: number | undefined): number {
+    return Date.now() + Math.min(waitMs ?? this.deps.maxWaitMs, this.deps.maxWaitMs);
+  }
+
+  private lookupHit(tier: CacheTier, raw: string): LookupResult & { hit: true } {
     this.deps.metrics.requests.inc({ tier, op: 'lookup', result: 'hit' });
     return { hit: true, raw };
   }

@@ -43,6 +43,47 @@ export class PgCacheRepository {
     );
   }
 
+  /** `upsert` of several distinct entries in one statement (one alone: `upsert`'s simpler statement). */
+  async upsertMany(rows: { ref: EntryRef; raw: string; tokens: number; ttlSeconds: number | null }[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (rows.length === 1) return this.upsert(rows[0].ref, rows[0].raw, rows[0].tokens, rows[0].ttlSeconds);
+    await this.db.query(
+      `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
+       SELECT t.id, t.cache_key, t.type, t.user_id, t.value::jsonb, t.tokens, now() + (t.ttl * interval '1 second')
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
+              AS t(id, cache_key, type, user_id, value, tokens, ttl)
+       ON CONFLICT (cache_key, type, user_id) DO UPDATE
+         SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+      [
+        rows.map(() => newId('cch')),
+        rows.map((r) => r.ref.hash),
+        rows.map((r) => r.ref.tier),
+        rows.map((r) => r.ref.scope),
+        rows.map((r) => r.raw),
+        rows.map((r) => r.tokens),
+        rows.map((r) => r.ttlSeconds),
+      ],
+    );
+  }
+
+  /** `find` of several entries in one statement, in their order (null where none is live; one alone: `find`). */
+  async findMany(refs: EntryRef[]): Promise<(StoredEntry | null)[]> {
+    if (refs.length === 0) return [];
+    if (refs.length === 1) return [await this.find(refs[0])];
+    const { rows } = await this.db.query<{ i: string; raw: string; ttl_ms: number | null }>(
+      `SELECT t.i, c.value::text AS raw,
+              CASE WHEN c.expires_at IS NULL THEN NULL
+                   ELSE ceil(extract(epoch FROM c.expires_at - now()) * 1000)::float8 END AS ttl_ms
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(cache_key, type, user_id, i)
+         JOIN ai_cache c ON c.cache_key = t.cache_key AND c.type = t.type AND c.user_id = t.user_id
+        WHERE c.expires_at IS NULL OR c.expires_at > now()`,
+      [refs.map((r) => r.hash), refs.map((r) => r.tier), refs.map((r) => r.scope)],
+    );
+    const found: (StoredEntry | null)[] = refs.map(() => null);
+    for (const row of rows) found[Number(row.i) - 1] = { raw: row.raw, ttlMs: row.ttl_ms === null ? null : Math.max(1, Number(row.ttl_ms)) };
+    return found;
+  }
+
   /** The live entry, with the milliseconds it has left. */
   async find(ref: EntryRef): Promise<StoredEntry | null> {
     const { rows } = await this.db.query<{ raw: string; ttl_ms: number | null }>(

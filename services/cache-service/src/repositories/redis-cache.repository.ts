@@ -4,25 +4,33 @@ import type { Redis } from 'ioredis';
 import { savedNanos, type CacheKeyspace } from '../domain/cache-keys';
 
 /**
- * GET an entry and, when present, count the hit and what it saved, in one round trip.
- * KEYS: entry, stats hash. ARGV: cost per token in USD, or '' (used only for entries stored
- * without costUsd). Misses are not counted here: the caller may still find the entry in PostgreSQL.
+ * Lua that counts a hit on the entry JSON in `v` and what it saved, into the stats hash `statsKey`
+ * with the cost per token in `costArg` ('' when none: used only for entries stored without costUsd).
  */
-const GET_COUNTING_HIT = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
+const countHitOfV = (statsKey: string, costArg: string) => `
 local tokens = 0
 local nanos = 0
 local ok, e = pcall(cjson.decode, v)
 if ok and type(e) == 'table' then
   tokens = tonumber(e['tokens']) or 0
   local cost = tonumber(e['costUsd'])
-  if cost == nil and ARGV[1] ~= '' then cost = tokens * tonumber(ARGV[1]) end
+  if cost == nil and ${costArg} ~= '' then cost = tokens * tonumber(${costArg}) end
   if cost ~= nil then nanos = math.floor(cost * 1e9 + 0.5) end
 end
-redis.call('HINCRBY', KEYS[2], 'hits', 1)
-if tokens > 0 then redis.call('HINCRBY', KEYS[2], 'tokensSaved', tokens) end
-if nanos > 0 then redis.call('HINCRBY', KEYS[2], 'costSavedNanos', nanos) end
+redis.call('HINCRBY', ${statsKey}, 'hits', 1)
+if tokens > 0 then redis.call('HINCRBY', ${statsKey}, 'tokensSaved', tokens) end
+if nanos > 0 then redis.call('HINCRBY', ${statsKey}, 'costSavedNanos', nanos) end
+`;
+
+/**
+ * GET an entry and, when present, count the hit and what it saved, in one round trip.
+ * KEYS: entry, stats hash. ARGV: cost per token in USD, or ''. Misses are not counted here: the
+ * caller may still find the entry in PostgreSQL.
+ */
+const GET_COUNTING_HIT = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+${countHitOfV('KEYS[2]', 'ARGV[1]')}
 return v
 `;
 
@@ -32,17 +40,45 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -10 end
 return redis.call('PTTL', KEYS[1])
 `;
 
+/**
+ * One step of a missed key's single flight, atomically: take the lease (SET NX PX) and look at the
+ * entry once more. KEYS: lease, entry, stats hash. ARGV: token, lease ms, cost per token or ''.
+ * Answers the entry (a hit, counted; a lease just taken is given back), -10 (the lease is the
+ * caller's; a miss counted), or the holder's PTTL (-2: gone meanwhile; nothing counted).
+ */
+const ACQUIRE_OR_READ = `
+local acquired = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local v = redis.call('GET', KEYS[2])
+if not v then
+  if acquired then
+    redis.call('HINCRBY', KEYS[3], 'misses', 1)
+    return -10
+  end
+  return redis.call('PTTL', KEYS[1])
+end
+if acquired then redis.call('DEL', KEYS[1]) end
+${countHitOfV('KEYS[3]', 'ARGV[3]')}
+return v
+`;
+
 /** Deletes the lease only if the token still holds it (a lease that expired and was re-taken is someone else's). */
 const RELEASE_IF_HELD = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
+/** What SET NX PX answers (through the scripts) when the lease was taken. */
+const ACQUIRED = -10;
+
 interface CacheScripts {
   cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): Promise<string | null>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
+  cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
 }
+
+/** A contention step's outcome: the entry (hit counted), the lease taken (miss counted), or held by another for `pttl` ms. */
+export type ContendStep = { raw: string } | { acquired: true } | { pttl: number };
 
 export interface TierCounters {
   hits: number;
@@ -63,6 +99,7 @@ export class RedisCacheRepository {
     redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 2, lua: GET_COUNTING_HIT });
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
+    redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 3, lua: ACQUIRE_OR_READ });
     this.scripts = redis as unknown as CacheScripts;
     this.cluster = isCluster(redis);
   }
@@ -80,6 +117,18 @@ export class RedisCacheRepository {
       await this.countHit(tier, tokens, savedNanos({ tokens, costUsd }, costPerTokenUsd));
     }
     return raw;
+  }
+
+  /**
+   * `getCountingHit` for several entries, in their order: on one Redis, one pipeline (one round
+   * trip, one socket write); on a cluster the entries sit in different slots, so key by key.
+   */
+  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number): Promise<(string | null)[]> {
+    if (this.cluster) return Promise.all(entries.map((e) => this.getCountingHit(e.tier, e.entryKey, costPerTokenUsd)));
+    const cost = costPerTokenUsd === undefined ? '' : String(costPerTokenUsd);
+    const pipeline = this.redis.pipeline();
+    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), cost);
+    return resultsOf<string | null>(await pipeline.exec());
   }
 
   async countMiss(tier: CacheTier): Promise<void> {
@@ -156,8 +205,67 @@ export class RedisCacheRepository {
     return this.scripts.cacheAcquireOrPttl(leaseKey, token, ttlMs);
   }
 
+  /**
+   * Takes the lease or reads the entry, counting a hit or a final miss (ACQUIRE_OR_READ). On a
+   * cluster the lease, the entry and the counters sit in different slots: there it is the same
+   * steps as separate commands (acquire; read; give a just-taken lease back on a late hit).
+   */
+  async acquireOrRead(tier: CacheTier, leaseKey: string, entryKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
+    if (!this.cluster) {
+      const answer = await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
+      if (typeof answer === 'string') return { raw: answer };
+      return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
+    }
+    const pttl = await this.acquireLease(leaseKey, token, ttlMs);
+    const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
+    if (raw !== null) {
+      if (pttl === ACQUIRED) await this.releaseLease(leaseKey, token);
+      return { raw };
+    }
+    if (pttl !== ACQUIRED) return { pttl };
+    await this.countMiss(tier);
+    return { acquired: true };
+  }
+
   async releaseLease(leaseKey: string, token: string): Promise<boolean> {
     return (await this.scripts.cacheReleaseIfHeld(leaseKey, token)) === 1;
+  }
+
+  /**
+   * The Redis side of a put-many: each entry SET with its TTL (`ttlMs` null: permanent), then each
+   * lease released if its token still holds it (when the put carried one) and each entry announced,
+   * as `set`, `releaseLease` and `announce` would one by one; answers whether each lease was
+   * released (false where none was given). On one Redis one pipeline, whose commands run in this
+   * order; on a cluster the keys sit in different slots: the SETs first, then the rest, key by key.
+   */
+  async storeAndComplete(entries: { entryKey: string; raw: string; ttlMs: number | null; leaseKey: string; token?: string }[]): Promise<boolean[]> {
+    if (this.cluster) {
+      await Promise.all(entries.map((e) => this.set(e.entryKey, e.raw, e.ttlMs)));
+      return Promise.all(
+        entries.map(async (e) => {
+          const released = e.token ? await this.releaseLease(e.leaseKey, e.token) : false;
+          await this.announce(e.entryKey);
+          return released;
+        }),
+      );
+    }
+    const pipeline = this.redis.pipeline();
+    for (const e of entries) {
+      if (e.ttlMs === null) pipeline.set(e.entryKey, e.raw);
+      else pipeline.set(e.entryKey, e.raw, 'PX', e.ttlMs);
+    }
+    const scripts = pipeline as unknown as PipelineScripts;
+    for (const e of entries) {
+      if (e.token) scripts.cacheReleaseIfHeld(e.leaseKey, e.token);
+      pipeline.publish(this.keys.eventsChannel, e.entryKey);
+    }
+    const results = resultsOf<unknown>(await pipeline.exec());
+    let i = entries.length;
+    return entries.map((e) => {
+      const released = e.token ? results[i++] === 1 : false;
+      i++;
+      return released;
+    });
   }
 
   /** Wakes lookups waiting on this entry, in every replica. */
@@ -168,6 +276,20 @@ export class RedisCacheRepository {
   async ping(): Promise<void> {
     await this.redis.ping();
   }
+}
+
+/** The scripts as queued on a pipeline (ioredis adds defined commands to pipelines too). */
+interface PipelineScripts {
+  cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): unknown;
+  cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
+}
+
+/** A pipeline's answers in order; the first command that failed throws. */
+function resultsOf<T>(results: [Error | null, unknown][] | null): T[] {
+  if (!results) throw new Error('Redis pipeline was discarded');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+  return results.map(([, value]) => value as T);
 }
 
 /** What a stored entry saved (its tokens, its cost when stored with one), read as the hit script reads it. */

@@ -2,13 +2,15 @@ import {
   CacheDeleteRequest,
   CacheGetRequest,
   CacheLeaseReleaseRequest,
+  CacheLookupManyRequest,
   CacheLookupRequest,
   CachePurgeBody,
+  CachePutManyRequest,
   CachePutRequest,
 } from '@qv/contracts';
 import { allow, parseOr400 } from '@qv/http';
 import { Router, type Response } from 'express';
-import type { CacheService } from '../cache.service';
+import type { CacheService, LookupResult } from '../cache.service';
 
 /**
  * Hits are written around the stored JSON as it is: the entry was validated when it was put, and
@@ -18,9 +20,15 @@ function sendEntry(res: Response, raw: string): void {
   res.type('application/json').send(`{"hit":true,"entry":${raw}}`);
 }
 
+/** A many-lookup's answer with each hit's stored JSON spliced in as is (as `sendEntry` does for one). */
+function sendLookups(res: Response, results: LookupResult[]): void {
+  const parts = results.map((r) => (r.hit ? `{"hit":true,"entry":${r.raw}}` : JSON.stringify(r)));
+  res.type('application/json').send(`{"results":[${parts.join(',')}]}`);
+}
+
 /**
  * Rights on this router (DESIGN.md §9, SECURITY.md). The worker reads and fills the cache (get,
- * lookup, put, lease release), nothing else: it cannot purge, warm or read the stats. api-service
+ * lookup, put, their many-key forms, lease release), nothing else: it cannot purge, warm or read the stats. api-service
  * operates it for the admin API (stats, purge, warm, delete) and gets and puts entries for its chat path.
  */
 const WORKER = allow('enrichment-worker');
@@ -49,6 +57,16 @@ export function cacheRoutes(cache: CacheService): Router {
     const result = await cache.lookup(body);
     if (result.hit) sendEntry(res, result.raw);
     else res.json(result);
+  });
+
+  router.post('/internal/cache/put-many', READER_WRITER, async (req, res) => {
+    const body = parseOr400(CachePutManyRequest, req.body);
+    res.json({ stored: await cache.putMany(body) });
+  });
+
+  router.post('/internal/cache/lookup-many', WORKER, async (req, res) => {
+    const body = parseOr400(CacheLookupManyRequest, req.body);
+    sendLookups(res, await cache.lookupMany(body));
   });
 
   router.post('/internal/cache/lease/release', WORKER, async (req, res) => {

@@ -1,4 +1,4 @@
-import { singleFlight, type CacheClient, type SingleFlightResult } from '@qv/cache-client';
+import { singleFlight, singleFlightMany, type CacheClient, type SingleFlightItem } from '@qv/cache-client';
 import { EnrichmentJob, type CacheTier, type Enrichment, type TaskName, type UsageCompleted } from '@qv/contracts';
 import { costUsd, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
 import { withSpan, type Counter } from '@qv/telemetry';
@@ -89,10 +89,20 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
     const outputs: Partial<Record<TaskName, unknown>> = {};
 
     try {
-      for (const task of job.tasks) {
+      const items = job.tasks.map((task) => {
         const tier = TIER_OF[task];
-        const ttl = tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds;
-        const result = await runCached(deps, job, attempt.retry, task, tier, ttl, input, usage);
+        return cachedTask(deps, job, attempt.retry, task, tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds, input, usage);
+      });
+      const results = await singleFlightMany(deps.cache, items, {
+        waitMs: deps.cacheWaitMs,
+        onCacheError: (err, operation) => {
+          deps.metrics.cacheUnavailable.inc({ operation });
+          deps.logger.warn({ err: (err as Error).message, operation }, 'cache unavailable; carrying on without it (fail open)');
+        },
+      });
+      job.tasks.forEach((task, i) => {
+        const tier = TIER_OF[task];
+        const result = results[i];
         outputs[task] = result.value;
         if (result.hit && !carried?.tasks.includes(task)) {
           usage.tokensSaved += result.tokens;
@@ -100,7 +110,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
           usage.hitTiers.add(tier);
           deps.metrics.cacheHits.inc({ tier });
         }
-      }
+      });
     } catch (err) {
       throw withSpent(err, usage);
     }
@@ -120,15 +130,19 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
   });
 }
 
-/** One task through its cache tier (single flight across workers), or straight to the LLM when the plan has no TTL. */
-async function runCached(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: TaskName, tier: Exclude<CacheTier, 'system'>, ttl: number | null, input: TaskInput, usage: Usage): Promise<SingleFlightResult<unknown>> {
+/**
+ * One task as a single-flight item of its cache tier (all of a job's tasks share one lookup and
+ * one put across workers); with no TTL on the plan the cache is not asked and it goes straight to
+ * the LLM. Its computation is one guarded provider call, paid into `usage` once answered.
+ */
+function cachedTask(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: TaskName, ttl: number | null, input: TaskInput, usage: Usage): SingleFlightItem<unknown> {
   const definition = TASKS[task];
-  const key = { tier, scope: job.userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
-  return singleFlight(
-    deps.cache,
+  const key = { tier: TIER_OF[task], scope: job.userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
+  return {
     key,
-    ttl,
-    async () => {
+    ttlSeconds: ttl,
+    parse: (value) => definition.parse(JSON.stringify(value)),
+    compute: async () => {
       const messages = definition.buildMessages(input);
       messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });
@@ -143,15 +157,7 @@ async function runCached(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, t
       usage.answered.push(task);
       return { value, tokens: result.promptTokens + result.completionTokens, model: result.model, costUsd: cost };
     },
-    {
-      waitMs: deps.cacheWaitMs,
-      parse: (value) => definition.parse(JSON.stringify(value)),
-      onCacheError: (err, operation) => {
-        deps.metrics.cacheUnavailable.inc({ operation });
-        deps.logger.warn({ err: (err as Error).message, operation }, 'cache unavailable; carrying on without it (fail open)');
-      },
-    },
-  );
+  };
 }
 
 const SYSTEM_PROMPT_MEMO_MS = 60_000;
