@@ -8,7 +8,8 @@
 //                ledger row. Bounded by the slowest stage, the api-service included.
 //   drain      — the same number of items accepted while the queue is paused, then resumed;
 //                resume → last ledger row. What the workers (and the ledger behind them) sustain.
-// At 200 ms the ideal is workers × QUEUE_CONCURRENCY ÷ 0.2 s (each item is one LLM call).
+// At 200 ms the ideal is workers × QUEUE_CONCURRENCY ÷ (0.2 s × the tasks per item, one LLM call each;
+// BENCH_TASKS, default summarize alone).
 //
 // CPU per item (bench/support/cpu.ts): each service process's user + system time over the window,
 // PostgreSQL's backends of the run's database and Redis's server, in ms per item; the raw baseline's
@@ -32,6 +33,8 @@ const PROFILE_ENV = profileEnv();
 const TARGET_S = Number(process.env.BENCH_TARGET_S ?? 2);
 const MAX_ITEMS = Number(process.env.BENCH_MAX_ITEMS ?? 320);
 const CLIENTS = 16;
+/** The tasks of every item (comma-separated); each is one LLM call. */
+const TASKS = (process.env.BENCH_TASKS ?? 'summarize').split(',');
 /** Items per worker at 0 ms LLM latency (more: steadier CPU figures, longer run). */
 const ITEMS_PER_WORKER_0MS = Number(process.env.BENCH_ITEMS_PER_WORKER ?? 100);
 const RAW_JOBS = 3000;
@@ -96,7 +99,7 @@ async function rawBullmq(jobs: number, concurrency: number): Promise<{ perS: num
 
 async function main(): Promise<void> {
   await globalSetup();
-  console.log(`QUEUE_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, one task (one LLM call) per item, enterprise user`);
+  console.log(`QUEUE_CONCURRENCY=${CONCURRENCY}, ${CLIENTS} POST clients, tasks ${TASKS.join(', ')} (one LLM call each) per item, enterprise user`);
 
   const rawRun = await rawBullmq(RAW_JOBS, CONCURRENCY);
   const raw = rawRun.perS;
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
           for (let attempt = 1; ; attempt++) {
             const res = await http('POST', `${stack.api}/v1/items`, {
               key: user.key,
-              body: { content: `Benchmark document ${n}: the pipeline charges, stores, queues and enriches it; item ${n} is unique so no cache hit.`, tasks: ['summarize'] },
+              body: { content: `Benchmark document ${n}: the pipeline charges, stores, queues and enriches it; item ${n} is unique so no cache hit.`, tasks: TASKS },
             });
             if (res.status === 202) break;
             // A starved machine can make the charge miss QUOTA_TIMEOUT_MS (503, fail closed), or queue one
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
 
     for (const latencyMs of LATENCIES) {
       for (const workers of WORKER_COUNTS) {
-        const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / latencyMs : Infinity;
+        const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / (latencyMs * TASKS.length) : Infinity;
         const items = Math.min(MAX_ITEMS, latencyMs ? Math.round(ideal * TARGET_S) : ITEMS_PER_WORKER_0MS * workers);
         const procs = await Promise.all(Array.from({ length: workers }, () =>
           startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, QUEUE_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
@@ -236,7 +239,7 @@ async function main(): Promise<void> {
 
   console.log('\nlatency  workers  items   ideal/s  e2e/s   e2e %ideal  drain/s  drain %ideal  DONE/s  DONE %ideal  accept/s');
   for (const c of cases) {
-    const ideal = c.latencyMs ? (c.workers * CONCURRENCY * 1000) / c.latencyMs : Infinity;
+    const ideal = c.latencyMs ? (c.workers * CONCURRENCY * 1000) / (c.latencyMs * TASKS.length) : Infinity;
     const pct = (x: number) => (Number.isFinite(ideal) ? `${((100 * x) / ideal).toFixed(0)} %` : '—');
     console.log(
       `${String(c.latencyMs).padStart(4)} ms  ${String(c.workers).padStart(7)}  ${String(c.items).padStart(5)}  ${fmt(ideal).padStart(8)}  ${fmt(c.e2ePerS).padStart(6)}  ${pct(c.e2ePerS).padStart(10)}  ${fmt(c.drainPerS).padStart(7)}  ${pct(c.drainPerS).padStart(12)}  ${fmt(c.workerPerS).padStart(6)}  ${pct(c.workerPerS).padStart(11)}  ${fmt(c.acceptPerS).padStart(8)}`,
