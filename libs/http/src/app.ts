@@ -40,6 +40,8 @@ export interface HttpAppOptions {
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // JSON APIs answered fresh each time: an ETag would hash every body for no client to use.
+  app.set('etag', false);
   app.set('trust proxy', false);
   // A second app on the same registry (a public app and its operations port) shares the histogram:
   // prom-client refuses to register one name twice.

@@ -66,4 +66,40 @@ describe('KeyedGate', () => {
     await expect(gate.run('u', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
     expect(await gate.run('u', async () => 'next')).toBe('next');
   });
+
+  it('says when a call would be refused at once: only when the key\'s line is full', async () => {
+    const gate = new KeyedGate({ maxActive: 1, maxQueued: 1, maxWaitMs: 5000 });
+    const hold = deferred();
+    expect(gate.refusesAtOnce('u')).toBe(false);
+    const running = gate.run('u', () => hold.promise);
+    expect(gate.refusesAtOnce('u')).toBe(false);
+    const waiting = gate.run('u', async () => undefined);
+    expect([gate.refusesAtOnce('u'), gate.refusesAtOnce('v')]).toEqual([true, false]);
+    await expect(gate.run('u', async () => undefined)).rejects.toMatchObject({ code: 'USER_REQUEST_RATE_EXCEEDED' });
+    hold.resolve();
+    await Promise.all([running, waiting]);
+    expect(gate.refusesAtOnce('u')).toBe(false);
+    expect(gate.load('u')).toEqual({ active: 0, waiting: 0 });
+  });
+
+  it('hands a slot on at the next turn of the event loop, so a line of refusals never runs as one long task', async () => {
+    const gate = new KeyedGate({ maxActive: 1, maxQueued: 100, maxWaitMs: 5000 });
+    const hold = deferred();
+    const first = gate.run('u', () => hold.promise);
+    const rest = Array.from({ length: 50 }, () => gate.run('u', async () => Promise.reject(new Error('refused'))).catch(() => 'refused'));
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    hold.resolve();
+    await first;
+    expect(await Promise.all(rest)).toEqual(Array(50).fill('refused'));
+    ticking = false;
+    // Handed over in one chain of microtasks, all fifty would end within one turn.
+    expect(turns).toBeGreaterThanOrEqual(50);
+    expect(gate.load('u')).toEqual({ active: 0, waiting: 0 });
+  });
 });

@@ -39,6 +39,12 @@ export class KeyedGate {
     }
   }
 
+  /** True when a call of `key` now would be refused at once (its line is full): the caller may answer without calling `run`. */
+  refusesAtOnce(key: string): boolean {
+    const line = this.lines.get(key);
+    return line !== undefined && line.active >= this.options.maxActive && line.waiting.length >= this.options.maxQueued;
+  }
+
   /** Calls of `key` running and waiting now (for tests and metrics). */
   load(key: string): { active: number; waiting: number } {
     const line = this.lines.get(key);
@@ -55,13 +61,14 @@ export class KeyedGate {
       line.active++;
       return Promise.resolve();
     }
-    if (line.waiting.length >= this.options.maxQueued) return Promise.reject(refusal('too many requests of this user are waiting'));
+    if (line.waiting.length >= this.options.maxQueued) return Promise.reject(lineFull());
     const current = line;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         start: () => {
+          // The slot is this waiter's from now on: its deadline no longer applies.
           clearTimeout(waiter.timer);
-          resolve();
+          setImmediate(resolve);
         },
         timer: setTimeout(() => {
           const at = current.waiting.indexOf(waiter);
@@ -78,7 +85,9 @@ export class KeyedGate {
     const line = this.lines.get(key);
     if (!line) return;
     const next = line.waiting.shift();
-    // The slot passes straight to the next waiter: `active` stays as it is.
+    // The slot passes straight to the next waiter (`active` stays as it is), on the next turn of the
+    // event loop: handed over in the same turn, a line whose calls end at once (a burst all refused)
+    // would run to its end as one chain of microtasks, and every other request waits behind it.
     if (next) next.start();
     else {
       line.active--;
@@ -90,6 +99,9 @@ export class KeyedGate {
     if (line.active === 0 && line.waiting.length === 0 && this.lines.get(key) === line) this.lines.delete(key);
   }
 }
+
+/** The refusal of a call whose line is full. */
+export const lineFull = (): AppError => refusal('too many requests of this user are waiting');
 
 function refusal(why: string): AppError {
   return new AppError('USER_REQUEST_RATE_EXCEEDED', `Too many requests at once for this user (${why}); slow down`, { retryAfterSeconds: 1 });

@@ -1,7 +1,12 @@
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError, httpStatusOf, type ErrorCode } from '@qv/contracts';
 import type { Express } from 'express';
+
+export interface ListenOptions {
+  /** Sees each request before the app; answering it and returning true keeps it from the app (early refusals). */
+  before?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
 
 export interface RunningServer {
   server: Server;
@@ -17,11 +22,12 @@ const LISTEN_BACKLOG = 4096;
  * Binds `host`, the service's parsed HOST (libs/config commonEnv): loopback unless a deployment such
  * as docker-compose asks for 0.0.0.0, so a dev machine never exposes internal services.
  */
-export function listen(app: Express, port: number, host: string): Promise<RunningServer> {
+export function listen(app: Express, port: number, host: string, options: ListenOptions = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
+    const { before } = options;
+    const server = createServer(before ? (req, res) => before(req, res) || app(req, res) : app);
     // A deep accept queue: a burst of connections waits for accept() instead of being reset.
-    const server = app.listen(port, host, LISTEN_BACKLOG, (err?: Error) => {
-      if (err) return reject(err);
+    server.listen(port, host, LISTEN_BACKLOG, () => {
       const address = server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
       resolve({

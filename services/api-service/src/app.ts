@@ -36,6 +36,8 @@ export interface ApiDeps {
   idempotency: { ttlHours: number; lockSeconds: number };
   /** Admission of one user's concurrent accepts on this replica (see KeyedGate). */
   acceptAdmission?: KeyedGateOptions;
+  /** The gate itself, when the caller shares it (main.ts: with the early refusals); else one is built from `acceptAdmission`. */
+  acceptGate?: KeyedGate;
   /** Admin routes added by other modules (dead letters, cache, reconciliation). */
   adminRouters?: Router[];
   /** Public routes that need no key (OpenAPI, docs). */
@@ -59,14 +61,14 @@ export function createApp(deps: ApiDeps): Express {
   app.use(consoleRoutes());
 
   app.use('/v1', authenticate(deps));
-  app.use(itemsRoutes({ ...deps, admission: new KeyedGate(deps.acceptAdmission ?? DEFAULT_ACCEPT_ADMISSION) }));
+  app.use(itemsRoutes({ ...deps, admission: deps.acceptGate ?? new KeyedGate(deps.acceptAdmission ?? DEFAULT_ACCEPT_ADMISSION) }));
   app.use(quotaRoutes(deps));
   app.use(usageRoutes(deps));
 
   app.use('/admin', authenticate(deps), requireAdmin);
   app.use(adminUsersRoutes(deps));
   app.use(adminKeysRoutes(deps));
-  app.use(adminPlansRoutes(deps));
+  app.use(adminPlansRoutes({ prisma: deps.prisma, refusals: deps.quota.refusals }));
   for (const router of deps.adminRouters ?? []) app.use(router);
 
   app.use(notFoundHandler());

@@ -47,6 +47,9 @@ export const configSchema = z.object({
   ACCEPT_ADMISSION_ACTIVE: positiveInt(8).describe('`POST /v1/items` of one user handled at once by each replica; the rest wait in that user\'s line (as quota-service\'s `CHARGE_ADMISSION_*` for charges)'),
   ACCEPT_ADMISSION_QUEUE: positiveInt(256).describe('requests of one user allowed to wait in that line; one more is `429 USER_REQUEST_RATE_EXCEEDED` at once'),
   ACCEPT_ADMISSION_WAIT_MS: positiveInt(1500).describe('longest wait in that line before `429 USER_REQUEST_RATE_EXCEEDED`'),
+  QUOTA_REFUSAL_MEMO_MS: z.coerce.number().int().min(0).default(1000).describe(
+    'how long a replica answers a user\'s `POST /v1/items` with their last `DAILY_QUOTA_EXCEEDED` / `HOURLY_RATE_LIMIT_EXCEEDED` without charging (never past its Retry-After; an operator\'s change of the user forgets it); `0` asks quota-service every time',
+  ),
   /** The upstream of the OpenAI-compatible POST /v1/chat/completions path. */
   ...llmEnv,
   ...breakerEnv,

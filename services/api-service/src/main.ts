@@ -29,6 +29,8 @@ import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
 import { BatchedUsageEventsPublisher } from './repositories/batched-usage-events.publisher';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
+import { earlyRefusals } from './routes/early-refusals';
+import { RefusalMemo } from './domain/refusal-memo';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
   const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
   const deadLetters = new DeadLettersRepository({ deadLetterQueue, enrichmentQueue });
   const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000, credential: config.SERVICE_TOKEN_API });
-  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS, config.SERVICE_TOKEN_API);
+  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS, config.SERVICE_TOKEN_API, new RefusalMemo(config.QUOTA_REFUSAL_MEMO_MS));
   const outbox = new OutboxPublisher({ prisma, pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
   if (config.ADMIN_API_KEY) {
@@ -56,7 +58,9 @@ async function main(): Promise<void> {
   // is waited for briefly only, so that with Redis down this replica still starts and serves, its
   // cache then bounded by AUTH_CACHE_TTL_MS alone (PrincipalResolver).
   const evictions = new RedisAuthEvictions({ publisher: redis, channel: authEvictionChannel(config.REDIS_PREFIX), logger });
-  const principals = new PrincipalResolver(prisma, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger });
+  const principals = new PrincipalResolver(prisma, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger,
+    onEvict: (eviction) => (eviction === 'all' ? quota.refusals.forgetAll() : 'userId' in eviction ? quota.refusals.forget(eviction.userId) : undefined),
+  });
   const evictionSubscriber = createRedis(config.REDIS_URL, { autoResubscribe: false });
   evictionSubscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth evictions) connection error'));
   await withTimeout(evictions.subscribe(evictionSubscriber, { evict: (e) => principals.evict(e), evictAll: () => principals.evictAll() }), 2000).catch(() =>
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
     { name: 'redis', check: () => redis.ping() },
     { name: 'quota-service', check: () => fetch(`${config.QUOTA_SERVICE_URL}/healthz`).then((r) => { if (!r.ok) throw new Error(`status ${r.status}`); }) },
   ];
+  const acceptGate = new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS });
   const app = createApp({
     prisma,
     itemWriter: new ItemWriter({ prisma, pool }),
@@ -114,13 +119,13 @@ async function main(): Promise<void> {
     metrics,
     bodyLimit: config.BODY_LIMIT,
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
-    acceptAdmission: { maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS },
+    acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes(), ...(chatRoutes ? [chatRoutes] : [])],
     adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
-  const server = await listen(app, config.PORT, config.HOST);
+  const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, metrics }) });
   // /metrics lives here, off the public port; only the scraper's credential reads it.
   const ops = await serveOperations({ port: config.OPS_PORT, host: config.HOST, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
   const stopHousekeeping = startHousekeeping(prisma, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });

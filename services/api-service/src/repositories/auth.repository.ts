@@ -31,6 +31,8 @@ export interface PrincipalResolverOptions {
   /** Longest wait for the publish before the caller answers anyway (default 500 ms). */
   publishTimeoutMs?: number;
   logger?: Pick<Logger, 'warn'>;
+  /** Told of every eviction on this replica (`'all'` for evictAll), for what else is kept per user (RefusalMemo). */
+  onEvict?: (eviction: AuthEviction | 'all') => void;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface PrincipalResolverOptions {
  * subscription broken) still drops the entry when it expires, so `ttlMs` stays the bound on every
  * replica whatever Redis does; a replica that resubscribes forgets everything (`evictAll`), as it
  * cannot know what it missed. Quota limits are never cached here (the charge reads them in its own
- * transaction).
+ * transaction); a user's kept refusals (RefusalMemo) are forgotten with the user (`onEvict`).
  *
  * A look-up that started before an eviction must not put back what the eviction removed (the row it
  * read may predate the revocation): every eviction bumps `generation`, and a look-up whose
@@ -117,6 +119,7 @@ export class PrincipalResolver {
   /** Forgets on this replica only (a message from another replica, or `announce`). */
   evict(eviction: AuthEviction): void {
     this.generation++;
+    this.options.onEvict?.(eviction);
     if ('keyHash' in eviction) {
       this.found.delete(eviction.keyHash);
       this.unknown.delete(eviction.keyHash);
@@ -128,6 +131,7 @@ export class PrincipalResolver {
   /** Forgets everything: evictions may have been missed (the subscription was broken). */
   evictAll(): void {
     this.generation++;
+    this.options.onEvict?.('all');
     this.found.clear();
     this.unknown.clear();
   }

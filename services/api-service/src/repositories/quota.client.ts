@@ -1,5 +1,6 @@
 import { AppError, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
 import { CredentialRefusedError, InternalClient, UnreachableError } from '@qv/http';
+import { RefusalMemo } from '../domain/refusal-memo';
 
 /**
  * api-service's view of quota-service. Fail closed: if quota-service does not answer in time the
@@ -8,8 +9,11 @@ import { CredentialRefusedError, InternalClient, UnreachableError } from '@qv/ht
 export class QuotaClient {
   private readonly http: InternalClient;
 
-  /** `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError). */
-  constructor(baseUrl: string, timeoutMs: number, credential?: string) {
+  /**
+   * `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError).
+   * `refusals`: count refusals kept for a moment (RefusalMemo), consulted by `chargeOwnKey`; absent, none are kept.
+   */
+  constructor(baseUrl: string, timeoutMs: number, credential?: string, readonly refusals = new RefusalMemo(0)) {
     this.http = new InternalClient({ service: 'quota-service', baseUrl, timeoutMs, credential });
   }
 
@@ -23,15 +27,25 @@ export class QuotaClient {
    * have committed, and would hold the user's slot and tokens until the orphan sweep while the
    * client got a 503: so it is asked once more under the same key, and a replay is then this
    * request's own charge. Still no answer, and it fails closed as `charge` does.
+   * A fresh key is never a replay of an earlier charge, so a count refusal this user met a moment
+   * ago (`refusals`) is answered without asking.
    */
   async chargeOwnKey(request: ChargeRequest): Promise<ChargeResponse> {
+    this.throwKeptRefusal(request.userId);
     try {
       return await this.charge(request);
     } catch (err) {
+      this.refusals.remember(request.userId, err);
       const unanswered = err instanceof AppError && err.code === 'QUOTA_SERVICE_UNAVAILABLE' && err.cause instanceof UnreachableError && !(err.cause instanceof CredentialRefusedError);
       if (!unanswered) throw err;
       return { ...(await this.charge(request)), replayed: false };
     }
+  }
+
+  /** Throws the count refusal this user met a moment ago, if one is kept (see `chargeOwnKey`). */
+  throwKeptRefusal(userId: string): void {
+    const kept = this.refusals.recall(userId);
+    if (kept) throw kept;
   }
 
   /** Refunds a reservation this service took but will not use. */

@@ -27,6 +27,8 @@ export interface CreateItemDeps {
  */
 export function createItem(deps: CreateItemDeps, principal: Principal, body: CreateItemBody, itemId = newId('itm')): Promise<{ item: Item; quota: QuotaStatus }> {
   return withSpan('Items.create', async () => {
+    // A user refused a moment ago is refused again before the estimate's tokenizing (RefusalMemo).
+    deps.quota.throwKeptRefusal(principal.userId);
     const tasks = [...new Set(body.tasks ?? DEFAULT_TASKS)];
     // In slices, the event loop free between them: a 100,000-character body holds up no other request.
     const estimatedTokens = await estimateTokensAsync({ content: body.content, title: body.title }, tasks);

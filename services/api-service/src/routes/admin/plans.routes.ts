@@ -1,4 +1,5 @@
 import { NotFoundError, PlanId, PlanResponse, PlansResponse, PlanUpdate, type Plan } from '@qv/contracts';
+import type { RefusalMemo } from '../../domain/refusal-memo';
 import type { PlanRow, PrismaClient } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
@@ -46,7 +47,7 @@ export const plansRouteDocs = {
   },
 } satisfies Record<string, RouteDoc>;
 
-export function adminPlansRoutes(deps: { prisma: PrismaClient }): Router {
+export function adminPlansRoutes(deps: { prisma: PrismaClient; refusals?: Pick<RefusalMemo, 'forgetAll'> }): Router {
   const { prisma } = deps;
   const router = Router();
 
@@ -65,6 +66,8 @@ export function adminPlansRoutes(deps: { prisma: PrismaClient }): Router {
       where: { id },
       data: { ...body, tokensPerDay: toBig(body.tokensPerDay), tokensPerMonth: toBig(body.tokensPerMonth), updatedAt: new Date() },
     });
+    // Refusals kept under the old limits would outlive the change on this replica (others' end within QUOTA_REFUSAL_MEMO_MS).
+    deps.refusals?.forgetAll();
     res.json({ plan: presentPlan(row) });
   });
 

@@ -151,7 +151,8 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<
         return tx.user.findUniqueOrThrow({ where: { id }, include: { overrides: true } });
       })
       .catch(uniqueEmailViolation);
-    if (body.plan) await principals.announce({ userId: id });
+    // Every replica forgets the user's principal and any refusal it keeps for them (RefusalMemo): new limits apply at once.
+    if (body.plan || body.overrides) await principals.announce({ userId: id });
     res.json({ user: presentUser(user) });
   });
 
