@@ -5,7 +5,6 @@
 // same events delivered again). Reservations are made beforehand by charge().
 import { Pool } from 'pg';
 import { newId, type UsageEvent } from '@qv/contracts';
-import { createPrisma } from '@qv/db';
 import { applyUsageEvent, reconcile } from '@qv/ledger';
 import globalSetup from '../libs/testing/src/global-setup';
 import { createTestDatabase } from '../libs/testing/src';
@@ -81,10 +80,9 @@ function rawInsert(pool: Pool, e: UsageEvent): Promise<unknown> {
 async function main(): Promise<void> {
   await globalSetup();
   const db = await createTestDatabase();
-  // One pool for the applies, as in ledger-consumer; the reconciliation reads through Prisma.
+  // One pool for the applies and the reconciliation, as in ledger-consumer.
   const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
   pool.on('error', () => undefined); // idle connections end when the database is dropped
-  const prisma = createPrisma(db.url, { poolSize: 2 });
   try {
     const users: string[] = [];
     for (let i = 0; i < USERS; i++) users.push(await insertUser(db.query));
@@ -119,7 +117,7 @@ async function main(): Promise<void> {
 
     // Exactly once held under the load: one entry per event, counters equal to the entries.
     const [counts] = await db.query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM ai_usage_ledger WHERE event_id NOT LIKE 'raw_%'`);
-    const drift = (await reconcile(prisma)).reduce((s, row) => s + row.drift, 0);
+    const drift = (await reconcile(pool)).reduce((s, row) => s + row.drift, 0);
     if (counts.n !== counts.distinct || counts.n !== 300 + ROUNDS * EVENTS || drift !== 0) throw new Error(`ledger inconsistent after the run: ${JSON.stringify({ ...counts, drift })}`);
 
     const ratio = (x: (typeof rounds)[number]) => x.apply.perSecond / x.raw.perSecond;
@@ -133,7 +131,6 @@ async function main(): Promise<void> {
     console.log(line('applyUsageEvent on the pg Pool, duplicate delivery', mid.dup));
     console.log(`  ratio ${((100 * ratio(mid)) / 1).toFixed(1)} % of raw (rounds: ${rounds.map((x) => `${(100 * ratio(x)).toFixed(1)} %`).join(', ')}); ${counts.n} events applied once each, drift ${drift}`);
   } finally {
-    await prisma.$disconnect();
     await pool.end();
     await db.drop();
   }

@@ -22,7 +22,7 @@ async function state(c: Charged) {
 }
 
 async function expectNoDrift(userId: string) {
-  const rows = await reconcile(db().prisma, { userId });
+  const rows = await reconcile(db().sql, { userId });
   expect(rows.length).toBeGreaterThan(0);
   for (const row of rows) expect(row.drift).toBe(0);
 }

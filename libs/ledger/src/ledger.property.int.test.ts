@@ -130,7 +130,7 @@ async function checkRun(specs: Spec[], users: string[], charged: Charged[]): Pro
     const [d] = await db().query<{ tokens: string; enrichments: number }>(`SELECT tokens::text, enrichments FROM ai_daily_usage WHERE user_id = $1`, [user]);
     const [m] = await db().query<{ tokens: string }>(`SELECT tokens::text FROM ai_monthly_usage WHERE user_id = $1`, [user]);
     expect({ day: Number(d?.tokens ?? 0), month: Number(m?.tokens ?? 0), enrichments: d?.enrichments ?? 0 }).toEqual({ day: tokens, month: tokens, enrichments });
-    for (const row of await reconcile(db().prisma, { userId: user, since: SINCE })) expect(row.drift).toBe(0);
+    for (const row of await reconcile(db().sql, { userId: user, since: SINCE })) expect(row.drift).toBe(0);
   }
   const [dups] = await db().query<{ n: number; distinct: number }>(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM ai_usage_ledger WHERE user_id = ANY($1)`, [users]);
   expect(dups.n).toBe(dups.distinct);

@@ -26,7 +26,7 @@ describe('reconcile', () => {
     await applyUsageEvent(db().sql, completedEvent({ ...settled, jobId: newId('job') }, { prompt: 999, completion: 1 }, { reservationId: null, charged: false }));
     void inFlight;
 
-    expect(await reconcile(db().prisma, { userId: user })).toEqual([
+    expect(await reconcile(db().sql, { userId: user })).toEqual([
       { userId: user, day: dayKey(today), reservedTokens: 300, settledTokens: 120, ledgerTokens: 120, counterTokens: 420, drift: 0 },
       { userId: user, day: dayKey(yesterday), reservedTokens: 0, settledTokens: 401, ledgerTokens: 401, counterTokens: 401, drift: 0 },
     ]);
@@ -36,7 +36,7 @@ describe('reconcile', () => {
     // A settlement that bypassed the ledger (settled straight through the quota engine).
     const stray = await reserve(db().sql, user, 250, yesterday);
     await settle(db().sql, stray.reservationId, 90, today);
-    expect(await reconcile(db().prisma, { userId: user })).toEqual([
+    expect(await reconcile(db().sql, { userId: user })).toEqual([
       { userId: user, day: dayKey(today), reservedTokens: 300, settledTokens: 120, ledgerTokens: 120, counterTokens: 457, drift: 37 },
       { userId: user, day: dayKey(yesterday), reservedTokens: 0, settledTokens: 491, ledgerTokens: 401, counterTokens: 491, drift: 90 },
     ]);
@@ -44,7 +44,7 @@ describe('reconcile', () => {
     await expect(db().query(`DELETE FROM ai_usage_ledger WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
     await expect(db().query(`UPDATE ai_usage_ledger SET total_tokens = 0 WHERE reservation_id = $1`, [old.reservationId])).rejects.toThrow('append-only');
     // `since` leaves older days out.
-    expect((await reconcile(db().prisma, { userId: user, since: dayKey(today) })).map((r) => r.day)).toEqual([dayKey(today)]);
+    expect((await reconcile(db().sql, { userId: user, since: dayKey(today) })).map((r) => r.day)).toEqual([dayKey(today)]);
   });
 });
 
@@ -103,7 +103,7 @@ describe('usageReport', () => {
     );
     for (const o of others) record({ plan: o.plan, model: o.model, day: o.day, tokens: o.tokens, cost: Math.round(Number(o.cost) / U), hit: o.hit, saved: o.saved, costSaved: Math.round(Number(o.cost_saved) / U) });
 
-    const report = await usageReport(db().prisma, { since: dayKey(yesterday) });
+    const report = await usageReport(db().sql, { since: dayKey(yesterday) });
     const got = new Map(report.map((r) => [`${r.plan}|${r.model}|${r.day}`, r]));
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [key, e] of expected) {

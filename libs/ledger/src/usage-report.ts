@@ -1,4 +1,4 @@
-import type { Db } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 
 export interface UsageReportRow {
   plan: string;
@@ -20,20 +20,22 @@ export interface UsageReportRow {
  * and cost they saved. `plan` is the user's current plan: a plan change re-labels past rows.
  * `since` (YYYY-MM-DD) defaults to 31 days ago.
  */
-export async function usageReport(db: Db, options: { since?: string } = {}): Promise<UsageReportRow[]> {
+export async function usageReport(db: SqlPort, options: { since?: string } = {}): Promise<UsageReportRow[]> {
   const since = options.since ?? new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 10);
-  const rows = await db.$queryRaw<Array<{ plan: string; model: string | null; day: Date; calls: bigint; tokens: bigint; cost: string; hits: bigint; saved: bigint; cost_saved: string }>>`
-    SELECT u.plan_id AS plan, l.model, l.day,
+  const { rows } = await db.query<{ plan: string; model: string | null; day: string; calls: string; tokens: string; cost: string; hits: string; saved: string; cost_saved: string }>(
+    `SELECT u.plan_id AS plan, l.model, to_char(l.day, 'YYYY-MM-DD') AS day,
            COUNT(*) AS calls, COALESCE(SUM(l.total_tokens), 0)::bigint AS tokens, COALESCE(SUM(l.cost_usd), 0)::text AS cost,
            COUNT(*) FILTER (WHERE l.cache_hit) AS hits, COALESCE(SUM(l.tokens_saved), 0)::bigint AS saved, COALESCE(SUM(l.cost_saved_usd), 0)::text AS cost_saved
     FROM ai_usage_ledger l JOIN users u ON u.id = l.user_id
-    WHERE (l.kind = 'completed' OR l.total_tokens > 0) AND l.day >= ${since}::date
+    WHERE (l.kind = 'completed' OR l.total_tokens > 0) AND l.day >= $1::date
     GROUP BY u.plan_id, l.model, l.day
-    ORDER BY l.day DESC, u.plan_id, l.model`;
+    ORDER BY l.day DESC, u.plan_id, l.model`,
+    [since],
+  );
   return rows.map((r) => ({
     plan: r.plan,
     model: r.model,
-    day: r.day.toISOString().slice(0, 10),
+    day: r.day,
     calls: Number(r.calls),
     tokens: Number(r.tokens),
     costUsd: Number(r.cost),

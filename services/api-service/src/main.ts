@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes(), ...(chatRoutes ? [chatRoutes] : [])],
-    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ prisma }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
+    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
   const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, metrics }) });

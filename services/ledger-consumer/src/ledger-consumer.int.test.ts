@@ -1,5 +1,4 @@
 import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
 import { reconcile } from '@qv/ledger';
 import { createQueue, createRedis } from '@qv/queue';
 import { createTestDatabase, eventually, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
@@ -18,7 +17,6 @@ const EVENTS = 300;
 const USERS = 10;
 
 let db: TestDatabase;
-let prisma: PrismaClient;
 let redis: Redis;
 let queue: Queue;
 let prefix: string;
@@ -42,7 +40,6 @@ const env = () => ({
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prisma = db.prisma; // the test database's own client; db.drop() disconnects it
   prefix = testRedisPrefix();
   redis = createRedis(testRedisUrl());
   queue = createQueue(QUEUE_NAMES.usageEvents, redis, prefix);
@@ -128,7 +125,7 @@ describe('ledger-consumer', () => {
       const [m] = await db.query<{ tokens: string }>(`SELECT tokens::text FROM ai_monthly_usage WHERE user_id = $1`, [user]);
       expect({ day: Number(d.tokens), month: Number(m.tokens), enrichments: d.enrichments }).toEqual({ day: tokens, month: tokens, enrichments: mine.filter((e) => e.type === 'usage.completed').length });
     }
-    for (const row of await reconcile(prisma)) expect(row.drift).toBe(0);
+    for (const row of await reconcile(db.sql)) expect(row.drift).toBe(0);
     // Re-publishing the whole stream (a publisher retrying) adds nothing.
     await queue.clean(0, 1000, 'completed');
     await publish(events.slice(0, 50));

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { reconcile } from '@qv/ledger';
 import { startPeriodicTask, type Gauge } from '@qv/telemetry';
 import type { Logger } from 'pino';
@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
  * can fire on `> 0`. Drift is 0 even mid-stream: a settlement and its ledger entry commit together
  * and reconcile() reads every table in one statement (one snapshot). Runs never overlap.
  */
-export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: number; logger: Logger; drift: Gauge<string> }): () => Promise<void> {
+export function startReconcileJob(deps: { db: SqlPort; intervalMs: number; logger: Logger; drift: Gauge<string> }): () => Promise<void> {
   const task = startPeriodicTask({
     name: 'Ledger.reconcile',
     intervalMs: deps.intervalMs,
@@ -17,7 +17,7 @@ export function startReconcileJob(deps: { prisma: PrismaClient; intervalMs: numb
     logger: deps.logger,
     run: async () => {
       const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-      const rows = await reconcile(deps.prisma, { since });
+      const rows = await reconcile(deps.db, { since });
       deps.drift.reset();
       let total = 0;
       for (const row of rows) {

@@ -1,5 +1,5 @@
 import { idString, ReconciliationResponse, UsageReportResponse } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db';
 import { parseOr400 } from '@qv/http';
 import { reconcile, usageReport } from '@qv/ledger';
 import { Router } from 'express';
@@ -39,16 +39,16 @@ export const ledgerRouteDocs = {
 } satisfies Record<string, RouteDoc>;
 
 /** Reconciliation (drift per user and day) and usage reports per plan, model and day. */
-export function adminLedgerRoutes(deps: { prisma: PrismaClient }): Router {
+export function adminLedgerRoutes(deps: { db: SqlPort }): Router {
   const router = Router();
   on(router, ledgerRouteDocs.getReconciliation, async (req, res) => {
     const query = parseOr400(ReconcileQuery, req.query, 'query');
-    const rows = await reconcile(deps.prisma, query);
+    const rows = await reconcile(deps.db, query);
     res.json({ rows, totalDrift: rows.reduce((sum, r) => sum + r.drift, 0) });
   });
   on(router, ledgerRouteDocs.getUsageReport, async (req, res) => {
     const query = parseOr400(ReportQuery, req.query, 'query');
-    res.json({ rows: await usageReport(deps.prisma, query) });
+    res.json({ rows: await usageReport(deps.db, query) });
   });
   return router;
 }
