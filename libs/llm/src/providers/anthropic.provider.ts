@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { LlmError } from '../errors';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
 import { deadline, SDK_TIMEOUT_MARGIN_MS, timeoutError } from './deadline';
@@ -21,11 +21,14 @@ export class AnthropicProvider implements LlmProvider {
   readonly model: string;
   private readonly timeoutMs: number;
   private readonly client: Anthropic;
+  private readonly sdk: typeof Anthropic;
 
   constructor(options: AnthropicOptions) {
     this.model = options.model;
     this.timeoutMs = options.timeoutMs;
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs + SDK_TIMEOUT_MARGIN_MS, maxRetries: 0 });
+    // Loaded only when this provider is configured: the SDK holds ~12 MB of every process that imports it.
+    this.sdk = (require('@anthropic-ai/sdk') as typeof import('@anthropic-ai/sdk')).default;
+    this.client = new this.sdk({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs + SDK_TIMEOUT_MARGIN_MS, maxRetries: 0 });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
@@ -42,7 +45,7 @@ export class AnthropicProvider implements LlmProvider {
       );
     } catch (err) {
       if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
-      throw mapSdkError(err, Anthropic, this.name);
+      throw mapSdkError(err, this.sdk, this.name);
     }
     if (!Array.isArray(response.content)) throw new LlmError('invalid_response', 'anthropic: the answer has no content');
     const text = response.content
