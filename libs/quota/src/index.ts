@@ -5,8 +5,8 @@
  * See libs/quota/README.md for the rolling-hour algorithm and the locking argument.
  */
 export * from './domain';
-export { charge, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
-export { CHARGE_SQL, chargeParams, type ChargeCallArgs } from './repositories/charge.repository';
+export { charge, chargeMany, toQuotaExceededError, type ChargeAccepted, type ChargeOptions, type ChargeRefused, type ChargeResult } from './use-cases/charge';
+export { CHARGE_MANY_SQL, CHARGE_SQL, chargeParams, type ChargeCallArgs } from './repositories/charge.repository';
 export { settle, release, type ReservationChange } from './use-cases/reservations';
 export { quotaStatus } from './use-cases/status';
 export { expireStale, voidOrphans, pruneCallSlotsBefore, startSweeper, type SweeperOptions } from './use-cases/sweeper';

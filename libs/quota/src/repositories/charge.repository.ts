@@ -134,3 +134,27 @@ export async function callCharge(db: SqlPort, args: ChargeCallArgs): Promise<Cha
   const { rows } = await db.query<ChargeRow>(CHARGE_SQL, chargeParams(args));
   return toChargeCall(rows[0]);
 }
+
+/**
+ * Many charges in ONE statement, so in one transaction and one commit: `quota_charge` once per row,
+ * in the order given. The caller gives them ordered by user id, so that two such statements take
+ * the users' locks in the same order and never wait on each other in a cycle.
+ */
+export const CHARGE_MANY_SQL = `SELECT b.n, c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) WITH ORDINALITY AS b(user_id, item_id, idempotency_key, estimated, reservation_id, n)
+  CROSS JOIN LATERAL quota_charge(b.user_id, b.item_id, b.idempotency_key, b.estimated, b.reservation_id, $6::timestamptz, $7::int) AS c
+  ORDER BY b.n`;
+
+/** Runs `quota_charge` for each of `args` (sharing one `now` and TTL) in one statement; the calls in the same order. */
+export async function callChargeMany(db: SqlPort, args: Omit<ChargeCallArgs, 'now' | 'ttlSeconds'>[], now: Date, ttlSeconds: number): Promise<ChargeCall[]> {
+  const { rows } = await db.query<ChargeRow & { n: string }>(CHARGE_MANY_SQL, [
+    args.map((a) => a.userId),
+    args.map((a) => a.itemId),
+    args.map((a) => a.idempotencyKey),
+    args.map((a) => a.estimatedTokens),
+    args.map((a) => a.reservationId),
+    now,
+    ttlSeconds,
+  ]);
+  if (rows.length !== args.length) throw new Error(`quota_charge answered ${rows.length} rows for ${args.length} charges`);
+  return rows.map(toChargeCall);
+}

@@ -2,7 +2,7 @@ import { AppError, newId, NotFoundError, QuotaExceededError, type ChargeRequest,
 import { withSpan } from '@qv/telemetry';
 import { buildQuotaStatus, refusalMessage, retryAfterFor } from '../domain/usage';
 import type { SqlPort } from '@qv/db';
-import { callCharge, type ChargeCall } from '../repositories/charge.repository';
+import { callCharge, callChargeMany, type ChargeCall } from '../repositories/charge.repository';
 
 export interface ChargeOptions {
   /** The clock of the charge: windows, the rolling hour and created_at all derive from it. */
@@ -64,6 +64,40 @@ export function charge(db: SqlPort, req: ChargeRequest, options: ChargeOptions):
       return result;
     },
     { 'quota.user_id': req.userId },
+  );
+}
+
+/**
+ * Several charges in one statement and one commit (CHARGE_MANY_SQL): what a caller with many users'
+ * charges at once (api-service's batcher) pays one round trip and one commit for. Each charge is
+ * decided by `quota_charge` exactly as alone; they run ordered by user id (the lock order), and the
+ * answers come back in the order given: a result, or the error that charge alone would throw
+ * (unknown user, reused key). A failure of the statement itself (a timeout, a deadlock) rejects
+ * the whole: none of them was made.
+ */
+export function chargeMany(db: SqlPort, reqs: readonly ChargeRequest[], options: ChargeOptions): Promise<Array<ChargeResult | AppError>> {
+  return withSpan(
+    'Quota.chargeMany',
+    async () => {
+      const { now } = options;
+      const order = reqs.map((_, i) => i).sort((a, b) => (reqs[a].userId < reqs[b].userId ? -1 : reqs[a].userId > reqs[b].userId ? 1 : a - b));
+      const calls = await callChargeMany(
+        db,
+        order.map((i) => ({ userId: reqs[i].userId, itemId: reqs[i].itemId, idempotencyKey: reqs[i].idempotencyKey, estimatedTokens: reqs[i].estimatedTokens, reservationId: newId('rsv', now.getTime()) })),
+        now,
+        options.reservationTtlSeconds,
+      );
+      const results: Array<ChargeResult | AppError> = new Array(reqs.length);
+      order.forEach((i, k) => {
+        try {
+          results[i] = toChargeResult(calls[k], reqs[i].estimatedTokens, now);
+        } catch (err) {
+          results[i] = err as AppError;
+        }
+      });
+      return results;
+    },
+    { 'quota.charges': reqs.length },
   );
 }
 
