@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idString, int32, safeString } from './bounds';
+import { ErrorBody } from './errors';
 
 /** ok < 75 % ≤ warning < 90 % ≤ critical < 100 % ≤ exceeded (DESIGN.md §3). */
 export const QuotaLevel = z.enum(['ok', 'warning', 'critical', 'exceeded']);
@@ -58,6 +59,19 @@ export type ChargeRequest = z.infer<typeof ChargeRequest>;
 
 export const ChargeResponse = z.object({ reservation: Reservation, status: QuotaStatus, replayed: z.boolean() });
 export type ChargeResponse = z.infer<typeof ChargeResponse>;
+
+/** Most charges one batch may carry. */
+export const MAX_CHARGES_PER_BATCH = 64;
+
+/** Several users' charges decided in one statement and one commit (POST /internal/charges/batch). */
+export const ChargeBatchRequest = z.object({ v: z.literal(1), charges: z.array(ChargeRequest).min(1).max(MAX_CHARGES_PER_BATCH) });
+export type ChargeBatchRequest = z.infer<typeof ChargeBatchRequest>;
+
+/** Per charge, in the request's order: the charge, or the error body (and HTTP status) it alone would have been answered. */
+export const ChargeBatchResult = z.union([z.object({ charge: ChargeResponse }), z.object({ status: z.number().int(), error: ErrorBody.shape.error })]);
+export type ChargeBatchResult = z.infer<typeof ChargeBatchResult>;
+export const ChargeBatchResponse = z.object({ results: z.array(ChargeBatchResult) });
+export type ChargeBatchResponse = z.infer<typeof ChargeBatchResponse>;
 
 
 export const ReleaseRequest = z.object({ v: z.literal(1), reason: safeString().max(500).optional() });

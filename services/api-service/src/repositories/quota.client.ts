@@ -1,6 +1,10 @@
-import { AppError, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
+import { AppError, ChargeBatchResponse, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
 import { CredentialRefusedError, InternalClient, UnreachableError } from '@qv/http';
 import { RefusalMemo } from '../domain/refusal-memo';
+import { ChargeBatcher, type ChargeBatcherOptions } from './charge-batcher';
+
+/** Every charge alone, as many at once as come (the default of a client built without options). */
+const UNBATCHED: ChargeBatcherOptions = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY };
 
 /**
  * api-service's view of quota-service. Fail closed: if quota-service does not answer in time the
@@ -8,17 +12,24 @@ import { RefusalMemo } from '../domain/refusal-memo';
  */
 export class QuotaClient {
   private readonly http: InternalClient;
+  private readonly batcher: ChargeBatcher;
 
   /**
    * `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError).
    * `refusals`: count refusals kept for a moment (RefusalMemo), consulted by `chargeOwnKey`; absent, none are kept.
+   * `batching`: charges that arrive together go as one batch (ChargeBatcher); absent, each goes alone.
    */
-  constructor(baseUrl: string, timeoutMs: number, credential?: string, readonly refusals = new RefusalMemo(0)) {
+  constructor(baseUrl: string, timeoutMs: number, credential?: string, readonly refusals = new RefusalMemo(0), batching: ChargeBatcherOptions = UNBATCHED) {
     this.http = new InternalClient({ service: 'quota-service', baseUrl, timeoutMs, credential });
+    this.batcher = new ChargeBatcher(
+      (charges) => this.http.call('POST', '/internal/charges/batch', ChargeBatchResponse, { v: 1, charges }).then((answer) => answer.results),
+      (charge) => this.http.call('POST', '/internal/charges', ChargeResponse, charge),
+      batching,
+    );
   }
 
   charge(request: ChargeRequest): Promise<ChargeResponse> {
-    return this.failClosed(() => this.http.call('POST', '/internal/charges', ChargeResponse, request));
+    return this.failClosed(() => this.batcher.charge(request));
   }
 
   /**
