@@ -16,8 +16,8 @@ const noAuth = new ServiceAuthenticator({});
 
 /** The apps exactly as the services build them (no I/O at construction), for their routes. */
 const ROUTES: Record<'quota-service' | 'cache-service' | 'operations', ListedRoute[]> = {
-  'quota-service': listRoutes(createQuotaApp({ db: {} as never, logger: silent, metrics: new Registry(), readiness: [], reservationTtlSeconds: 60, serviceAuth: noAuth })),
-  'cache-service': listRoutes(createCacheApp({ cache: {} as CacheService, logger: silent, metrics: new Registry(), readiness: [], serviceAuth: noAuth })),
+  'quota-service': listRoutes(createQuotaApp({ db: {} as never, logger: silent, metrics: new Registry(), readiness: [], reservationTtlSeconds: 60, serviceAuth: noAuth }).app),
+  'cache-service': listRoutes(createCacheApp({ cache: {} as CacheService, logger: silent, metrics: new Registry(), readiness: [], serviceAuth: noAuth }).app),
   // serveOperations (worker, ledger-consumer) serves createHttpApp and nothing else.
   operations: listRoutes(createHttpApp({ service: 'operations', logger: silent, metrics: new Registry(), readiness: [], serviceAuth: noAuth })),
 };

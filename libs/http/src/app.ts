@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { edgeGuard } from './edge-guard';
+import { requestDuration, requestIdFrom } from './request-context';
 import { allow, type ServiceAuthenticator } from './service-auth';
 
 /** A dependency the service needs to serve; /readyz answers 503 naming the ones that fail. */
@@ -17,7 +17,7 @@ export interface HttpAppOptions {
   metrics: Registry;
   readiness: ReadinessCheck[];
   /** Largest JSON body accepted; larger is 413 PAYLOAD_TOO_LARGE. */
-  bodyLimit?: string;
+  bodyLimit?: string | number;
   /**
    * Service credentials (service-auth.ts). When set, every request but /healthz and /readyz needs a
    * known caller's credential (401 before its body is read) and /metrics is the `metrics` caller's
@@ -43,16 +43,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   // JSON APIs answered fresh each time: an ETag would hash every body for no client to use.
   app.set('etag', false);
   app.set('trust proxy', false);
-  // A second app on the same registry (a public app and its operations port) shares the histogram:
-  // prom-client refuses to register one name twice.
-  const existing = options.metrics.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined;
-  const duration = existing ?? new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by route and status',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [options.metrics],
-  });
+  const duration = requestDuration(options.metrics);
 
   // Every response, errors and 404s included: a browser never sniffs a JSON body into HTML.
   app.use((_req, res, next) => {
@@ -97,8 +88,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
 function requestId(): RequestHandler {
   return (req, res, next) => {
-    const incoming = req.header('x-request-id');
-    const id = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    const id = requestIdFrom(req.headers['x-request-id']);
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
     next();

@@ -17,9 +17,21 @@ interface Issue {
 export function edgeGuard(): RequestHandler {
   return (req, _res, next) => {
     const issue = pathIssue(req.path) ?? firstIssue(req.query, ['query']) ?? firstIssue(req.body, ['body']);
-    if (issue) return next(new ValidationError(`Invalid ${issue.path[0]}: ${issue.path.join('.')} ${issue.message}`, [issue]));
-    next();
+    next(issue && refusal(issue));
   };
+}
+
+/**
+ * The edge guard's refusal of a parsed JSON body, or undefined: for a transport that parses the body
+ * itself (direct-routes.ts), whose paths are fixed and carry no query.
+ */
+export function unsafeBodyError(body: unknown): ValidationError | undefined {
+  const issue = firstIssue(body, ['body']);
+  return issue && refusal(issue);
+}
+
+function refusal(issue: Issue): ValidationError {
+  return new ValidationError(`Invalid ${issue.path[0]}: ${issue.path.join('.')} ${issue.message}`, [issue]);
 }
 
 function pathIssue(rawPath: string): Issue | undefined {

@@ -1,4 +1,4 @@
-/** The HTTP edge every service shares: app factory, validation, error mapping, server lifecycle, internal client, service credentials. */
+/** The HTTP edge every service shares: app factory, direct JSON routes, validation, error mapping, server lifecycle, internal client, service credentials. */
 export * from './app';
 export * from './errors';
 export * from './validate';
@@ -8,3 +8,5 @@ export * from './server';
 export * from './client';
 export * from './operations-server';
 export * from './service-auth';
+export * from './direct-routes';
+export * from './request-context';

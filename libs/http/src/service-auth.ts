@@ -149,13 +149,26 @@ export class ServiceAuthenticator {
       if (OPEN_PATHS.has(req.path)) return next();
       const caller = this.identify(bearerToken(req.headers.authorization));
       if (!caller) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="quota-vault-internal"');
-        return next(new AppError('UNAUTHENTICATED', 'This route needs a service credential: Authorization: Bearer <token>'));
+        res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+        return next(unauthenticated());
       }
       res.locals.serviceCaller = caller;
       next();
     };
   }
+}
+
+/** The challenge sent with every 401 of an internal route. */
+export const WWW_AUTHENTICATE = 'Bearer realm="quota-vault-internal"';
+
+/** No credential, or one no caller holds (sent with WWW_AUTHENTICATE). */
+export function unauthenticated(): AppError {
+  return new AppError('UNAUTHENTICATED', 'This route needs a service credential: Authorization: Bearer <token>');
+}
+
+/** A known caller without the right to call `method path`. */
+export function forbidden(caller: ServiceCaller, method: string, path: string): AppError {
+  return new AppError('FORBIDDEN', `The ${caller} credential may not call ${method} ${path}`);
 }
 
 /**
@@ -177,8 +190,8 @@ export function allow(...callers: ServiceCaller[]): AllowGuard {
   const allowed = new Set<string>(callers);
   const guard = (req: Request<unknown>, res: Response, next: NextFunction): void => {
     const caller = res.locals.serviceCaller as ServiceCaller | undefined;
-    if (!caller) return next(new AppError('UNAUTHENTICATED', 'This route needs a service credential: Authorization: Bearer <token>'));
-    if (!allowed.has(caller)) return next(new AppError('FORBIDDEN', `The ${caller} credential may not call ${req.method} ${req.route?.path ?? req.path}`));
+    if (!caller) return next(unauthenticated());
+    if (!allowed.has(caller)) return next(forbidden(caller, req.method, req.route?.path ?? req.path));
     next();
   };
   return Object.assign(guard, { allowedCallers: [...callers] as readonly ServiceCaller[] }) as AllowGuard;

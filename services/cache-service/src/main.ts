@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     logger.warn({ err }, 'warming the system tier failed; entries will come from PostgreSQL on demand');
   }
 
-  const app = createApp({
+  const { app, before } = createApp({
     cache,
     logger,
     metrics: registry,
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       { name: 'postgres', check: () => pgRepo.ping() },
     ],
   });
-  const server = await listen(app, config.PORT, config.HOST);
+  const server = await listen(app, config.PORT, config.HOST, { before });
   const stopCleanup = scheduleCleanup(() => cache.cleanup(), config.CACHE_CLEANUP_INTERVAL_MS, logger);
   logger.info({ port: server.port }, 'cache-service listening');
 

@@ -1,9 +1,9 @@
 import type { SqlPort } from '@qv/db';
-import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck, type ServiceAuthenticator } from '@qv/http';
+import { createHttpApp, directJsonRoutes, errorMiddleware, KeyedGate, notFoundHandler, type DirectJsonRoutes, type KeyedGateOptions, type ReadinessCheck, type ServiceAuthenticator } from '@qv/http';
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { quotaRoutes } from './routes/quota.routes';
+import { chargeRoute, quotaRoutes } from './routes/quota.routes';
 
 export interface QuotaServiceDeps {
   /** node-postgres (a Pool): charges, releases and status are statements of prisma/functions. */
@@ -27,9 +27,18 @@ export interface QuotaServiceDeps {
  */
 export const DEFAULT_CHARGE_ADMISSION: KeyedGateOptions = { maxActive: 2, maxQueued: 64, maxWaitMs: 1000 };
 
+/** Every body here is a few hundred bytes: a charge, a release reason. */
+const BODY_LIMIT = 16 * 1024;
+
+export interface QuotaServiceApp {
+  app: Express;
+  /** The charge, served before Express: `listen(app, port, host, { before })`. */
+  before: DirectJsonRoutes['before'];
+}
+
 /** The quota-service HTTP app. No I/O here: main.ts builds the dependencies. */
-export function createApp(deps: QuotaServiceDeps): Express {
-  const app = createHttpApp({ service: 'quota-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: '16kb', serviceAuth: deps.serviceAuth });
+export function createApp(deps: QuotaServiceDeps): QuotaServiceApp {
+  const app = createHttpApp({ service: 'quota-service', logger: deps.logger, metrics: deps.metrics, readiness: deps.readiness, bodyLimit: BODY_LIMIT, serviceAuth: deps.serviceAuth });
   const charges = new Counter({
     name: 'quota_charges_total',
     help: 'Charges by outcome (accepted, replayed, refused, error) and refusal code',
@@ -43,18 +52,19 @@ export function createApp(deps: QuotaServiceDeps): Express {
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [deps.metrics],
   });
-  app.use(
-    quotaRoutes({
-      db: deps.db,
-      logger: deps.logger,
-      reservationTtlSeconds: deps.reservationTtlSeconds,
-      clock: deps.clock ?? (() => new Date()),
-      charges,
-      chargeDuration,
-      admission: new KeyedGate(deps.chargeAdmission ?? DEFAULT_CHARGE_ADMISSION),
-    }),
-  );
+  const routeDeps = {
+    db: deps.db,
+    logger: deps.logger,
+    reservationTtlSeconds: deps.reservationTtlSeconds,
+    clock: deps.clock ?? (() => new Date()),
+    charges,
+    chargeDuration,
+    admission: new KeyedGate(deps.chargeAdmission ?? DEFAULT_CHARGE_ADMISSION),
+  };
+  const direct = directJsonRoutes([chargeRoute(routeDeps)], { auth: deps.serviceAuth, logger: deps.logger, metrics: deps.metrics, bodyLimit: BODY_LIMIT });
+  app.use(direct.router);
+  app.use(quotaRoutes(routeDeps));
   app.use(notFoundHandler());
   app.use(errorMiddleware(deps.logger));
-  return app;
+  return { app, before: direct.before };
 }

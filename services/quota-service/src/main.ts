@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   // process. The pool has already dropped that client and opens a new one on the next query.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
 
-  const app = createApp({
+  const { app, before } = createApp({
     db: pool,
     logger,
     metrics,
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     chargeAdmission: { maxActive: config.CHARGE_ADMISSION_ACTIVE, maxQueued: config.CHARGE_ADMISSION_QUEUE, maxWaitMs: config.CHARGE_ADMISSION_WAIT_MS },
     readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });
-  const server = await listen(app, config.PORT, config.HOST);
+  const server = await listen(app, config.PORT, config.HOST, { before });
   logger.info({ port: server.port, poolSize: config.DB_POOL_SIZE }, 'quota-service listening');
 
   onShutdown(

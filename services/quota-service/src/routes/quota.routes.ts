@@ -1,6 +1,6 @@
 import { ChargeRequest, ReleaseRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { SqlPort } from '@qv/db';
-import { allow, parseOr400, type KeyedGate } from '@qv/http';
+import { allow, parseOr400, postJson, type JsonRoute, type KeyedGate } from '@qv/http';
 import { charge, quotaStatus, release, toQuotaExceededError } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
@@ -19,19 +19,19 @@ export interface QuotaRoutesDeps {
 }
 
 /**
- * Rights on this router (DESIGN.md §9, SECURITY.md): api-service alone charges, releases and reads
+ * Rights on these routes (DESIGN.md §9, SECURITY.md): api-service alone charges, releases and reads
  * a user's status. Settlement is ledger-consumer's, in the same statement as the ledger entry, so
  * there is no settle route. The worker's credential is known here only to be refused with 403: it
  * must never spend quota.
  */
 const API = allow('api-service');
 
-/** The internal quota API (DESIGN.md §3), called by api-service; not exposed to the public. */
-export function quotaRoutes(deps: QuotaRoutesDeps): Router {
-  const router = Router();
-
-  router.post('/internal/charges', API, async (req, res) => {
-    const body = parseOr400(ChargeRequest, req.body);
+/**
+ * The charge (DESIGN.md §3), the hottest internal route: served before Express (directJsonRoutes in
+ * app.ts). One user's charges are admitted a few at a time; a refusal is a 429 with Retry-After.
+ */
+export function chargeRoute(deps: QuotaRoutesDeps): JsonRoute {
+  return postJson('/internal/charges', API, ChargeRequest, async (body) => {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
@@ -48,7 +48,7 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
       outcome = result.replayed ? 'replayed' : 'accepted';
       deps.charges.inc({ outcome, code: 'NONE' });
       const response: ChargeResponse = { reservation: result.reservation, status: result.status, replayed: result.replayed };
-      res.status(result.replayed ? 200 : 201).json(response);
+      return { status: result.replayed ? 200 : 201, json: response };
     } catch (err) {
       if (outcome === 'error') deps.charges.inc({ outcome, code: (err as { code?: string }).code ?? 'INTERNAL' });
       throw err;
@@ -56,6 +56,11 @@ export function quotaRoutes(deps: QuotaRoutesDeps): Router {
       end({ outcome });
     }
   });
+}
+
+/** The rest of the internal quota API (DESIGN.md §3), on Express; not exposed to the public. */
+export function quotaRoutes(deps: Pick<QuotaRoutesDeps, 'db' | 'logger' | 'clock'>): Router {
+  const router = Router();
 
   router.post('/internal/reservations/:id/release', API, async (req, res) => {
     const body = parseOr400(ReleaseRequest, req.body ?? {});
