@@ -38,11 +38,14 @@ function build(direct: boolean) {
     ],
     { auth, logger, metrics, bodyLimit: LIMIT },
   );
+  // What got past authentication and the body parser into Express's routes (the hook's answers never do).
+  const reachedExpress: string[] = [];
+  app.use((req, _res, next) => (reachedExpress.push(`${req.method} ${req.url}`), next()));
   app.use(routes.router);
   app.get('/t/express', allow('api-service'), (_req, res) => void res.json({ served: 'by express' }));
   app.use(notFoundHandler());
   app.use(errorMiddleware(logger));
-  return { app, before: direct ? routes.before : undefined, metrics, logs };
+  return { app, before: direct ? routes.before : undefined, metrics, logs, reachedExpress };
 }
 
 interface Sent {
@@ -111,6 +114,7 @@ describe('directJsonRoutes answers exactly as Express does', () => {
     expect(ok.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const raw = await both(post('/t/raw', {}, as(WORKER)));
     expect(raw.text).toBe('{"hit":true,"entry":{"stored":"as is"}}');
+    expect([direct.reachedExpress, viaExpress.reachedExpress]).toEqual([[], ['POST /t/echo', 'POST /t/raw']]);
   });
 
   it('keeps a plausible incoming X-Request-Id and replaces any other', async () => {
@@ -175,6 +179,7 @@ describe('directJsonRoutes answers exactly as Express does', () => {
     expect(JSON.parse((await both({ method: 'GET', path: '/t/express', headers: as(API) })).text)).toEqual({ served: 'by express' });
     expect((await both({ method: 'GET', path: '/t/echo', headers: as(API) })).status).toBe(404);
     expect((await both(post('/t/echo?x=1', { n: 2 }))).status).toBe(201);
+    expect(direct.reachedExpress).toContain('POST /t/echo?x=1');
     expect((await both(post('/t/nowhere', { n: 2 }))).status).toBe(404);
     const text = await both({ path: '/t/echo', headers: { ...as(API), 'content-type': 'text/plain' }, body: '{"n":1}' });
     expect(text.status).toBe(400);
