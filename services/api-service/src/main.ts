@@ -47,7 +47,10 @@ async function main(): Promise<void> {
   const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
   const deadLetters = new DeadLettersRepository({ deadLetterQueue, enrichmentQueue });
   const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: 5000, credential: config.SERVICE_TOKEN_API });
-  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS, config.SERVICE_TOKEN_API, new RefusalMemo(config.QUOTA_REFUSAL_MEMO_MS));
+  const quota = new QuotaClient(config.QUOTA_SERVICE_URL, config.QUOTA_TIMEOUT_MS, config.SERVICE_TOKEN_API, new RefusalMemo(config.QUOTA_REFUSAL_MEMO_MS), {
+    maxBatch: config.QUOTA_CHARGE_BATCH_MAX,
+    maxInFlight: config.QUOTA_CHARGE_BATCHES_IN_FLIGHT,
+  });
   const outbox = new OutboxPublisher({ prisma, pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
   if (config.ADMIN_API_KEY) {

@@ -3,6 +3,7 @@ import { createHttpApp, directJsonRoutes, errorMiddleware, KeyedGate, notFoundHa
 import { Counter, Histogram, type Registry } from '@qv/telemetry';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { chargeBatchRoute } from './routes/charge-batch.route';
 import { chargeRoute, quotaRoutes } from './routes/quota.routes';
 
 export interface QuotaServiceDeps {
@@ -27,8 +28,8 @@ export interface QuotaServiceDeps {
  */
 export const DEFAULT_CHARGE_ADMISSION: KeyedGateOptions = { maxActive: 2, maxQueued: 64, maxWaitMs: 1000 };
 
-/** Every body here is a few hundred bytes: a charge, a release reason. */
-const BODY_LIMIT = 16 * 1024;
+/** A charge or a release reason is a few hundred bytes; a batch of 64 charges, each with the longest ids and key, under 64 KiB. */
+const BODY_LIMIT = 64 * 1024;
 
 export interface QuotaServiceApp {
   app: Express;
@@ -61,7 +62,7 @@ export function createApp(deps: QuotaServiceDeps): QuotaServiceApp {
     chargeDuration,
     admission: new KeyedGate(deps.chargeAdmission ?? DEFAULT_CHARGE_ADMISSION),
   };
-  const direct = directJsonRoutes([chargeRoute(routeDeps)], { auth: deps.serviceAuth, logger: deps.logger, metrics: deps.metrics, bodyLimit: BODY_LIMIT });
+  const direct = directJsonRoutes([chargeRoute(routeDeps), chargeBatchRoute(routeDeps)], { auth: deps.serviceAuth, logger: deps.logger, metrics: deps.metrics, bodyLimit: BODY_LIMIT });
   app.use(direct.router);
   app.use(quotaRoutes(routeDeps));
   app.use(notFoundHandler());

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ChargeResponse, ErrorBody, QuotaStatus, ReservationResponse } from '@qv/contracts';
+import { ChargeBatchResponse, ChargeResponse, ErrorBody, QuotaStatus, ReservationResponse } from '@qv/contracts';
 import { createTestDatabase, startService, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { Agent, request } from 'undici';
 import { chargeBody, createUser, LIMIT_SCENARIOS } from '@qv/quota/testing';
@@ -151,4 +151,58 @@ describe('three quota-service processes at once', () => {
     );
     expect(row).toEqual({ n: 1, enrichments: 1, tokens: '40' });
   });
+});
+
+describe('charges in batches (POST /internal/charges/batch)', () => {
+  const base = () => services[0].url;
+
+  it('answers each charge in order, as it would alone: accepted, refused with its code and Retry-After, unknown user, replayed', async () => {
+    const a = await createUser(db.query, 'free');
+    const full = await createUser(db.query, 'free', { enrichmentsPerDay: 0 });
+    const first = chargeBody(a, 30);
+    expect((await call(base(), 'POST', '/internal/charges', first)).status).toBe(201);
+    const b = await createUser(db.query, 'free');
+    const res = await call(base(), 'POST', '/internal/charges/batch', { v: 1, charges: [chargeBody(b, 20), chargeBody(full, 20), chargeBody('usr_nobody', 20), first] });
+    expect(res.status).toBe(200);
+    const { results } = ChargeBatchResponse.parse(res.body);
+    expect(results[0]).toMatchObject({ charge: { replayed: false, reservation: { userId: b, estimatedTokens: 20, status: 'RESERVED' } } });
+    expect(results[1]).toMatchObject({ status: 429, error: { code: 'DAILY_QUOTA_EXCEEDED' } });
+    expect((results[1] as { error: { retryAfterSeconds?: number } }).error.retryAfterSeconds).toBeGreaterThan(0);
+    expect(results[2]).toMatchObject({ status: 404, error: { code: 'NOT_FOUND' } });
+    expect(results[3]).toMatchObject({ charge: { replayed: true } });
+    const [{ n }] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_reservations WHERE user_id = ANY($1)`, [[a, b, full]]);
+    expect(n).toBe(2);
+  });
+
+  it('refuses a bad batch with 400 and charges nothing: empty, over 64, one bad charge', async () => {
+    const u = await createUser(db.query, 'free');
+    const many = Array.from({ length: 65 }, () => chargeBody(u, 1));
+    for (const charges of [[], many, [chargeBody(u, 1), { ...chargeBody(u, 1), estimatedTokens: 2 ** 31 }]]) {
+      const res = await call(base(), 'POST', '/internal/charges/batch', { v: 1, charges });
+      expect([res.status, (res.body as ErrorBody).error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect(await db.query(`SELECT 1 FROM ai_usage_reservations WHERE user_id = $1`, [u])).toHaveLength(0);
+  });
+
+  it('is api-service\'s alone: 401 without a credential, 403 for the worker', async () => {
+    const body = JSON.stringify({ v: 1, charges: [chargeBody('usr_x', 1)] });
+    const anonymous = await request(`${base()}/internal/charges/batch`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+    expect(anonymous.statusCode).toBe(401);
+    await anonymous.body.text();
+    const worker = await request(`${base()}/internal/charges/batch`, { method: 'POST', dispatcher: agent, headers: { ...credentials.as('enrichment-worker'), 'content-type': 'application/json' }, body });
+    expect(worker.statusCode).toBe(403);
+    await worker.body.text();
+  });
+
+  it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 100 batches of 10 users over three processes at once, 20 left each → exactly 20 per user', async (_code, scenario) => {
+    const users = await Promise.all(Array.from({ length: 10 }, () => scenario.setUp(db.query, new Date())));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => call(services[i % services.length].url, 'POST', '/internal/charges/batch', { v: 1, charges: users.map((u) => chargeBody(u, scenario.estimate)) })),
+    );
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set([200]));
+    const accepted = results.flatMap((r) => ChargeBatchResponse.parse(r.body).results).filter((x) => 'charge' in x);
+    expect(accepted).toHaveLength(200);
+    const rows = await db.query<{ user_id: string; n: number }>(`SELECT user_id, count(*)::int AS n FROM ai_usage_reservations WHERE user_id = ANY($1) GROUP BY user_id`, [users]);
+    expect(rows.map((r) => r.n)).toEqual(Array(10).fill(20));
+  }, 60_000);
 });
