@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createUser, eventually, freePort, startStack, type Stack } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
-import { processCpuMs } from './support/cpu';
+import { processCpuMs, profileEnv } from './support/cpu';
 import { productionPools } from './support/production-pools';
 
 const CONNECTIONS = 64;
@@ -82,7 +82,7 @@ function report(title: string, direct: Measured, others: Measured[]): void {
 
 async function main(): Promise<void> {
   await globalSetup();
-  const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn' }, serviceEnv: productionPools() });
+  const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn', ...profileEnv() }, serviceEnv: productionPools() });
   const portkey = await startPortkey();
   console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start (the machine is shared: read the ratios)`);
   try {
