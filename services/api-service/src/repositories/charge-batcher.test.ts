@@ -49,18 +49,19 @@ describe('ChargeBatcher', () => {
     expect((await Promise.all(together)).map((c) => c.reservation.id)).toEqual(['rsv_itm_b_0', 'rsv_itm_c_0', 'rsv_itm_d_0']);
   });
 
-  it('never puts one user in two batches at once, nor twice in one', async () => {
+  it('never puts one user in two batches at once; what arrives for them meanwhile waits, then goes together', async () => {
     const qs = quotaService();
     const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 64, maxInFlight: 4 });
-    const charges = [batcher.charge(request('a', 1)), batcher.charge(request('a', 2)), batcher.charge(request('b', 1)), batcher.charge(request('a', 3))];
+    const charges = [batcher.charge(request('a', 1)), batcher.charge(request('a', 2)), batcher.charge(request('b', 1))];
     await turn();
-    expect(qs.sent).toEqual([{ kind: 'batch', users: ['a', 'b'] }]);
+    expect(qs.sent).toEqual([{ kind: 'batch', users: ['a', 'a', 'b'] }]);
+    charges.push(batcher.charge(request('a', 3)), batcher.charge(request('a', 4)), batcher.charge(request('c', 1)));
+    await turn();
+    expect(qs.sent.slice(1)).toEqual([{ kind: 'one', users: ['c'] }]);
     await qs.answerAll();
-    expect(qs.sent.slice(1)).toEqual([{ kind: 'one', users: ['a'] }]);
+    expect(qs.sent.slice(2)).toEqual([{ kind: 'batch', users: ['a', 'a'] }]);
     await qs.answerAll();
-    expect(qs.sent.slice(2)).toEqual([{ kind: 'one', users: ['a'] }]);
-    await qs.answerAll();
-    expect((await Promise.all(charges)).map((c) => c.reservation.id)).toEqual(['rsv_itm_a_1', 'rsv_itm_a_2', 'rsv_itm_b_1', 'rsv_itm_a_3']);
+    expect((await Promise.all(charges)).map((c) => c.reservation.id)).toEqual(['rsv_itm_a_1', 'rsv_itm_a_2', 'rsv_itm_b_1', 'rsv_itm_a_3', 'rsv_itm_a_4', 'rsv_itm_c_1']);
   });
 
   it('holds at most maxInFlight on their way and maxBatch in one; the rest gather for the next', async () => {

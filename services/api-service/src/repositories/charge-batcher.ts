@@ -21,9 +21,12 @@ interface Waiting {
  * moment), a charge is sent at once by the single route. Exactness is quota-service's as ever: each
  * charge is decided by `quota_charge` as alone.
  *
- * A user is never in two batches at once, nor twice in one: their next charge waits for the
- * previous one's answer, so a batch never waits on a lock this replica itself holds, and one user's
- * burst cannot make everyone else's batch queue behind their lock. A batch quota-service answered
+ * A user is never in two batches at once: what arrives for them while one of their batches is on
+ * its way waits for its answer, so a batch never waits on a lock this replica itself holds, and one
+ * user's burst cannot make everyone else's batches queue behind their lock. Several charges of one
+ * user may share a batch: they are decided one after the other inside its statement, each seeing
+ * the ones before (a heavy user's charges then cost one round trip and one commit per batch, not
+ * per charge; the accept path's per-user line, ACCEPT_ADMISSION_ACTIVE, bounds how many). A batch quota-service answered
  * with an error (its statement failed: nothing was charged) is charged again one by one; one it did
  * not answer fails as an unanswered charge does (the caller asks again under the same key).
  */
@@ -63,7 +66,7 @@ export class ChargeBatcher {
       const later: Waiting[] = [];
       for (const w of this.waiting) {
         const { userId } = w.request;
-        if (batch.length < this.options.maxBatch && !users.has(userId) && !this.usersInFlight.has(userId)) {
+        if (batch.length < this.options.maxBatch && !this.usersInFlight.has(userId)) {
           batch.push(w);
           users.add(userId);
         } else later.push(w);

@@ -7,12 +7,12 @@ import type { QuotaRoutesDeps } from './quota.routes';
 const API = allow('api-service');
 
 /**
- * Several users' charges in one statement and one commit (libs/quota chargeMany): api-service sends
- * what reached it in one event-loop turn, one charge per user. Each is decided, counted and logged as
+ * Several charges in one statement and one commit (libs/quota chargeMany): api-service sends what
+ * gathered while its earlier charges were on their way. Each is decided, counted and logged as
  * `POST /internal/charges` would, and answered in the request's order; the batch answers 200
  * whatever its charges' outcomes. A failure of the statement is the batch's error (none was made),
  * and the caller then charges them one by one. No per-user line here: a batch holds one connection
- * however many users it carries, and carries each user at most once.
+ * however many charges it carries (a user's one after another, in arrival order).
  */
 export function chargeBatchRoute(deps: QuotaRoutesDeps): JsonRoute {
   return postJson('/internal/charges/batch', API, ChargeBatchRequest, async (body) => {
