@@ -1,9 +1,8 @@
-import OpenAI from 'openai';
-import { LlmError } from '../errors';
+import type OpenAI from 'openai';
+import { Agent } from 'undici';
+import { LlmError, llmErrorFromStatus } from '../errors';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
-import { deadline, SDK_TIMEOUT_MARGIN_MS, timeoutError } from './deadline';
-import { pooledFetch, type SdkFetch } from './pooled-fetch';
-import { mapSdkError } from './sdk-errors';
+import { deadline, timeoutError } from './deadline';
 
 export interface OpenAiCompatibleOptions {
   /** Shown in logs and metrics: `openai`, `simulator`, `vllm`… */
@@ -19,52 +18,69 @@ export interface OpenAiCompatibleOptions {
    * Default `max_tokens`.
    */
   maxTokensField?: 'max_tokens' | 'max_completion_tokens';
-  /** The SDK's HTTP; default `pooledFetch()` (undici keep-alive, far less CPU per call than the global fetch). */
-  fetch?: SdkFetch;
+  /** Keep-alive sockets to the provider; default an agent of its own. */
+  agent?: Agent;
 }
 
 /**
  * A provider for any OpenAI-compatible chat completions API (OpenAI, vLLM, Ollama, llama.cpp, the
- * llm-simulator) through the official SDK. The SDK's own retries are off: the queue retries, with
- * backoff shared by every worker, and a hidden retry here would double-spend and skew latencies.
+ * llm-simulator): one `POST /chat/completions` over undici on keep-alive sockets, its failures
+ * classified as every provider's are (llmErrorFromStatus: 429 rate_limited with Retry-After, 5xx
+ * server, other 4xx client; no answer in time timeout, no connection network). Spoken without the
+ * official SDK, whose request building, logging hooks and response wrapping cost more CPU per call
+ * than the HTTP beneath them, on the process every LLM call crosses; the types are still the SDK's.
+ * No retries here: the queue retries, with backoff shared by every worker, and a hidden retry
+ * would double-spend and skew latencies.
  */
 export class OpenAiCompatibleProvider implements LlmProvider {
   readonly name: string;
   readonly model: string;
   private readonly timeoutMs: number;
-  private readonly client: OpenAI;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  private readonly agent: Agent;
+  private readonly origin: string;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
 
   constructor(options: OpenAiCompatibleOptions) {
     this.name = options.name ?? 'openai';
     this.model = options.model;
     this.timeoutMs = options.timeoutMs;
     this.maxTokensField = options.maxTokensField ?? 'max_tokens';
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL,
-      timeout: options.timeoutMs + SDK_TIMEOUT_MARGIN_MS,
-      maxRetries: 0,
-      fetch: options.fetch ?? pooledFetch(),
-    });
+    this.agent = options.agent ?? new Agent({ keepAliveTimeout: 30_000 });
+    const url = new URL(`${(options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/chat/completions`);
+    this.origin = url.origin;
+    this.path = url.pathname + url.search;
+    this.headers = { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' };
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
-    let response: OpenAI.Chat.Completions.ChatCompletion;
+    const body = {
+      model: req.model ?? this.model,
+      messages: req.messages,
+      [this.maxTokensField]: req.maxTokens,
+      ...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' as const } } : {}),
+    };
     const limit = deadline(this.timeoutMs, req.signal);
+    let status: number;
+    let raw: string;
+    let headers: Record<string, string | string[] | undefined>;
     try {
-      response = await this.client.chat.completions.create(
-        {
-          model: req.model ?? this.model,
-          messages: req.messages,
-          [this.maxTokensField]: req.maxTokens,
-          ...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' as const } } : {}),
-        },
-        { signal: limit.signal },
-      );
+      const answer = await this.agent.request({ origin: this.origin, path: this.path, method: 'POST', headers: this.headers, body: JSON.stringify(body), signal: limit.signal });
+      status = answer.statusCode;
+      headers = answer.headers;
+      raw = await answer.body.text();
     } catch (err) {
       if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
-      throw mapSdkError(err, OpenAI, this.name);
+      if (req.signal?.aborted) throw new LlmError('timeout', `${this.name}: request aborted`, { cause: err });
+      throw new LlmError('network', `${this.name}: connection failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (status < 200 || status >= 300) throw llmErrorFromStatus(status, headers, `${this.name}: ${status} ${errorMessage(raw)}`);
+    let response: OpenAI.Chat.Completions.ChatCompletion;
+    try {
+      response = JSON.parse(raw) as OpenAI.Chat.Completions.ChatCompletion;
+    } catch (err) {
+      throw new LlmError('invalid_response', `${this.name}: the answer is not JSON`, { cause: err });
     }
     const text = response.choices?.[0]?.message?.content;
     if (typeof text !== 'string') throw new LlmError('invalid_response', `${this.name}: the answer has no message content`);
@@ -75,4 +91,15 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     }
     return { text, model: response.model || (req.model ?? this.model), promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
   }
+}
+
+/** The provider's own error message (OpenAI's `{error: {message}}`), bounded, or the start of its body. */
+function errorMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') return message.slice(0, 500);
+  } catch {
+    // not JSON: the text itself
+  }
+  return text.slice(0, 200);
 }
