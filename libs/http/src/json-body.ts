@@ -34,20 +34,28 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<JsonB
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (body: JsonBody) => {
+      settled = true;
+      resolve(body);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         req.off('data', onData).off('end', onEnd);
         chunks.length = 0;
-        resolve(tooLarge());
+        settle(tooLarge());
         return;
       }
       chunks.push(chunk);
     };
-    const onEnd = () => resolve(parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    const onEnd = () => settle(parse(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.on('data', onData).on('end', onEnd);
     // Cut short (the client went away): what body-parser answers, though nobody may be left to read it.
-    const onAbort = () => resolve({ ok: false, error: bodyUnreadable(), tooLarge: false });
+    // 'close' also follows every complete request: the error (and its stack) only when nothing was settled.
+    const onAbort = () => {
+      if (!settled) settle({ ok: false, error: bodyUnreadable(), tooLarge: false });
+    };
     req.on('error', onAbort).on('close', onAbort);
   });
 }
