@@ -125,7 +125,7 @@ export function directJsonRoutes(routes: readonly JsonRoute[], options: DirectJs
 }
 
 /** Writes an answer as Express's `res.json` / `res.type('application/json').send` would (Content-Type, Content-Length). */
-function writeAnswer(res: ServerResponse, answer: JsonAnswer, headers: Record<string, string> = {}): void {
+export function writeAnswer(res: ServerResponse, answer: JsonAnswer, headers: Record<string, string> = {}): void {
   const text = 'raw' in answer ? answer.raw : JSON.stringify(answer.json);
   res.writeHead(answer.status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);

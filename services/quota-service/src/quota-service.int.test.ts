@@ -174,10 +174,11 @@ describe('charges in batches (POST /internal/charges/batch)', () => {
     expect(n).toBe(2);
   });
 
-  it('refuses a bad batch with 400 and charges nothing: empty, over 64, one bad charge', async () => {
+  it('refuses a bad batch with 400 and charges nothing: empty, over 64, one bad charge (past 2^31, a NUL byte, a lone surrogate)', async () => {
     const u = await createUser(db.query, 'free');
     const many = Array.from({ length: 65 }, () => chargeBody(u, 1));
-    for (const charges of [[], many, [chargeBody(u, 1), { ...chargeBody(u, 1), estimatedTokens: 2 ** 31 }]]) {
+    const oneBad = (bad: Record<string, unknown>) => [chargeBody(u, 1), { ...chargeBody(u, 1), ...bad }];
+    for (const charges of [[], many, oneBad({ estimatedTokens: 2 ** 31 }), oneBad({ idempotencyKey: 'key\u0000x' }), oneBad({ itemId: 'itm_\ud800' })]) {
       const res = await call(base(), 'POST', '/internal/charges/batch', { v: 1, charges });
       expect([res.status, (res.body as ErrorBody).error.code]).toEqual([400, 'VALIDATION_FAILED']);
     }

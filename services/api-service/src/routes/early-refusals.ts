@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, httpStatusOf } from '@qv/contracts';
-import { lineFull, type KeyedGate } from '@qv/http';
-import type { Histogram, Registry } from 'prom-client';
+import { httpStatusOf, type AppError } from '@qv/contracts';
+import { lineFull, requestDuration, requestIdFrom, writeAnswer, type KeyedGate } from '@qv/http';
+import type { Registry } from 'prom-client';
 import { quotaHeaders } from '../domain/quota-headers';
 import type { RefusalMemo } from '../domain/refusal-memo';
 import type { PrincipalResolver } from '../repositories/auth.repository';
@@ -16,7 +15,6 @@ export interface EarlyRefusalDeps {
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
-const REQUEST_ID = /^[\w.-]{1,128}$/;
 
 /**
  * `POST /v1/items` refused before Express sees it, when the answer is already known: the user's line
@@ -32,7 +30,7 @@ const REQUEST_ID = /^[\w.-]{1,128}$/;
  * keeps the connection). Answers `true` when it answered.
  */
 export function earlyRefusals(deps: EarlyRefusalDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const duration = deps.metrics.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined;
+  const duration = requestDuration(deps.metrics);
   const busy = lineFull();
   const busyBody = JSON.stringify(busy.toBody());
 
@@ -51,21 +49,17 @@ export function earlyRefusals(deps: EarlyRefusalDeps): (req: IncomingMessage, re
       body = JSON.stringify(refusal.toBody());
     } else return false;
 
-    const end = duration?.startTimer();
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const end = duration.startTimer();
     const status = refusal.details as Parameters<typeof quotaHeaders>[0] | undefined;
-    res.writeHead(httpStatusOf(refusal.code), {
+    const headers = {
       'X-Content-Type-Options': 'nosniff',
-      'X-Request-Id': requestId,
+      'X-Request-Id': requestIdFrom(req.headers['x-request-id']),
       'Cache-Control': 'no-store',
       ...(status?.quotas ? quotaHeaders(status) : {}),
       'Retry-After': String(refusal.retryAfterSeconds ?? 1),
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(body);
-    end?.({ method: 'POST', route: '/v1/items', status: String(res.statusCode) });
+    };
+    writeAnswer(res, { status: httpStatusOf(refusal.code), raw: body }, headers);
+    end({ method: 'POST', route: '/v1/items', status: String(res.statusCode) });
     return true;
   };
 }

@@ -1,10 +1,7 @@
 import { AppError, ChargeBatchRequest, httpStatusOf, type ChargeBatchResult } from '@qv/contracts';
-import { allow, postJson, type JsonRoute } from '@qv/http';
+import { postJson, type JsonRoute } from '@qv/http';
 import { chargeMany, toQuotaExceededError } from '@qv/quota';
-import type { QuotaRoutesDeps } from './quota.routes';
-
-/** api-service alone charges (as on POST /internal/charges). */
-const API = allow('api-service');
+import { API, recordRefusal, type QuotaRoutesDeps } from './quota.routes';
 
 /**
  * Several charges in one statement and one commit (libs/quota chargeMany): api-service sends what
@@ -27,9 +24,7 @@ export function chargeBatchRoute(deps: QuotaRoutesDeps): JsonRoute {
           return { status: httpStatusOf(result.code), error: result.toBody().error };
         }
         if (!result.ok) {
-          deps.charges.inc({ outcome: 'refused', code: result.code });
-          const request = body.charges[i];
-          deps.logger.info({ userId: request.userId, plan: result.status.plan, code: result.code, retryAfterSeconds: result.retryAfterSeconds, itemId: request.itemId }, 'quota exceeded');
+          recordRefusal(deps, body.charges[i], result);
           return { status: 429, error: toQuotaExceededError(result).toBody().error };
         }
         deps.charges.inc({ outcome: result.replayed ? 'replayed' : 'accepted', code: 'NONE' });

@@ -1,7 +1,7 @@
 import { ChargeRequest, ReleaseRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { SqlPort } from '@qv/db';
 import { allow, parseOr400, postJson, type JsonRoute, type KeyedGate } from '@qv/http';
-import { charge, quotaStatus, release, toQuotaExceededError } from '@qv/quota';
+import { charge, quotaStatus, release, toQuotaExceededError, type ChargeRefused } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
 import type { Logger } from 'pino';
@@ -24,7 +24,13 @@ export interface QuotaRoutesDeps {
  * there is no settle route. The worker's credential is known here only to be refused with 403: it
  * must never spend quota.
  */
-const API = allow('api-service');
+export const API = allow('api-service');
+
+/** A refused charge counted and logged (one line per breach), on every route that charges. */
+export function recordRefusal(deps: Pick<QuotaRoutesDeps, 'charges' | 'logger'>, request: ChargeRequest, refused: ChargeRefused): void {
+  deps.charges.inc({ outcome: 'refused', code: refused.code });
+  deps.logger.info({ userId: request.userId, plan: refused.status.plan, code: refused.code, retryAfterSeconds: refused.retryAfterSeconds, itemId: request.itemId }, 'quota exceeded');
+}
 
 /**
  * The charge (DESIGN.md §3), the hottest internal route: served before Express (directJsonRoutes in
@@ -38,11 +44,7 @@ export function chargeRoute(deps: QuotaRoutesDeps): JsonRoute {
       const result = await deps.admission.run(body.userId, () => charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds }));
       if (!result.ok) {
         outcome = 'refused';
-        deps.charges.inc({ outcome, code: result.code });
-        deps.logger.info(
-          { userId: body.userId, plan: result.status.plan, code: result.code, retryAfterSeconds: result.retryAfterSeconds, itemId: body.itemId },
-          'quota exceeded',
-        );
+        recordRefusal(deps, body, result);
         throw toQuotaExceededError(result);
       }
       outcome = result.replayed ? 'replayed' : 'accepted';
