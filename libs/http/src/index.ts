@@ -10,3 +10,4 @@ export * from './operations-server';
 export * from './service-auth';
 export * from './direct-routes';
 export * from './request-context';
+export * from './keyed-batcher';

@@ -11,6 +11,8 @@ export const configSchema = z.object({
   CHARGE_ADMISSION_ACTIVE: positiveInt(2).describe("charges of one user decided at once by each process (they serialise on the user's lock anyway)"),
   CHARGE_ADMISSION_QUEUE: positiveInt(64).describe('charges of one user allowed to wait for those; one more is `429 USER_REQUEST_RATE_EXCEEDED` at once'),
   CHARGE_ADMISSION_WAIT_MS: positiveInt(1000).describe("longest wait of a charge in its user's line before `429 USER_REQUEST_RATE_EXCEEDED` (below api-service's `QUOTA_TIMEOUT_MS`)"),
+  CHARGE_BATCH_MAX: z.coerce.number().int().min(1).max(64).default(64).describe('most single charges (`POST /internal/charges`) that arrive together decided as one statement and one commit (each user in at most one at a time); `1` decides each alone'),
+  CHARGE_BATCHES_IN_FLIGHT: positiveInt(4).describe('such statements running at once; what arrives meanwhile gathers into the next (keep it below `DB_POOL_SIZE`)'),
   // The worker's credential is known only to be refused (403).
   ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS', 'SERVICE_TOKEN_WORKER'),
 });

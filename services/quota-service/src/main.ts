@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
     serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['quota-service']),
     chargeAdmission: { maxActive: config.CHARGE_ADMISSION_ACTIVE, maxQueued: config.CHARGE_ADMISSION_QUEUE, maxWaitMs: config.CHARGE_ADMISSION_WAIT_MS },
+    chargeBatching: { maxBatch: config.CHARGE_BATCH_MAX, maxInFlight: config.CHARGE_BATCHES_IN_FLIGHT },
     readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }],
   });
   const server = await listen(app, config.PORT, config.HOST, { before });

@@ -139,6 +139,15 @@ describe('three quota-service processes at once', () => {
     expect(n).toBe(20);
   });
 
+  it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 10 users × 60 single charges at once, decided in shared statements, 20 left each → exactly 20 per user', async (code, scenario) => {
+    const users = await Promise.all(Array.from({ length: 10 }, () => scenario.setUp(db.query, new Date())));
+    const results = await spread(600, (i) => chargeBody(users[i % users.length], scenario.estimate));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(200);
+    expect(new Set(results.filter((r) => r.status !== 201).map((r) => `${r.status} ${r.body.error.code}`))).toEqual(new Set([`429 ${code}`]));
+    const rows = await db.query<{ user_id: string; n: number }>(`SELECT user_id, count(*)::int AS n FROM ai_usage_reservations WHERE user_id = ANY($1) GROUP BY user_id`, [users]);
+    expect(rows.map((r) => r.n)).toEqual(Array(10).fill(20));
+  }, 60_000);
+
   it('the same key charged 20 times at once over three processes: one reservation, one charge, one id', async () => {
     const userId = await createUser(db.query, 'free');
     const body = chargeBody(userId, 40);

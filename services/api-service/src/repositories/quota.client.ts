@@ -1,10 +1,15 @@
-import { AppError, ChargeBatchResponse, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeRequest } from '@qv/contracts';
-import { CredentialRefusedError, InternalClient, UnreachableError } from '@qv/http';
+import { AppError, ChargeBatchResponse, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeBatchResult, type ChargeRequest } from '@qv/contracts';
+import { CredentialRefusedError, InternalClient, KeyedBatcher, UnreachableError, type BatchAnswer, type KeyedBatcherOptions } from '@qv/http';
 import { RefusalMemo } from '../domain/refusal-memo';
-import { ChargeBatcher, type ChargeBatcherOptions } from './charge-batcher';
 
 /** Every charge alone, as many at once as come (the default of a client built without options). */
-const UNBATCHED: ChargeBatcherOptions = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY };
+const UNBATCHED: KeyedBatcherOptions = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY };
+
+/** One charge's answer in `POST /internal/charges/batch`'s, as the single route would have answered it. */
+const answerOf = (result: ChargeBatchResult): BatchAnswer<ChargeResponse> =>
+  'charge' in result
+    ? { value: result.charge }
+    : { error: new AppError(result.error.code, result.error.message, { details: result.error.details, retryAfterSeconds: result.error.retryAfterSeconds }) };
 
 /**
  * api-service's view of quota-service. Fail closed: if quota-service does not answer in time the
@@ -12,24 +17,31 @@ const UNBATCHED: ChargeBatcherOptions = { maxBatch: 1, maxInFlight: Number.POSIT
  */
 export class QuotaClient {
   private readonly http: InternalClient;
-  private readonly batcher: ChargeBatcher;
+  private readonly batcher: KeyedBatcher<ChargeRequest, ChargeResponse>;
 
   /**
    * `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError).
    * `refusals`: count refusals kept for a moment (RefusalMemo), consulted by `chargeOwnKey`; absent, none are kept.
-   * `batching`: charges that arrive together go as one batch (ChargeBatcher); absent, each goes alone.
+   * `batching`: charges that arrive together go as one batch (KeyedBatcher, by user: a user is in at
+   *   most one batch at a time, so no batch waits on a lock this replica holds); absent, each goes alone.
+   *   A batch quota-service answered with an error (its statement failed: nothing was charged) is
+   *   charged again one by one; one it did not answer fails as an unanswered charge does.
    */
-  constructor(baseUrl: string, timeoutMs: number, credential?: string, readonly refusals = new RefusalMemo(0), batching: ChargeBatcherOptions = UNBATCHED) {
+  constructor(baseUrl: string, timeoutMs: number, credential?: string, readonly refusals = new RefusalMemo(0), batching: KeyedBatcherOptions = UNBATCHED) {
     this.http = new InternalClient({ service: 'quota-service', baseUrl, timeoutMs, credential });
-    this.batcher = new ChargeBatcher(
-      (charges) => this.http.call('POST', '/internal/charges/batch', ChargeBatchResponse, { v: 1, charges }).then((answer) => answer.results),
-      (charge) => this.http.call('POST', '/internal/charges', ChargeResponse, charge),
+    this.batcher = new KeyedBatcher(
+      {
+        key: (charge) => charge.userId,
+        sendBatch: (charges) => this.http.call('POST', '/internal/charges/batch', ChargeBatchResponse, { v: 1, charges }).then((answer) => answer.results.map(answerOf)),
+        sendOne: (charge) => this.http.call('POST', '/internal/charges', ChargeResponse, charge),
+        retryAlone: (err) => err instanceof AppError && !(err instanceof UnreachableError),
+      },
       batching,
     );
   }
 
   charge(request: ChargeRequest): Promise<ChargeResponse> {
-    return this.failClosed(() => this.batcher.charge(request));
+    return this.failClosed(() => this.batcher.run(request));
   }
 
   /**

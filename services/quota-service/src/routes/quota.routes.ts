@@ -1,7 +1,7 @@
-import { ChargeRequest, ReleaseRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
+import { AppError, ChargeRequest, ReleaseRequest, type ChargeResponse, type ReservationResponse } from '@qv/contracts';
 import type { SqlPort } from '@qv/db';
-import { allow, parseOr400, postJson, type JsonRoute, type KeyedGate } from '@qv/http';
-import { charge, quotaStatus, release, toQuotaExceededError, type ChargeRefused } from '@qv/quota';
+import { allow, KeyedBatcher, parseOr400, postJson, type JsonRoute, type KeyedBatcherOptions, type KeyedGate } from '@qv/http';
+import { charge, chargeMany, quotaStatus, release, toQuotaExceededError, type ChargeRefused, type ChargeResult } from '@qv/quota';
 import type { Counter, Histogram } from '@qv/telemetry';
 import { Router } from 'express';
 import type { Logger } from 'pino';
@@ -16,6 +16,28 @@ export interface QuotaRoutesDeps {
   chargeDuration: Histogram<'outcome'>;
   /** Charges of one user queue on that user's lock in PostgreSQL: admitted a few at a time, so they hold a few pooled connections, not all. */
   admission: KeyedGate;
+  /** Decides the single charges that arrive together in one statement (chargeGroup). */
+  group: KeyedBatcher<ChargeRequest, ChargeResult>;
+}
+
+/**
+ * Group commit of single charges: those that arrive while earlier ones are being decided go
+ * together through `chargeMany` (one statement, one commit; each decided by `quota_charge` exactly as
+ * alone, a user at most in one such statement at a time). A client that sends one charge per call
+ * then costs what api-service's own batches cost. A failed statement made none of its charges, so
+ * each is then decided alone, and only a bad one fails.
+ */
+export function chargeGroup(db: SqlPort, options: { clock: () => Date; reservationTtlSeconds: number }, batching: KeyedBatcherOptions): KeyedBatcher<ChargeRequest, ChargeResult> {
+  const chargeOptions = () => ({ now: options.clock(), reservationTtlSeconds: options.reservationTtlSeconds });
+  return new KeyedBatcher<ChargeRequest, ChargeResult>(
+    {
+      key: (request) => request.userId,
+      sendBatch: (requests) => chargeMany(db, requests, chargeOptions()).then((results) => results.map((result) => (result instanceof AppError ? { error: result } : { value: result }))),
+      sendOne: (request) => charge(db, request, chargeOptions()),
+      retryAlone: () => true,
+    },
+    batching,
+  );
 }
 
 /**
@@ -41,7 +63,7 @@ export function chargeRoute(deps: QuotaRoutesDeps): JsonRoute {
     const end = deps.chargeDuration.startTimer();
     let outcome = 'error';
     try {
-      const result = await deps.admission.run(body.userId, () => charge(deps.db, body, { now: deps.clock(), reservationTtlSeconds: deps.reservationTtlSeconds }));
+      const result = await deps.admission.run(body.userId, () => deps.group.run(body));
       if (!result.ok) {
         outcome = 'refused';
         recordRefusal(deps, body, result);

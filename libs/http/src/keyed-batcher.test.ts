@@ -1,6 +1,6 @@
-import { AppError, type ChargeBatchResult, type ChargeRequest, type ChargeResponse } from '@qv/contracts';
-import { UnreachableError } from '@qv/http';
-import { ChargeBatcher } from './charge-batcher';
+import { AppError, type ChargeRequest, type ChargeResponse } from '@qv/contracts';
+import { UnreachableError } from './client';
+import { KeyedBatcher, type BatchAnswer, type KeyedBatcherOptions } from './keyed-batcher';
 
 const request = (userId: string, n = 0): ChargeRequest => ({ v: 1, userId, itemId: `itm_${userId}_${n}`, idempotencyKey: `item:${userId}:${n}`, estimatedTokens: 10 });
 const answer = (r: ChargeRequest) => ({ reservation: { id: `rsv_${r.itemId}` }, replayed: false }) as unknown as ChargeResponse;
@@ -25,9 +25,9 @@ function quotaService() {
     },
     sendBatch: (rs: ChargeRequest[]) => {
       sent.push({ kind: 'batch', users: rs.map((r) => r.userId) });
-      return later((): ChargeBatchResult[] => {
+      return later((): Array<BatchAnswer<ChargeResponse>> => {
         if (batchError) throw batchError;
-        return rs.map((r) => (r.userId === 'refused' ? { status: 429, error: { code: 'DAILY_QUOTA_EXCEEDED', message: 'no', retryAfterSeconds: 60 } } : { charge: answer(r) }));
+        return rs.map((r) => (r.userId === 'refused' ? { error: new AppError('DAILY_QUOTA_EXCEEDED', 'no', { retryAfterSeconds: 60 }) } : { value: answer(r) }));
       });
     },
   };
@@ -35,13 +35,20 @@ function quotaService() {
 
 const turn = () => new Promise((r) => setImmediate(r));
 
-describe('ChargeBatcher', () => {
+/** Charges keyed by user, as api-service's QuotaClient and quota-service's charge route batch them. */
+const batcherOf = (qs: ReturnType<typeof quotaService>, options: KeyedBatcherOptions) =>
+  new KeyedBatcher<ChargeRequest, ChargeResponse>(
+    { key: (r) => r.userId, sendBatch: qs.sendBatch, sendOne: qs.sendOne, retryAlone: (err) => err instanceof AppError && !(err instanceof UnreachableError) },
+    options,
+  );
+
+describe('KeyedBatcher', () => {
   it('sends a lone charge by the single route, and what arrives together as one batch', async () => {
     const qs = quotaService();
-    const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 64, maxInFlight: 4 });
-    const lone = batcher.charge(request('a'));
+    const batcher = batcherOf(qs, { maxBatch: 64, maxInFlight: 4 });
+    const lone = batcher.run(request('a'));
     await turn();
-    const together = ['b', 'c', 'd'].map((u) => batcher.charge(request(u)));
+    const together = ['b', 'c', 'd'].map((u) => batcher.run(request(u)));
     await turn();
     expect(qs.sent).toEqual([{ kind: 'one', users: ['a'] }, { kind: 'batch', users: ['b', 'c', 'd'] }]);
     await qs.answerAll();
@@ -51,11 +58,11 @@ describe('ChargeBatcher', () => {
 
   it('never puts one user in two batches at once; what arrives for them meanwhile waits, then goes together', async () => {
     const qs = quotaService();
-    const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 64, maxInFlight: 4 });
-    const charges = [batcher.charge(request('a', 1)), batcher.charge(request('a', 2)), batcher.charge(request('b', 1))];
+    const batcher = batcherOf(qs, { maxBatch: 64, maxInFlight: 4 });
+    const charges = [batcher.run(request('a', 1)), batcher.run(request('a', 2)), batcher.run(request('b', 1))];
     await turn();
     expect(qs.sent).toEqual([{ kind: 'batch', users: ['a', 'a', 'b'] }]);
-    charges.push(batcher.charge(request('a', 3)), batcher.charge(request('a', 4)), batcher.charge(request('c', 1)));
+    charges.push(batcher.run(request('a', 3)), batcher.run(request('a', 4)), batcher.run(request('c', 1)));
     await turn();
     expect(qs.sent.slice(1)).toEqual([{ kind: 'one', users: ['c'] }]);
     await qs.answerAll();
@@ -66,8 +73,8 @@ describe('ChargeBatcher', () => {
 
   it('holds at most maxInFlight on their way and maxBatch in one; the rest gather for the next', async () => {
     const qs = quotaService();
-    const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 3, maxInFlight: 2 });
-    const charges = Array.from({ length: 10 }, (_, i) => batcher.charge(request(`u${i}`)));
+    const batcher = batcherOf(qs, { maxBatch: 3, maxInFlight: 2 });
+    const charges = Array.from({ length: 10 }, (_, i) => batcher.run(request(`u${i}`)));
     await turn();
     expect(qs.sent.map((s) => s.users.length)).toEqual([3, 3]);
     await qs.answerAll();
@@ -78,9 +85,9 @@ describe('ChargeBatcher', () => {
 
   it('answers each charge its own refusal', async () => {
     const qs = quotaService();
-    const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 64, maxInFlight: 4 });
-    const ok = batcher.charge(request('a'));
-    const no = batcher.charge(request('refused')).catch((err: unknown) => err);
+    const batcher = batcherOf(qs, { maxBatch: 64, maxInFlight: 4 });
+    const ok = batcher.run(request('a'));
+    const no = batcher.run(request('refused')).catch((err: unknown) => err);
     await turn();
     await qs.answerAll();
     expect((await ok).reservation.id).toBe('rsv_itm_a_0');
@@ -89,9 +96,9 @@ describe('ChargeBatcher', () => {
 
   it('charges again one by one a batch quota-service refused as a whole; fails a batch it did not answer', async () => {
     const qs = quotaService();
-    const batcher = new ChargeBatcher(qs.sendBatch, qs.sendOne, { maxBatch: 64, maxInFlight: 4 });
+    const batcher = batcherOf(qs, { maxBatch: 64, maxInFlight: 4 });
     qs.failBatchesWith(new AppError('SERVICE_UNAVAILABLE', 'statement failed'));
-    const charges = [batcher.charge(request('a')), batcher.charge(request('b'))];
+    const charges = [batcher.run(request('a')), batcher.run(request('b'))];
     await turn();
     await qs.answerAll();
     await qs.answerAll();
@@ -99,7 +106,7 @@ describe('ChargeBatcher', () => {
     expect(await Promise.all(charges)).toHaveLength(2);
 
     qs.failBatchesWith(new UnreachableError('quota-service', new Error('timeout')));
-    const unanswered = [batcher.charge(request('c')), batcher.charge(request('d'))].map((c) => c.catch((err: unknown) => err));
+    const unanswered = [batcher.run(request('c')), batcher.run(request('d'))].map((c) => c.catch((err: unknown) => err));
     await turn();
     await qs.answerAll();
     for (const c of unanswered) expect(await c).toBeInstanceOf(UnreachableError);
