@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPrisma, ensureDatabase, ensureUserWithKey, runMigrations, seedPlans } from '../libs/db/src';
+import { Pool } from 'pg';
+import { ensureDatabase, ensureUserWithKey, runMigrations, seedPlans } from '../libs/db/src';
 import { generateServiceTokens, serviceCredentialEnv, SERVICE_CALLERS, type ServiceTokenVariable } from '../libs/http/src/service-auth';
 import { findOrStartInfra, withDatabase } from './infra';
 
@@ -66,11 +67,14 @@ async function main(): Promise<void> {
   const migrated = await runMigrations(databaseUrl);
   console.log(`• migrations: ${migrated.applied.length} applied, ${migrated.skipped.length} already there`);
   const keys = devKeys();
-  const prisma = createPrisma(databaseUrl);
-  await seedPlans(prisma);
-  await ensureUserWithKey(prisma, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: keys.admin });
-  await ensureUserWithKey(prisma, { id: 'usr_demo', email: 'demo@localhost', planId: 'pro_monthly', role: 'user', apiKey: keys.demo });
-  await prisma.$disconnect();
+  const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    await seedPlans(pool);
+    await ensureUserWithKey(pool, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: keys.admin });
+    await ensureUserWithKey(pool, { id: 'usr_demo', email: 'demo@localhost', planId: 'pro_monthly', role: 'user', apiKey: keys.demo });
+  } finally {
+    await pool.end();
+  }
   console.log('• database seeded (5 plans, admin, demo user)');
 
   const urls: Record<string, string> = {};

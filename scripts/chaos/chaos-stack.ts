@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createPrisma, runMigrations, seedPlans } from '@qv/db';
+import { Pool } from 'pg';
+import { runMigrations, seedPlans } from '@qv/db';
 import { testServiceCredentials, type TestServiceCredentials } from '@qv/testing';
 import { RoundRobinBalancer } from './balancer';
 import { Fleet } from './fleet';
@@ -63,9 +64,8 @@ export async function startChaosStack(options: { fallbackPgServerUrl: string; ex
     const redis = await startOwnRedis();
     started.push(redis.stop);
     await runMigrations(pg.url);
-    const prisma = createPrisma(pg.url, { poolSize: 2 });
-    await seedPlans(prisma);
-    await prisma.$disconnect();
+    const seeding = new Pool({ connectionString: pg.url, max: 1 });
+    await seedPlans(seeding).finally(() => seeding.end());
 
     const credentials = testServiceCredentials();
     const adminKey = `qv_admin_${randomBytes(12).toString('hex')}`;

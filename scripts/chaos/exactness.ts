@@ -1,7 +1,7 @@
 import { newId } from '@qv/contracts';
-import { createPrisma, runMigrations, seedPlans } from '@qv/db';
+import { runMigrations, seedPlans } from '@qv/db';
 import { startService, testServiceCredentials, type ServiceProcess } from '@qv/testing';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { Agent } from 'undici';
 import { startChaosPostgres } from './own-postgres';
 import { formatColumns } from './report';
@@ -70,9 +70,8 @@ export async function runExactness(o: ExactnessOptions): Promise<{ rows: Exactne
   const rows: ExactnessRow[] = [];
   try {
     await runMigrations(pg.url);
-    const prisma = createPrisma(pg.url, { poolSize: 2 });
-    await seedPlans(prisma);
-    await prisma.$disconnect();
+    const seeding = new Pool({ connectionString: pg.url, max: 1 });
+    await seedPlans(seeding).finally(() => seeding.end());
     await db.connect();
     const credentials = testServiceCredentials();
     for (const gate of o.gates) {

@@ -1,6 +1,4 @@
 /** PostgreSQL through Prisma 7 (adapter-pg), the offline migration runner, seeds and key hashing. */
 export * from './client';
 export * from './migrate';
-export * from './seed';
-export * from './api-keys';
-export * from './sql-port';
+export * from './sql';

@@ -37,10 +37,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = databaseUrl(name);
   const prisma = createPrisma(url, { poolSize: 5 });
-  await seedPlans(prisma);
+  const sql = new Pool({ connectionString: url, max: 8 });
+  await seedPlans(sql);
   const raw = new Client({ connectionString: url });
   await raw.connect();
-  const sql = new Pool({ connectionString: url, max: 8 });
   return {
     name,
     url,

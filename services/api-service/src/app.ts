@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@qv/db';
+import type { Pool } from 'pg';
 import { createHttpApp, errorMiddleware, KeyedGate, notFoundHandler, type KeyedGateOptions, type ReadinessCheck } from '@qv/http';
 import type { Registry } from '@qv/telemetry';
 import type { Express, Router } from 'express';
@@ -19,8 +19,9 @@ import { quotaRoutes } from './routes/quota.routes';
 import { usageRoutes } from './routes/usage.routes';
 
 export interface ApiDeps {
-  prisma: PrismaClient;
-  /** Batches the accept path's writes (each goes through `prisma` alone when absent). */
+  /** node-postgres: every route's statements (the schema and its types are Prisma's; the client is not loaded). */
+  db: Pool;
+  /** Batches the accept path's writes (each goes through `db` alone when absent). */
   itemWriter?: ItemWriter;
   principals: PrincipalResolver;
   /** Failed authentications per client (429 AUTH_RATE_LIMITED past the limit); absent: not throttled. */
@@ -68,7 +69,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/admin', authenticate(deps), requireAdmin);
   app.use(adminUsersRoutes(deps));
   app.use(adminKeysRoutes(deps));
-  app.use(adminPlansRoutes({ prisma: deps.prisma, refusals: deps.quota.refusals }));
+  app.use(adminPlansRoutes({ db: deps.db, refusals: deps.quota.refusals }));
   for (const router of deps.adminRouters ?? []) app.use(router);
 
   app.use(notFoundHandler());

@@ -2,8 +2,7 @@ import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } fr
 startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient, ensureUserWithKey, hashApiKey } from '@qv/db';
+import { ensureUserWithKey, hashApiKey } from '@qv/db/sql';
 import { announceReady, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
 import { createFastRedis, createQueue, createRedis } from '@qv/queue';
 import { Pool } from 'pg';
@@ -36,11 +35,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('api-service');
-  // One pool for the process: the accept path's write and the outbox sent marks run on it straight
-  // through node-postgres (Prisma's client layer was a measurable share of this process' CPU
-  // under load, bench/api.bench.ts); everything else goes through Prisma over the same connections.
+  // One node-postgres pool for the process, and no ORM: Prisma's client layer was a measurable share
+  // of this process' CPU under load (bench/api.bench.ts), and with its query compiler ~110 MB of
+  // its resident set. Prisma keeps the schema, the migrations and the row types.
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // An idle connection's error (PostgreSQL restarted) is emitted on the pool: unheard, it kills the process.
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const enrichmentQueue = createQueue(QUEUE_NAMES.enrichment, redis, config.REDIS_PREFIX);
@@ -51,17 +51,17 @@ async function main(): Promise<void> {
     maxBatch: config.QUOTA_CHARGE_BATCH_MAX,
     maxInFlight: config.QUOTA_CHARGE_BATCHES_IN_FLIGHT,
   });
-  const outbox = new OutboxPublisher({ prisma, pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
+  const outbox = new OutboxPublisher({ db: pool, queues: { [QUEUE_NAMES.enrichment]: enrichmentQueue }, logger, enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS });
 
   if (config.ADMIN_API_KEY) {
-    await ensureUserWithKey(prisma, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: config.ADMIN_API_KEY });
+    await ensureUserWithKey(pool, { id: 'usr_admin', email: 'admin@localhost', planId: 'enterprise', role: 'admin', apiKey: config.ADMIN_API_KEY });
   }
 
   // Revocations and new keys reach every replica's principal cache over pub/sub; the subscription
   // is waited for briefly only, so that with Redis down this replica still starts and serves, its
   // cache then bounded by AUTH_CACHE_TTL_MS alone (PrincipalResolver).
   const evictions = new RedisAuthEvictions({ publisher: redis, channel: authEvictionChannel(config.REDIS_PREFIX), logger });
-  const principals = new PrincipalResolver(prisma, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger,
+  const principals = new PrincipalResolver(pool, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger,
     onEvict: (eviction) => (eviction === 'all' ? quota.refusals.forgetAll() : 'userId' in eviction ? quota.refusals.forget(eviction.userId) : undefined),
   });
   const evictionSubscriber = createRedis(config.REDIS_URL, { autoResubscribe: false });
@@ -90,12 +90,12 @@ async function main(): Promise<void> {
     llm.provider === 'anthropic'
       ? undefined // Anthropic's API is not OpenAI-compatible: this path needs an OpenAI-compatible upstream.
       : chatCompletionsRoutes({
-          prisma,
+          db: pool,
           principals,
           authThrottle,
           quota,
           cache: chatCache,
-          cacheTtls: new CacheTtlsRepository(prisma),
+          cacheTtls: new CacheTtlsRepository(pool),
           upstream: chatUpstream,
           usage: new BatchedUsageEventsPublisher(usageQueue),
           defaultModel: llm.model ?? 'sim-1',
@@ -105,14 +105,14 @@ async function main(): Promise<void> {
         });
 
   const readiness: ReadinessCheck[] = [
-    { name: 'postgres', check: () => prisma.$queryRaw`SELECT 1` },
+    { name: 'postgres', check: () => pool.query('SELECT 1') },
     { name: 'redis', check: () => redis.ping() },
     { name: 'quota-service', check: () => fetch(`${config.QUOTA_SERVICE_URL}/healthz`).then((r) => { if (!r.ok) throw new Error(`status ${r.status}`); }) },
   ];
   const acceptGate = new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: config.ACCEPT_ADMISSION_WAIT_MS });
   const app = createApp({
-    prisma,
-    itemWriter: new ItemWriter({ prisma, pool }),
+    db: pool,
+    itemWriter: new ItemWriter(pool),
     principals,
     authThrottle,
     cors: { origins: config.CORS_ORIGINS, maxAgeSeconds: config.CORS_MAX_AGE_SECONDS },
@@ -125,13 +125,13 @@ async function main(): Promise<void> {
     acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes(), ...(chatRoutes ? [chatRoutes] : [])],
-    adminRouters: [adminDlqRoutes({ prisma, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
+    adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });
   const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, metrics }) });
   // /metrics lives here, off the public port; only the scraper's credential reads it.
   const ops = await serveOperations({ port: config.OPS_PORT, host: config.HOST, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
-  const stopHousekeeping = startHousekeeping(prisma, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });
+  const stopHousekeeping = startHousekeeping(pool, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });
   const stopRelay = outbox.startRelay(config.OUTBOX_RELAY_INTERVAL_MS, config.OUTBOX_RELAY_GRACE_MS);
   logger.info({ port: server.port, opsPort: ops.port }, 'api-service listening');
 
@@ -148,7 +148,6 @@ async function main(): Promise<void> {
     redis.disconnect();
     evictionSubscriber.disconnect();
     authRedis.disconnect();
-    await prisma.$disconnect();
     await pool.end();
     await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);

@@ -98,7 +98,7 @@ describe('OpenAPI document', () => {
   it('documents every route the api-service really serves, and nothing it does not', () => {
     const unused = {} as never;
     const app = createApp({
-      prisma: unused,
+      db: unused,
       principals: unused,
       quota: unused,
       outbox: unused,

@@ -1,4 +1,4 @@
-import { apiKeyPrefix, generateApiKey, hashApiKey, type PrismaClient } from '@qv/db';
+import { apiKeyPrefix, generateApiKey, hashApiKey, type SqlPort } from '@qv/db';
 import { createFastRedis, createRedis } from '@qv/queue';
 import { eventually, testRedisPrefix, testRedisUrl, useTestDatabase } from '@qv/testing';
 import type { Redis } from 'ioredis';
@@ -19,9 +19,9 @@ describe('PrincipalResolver with Redis evictions', () => {
   const replicas: Replica[] = [];
   let n = 0;
 
-  const startReplica = async (options: PrincipalResolverOptions = {}, prisma: PrismaClient = db().prisma): Promise<Replica> => {
+  const startReplica = async (options: PrincipalResolverOptions = {}, sql: SqlPort = db().sql): Promise<Replica> => {
     const evictions = new RedisAuthEvictions({ publisher, channel: authEvictionChannel(prefix) });
-    const resolver = new PrincipalResolver(prisma, { ttlMs: 60_000, negativeTtlMs: 60_000, publisher: evictions, ...options });
+    const resolver = new PrincipalResolver(sql, { ttlMs: 60_000, negativeTtlMs: 60_000, publisher: evictions, ...options });
     const subscriber = createRedis(testRedisUrl(), { autoResubscribe: false });
     await evictions.subscribe(subscriber, { evict: (e) => resolver.evict(e), evictAll: () => resolver.evictAll() });
     const replica = { resolver, subscriber };
@@ -102,14 +102,13 @@ describe('PrincipalResolver with Redis evictions', () => {
     const gate = new Promise<void>((r) => (release = r));
     let gated = true;
     // The real database, with the look-up held until the eviction has happened.
-    const slow = {
-      apiKey: {
-        findUnique: async (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => {
-          if (gated) await gate;
-          return db().prisma.apiKey.findUnique(args);
-        },
+    const sql: SqlPort = db().sql;
+    const slow: SqlPort = {
+      query: async (text, values) => {
+        if (gated) await gate;
+        return sql.query(text, values);
       },
-    } as unknown as PrismaClient;
+    };
     const a = await startReplica({}, slow);
     const key = await storeKey(await newUser());
     const inFlight = a.resolver.resolve(key.apiKey);
@@ -132,7 +131,7 @@ describe('PrincipalResolver with Redis evictions', () => {
 
   it('a publish that fails is logged, not thrown: the change is made and evicted here', async () => {
     const warnings: unknown[] = [];
-    const resolver = new PrincipalResolver(db().prisma, { ttlMs: 60_000, publisher: { publish: () => Promise.reject(new Error('redis down')) }, logger: { warn: (o: unknown) => warnings.push(o) } as never });
+    const resolver = new PrincipalResolver(db().sql, { ttlMs: 60_000, publisher: { publish: () => Promise.reject(new Error('redis down')) }, logger: { warn: (o: unknown) => warnings.push(o) } as never });
     const key = await storeKey(await newUser());
     expect(await resolver.resolve(key.apiKey)).not.toBeNull();
     await revokeInDb(key.keyId);
@@ -144,7 +143,8 @@ describe('PrincipalResolver with Redis evictions', () => {
   it('a flood of one wrong key, in parallel or not, is one query per TTL', async () => {
     let queries = 0;
     // The real database, counting the look-ups.
-    const counting = { apiKey: { findUnique: (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => (queries++, db().prisma.apiKey.findUnique(args)) } } as unknown as PrismaClient;
+    const sql: SqlPort = db().sql;
+    const counting: SqlPort = { query: (text, values) => (queries++, sql.query(text, values)) };
     const resolver = new PrincipalResolver(counting, { ttlMs: 60_000, negativeTtlMs: 60_000 });
     const wrong = generateApiKey();
     expect(await Promise.all(Array.from({ length: 50 }, () => resolver.resolve(wrong)))).toEqual(Array(50).fill(null));
@@ -160,7 +160,7 @@ describe('PrincipalResolver with Redis evictions', () => {
   });
 
   it('keeps each cache bounded, the oldest entry going first', async () => {
-    const resolver = new PrincipalResolver(db().prisma, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 2 });
+    const resolver = new PrincipalResolver(db().sql, { ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 2 });
     const userId = await newUser();
     const keys = [await storeKey(userId), await storeKey(userId), await storeKey(userId)];
     for (const k of keys) await resolver.resolve(k.apiKey);

@@ -1,4 +1,4 @@
-import { hashApiKey, type PrismaClient } from '@qv/db';
+import { hashApiKey, type SqlPort } from '@qv/db/sql';
 import { withTimeout } from '@qv/http';
 import type { Logger } from 'pino';
 
@@ -66,7 +66,7 @@ export class PrincipalResolver {
   private readonly maxEntries: number;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly db: SqlPort,
     private readonly options: PrincipalResolverOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 5000;
@@ -96,9 +96,13 @@ export class PrincipalResolver {
   }
 
   private async lookUp(hash: string, generation: number): Promise<Principal | null> {
-    const key = await this.prisma.apiKey.findUnique({ where: { keyHash: hash }, include: { user: true } });
-    const principal: Principal | null =
-      !key || key.revokedAt ? null : { userId: key.user.id, planId: key.user.planId, role: key.user.role === 'admin' ? 'admin' : 'user' };
+    const [key] = (
+      await this.db.query<{ userId: string; planId: string; role: string; revokedAt: Date | null }>(
+        `SELECT u.id AS "userId", u.plan_id AS "planId", u.role, k.revoked_at AS "revokedAt" FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1`,
+        [hash],
+      )
+    ).rows;
+    const principal: Principal | null = !key || key.revokedAt ? null : { userId: key.userId, planId: key.planId, role: key.role === 'admin' ? 'admin' : 'user' };
     if (generation !== this.generation) return principal;
     if (principal) {
       this.unknown.delete(hash);

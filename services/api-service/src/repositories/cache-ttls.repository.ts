@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db/sql';
 
 export interface CacheTtls {
   session: number | null;
@@ -15,14 +15,17 @@ const MEMO_MS = 10_000;
 export class CacheTtlsRepository {
   private readonly memo = new Map<string, { ttls: CacheTtls; until: number }>();
 
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly db: SqlPort) {}
 
   async of(userId: string): Promise<CacheTtls> {
     const known = this.memo.get(userId);
     if (known && known.until > Date.now()) return known.ttls;
-    const rows = await this.prisma.$queryRaw<{ session_ttl_seconds: bigint | number | null; content_ttl_seconds: bigint | number | null }[]>`
-      SELECT session_ttl_seconds, content_ttl_seconds FROM quota_user_limits(${userId})`;
-    const seconds = (v: bigint | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    // node-postgres answers bigint as a string.
+    const { rows } = await this.db.query<{ session_ttl_seconds: string | null; content_ttl_seconds: string | null }>(
+      `SELECT session_ttl_seconds, content_ttl_seconds FROM quota_user_limits($1)`,
+      [userId],
+    );
+    const seconds = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
     const ttls = { session: seconds(rows[0]?.session_ttl_seconds), content: seconds(rows[0]?.content_ttl_seconds) };
     if (this.memo.size > 10_000) this.memo.clear();
     this.memo.set(userId, { ttls, until: Date.now() + MEMO_MS });

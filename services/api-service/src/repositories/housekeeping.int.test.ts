@@ -14,9 +14,9 @@ describe('housekeeping', () => {
       ('obx_recent', 'itm_2', 'enrichment', 'enrich', 'itm_2', '{}', now() - interval '1 hour', now() - interval '1 hour'),
       ('obx_unsent', 'itm_3', 'enrichment', 'enrich', 'itm_3', '{}', now() - interval '3 days', NULL)`);
 
-    expect(await runHousekeeping(db().prisma, { outboxRetentionHours: 24 })).toEqual({ idempotencyKeys: 1, outboxRows: 1 });
+    expect(await runHousekeeping(db().sql, { outboxRetentionHours: 24 })).toEqual({ idempotencyKeys: 1, outboxRows: 1 });
     expect((await db().query<{ key: string }>('SELECT key FROM idempotency_keys ORDER BY key')).map((r) => r.key)).toEqual(['in-flight', 'live']);
     expect((await db().query<{ id: string }>('SELECT id FROM outbox ORDER BY id')).map((r) => r.id)).toEqual(['obx_recent', 'obx_unsent']);
-    expect(await runHousekeeping(db().prisma, { outboxRetentionHours: 24 })).toEqual({ idempotencyKeys: 0, outboxRows: 0 });
+    expect(await runHousekeeping(db().sql, { outboxRetentionHours: 24 })).toEqual({ idempotencyKeys: 0, outboxRows: 0 });
   });
 });

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db/sql';
 import { startPeriodicTask } from '@qv/telemetry';
 import type { Logger } from 'pino';
 
@@ -13,24 +13,29 @@ export interface HousekeepingOptions {
  * Deletes what api-service's tables no longer need: Idempotency-Keys past their expiry (kept at
  * least IDEMPOTENCY_TTL_HOURS) and outbox rows sent long ago. Safe on every replica at once.
  */
-export async function runHousekeeping(prisma: PrismaClient, options: HousekeepingOptions): Promise<{ idempotencyKeys: number; outboxRows: number }> {
+export async function runHousekeeping(db: SqlPort, options: HousekeepingOptions): Promise<{ idempotencyKeys: number; outboxRows: number }> {
   const batch = options.batch ?? 1000;
-  const idempotencyKeys = await prisma.$executeRaw`
-    DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT ${batch})`;
-  const outboxRows = await prisma.$executeRaw`
-    DELETE FROM outbox WHERE id IN (
-      SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(hours => ${options.outboxRetentionHours}) LIMIT ${batch})`;
-  return { idempotencyKeys, outboxRows };
+  const deleted = await db.query<{ idempotency_keys: number; outbox_rows: number }>(
+    `WITH k AS (
+       DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT $1) RETURNING 1
+     ), o AS (
+       DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(hours => $2) LIMIT $1) RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM k)::int AS idempotency_keys, (SELECT count(*) FROM o)::int AS outbox_rows`,
+    [batch, options.outboxRetentionHours],
+  );
+  return { idempotencyKeys: deleted.rows[0].idempotency_keys, outboxRows: deleted.rows[0].outbox_rows };
 }
 
 /** Runs housekeeping every `intervalMs`; returns a stop function. */
-export function startHousekeeping(prisma: PrismaClient, options: HousekeepingOptions & { intervalMs: number; logger: Logger }): () => Promise<void> {
+export function startHousekeeping(db: SqlPort, options: HousekeepingOptions & { intervalMs: number; logger: Logger }): () => Promise<void> {
   const task = startPeriodicTask({
     name: 'Api.housekeeping',
     intervalMs: options.intervalMs,
     logger: options.logger,
     run: async () => {
-      const deleted = await runHousekeeping(prisma, options);
+      const deleted = await runHousekeeping(db, options);
       if (deleted.idempotencyKeys || deleted.outboxRows) options.logger.info(deleted, 'housekeeping');
     },
   });

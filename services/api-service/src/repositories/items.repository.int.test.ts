@@ -9,7 +9,7 @@ describe('ItemWriter', () => {
   const db = useTestDatabase();
   let writer: ItemWriter;
   beforeAll(async () => {
-    writer = new ItemWriter({ prisma: db().prisma, pool: db().sql });
+    writer = new ItemWriter(db().sql);
   });
 
   it('stores the items of one tick in one batch, each with its outbox row, and reads an existing id back', async () => {

@@ -1,6 +1,5 @@
 import { JOB_CATALOG, newId, type EnrichmentJob, type TaskName } from '@qv/contracts';
-import type { ItemRow, OutboxRow, PrismaClient } from '@qv/db';
-import type { Pool } from 'pg';
+import { ITEM_COLUMNS, OUTBOX_COLUMNS, type ItemRow, type OutboxRow, type SqlPort } from '@qv/db/sql';
 
 export interface NewItem {
   id: string;
@@ -11,8 +10,7 @@ export interface NewItem {
   tasks: TaskName[];
 }
 
-// The accept path's one write. Run straight on node-postgres when a pool is given: Prisma's client
-// layer was a measurable share of api-service CPU under load (bench/api.bench.ts).
+// The accept path's one write.
 const STORE_SQL = `
   WITH i AS (
     INSERT INTO items (id, user_id, title, url, content, tasks, status, created_at, updated_at)
@@ -27,27 +25,23 @@ const STORE_SQL = `
  * Stores an item and its outbox row atomically in ONE statement (a data-modifying CTE is one
  * transaction), so accepting an item costs one round trip instead of an interactive transaction's
  * five. If the item already exists (a resumed Idempotency-Key request) nothing is written and the
- * stored item is returned with its still-unsent outbox row, if any. `pool`, when given, runs the
- * statement (the same database as `prisma`).
+ * stored item is returned with its still-unsent outbox row, if any.
  */
-export async function storeItemWithOutbox(
-  prisma: PrismaClient,
-  item: NewItem,
-  job: EnrichmentJob,
-  pool?: Pick<Pool, 'query'>,
-): Promise<{ item: ItemRow; outbox: OutboxRow | null }> {
+export async function storeItemWithOutbox(db: SqlPort, item: NewItem, job: EnrichmentJob): Promise<{ item: ItemRow; outbox: OutboxRow | null }> {
   const now = new Date();
   const outboxId = newId('obx');
   const params = [item.id, item.userId, item.title, item.url, item.content, item.tasks, now, outboxId, JOB_CATALOG.enrich.queue, JSON.stringify(job)];
-  const inserted = pool ? (await pool.query(STORE_SQL, params)).rowCount : await prisma.$executeRawUnsafe(STORE_SQL, ...params);
-  if (inserted === 1) {
+  const { rows } = await db.query(`${STORE_SQL} RETURNING 1`, params);
+  if (rows.length === 1) {
     return {
       item: { ...item, status: 'PENDING', enrichment: null, error: null, createdAt: now, updatedAt: now },
       outbox: { id: outboxId, itemId: item.id, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: item.id, payload: job, createdAt: now, sentAt: null },
     };
   }
-  const existing = await prisma.item.findUniqueOrThrow({ where: { id: item.id } });
-  return { item: existing, outbox: await prisma.outboxMessage.findFirst({ where: { itemId: item.id, sentAt: null } }) };
+  const existing = await db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1`, [item.id]);
+  if (!existing.rows[0]) throw new Error(`item ${item.id} was neither stored nor found`);
+  const outbox = await db.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE item_id = $1 AND sent_at IS NULL LIMIT 1`, [item.id]);
+  return { item: existing.rows[0], outbox: outbox.rows[0] ?? null };
 }
 
 // Many items in one statement: the batch arrives as one JSON array (one parameter whatever its size).
@@ -88,7 +82,7 @@ export class ItemWriter {
   private scheduled = false;
 
   constructor(
-    private readonly db: { prisma: PrismaClient; pool: Pick<Pool, 'query'> },
+    private readonly db: SqlPort,
     private readonly maxBatch = 200,
   ) {}
 
@@ -107,7 +101,7 @@ export class ItemWriter {
   }
 
   private storeOne(item: NewItem, job: EnrichmentJob): Promise<Stored> {
-    return storeItemWithOutbox(this.db.prisma, item, job, this.db.pool);
+    return storeItemWithOutbox(this.db, item, job);
   }
 
   private flush(): void {
@@ -134,7 +128,7 @@ export class ItemWriter {
         outbox_id: outboxIds[n],
         payload: job,
       }));
-      const result = await this.db.pool.query<{ item_id: string }>(STORE_BATCH_SQL, [JSON.stringify(rows), now, JOB_CATALOG.enrich.queue]);
+      const result = await this.db.query<{ item_id: string }>(STORE_BATCH_SQL, [JSON.stringify(rows), now, JOB_CATALOG.enrich.queue]);
       inserted = new Set(result.rows.map((r) => r.item_id));
     } catch {
       for (const p of batch) this.storeOne(p.item, p.job).then(p.resolve, p.reject);

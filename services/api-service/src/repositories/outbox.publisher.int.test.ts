@@ -64,8 +64,7 @@ function enrichmentQueue(): Queue {
 /** A relay as api-service's main builds it (a replica: its own queue connection unless given one). */
 function relay(options: { pool?: Pool; queue?: Queue; enqueueTimeoutMs?: number } = {}): OutboxPublisher {
   return new OutboxPublisher({
-    prisma: db.prisma,
-    pool: options.pool ?? db.sql,
+    db: options.pool ?? db.sql,
     queues: { [QUEUE_NAMES.enrichment]: options.queue ?? enrichmentQueue() },
     logger,
     enqueueTimeoutMs: options.enqueueTimeoutMs ?? 10_000,
@@ -81,7 +80,7 @@ interface Accepted {
 async function accept(userId: string): Promise<Accepted> {
   const id = `itm_${randomUUID().replace(/-/g, '')}`;
   const job: EnrichmentJob = { v: 1, itemId: id, userId, reservationId: `rsv_${id}`, tasks: ['summarize', 'tag'], charged: true };
-  const { outbox } = await storeItemWithOutbox(db.prisma, { id, userId, title: null, url: null, content: `content of ${id}`, tasks: job.tasks }, job, db.sql);
+  const { outbox } = await storeItemWithOutbox(db.sql, { id, userId, title: null, url: null, content: `content of ${id}`, tasks: job.tasks }, job);
   return { row: outbox!, job };
 }
 

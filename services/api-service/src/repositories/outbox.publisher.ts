@@ -1,10 +1,9 @@
 import { EnrichmentJob, JOB_CATALOG, type JobName } from '@qv/contracts';
-import type { OutboxRow, PrismaClient } from '@qv/db';
+import { OUTBOX_COLUMNS, type OutboxRow, type SqlPort } from '@qv/db/sql';
 import { withTimeout } from '@qv/http';
 import { startPeriodicTask } from '@qv/telemetry';
 import { addFairly, jobOptions, type FairJob } from '@qv/queue';
 import type { Queue } from 'bullmq';
-import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 
 const SENT_FLUSH_MS = 50;
@@ -31,13 +30,7 @@ export class OutboxPublisher {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<Queue, PendingBatch>();
 
-  /**
-   * `pool`, when given, writes the sent marks straight through node-postgres (same database as
-   * `prisma`; cheaper per statement on the accept path).
-   */
-  constructor(
-    private readonly deps: { prisma: PrismaClient; pool?: Pick<Pool, 'query'>; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number },
-  ) {}
+  constructor(private readonly deps: { db: SqlPort; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number }) {}
 
   /**
    * True when the row is on the queue and marked sent; false leaves it to the relay. `trusted` is
@@ -101,8 +94,7 @@ export class OutboxPublisher {
     const ids = this.sentIds.splice(0);
     if (!ids.length) return;
     try {
-      if (this.deps.pool) await this.deps.pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::text[]) AND sent_at IS NULL', [ids]);
-      else await this.deps.prisma.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids}::text[]) AND sent_at IS NULL`;
+      await this.deps.db.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::text[]) AND sent_at IS NULL', [ids]);
     } catch (err) {
       // Unmarked rows are re-enqueued by the relay as no-ops; nothing is lost by failing here.
       this.deps.logger.warn({ err: (err as Error).message, rows: ids.length }, 'could not mark outbox rows sent');
@@ -111,11 +103,10 @@ export class OutboxPublisher {
 
   /** Publishes unsent rows older than `graceMs`, oldest first; returns how many went out. */
   async relayOnce(graceMs: number, batch = 100): Promise<number> {
-    const rows = await this.deps.prisma.outboxMessage.findMany({
-      where: { sentAt: null, createdAt: { lt: new Date(Date.now() - graceMs) } },
-      orderBy: { createdAt: 'asc' },
-      take: batch,
-    });
+    const { rows } = await this.deps.db.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2`, [
+      new Date(Date.now() - graceMs),
+      batch,
+    ]);
     let sent = 0;
     for (const row of rows) {
       if (!(await this.publish(row))) break; // Redis still down: try again next tick
@@ -134,16 +125,13 @@ export class OutboxPublisher {
    * Walks the in-flight items `batch` at a time, round-robin, so a large backlog is covered too.
    */
   async redriveOnce(graceMs: number, batch = 100): Promise<number> {
-    const inFlight = { in: ['PENDING', 'ENRICHING'] };
-    const items = await this.deps.prisma.item.findMany({
-      where: { status: inFlight, updatedAt: { lt: new Date(Date.now() - graceMs) }, id: { gt: this.redriveCursor } },
-      orderBy: { id: 'asc' },
-      take: batch,
-      select: { id: true },
-    });
+    const { rows: items } = await this.deps.db.query<{ id: string }>(
+      `SELECT id FROM items WHERE status IN ('PENDING', 'ENRICHING') AND updated_at < $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [new Date(Date.now() - graceMs), this.redriveCursor, batch],
+    );
     this.redriveCursor = items.length < batch ? '' : items[items.length - 1].id;
     if (!items.length) return 0;
-    const rows = await this.deps.prisma.outboxMessage.findMany({ where: { itemId: { in: items.map((i) => i.id) } }, orderBy: { createdAt: 'desc' } });
+    const { rows } = await this.deps.db.query<OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE item_id = ANY($1::text[]) ORDER BY created_at DESC`, [items.map((i) => i.id)]);
     const latest = new Map<string, OutboxRow>();
     for (const row of rows) if (!latest.has(row.itemId)) latest.set(row.itemId, row);
     // Unsent rows are relayOnce's; only sent ones can have been lost.
@@ -157,7 +145,7 @@ export class OutboxPublisher {
     const missing = sent.filter((_, i) => !exists[i]);
     if (!missing.length) return 0;
     const stillInFlight = new Set(
-      (await this.deps.prisma.item.findMany({ where: { id: { in: missing.map((r) => r.itemId) }, status: inFlight }, select: { id: true } })).map((i) => i.id),
+      (await this.deps.db.query<{ id: string }>(`SELECT id FROM items WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'ENRICHING')`, [missing.map((r) => r.itemId)])).rows.map((i) => i.id),
     );
     let resent = 0;
     for (const row of missing) {

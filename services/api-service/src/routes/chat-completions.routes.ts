@@ -9,12 +9,12 @@ import { requestHash } from '../domain/request-hash';
 import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db/sql';
 
 export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
 
 export interface ChatCompletionsRouteDeps extends ChatCompletionDeps, AuthenticateDeps {
-  prisma: PrismaClient;
+  db: SqlPort;
   idempotency: { ttlHours: number; lockSeconds: number };
 }
 
@@ -84,7 +84,7 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
     const response: StoredResponse & { replayed?: boolean } =
       key === undefined
         ? await call(newId('chc'))
-        : await runIdempotent(deps.prisma, { userId: principal.userId, key, requestHash: requestHash('POST', CHAT_COMPLETIONS_PATH, req.body), ...deps.idempotency }, (itemId) =>
+        : await runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', CHAT_COMPLETIONS_PATH, req.body), ...deps.idempotency }, (itemId) =>
             call(itemId.replace(/^itm_/, 'chc_')),
           );
 

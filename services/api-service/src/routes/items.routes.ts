@@ -1,3 +1,4 @@
+import { ITEM_COLUMNS, type ItemRow } from '@qv/db/sql';
 import { AppError, CreateItemBody, CreateItemResponse, IdempotencyKeyHeader, ItemResponse, ItemsPage, ListItemsQuery, NotFoundError } from '@qv/contracts';
 import { parseOr400, type KeyedGate } from '@qv/http';
 import { Router } from 'express';
@@ -109,7 +110,7 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
     const response: StoredResponse & { replayed?: boolean } = await deps.admission.run(principal.userId, () =>
       key === undefined
         ? accept()
-        : runIdempotent(deps.prisma, { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency }, (itemId) => accept(itemId)),
+        : runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency }, (itemId) => accept(itemId)),
     );
     if (response.replayed) res.set('Idempotent-Replayed', 'true');
     res.status(response.status).set(response.headers).json(response.body);
@@ -117,7 +118,7 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
 
   on(router, itemsRouteDocs.getItem, async (req, res) => {
     const principal = principalOf(res);
-    const row = await deps.prisma.item.findFirst({ where: { id: req.params.id, userId: principal.userId } });
+    const [row] = (await deps.db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1 AND user_id = $2`, [req.params.id, principal.userId])).rows;
     if (!row) throw new NotFoundError('Item');
     res.json({ item: presentItem(row) });
   });
@@ -125,11 +126,10 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
   on(router, itemsRouteDocs.listItems, async (req, res) => {
     const principal = principalOf(res);
     const query = parseOr400(ListItemsQuery, req.query, 'query');
-    const rows = await deps.prisma.item.findMany({
-      where: { userId: principal.userId, ...(query.cursor ? { id: { lt: query.cursor } } : {}) },
-      orderBy: { id: 'desc' },
-      take: query.limit + 1,
-    });
+    const { rows } = await deps.db.query<ItemRow>(
+      `SELECT ${ITEM_COLUMNS} FROM items WHERE user_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
+      [principal.userId, query.cursor ?? null, query.limit + 1],
+    );
     const page = rows.slice(0, query.limit);
     res.json({ items: page.map(presentItem), nextCursor: rows.length > query.limit ? page[page.length - 1].id : null });
   });

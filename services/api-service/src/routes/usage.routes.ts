@@ -1,10 +1,28 @@
 import { idString, UsagePage } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db/sql';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
 import { principalOf } from './auth.middleware';
 import { authed, common, documented, json, on, validation, type RouteDoc } from '../openapi/route-doc';
+
+interface LedgerEntryRow {
+  id: string;
+  eventId: string;
+  itemId: string;
+  kind: string;
+  model: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  cacheTier: string | null;
+  cacheHit: boolean;
+  tokensSaved: number;
+  costSavedUsd: number;
+  charged: boolean;
+  createdAt: Date;
+}
 
 /** The query of GET /v1/usage (the OpenAPI document reads it from here). */
 export const UsageQuery = z.object({ cursor: idString().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
@@ -36,27 +54,35 @@ export const usageRouteDocs = {
  * `entries` counts every entry, `tokens` and `costUsd` only what was charged to the user (charged
  * completions: what the quota counters hold once settled), `tokensSaved` what the cache saved.
  */
-export function usageRoutes(deps: { prisma: PrismaClient }): Router {
+export function usageRoutes(deps: { db: SqlPort }): Router {
   const router = Router();
   on(router, usageRouteDocs.listUsage, async (req, res) => {
     const { userId } = principalOf(res);
     const query = parseOr400(UsageQuery, req.query, 'query');
-    const rows = await deps.prisma.aiUsageLedger.findMany({
-      where: { userId, ...(query.cursor ? { id: { lt: query.cursor } } : {}) },
-      orderBy: { id: 'desc' },
-      take: query.limit + 1,
-    });
+    const { rows } = await deps.db.query<LedgerEntryRow>(
+      `SELECT id, event_id AS "eventId", item_id AS "itemId", kind, model, prompt_tokens AS "promptTokens", completion_tokens AS "completionTokens",
+              total_tokens AS "totalTokens", cost_usd::float8 AS "costUsd", cache_tier AS "cacheTier", cache_hit AS "cacheHit",
+              tokens_saved AS "tokensSaved", cost_saved_usd::float8 AS "costSavedUsd", charged, created_at AS "createdAt"
+         FROM ai_usage_ledger WHERE user_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
+      [userId, query.cursor ?? null, query.limit + 1],
+    );
     const page = rows.slice(0, query.limit);
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     // Windows by the entry's `day` (its reservation's UTC day), the same windows the quota counters use.
     const totals = async (since: Date) => {
-      const [all, charged] = await Promise.all([
-        deps.prisma.aiUsageLedger.aggregate({ where: { userId, day: { gte: since } }, _sum: { tokensSaved: true }, _count: true }),
-        deps.prisma.aiUsageLedger.aggregate({ where: { userId, day: { gte: since }, charged: true, kind: 'completed' }, _sum: { totalTokens: true, costUsd: true } }),
-      ]);
-      return { entries: all._count, tokens: charged._sum.totalTokens ?? 0, costUsd: Number(charged._sum.costUsd ?? 0), tokensSaved: all._sum.tokensSaved ?? 0 };
+      const [row] = (
+        await deps.db.query<{ entries: number; tokens: number; costUsd: number; tokensSaved: number }>(
+          `SELECT count(*)::int AS entries,
+                  coalesce(sum(total_tokens) FILTER (WHERE charged AND kind = 'completed'), 0)::float8 AS tokens,
+                  coalesce(sum(cost_usd) FILTER (WHERE charged AND kind = 'completed'), 0)::float8 AS "costUsd",
+                  coalesce(sum(tokens_saved), 0)::float8 AS "tokensSaved"
+             FROM ai_usage_ledger WHERE user_id = $1 AND day >= $2::date`,
+          [userId, since.toISOString().slice(0, 10)],
+        )
+      ).rows;
+      return row;
     };
     const [today, month] = await Promise.all([totals(dayStart), totals(monthStart)]);
     res.json({
@@ -69,11 +95,11 @@ export function usageRoutes(deps: { prisma: PrismaClient }): Router {
         promptTokens: r.promptTokens,
         completionTokens: r.completionTokens,
         totalTokens: r.totalTokens,
-        costUsd: Number(r.costUsd),
+        costUsd: r.costUsd,
         cacheTier: r.cacheTier,
         cacheHit: r.cacheHit,
         tokensSaved: r.tokensSaved,
-        costSavedUsd: Number(r.costSavedUsd),
+        costSavedUsd: r.costSavedUsd,
         charged: r.charged,
         createdAt: r.createdAt.toISOString(),
       })),

@@ -1,5 +1,5 @@
 import { DEFAULT_TASKS, EnrichmentJob, newId, type ChargeResponse, type CreateItemBody, type Item, type QuotaStatus } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import type { SqlPort } from '@qv/db/sql';
 import { estimateTokensAsync } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
@@ -10,8 +10,8 @@ import type { QuotaClient } from '../repositories/quota.client';
 import type { Principal } from '../repositories/auth.repository';
 
 export interface CreateItemDeps {
-  prisma: PrismaClient;
-  /** Stores accepted items in batches when given; otherwise each goes through `prisma` alone. */
+  db: SqlPort;
+  /** Stores accepted items in batches when given; otherwise each goes through `db` alone. */
   itemWriter?: ItemWriter;
   quota: QuotaClient;
   outbox: OutboxPublisher;
@@ -39,7 +39,7 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     const job: EnrichmentJob = { v: 1, itemId, userId: principal.userId, reservationId: charge.reservation.id, tasks, charged: true };
     const newItem = { id: itemId, userId: principal.userId, title: body.title ?? null, url: body.url ?? null, content: body.content, tasks };
     const { item, outbox: outboxRow } = await storeOrRelease(deps, charge, () =>
-      deps.itemWriter ? deps.itemWriter.store(newItem, job) : storeItemWithOutbox(deps.prisma, newItem, job),
+      deps.itemWriter ? deps.itemWriter.store(newItem, job) : storeItemWithOutbox(deps.db, newItem, job),
     );
     // A row just written carries the job built above; a resumed request's row is read back.
     if (outboxRow) await deps.outbox.publish(outboxRow, outboxRow.payload === job ? job : undefined);

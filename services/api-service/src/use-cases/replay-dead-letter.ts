@@ -1,12 +1,12 @@
 import { AppError, JOB_CATALOG, newId, NotFoundError, TaskName, type EnrichmentJob } from '@qv/contracts';
-import type { PrismaClient } from '@qv/db';
+import { ITEM_COLUMNS, type ItemRow, type SqlPort } from '@qv/db/sql';
 import { estimateTokensAsync } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { DeadLettersRepository } from '../repositories/dead-letters.repository';
 import type { QuotaClient } from '../repositories/quota.client';
 
 export interface ReplayDeps {
-  prisma: PrismaClient;
+  db: SqlPort;
   deadLetters: DeadLettersRepository;
   quota: QuotaClient;
 }
@@ -21,7 +21,7 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
     const found = await deps.deadLetters.get(jobId);
     if (!found) throw new NotFoundError('Dead-letter job');
     const original = found.dead.job;
-    const item = await deps.prisma.item.findUnique({ where: { id: original.itemId } });
+    const [item] = (await deps.db.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1`, [original.itemId])).rows;
     if (!item) throw new NotFoundError('Item');
     // Only a FAILED item is replayed: any other state means a replay of it already runs (or ran),
     // and running it again would do — and perhaps bill — the same work twice.
@@ -42,17 +42,23 @@ export function replayDeadLetter(deps: ReplayDeps, jobId: string, chargeUser: bo
     // committed outbox row first, which the relay sends if the enqueue below does not happen, and
     // which re-sends the replay (not the dead original) if Redis loses it.
     const newJobId = `${original.itemId}_replay_${Date.now()}`;
-    const row = await deps.prisma.$transaction(async (tx) => {
-      const claimed = await tx.item.updateMany({ where: { id: original.itemId, status: 'FAILED' }, data: { status: 'PENDING', error: null, updatedAt: new Date() } });
-      if (claimed.count === 0) return null; // a concurrent replay won the item
-      return tx.outboxMessage.create({ data: { id: newId('obx'), itemId: original.itemId, queue: JOB_CATALOG.enrich.queue, jobName: 'enrich', jobId: newJobId, payload } });
-    });
+    // The item's claim and its outbox row in one statement (one transaction): no row when a concurrent replay won the item.
+    const [row] = (
+      await deps.db.query<{ id: string }>(
+        `WITH claimed AS (
+           UPDATE items SET status = 'PENDING', error = NULL, updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING id)
+         INSERT INTO outbox (id, item_id, queue, job_name, job_id, payload)
+         SELECT $2, claimed.id, $3, 'enrich', $4, $5::jsonb FROM claimed
+         RETURNING id`,
+        [original.itemId, newId('obx'), JOB_CATALOG.enrich.queue, newJobId, JSON.stringify(payload)],
+      )
+    ).rows;
     if (!row) {
       if (reservationId) await deps.quota.release(reservationId, 'replay lost the race for the item');
       throw alreadyReplayed('PENDING');
     }
     await deps.deadLetters.requeue(found.job, payload, newJobId);
-    await deps.prisma.outboxMessage.update({ where: { id: row.id }, data: { sentAt: new Date() } });
+    await deps.db.query(`UPDATE outbox SET sent_at = now() WHERE id = $1`, [row.id]);
     return { jobId, newJobId, charged: chargeUser };
   });
 }

@@ -1,5 +1,5 @@
 import { Enrichment } from '@qv/contracts';
-import type { ItemRow, SqlPort } from '@qv/db';
+import { ITEM_COLUMNS, type ItemRow, type SqlPort } from '@qv/db/sql';
 
 const TTL_MEMO_MS = 10_000;
 
@@ -7,9 +7,6 @@ export interface CacheTtls {
   sessionTtlSeconds: number | null;
   contentTtlSeconds: number | null;
 }
-
-/** The columns of an item, under the names of Prisma's `ItemRow`. */
-const ITEM_COLUMNS = `id, user_id AS "userId", title, url, content, tasks, status, enrichment, error, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /**
  * The enrichment worker's reads and writes of items (and the plan limits it needs for cache TTLs),

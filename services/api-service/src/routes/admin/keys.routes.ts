@@ -1,9 +1,16 @@
 import { ApiKeysResponse, CreateApiKeyResponse, newId, NotFoundError } from '@qv/contracts';
-import { apiKeyPrefix, generateApiKey, hashApiKey, type PrismaClient } from '@qv/db';
+import { API_KEY_COLUMNS, apiKeyPrefix, generateApiKey, hashApiKey, type SqlPort } from '@qv/db/sql';
 import { Router } from 'express';
 import type { PrincipalResolver } from '../../repositories/auth.repository';
 import { admin, authed, edge, json, notFound, on, userId, type RouteDoc } from '../../openapi/route-doc';
 import { z } from 'zod';
+
+interface KeyRow {
+  id: string;
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
 export const keysRouteDocs = {
@@ -46,22 +53,22 @@ export const keysRouteDocs = {
  * AUTH_CACHE_TTL_MS (PrincipalResolver); a new key is forgotten as unknown the same way, so it
  * works at once.
  */
-export function adminKeysRoutes(deps: { prisma: PrismaClient; principals: Pick<PrincipalResolver, 'announce'> }): Router {
-  const { prisma, principals } = deps;
+export function adminKeysRoutes(deps: { db: SqlPort; principals: Pick<PrincipalResolver, 'announce'> }): Router {
+  const { db, principals } = deps;
   const router = Router();
-  const present = (k: { id: string; prefix: string; createdAt: Date; revokedAt: Date | null }) => ({
+  const present = (k: KeyRow) => ({
     id: k.id,
     prefix: k.prefix,
     createdAt: k.createdAt.toISOString(),
     revokedAt: k.revokedAt?.toISOString() ?? null,
   });
   const assertUser = async (id: string) => {
-    if (!(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw new NotFoundError('User');
+    if (!(await db.query(`SELECT 1 FROM users WHERE id = $1`, [id])).rows.length) throw new NotFoundError('User');
   };
 
   on(router, keysRouteDocs.listApiKeys, async (req, res) => {
     await assertUser(req.params.id);
-    const keys = await prisma.apiKey.findMany({ where: { userId: req.params.id }, orderBy: { createdAt: 'asc' } });
+    const { rows: keys } = await db.query<KeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at`, [req.params.id]);
     res.json({ keys: keys.map(present) });
   });
 
@@ -69,15 +76,22 @@ export function adminKeysRoutes(deps: { prisma: PrismaClient; principals: Pick<P
     await assertUser(req.params.id);
     const apiKey = generateApiKey();
     const keyHash = hashApiKey(apiKey);
-    const key = await prisma.apiKey.create({ data: { id: newId('key'), userId: req.params.id, keyHash, prefix: apiKeyPrefix(apiKey) } });
+    const [key] = (
+      await db.query<KeyRow>(`INSERT INTO api_keys (id, user_id, key_hash, prefix) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`, [
+        newId('key'),
+        req.params.id,
+        keyHash,
+        apiKeyPrefix(apiKey),
+      ])
+    ).rows;
     await principals.announce({ keyHash });
     res.status(201).json({ key: present(key), apiKey });
   });
 
   on(router, keysRouteDocs.revokeApiKey, async (req, res) => {
-    const key = await prisma.apiKey.findFirst({ where: { id: req.params.keyId, userId: req.params.id }, select: { keyHash: true } });
+    const [key] = (await db.query<{ keyHash: string }>(`SELECT key_hash AS "keyHash" FROM api_keys WHERE id = $1 AND user_id = $2`, [req.params.keyId, req.params.id])).rows;
     if (!key) throw new NotFoundError('API key');
-    await prisma.apiKey.updateMany({ where: { id: req.params.keyId, userId: req.params.id, revokedAt: null }, data: { revokedAt: new Date() } });
+    await db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, [req.params.keyId, req.params.id]);
     // Also when it was revoked already: a replica may still hold it if an earlier eviction was lost.
     await principals.announce({ keyHash: key.keyHash });
     res.status(204).end();

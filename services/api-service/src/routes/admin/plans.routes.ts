@@ -1,13 +1,25 @@
 import { NotFoundError, PlanId, PlanResponse, PlansResponse, PlanUpdate, type Plan } from '@qv/contracts';
 import type { RefusalMemo } from '../../domain/refusal-memo';
-import type { PlanRow, PrismaClient } from '@qv/db';
+import { PLAN_COLUMNS, type SqlPort } from '@qv/db/sql';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { admin, authed, documented, edge, json, named, notFound, on, validation, type RouteDoc } from '../../openapi/route-doc';
 import { z } from 'zod';
 
-const big = (v: bigint | null) => (v === null ? null : Number(v));
-const toBig = (v: number | null | undefined) => (v === undefined ? undefined : v === null ? null : BigInt(v));
+/** A plan row as PLAN_COLUMNS reads it: the Plan itself, and when it last changed. */
+type PlanRow = Plan & { updatedAt: Date };
+
+/** The column of each field a PlanUpdate may set. */
+const PLAN_FIELD_COLUMNS: Record<keyof PlanUpdate, string> = {
+  name: 'name',
+  enrichmentsPerDay: 'enrichments_per_day',
+  concurrentJobs: 'concurrent_jobs',
+  callsPerHour: 'calls_per_hour',
+  tokensPerDay: 'tokens_per_day',
+  tokensPerMonth: 'tokens_per_month',
+  sessionTtlSeconds: 'session_ttl_seconds',
+  contentTtlSeconds: 'content_ttl_seconds',
+};
 
 function presentPlan(row: PlanRow): Plan {
   return {
@@ -16,8 +28,8 @@ function presentPlan(row: PlanRow): Plan {
     enrichmentsPerDay: row.enrichmentsPerDay,
     concurrentJobs: row.concurrentJobs,
     callsPerHour: row.callsPerHour,
-    tokensPerDay: big(row.tokensPerDay),
-    tokensPerMonth: big(row.tokensPerMonth),
+    tokensPerDay: row.tokensPerDay,
+    tokensPerMonth: row.tokensPerMonth,
     sessionTtlSeconds: row.sessionTtlSeconds,
     contentTtlSeconds: row.contentTtlSeconds,
   };
@@ -47,12 +59,12 @@ export const plansRouteDocs = {
   },
 } satisfies Record<string, RouteDoc>;
 
-export function adminPlansRoutes(deps: { prisma: PrismaClient; refusals?: Pick<RefusalMemo, 'forgetAll'> }): Router {
-  const { prisma } = deps;
+export function adminPlansRoutes(deps: { db: SqlPort; refusals?: Pick<RefusalMemo, 'forgetAll'> }): Router {
+  const { db } = deps;
   const router = Router();
 
   on(router, plansRouteDocs.listPlans, async (_req, res) => {
-    const rows = await prisma.plan.findMany({ orderBy: { id: 'asc' } });
+    const { rows } = await db.query<PlanRow>(`SELECT ${PLAN_COLUMNS} FROM plans ORDER BY id`);
     res.json({ plans: rows.map(presentPlan) });
   });
 
@@ -60,12 +72,12 @@ export function adminPlansRoutes(deps: { prisma: PrismaClient; refusals?: Pick<R
   on(router, plansRouteDocs.updatePlan, async (req, res) => {
     const id = parseOr400(PlanId, req.params.id, 'plan id');
     const body = parseOr400(PlanUpdate, req.body);
-    const existing = await prisma.plan.findUnique({ where: { id } });
-    if (!existing) throw new NotFoundError('Plan');
-    const row = await prisma.plan.update({
-      where: { id },
-      data: { ...body, tokensPerDay: toBig(body.tokensPerDay), tokensPerMonth: toBig(body.tokensPerMonth), updatedAt: new Date() },
-    });
+    const fields = (Object.keys(PLAN_FIELD_COLUMNS) as Array<keyof PlanUpdate>).filter((field) => body[field] !== undefined);
+    const sets = fields.map((field, i) => `${PLAN_FIELD_COLUMNS[field]} = $${i + 2}`);
+    const [row] = (
+      await db.query<PlanRow>(`UPDATE plans SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${PLAN_COLUMNS}`, [id, ...fields.map((field) => body[field])])
+    ).rows;
+    if (!row) throw new NotFoundError('Plan');
     // Refusals kept under the old limits would outlive the change on this replica (others' end within QUOTA_REFUSAL_MEMO_MS).
     deps.refusals?.forgetAll();
     res.json({ plan: presentPlan(row) });

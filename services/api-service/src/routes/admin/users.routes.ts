@@ -1,5 +1,6 @@
 import { AppError, CreateUserBody, CreateUserResponse, Email, NotFoundError, PatchUserBody, UserResponse, UsersResponse, newId, type LimitOverrides, type User } from '@qv/contracts';
-import { apiKeyPrefix, generateApiKey, hashApiKey, Prisma, type PrismaClient } from '@qv/db';
+import type { Pool } from 'pg';
+import { apiKeyPrefix, generateApiKey, hashApiKey, inSqlTransaction, type SqlPort } from '@qv/db/sql';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -12,7 +13,22 @@ import { admin, authed, documented, edge, error, json, named, notFound, on, user
  */
 export const FindUsersQuery = z.object({ email: Email });
 
-type UserWithOverrides = Prisma.UserGetPayload<{ include: { overrides: true } }>;
+interface UserWithOverrides {
+  id: string;
+  email: string | null;
+  planId: string;
+  role: string;
+  limits: unknown;
+  createdAt: Date;
+}
+
+/** A user and its overrides' limits (null without a row), by `WHERE` on `users u`. */
+const USER_WITH_OVERRIDES = `SELECT u.id, u.email, u.plan_id AS "planId", u.role, o.limits, u.created_at AS "createdAt"
+  FROM users u LEFT JOIN user_quota_overrides o ON o.user_id = u.id`;
+
+async function findUser(db: SqlPort, id: string): Promise<UserWithOverrides | undefined> {
+  return (await db.query<UserWithOverrides>(`${USER_WITH_OVERRIDES} WHERE u.id = $1`, [id])).rows[0];
+}
 
 function presentUser(row: UserWithOverrides): User {
   return {
@@ -20,19 +36,20 @@ function presentUser(row: UserWithOverrides): User {
     email: row.email,
     plan: row.planId,
     role: row.role === 'admin' ? 'admin' : 'user',
-    overrides: (row.overrides?.limits ?? {}) as LimitOverrides,
+    overrides: (row.limits ?? {}) as LimitOverrides,
     createdAt: row.createdAt.toISOString(),
   };
 }
 
-async function assertPlanExists(prisma: PrismaClient, planId: string): Promise<void> {
-  if (!(await prisma.plan.findUnique({ where: { id: planId } }))) {
+async function assertPlanExists(db: SqlPort, planId: string): Promise<void> {
+  if (!(await db.query(`SELECT 1 FROM plans WHERE id = $1`, [planId])).rows.length) {
     throw new AppError('VALIDATION_FAILED', `Unknown plan ${planId}`, { details: [{ path: ['plan'], code: 'unknown_plan', message: `Unknown plan ${planId}` }] });
   }
 }
 
 function uniqueEmailViolation(err: unknown): never {
-  if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new AppError('CONFLICT', 'A user with this email exists');
+  // unique_violation: the email is the users' one unique column a request sets.
+  if ((err as { code?: string }).code === '23505') throw new AppError('CONFLICT', 'A user with this email exists');
   throw err;
 }
 
@@ -97,24 +114,22 @@ export const usersRouteDocs = {
  * Users and their plans; the API key is returned once and stored hashed. A new key and a changed
  * plan are announced to every replica's principal cache (PrincipalResolver).
  */
-export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<PrincipalResolver, 'announce'> }): Router {
-  const { prisma, principals } = deps;
+export function adminUsersRoutes(deps: { db: Pool; principals: Pick<PrincipalResolver, 'announce'> }): Router {
+  const { db, principals } = deps;
   const router = Router();
 
   on(router, usersRouteDocs.createUser, async (req, res) => {
     const body = parseOr400(CreateUserBody, req.body);
-    await assertPlanExists(prisma, body.plan);
+    await assertPlanExists(db, body.plan);
     const apiKey = generateApiKey();
     const keyHash = hashApiKey(apiKey);
     const id = newId('usr');
-    const user = await prisma
-      .$transaction(async (tx) => {
-        await tx.user.create({ data: { id, email: body.email ?? null, planId: body.plan, role: body.role ?? 'user' } });
-        await tx.apiKey.create({ data: { id: newId('key'), userId: id, keyHash, prefix: apiKeyPrefix(apiKey) } });
-        if (body.overrides && Object.keys(body.overrides).length) await tx.userQuotaOverride.create({ data: { userId: id, limits: body.overrides } });
-        return tx.user.findUniqueOrThrow({ where: { id }, include: { overrides: true } });
-      })
-      .catch(uniqueEmailViolation);
+    const user = await inSqlTransaction(db, async (tx) => {
+      await tx.query(`INSERT INTO users (id, email, plan_id, role) VALUES ($1, $2, $3, $4)`, [id, body.email ?? null, body.plan, body.role ?? 'user']);
+      await tx.query(`INSERT INTO api_keys (id, user_id, key_hash, prefix) VALUES ($1, $2, $3, $4)`, [newId('key'), id, keyHash, apiKeyPrefix(apiKey)]);
+      if (body.overrides && Object.keys(body.overrides).length) await tx.query(`INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)`, [id, JSON.stringify(body.overrides)]);
+      return (await findUser(tx, id))!;
+    }).catch(uniqueEmailViolation);
     await principals.announce({ keyHash });
     res.status(201).json({ user: presentUser(user), apiKey });
   });
@@ -122,35 +137,32 @@ export function adminUsersRoutes(deps: { prisma: PrismaClient; principals: Pick<
   // Emails are stored lower-cased (Email) and unique: the answer holds none or one user.
   on(router, usersRouteDocs.findUsers, async (req, res) => {
     const { email } = parseOr400(FindUsersQuery, req.query, 'query');
-    const rows = await prisma.user.findMany({ where: { email }, include: { overrides: true }, take: 1 });
+    const { rows } = await db.query<UserWithOverrides>(`${USER_WITH_OVERRIDES} WHERE u.email = $1 LIMIT 1`, [email]);
     res.json({ users: rows.map(presentUser) });
   });
 
   on(router, usersRouteDocs.getUser, async (req, res) => {
-    const user = await prisma.user.findUnique({ where: { id: req.params.id }, include: { overrides: true } });
+    const user = await findUser(db, req.params.id);
     if (!user) throw new NotFoundError('User');
     res.json({ user: presentUser(user) });
   });
 
   on(router, usersRouteDocs.updateUser, async (req, res) => {
     const body = parseOr400(PatchUserBody, req.body);
-    if (body.plan) await assertPlanExists(prisma, body.plan);
+    if (body.plan) await assertPlanExists(db, body.plan);
     const id = req.params.id;
-    const user = await prisma
-      .$transaction(async (tx) => {
-        const existing = await tx.user.findUnique({ where: { id } });
-        if (!existing) throw new NotFoundError('User');
-        await tx.user.update({ where: { id }, data: { ...(body.plan ? { planId: body.plan } : {}), ...(body.email ? { email: body.email } : {}) } });
-        if (body.overrides) {
-          await tx.userQuotaOverride.upsert({
-            where: { userId: id },
-            update: { limits: body.overrides, updatedAt: new Date() },
-            create: { userId: id, limits: body.overrides },
-          });
-        }
-        return tx.user.findUniqueOrThrow({ where: { id }, include: { overrides: true } });
-      })
-      .catch(uniqueEmailViolation);
+    const user = await inSqlTransaction(db, async (tx) => {
+      const changed = await tx.query(`UPDATE users SET plan_id = coalesce($2, plan_id), email = coalesce($3, email) WHERE id = $1 RETURNING 1`, [id, body.plan ?? null, body.email ?? null]);
+      if (!changed.rows.length) throw new NotFoundError('User');
+      if (body.overrides) {
+        await tx.query(
+          `INSERT INTO user_quota_overrides (user_id, limits) VALUES ($1, $2::jsonb)
+           ON CONFLICT (user_id) DO UPDATE SET limits = EXCLUDED.limits, updated_at = now()`,
+          [id, JSON.stringify(body.overrides)],
+        );
+      }
+      return (await findUser(tx, id))!;
+    }).catch(uniqueEmailViolation);
     // Every replica forgets the user's principal and any refusal it keeps for them (RefusalMemo): new limits apply at once.
     if (body.plan || body.overrides) await principals.announce({ userId: id });
     res.json({ user: presentUser(user) });
