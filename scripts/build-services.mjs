@@ -8,6 +8,12 @@
 // Prisma client generated into libs/db/src/generated); node_modules stay external, required at run
 // time as before.
 //
+// Each bundle that counts tokens (it can require gpt-tokenizer's o200k ranks) gets the o200k_base
+// vocabulary file beside it, dist/<name>/o200k_base.vocab (libs/llm/src/vocabulary-file.ts): the
+// tokenizer's arrays, read at start instead of requiring gpt-tokenizer's rank table (~45 MB
+// resident). It is written by libs/llm's own code (bundled in memory and run here) from the ranks
+// in node_modules, which are therefore an input of the build too.
+//
 // Cached: the build is skipped when every input of the last build (esbuild's metafile: the exact
 // files bundled, so editing a test file does not count) still has the same size and mtime or, when
 // those differ, the same content, and the build settings are the same. The outputs are written
@@ -35,6 +41,11 @@ export function serviceNames() {
     .map((d) => d.name)
     .sort();
 }
+
+/** The vocabulary code (libs/llm) and file, as the build writes it beside a bundle that loads it. */
+const VOCABULARY_SOURCE = 'libs/llm/src/bpe.ts';
+const VOCABULARY_FILE = 'o200k_base.vocab';
+const O200K_RANKS = 'gpt-tokenizer/cjs/bpeRanks/o200k_base';
 
 /** Where a service's compiled entry lives. */
 export const serviceEntry = (name) => join(DIST, name, 'main.js');
@@ -111,7 +122,10 @@ function esbuildOptions() {
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
-/** What, besides the bundled inputs, decides the output: settings, this script, the esbuild version, tsconfig paths. */
+/**
+ * What, besides the bundled inputs, decides the output: settings, this script, the esbuild version,
+ * tsconfig paths. (The rank table the vocabulary files are made from is one of the inputs.)
+ */
 async function buildKey() {
   // Its package.json, not the module: importing esbuild costs more than the whole freshness check.
   const { version } = createRequire(import.meta.url)('esbuild/package.json');
@@ -143,7 +157,8 @@ async function staleReason(stamp) {
   if (!stamp) return 'no previous build';
   if (stamp.key !== (await buildKey())) return 'build settings changed';
   const wanted = Object.keys(entryPoints()).map((e) => `${e}.js`);
-  const missing = wanted.find((o) => !stamp.outputs.includes(o) || !existsSync(join(DIST, o)));
+  // Every output of the last build, the vocabulary files included, and every entry's bundle.
+  const missing = [...wanted, ...stamp.outputs].find((o) => !stamp.outputs.includes(o) || !existsSync(join(DIST, o)));
   if (missing) return `dist/${missing} missing`;
   let touched = false;
   for (const [file, seen] of Object.entries(stamp.inputs)) {
@@ -157,6 +172,48 @@ async function staleReason(stamp) {
   }
   if (touched) writeStamp(stamp);
   return undefined;
+}
+
+/**
+ * Writes dist/<name>/o200k_base.vocab beside each bundle that can require gpt-tokenizer's ranks
+ * (libs/llm's `loadVocabulary` does when it finds no file), with the bytes libs/llm's
+ * `o200kVocabularyFile()` makes of those ranks: that code is bundled in memory and run here, so the
+ * file is exactly what the loader reads. Resolves to the files written (relative to dist/) and the
+ * files that decided their content (relative to the root: that code and the rank table).
+ */
+async function writeVocabularyFiles(esbuild, metafile) {
+  const dirs = Object.entries(metafile.outputs)
+    .filter(([out, { imports }]) => out.endsWith('/main.js') && imports.some((i) => i.external && i.path === O200K_RANKS))
+    .map(([out]) => dirname(relative(DIST, join(ROOT, out))));
+  if (dirs.length === 0) return { outputs: [], inputs: [] };
+  const source = join(ROOT, VOCABULARY_SOURCE);
+  const generator = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [source],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    packages: 'external',
+    tsconfig: join(ROOT, 'tsconfig.base.json'),
+    logLevel: 'warning',
+    metafile: true,
+    write: false,
+  });
+  const require = createRequire(source);
+  const module = { exports: {} };
+  new Function('exports', 'require', 'module', '__filename', '__dirname', generator.outputFiles[0].text)(module.exports, require, module, source, dirname(source));
+  const bytes = module.exports.o200kVocabularyFile();
+  const outputs = [];
+  for (const dir of dirs) {
+    const path = join(DIST, dir, VOCABULARY_FILE);
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+    outputs.push(relative(DIST, path));
+  }
+  const ranks = relative(ROOT, require.resolve(O200K_RANKS));
+  return { outputs, inputs: [...Object.keys(generator.metafile.inputs), ranks] };
 }
 
 /** True when dist/ holds a build of the current sources. */
@@ -187,8 +244,10 @@ export async function buildServices({ force = false, quiet = false } = {}) {
     renameSync(tmp, file.path);
     outputs.push(relative(DIST, file.path));
   }
+  const vocabulary = await writeVocabularyFiles(esbuild, result.metafile);
+  outputs.push(...vocabulary.outputs);
   const inputs = {};
-  for (const file of Object.keys(result.metafile.inputs)) {
+  for (const file of new Set([...Object.keys(result.metafile.inputs), ...vocabulary.inputs])) {
     const abs = join(ROOT, file);
     const st = statSync(abs);
     inputs[file] = { size: st.size, mtimeMs: st.mtimeMs, sha256: sha256(readFileSync(abs)) };

@@ -1,5 +1,7 @@
-import O200K_RANKS from 'gpt-tokenizer/cjs/bpeRanks/o200k_base';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/cjs/encodingParams/constants';
+import { parseVocabulary, serializeVocabulary, VOCABULARY_FILE_NAME, type VocabularyArrays } from './vocabulary-file';
 
 /**
  * An exact o200k_base byte-pair encoder of one pre-token in O(m log m) for m bytes, built on the
@@ -8,9 +10,10 @@ import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/cjs/encodingParams/consta
  * and looks each pair up through a UTF-8 check and a `TextDecoder` call: O(m²), with a large
  * constant. Here the pairs wait in a heap (a pre-token of ≤ 16 bytes is simply rescanned) and are
  * looked up in a flat hash table of the vocabulary's bytes, behind a cache keyed by the two ranks.
- * ~0.1 s to build, at import (see the warm-up in tokens.ts). The merge order is the same (lowest
- * rank first, leftmost on a tie), so the tokens are the same: tokens.property.test.ts compares
- * both on random text.
+ * The vocabulary is read from the file the build writes beside the bundle (./vocabulary-file,
+ * ~10 ms), or built from the ranks (~0.1 s) where there is none, at import (see the warm-up in
+ * tokens.ts). The merge order is the same (lowest rank first, leftmost on a tie), so the tokens
+ * are the same: tokens.property.test.ts compares both on random text.
  *
  * Internal to `@qv/llm`; use `countTokensBounded` / `truncateToTokens` from `./tokens`.
  */
@@ -29,9 +32,10 @@ const PAIR_CACHE_MASK = PAIR_CACHE_SLOTS - 1;
 
 /**
  * Every mergeable token's bytes in one pool and an open-addressing hash table from bytes to rank:
- * ~200k tokens, ~1.3 MB of bytes, built once on first use.
+ * ~200k tokens, ~1.4 MB of bytes, made once on first use (`vocab()`), from the vocabulary file or
+ * from gpt-tokenizer's ranks (`vocabularyArraysFromRanks`) — the same arrays either way.
  */
-class Vocabulary {
+export class Vocabulary {
   private readonly pool: Uint8Array;
   private readonly start: Int32Array;
   private readonly slots: Int32Array;
@@ -45,43 +49,12 @@ class Vocabulary {
   /** Two tokens' bytes side by side (no token is longer than 128 bytes). */
   private readonly pairKey = new Uint8Array(1024);
 
-  constructor(ranks: ReadonlyArray<string | readonly number[] | undefined>) {
-    const n = ranks.length;
-    this.start = new Int32Array(n + 1);
-    this.isString = new Uint8Array(n);
-    let pool = new Uint8Array(1 << 21);
-    let used = 0;
-    for (let rank = 0; rank < n; rank++) {
-      this.start[rank] = used;
-      const value = ranks[rank];
-      if (value === undefined) continue;
-      if (used + 4 * value.length > pool.length) {
-        const grown = new Uint8Array(pool.length * 2);
-        grown.set(pool);
-        pool = grown;
-      }
-      if (typeof value === 'string') {
-        this.isString[rank] = 1;
-        used = writeUtf8(value, 0, value.length, pool, used);
-      } else {
-        for (const b of value) pool[used++] = b;
-      }
-    }
-    this.start[n] = used;
-    this.pool = pool.subarray(0, used);
-
-    let size = 1;
-    while (size < n * 2) size <<= 1;
-    this.slots = new Int32Array(size).fill(NONE);
-    this.mask = size - 1;
-    for (let rank = 0; rank < n; rank++) {
-      const from = this.start[rank];
-      const to = this.start[rank + 1];
-      if (to === from) continue;
-      let slot = hash(this.pool, from, to) & this.mask;
-      while (this.slots[slot] !== NONE) slot = (slot + 1) & this.mask;
-      this.slots[slot] = rank;
-    }
+  constructor(arrays: VocabularyArrays) {
+    this.pool = arrays.pool;
+    this.start = arrays.start;
+    this.isString = arrays.isString;
+    this.slots = arrays.slots;
+    this.mask = arrays.slots.length - 1;
     for (let b = 0; b < 256; b++) {
       const rank = this.pairRank(Uint8Array.of(b), 0, 1);
       if (rank === NONE) throw new Error(`o200k_base: byte ${b} is not a token`);
@@ -255,9 +228,84 @@ export function utf8Length(text: string, from = 0, to = text.length): number {
   return n;
 }
 
+/** A `Vocabulary`'s arrays from a rank table such as gpt-tokenizer's (rank → string or bytes). */
+export function vocabularyArraysFromRanks(ranks: ReadonlyArray<string | readonly number[] | undefined>): VocabularyArrays {
+  const n = ranks.length;
+  const start = new Int32Array(n + 1);
+  const isString = new Uint8Array(n);
+  let pool = new Uint8Array(1 << 21);
+  let used = 0;
+  for (let rank = 0; rank < n; rank++) {
+    start[rank] = used;
+    const value = ranks[rank];
+    if (value === undefined) continue;
+    if (used + 4 * value.length > pool.length) {
+      const grown = new Uint8Array(pool.length * 2);
+      grown.set(pool);
+      pool = grown;
+    }
+    if (typeof value === 'string') {
+      isString[rank] = 1;
+      used = writeUtf8(value, 0, value.length, pool, used);
+    } else {
+      for (const b of value) pool[used++] = b;
+    }
+  }
+  start[n] = used;
+  // A copy, not a view: the pool is kept for good, the slack of the growing buffer is not.
+  pool = pool.slice(0, used);
+
+  let size = 1;
+  while (size < n * 2) size <<= 1;
+  const slots = new Int32Array(size).fill(NONE);
+  const mask = size - 1;
+  for (let rank = 0; rank < n; rank++) {
+    const from = start[rank];
+    const to = start[rank + 1];
+    if (to === from) continue;
+    let slot = hash(pool, from, to) & mask;
+    while (slots[slot] !== NONE) slot = (slot + 1) & mask;
+    slots[slot] = rank;
+  }
+  return { pool, start, isString, slots };
+}
+
+/** gpt-tokenizer's o200k_base rank table: a 2.4 MB module of 200k strings (~45 MB resident), required only when asked for. */
+function o200kRanks(): ReadonlyArray<string | readonly number[] | undefined> {
+  return (require('gpt-tokenizer/cjs/bpeRanks/o200k_base') as typeof import('gpt-tokenizer/cjs/bpeRanks/o200k_base')).default;
+}
+
+/** The vocabulary file's bytes for o200k_base, from gpt-tokenizer's ranks: what the build writes beside a bundle. */
+export function o200kVocabularyFile(): Buffer {
+  return serializeVocabulary(vocabularyArraysFromRanks(o200kRanks()));
+}
+
+/**
+ * The o200k_base vocabulary, read from `dir`'s vocabulary file when there is one (a build's
+ * dist/<service>/, the bundle's `__dirname`), else built from gpt-tokenizer's ranks — from the
+ * sources (jest, tsx), an older build, or a file this code does not read (a warning says so).
+ */
+export function loadVocabulary(dir: string): { vocabulary: Vocabulary; source: 'file' | 'ranks' } {
+  const path = join(dir, VOCABULARY_FILE_NAME);
+  let file: Buffer | undefined;
+  try {
+    file = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') process.emitWarning(`${path} unreadable (${(err as Error).message}); o200k_base built from gpt-tokenizer's ranks instead`);
+  }
+  if (file) {
+    try {
+      return { vocabulary: new Vocabulary(parseVocabulary(file)), source: 'file' };
+    } catch (err) {
+      process.emitWarning(`${path}: ${(err as Error).message}; o200k_base built from gpt-tokenizer's ranks instead`);
+    }
+  }
+  return { vocabulary: new Vocabulary(vocabularyArraysFromRanks(o200kRanks())), source: 'ranks' };
+}
+
 let vocabulary: Vocabulary | undefined;
 function vocab(): Vocabulary {
-  return (vocabulary ??= new Vocabulary(O200K_RANKS as ReadonlyArray<string | readonly number[] | undefined>));
+  return (vocabulary ??= loadVocabulary(__dirname).vocabulary);
 }
 
 /**
@@ -295,13 +343,13 @@ function ensureCapacity(maxBytes: number): void {
 /**
  * Encodes one pre-token (a match of `preTokenRegex`) exactly as gpt-tokenizer's o200k_base does,
  * in O(m log m) for m UTF-8 bytes, and returns its token count. The token boundaries stay in
- * scratch buffers for `firstTokensByteLength`, until the next call.
+ * scratch buffers for `firstTokensByteLength`, until the next call. `v`: the o200k_base vocabulary
+ * unless a test compares another.
  */
-export function encodePreToken(piece: string): number {
+export function encodePreToken(piece: string, v: Vocabulary = vocab()): number {
   const length = piece.length;
   if (length === 0) return 0;
   if (length > MAX_PRE_TOKEN_CHARS) throw new RangeError(`a pre-token of ${length} code units is too long to encode`);
-  const v = vocab();
   ensureCapacity(length * 3);
   const m = writeUtf8(piece, 0, length, bytes, 0);
   // gpt-tokenizer first looks the whole pre-token up by its string, which a lone surrogate never matches.

@@ -192,7 +192,8 @@ function warmUpText(units: number, seed: number): string {
  * not pay for the JIT (and irregexp) compiling the hot loops: a first 100,000-character body would
  * take ~5× its steady cost. It runs at import, where `countTokensBounded` is defined; marked pure, so
  * a bundle that never counts (the enrichment worker only builds task messages) drops the call, the
- * counter and gpt-tokenizer's o200k ranks (~68 MB resident) with it.
+ * counter and the o200k_base vocabulary (./bpe; read from the build's vocabulary file, or built
+ * from gpt-tokenizer's ranks where there is none) with it.
  */
 function warmedUp(count: (text: string) => number): (text: string) => number {
   for (let round = 0; round < WARM_UP_ROUNDS; round++) count(warmUpText(WARM_UP_UNITS, round + 1));
