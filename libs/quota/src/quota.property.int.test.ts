@@ -92,7 +92,22 @@ async function checkUser(user: string, limits: Limits): Promise<void> {
 
 const seen: Record<string, number> = {};
 
+const refusalKinds = () => Object.keys(seen).filter((k) => k.endsWith('_EXCEEDED')).length;
+
 it('any interleaving of charge / settle / release / expiry keeps every limit and ends with nothing in flight', async () => {
+  // Random runs may, rarely, all miss some limits: more runs then (up to three rounds), every one checked.
+  for (let round = 0; round < 3 && (round === 0 || refusalKinds() < 3 || !seen.EXPIRED); round++) await interleavings();
+  // The runs must have reached the limits and the sweeper, or they proved little.
+  expect(seen.ACCEPTED).toBeGreaterThan(50);
+  expect(seen.EXPIRED).toBeGreaterThan(0);
+  expect(refusalKinds()).toBeGreaterThanOrEqual(3);
+  console.log('property coverage', seen);
+  // Generous: up to three rounds of 25 runs of up to 10 concurrent batches; one round takes 6 s on
+  // a quiet machine and several times that when other suites share its two cores.
+}, 480_000);
+
+/** 25 random runs, each of up to ten concurrent batches of operations over three users. */
+async function interleavings(): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.array(batch, { minLength: 1, maxLength: 10 }), async (batches) => {
       const users: string[] = [];
@@ -156,11 +171,4 @@ it('any interleaving of charge / settle / release / expiry keeps every limit and
     }),
     { numRuns: 25 },
   );
-  // The runs must have reached the limits and the sweeper, or they proved little.
-  expect(seen.ACCEPTED).toBeGreaterThan(50);
-  expect(seen.EXPIRED).toBeGreaterThan(0);
-  expect(Object.keys(seen).filter((k) => k.endsWith('_EXCEEDED')).length).toBeGreaterThanOrEqual(3);
-  console.log('property coverage', seen);
-  // Generous: 25 runs of up to 10 concurrent batches take 6 s on a quiet machine and several times
-  // that when other suites share its two cores.
-}, 240_000);
+}
