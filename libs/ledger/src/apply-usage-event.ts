@@ -66,6 +66,66 @@ export function applyParams(event: UsageEvent, now: Date, entryId = newId('led',
 
 type SqlOutcome = 'applied' | 'duplicate' | 'not_visible' | 'invalid';
 
+/** Column types of APPLY_SQL's seventeen parameters, for APPLY_MANY_SQL's arrays (the shared `now` last). */
+const APPLY_TYPES = ['text', 'text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'int', 'int', 'numeric', 'text', 'boolean', 'int', 'numeric', 'text'];
+
+/**
+ * APPLY_SQL for several events in one statement (one round trip, one commit): the calls run in
+ * the order of the arrays, which `applyUsageEvents` sorts by user and reservation.
+ */
+export const APPLY_MANY_SQL =
+  `SELECT b.n, ledger_apply_usage_event(${APPLY_TYPES.map((_, i) => `b.a${i + 1}`).join(', ')}, $17::timestamptz) AS outcome
+   FROM unnest(${APPLY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS b(${APPLY_TYPES.map((_, i) => `a${i + 1}`).join(', ')}, n)
+   ORDER BY b.n`;
+
+/**
+ * `applyUsageEvent` for several events in one statement: each decided exactly as alone (the same
+ * function, one after another), the whole batch committed together, each answered in `events`'
+ * order — its outcome, or its own ReservationNotVisibleError / InvalidUsageEventError. The calls
+ * run ordered by user, then reservation, so two batches take the users' day and month rows in one
+ * order. A statement that fails (a deadlock with a settlement of another kind, a lost connection)
+ * wrote none of them: the caller applies them one by one.
+ */
+export function applyUsageEvents(db: LedgerDb, events: readonly UsageEvent[], now = new Date()): Promise<Array<ApplyOutcome | Error>> {
+  return withSpan(
+    'Ledger.applyMany',
+    async () => {
+      const order = events.map((_, i) => i).sort((x, y) => compareEvents(events[x], events[y]) || x - y);
+      const params = order.map((i) => applyParams(events[i], now));
+      const { rows } = await db.query<{ n: string; outcome: SqlOutcome }>(APPLY_MANY_SQL, [...APPLY_TYPES.map((_, k) => params.map((p) => p[k])), now]);
+      if (rows.length !== events.length) throw new Error(`ledger_apply_usage_event answered ${rows.length} rows for ${events.length} events`);
+      const answers: Array<ApplyOutcome | Error> = new Array(events.length);
+      order.forEach((i, k) => {
+        try {
+          answers[i] = outcomeOf(events[i], rows[k].outcome);
+        } catch (err) {
+          answers[i] = err as Error;
+        }
+      });
+      return answers;
+    },
+    { 'ledger.events': events.length },
+  );
+}
+
+const compareEvents = (a: UsageEvent, b: UsageEvent): number =>
+  a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : (a.reservationId ?? '') < (b.reservationId ?? '') ? -1 : (a.reservationId ?? '') > (b.reservationId ?? '') ? 1 : 0;
+
+/** The function's answer for `event`, as the consumer sees it: an outcome, or the error that says why not. */
+function outcomeOf(event: UsageEvent, outcome: SqlOutcome): ApplyOutcome {
+  switch (outcome) {
+    case 'applied':
+    case 'duplicate':
+      return outcome;
+    case 'not_visible':
+      throw new ReservationNotVisibleError(event.reservationId as string);
+    case 'invalid':
+      throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${event.reservationId} of another user`);
+    default:
+      throw new Error(`ledger_apply_usage_event answered ${String(outcome)}`);
+  }
+}
+
 /**
  * Applies one usage event exactly once: the ledger entry and the settlement (usage.completed) or
  * the release (usage.failed) commit together, in ONE statement (`ledger_apply_usage_event`), and
@@ -98,17 +158,7 @@ export function applyUsageEvent(db: LedgerDb, event: UsageEvent, now = new Date(
       const { rows } = await db.query<{ outcome: SqlOutcome }>(APPLY_SQL, params);
       const outcome = rows[0].outcome;
       span.setAttribute('ledger.outcome', outcome);
-      switch (outcome) {
-        case 'applied':
-        case 'duplicate':
-          return outcome;
-        case 'not_visible':
-          throw new ReservationNotVisibleError(event.reservationId as string);
-        case 'invalid':
-          throw new InvalidUsageEventError(`event ${event.eventId} names reservation ${event.reservationId} of another user`);
-        default:
-          throw new Error(`ledger_apply_usage_event answered ${String(outcome)}`);
-      }
+      return outcomeOf(event, outcome);
     },
     { 'ledger.event_id': event.eventId, 'ledger.event_type': event.type },
   );

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       lockDurationMs: config.QUEUE_LOCK_MS,
       stalledIntervalMs: config.QUEUE_STALL_CHECK_INTERVAL_MS,
       maxStalledCount: config.QUEUE_MAX_STALLS,
+      batching: { maxBatch: config.APPLY_BATCH_MAX, maxInFlight: config.APPLY_BATCHES_IN_FLIGHT },
     },
   });
   countSettledUsage(metrics, worker);
