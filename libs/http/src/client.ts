@@ -51,25 +51,30 @@ export class InternalClient {
   }
 
   async call<S extends z.ZodType>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    // The whole call, connect to last byte, within timeoutMs. A timer cleared when the answer is in,
+    // not AbortSignal.timeout: that one fires timeoutMs later for every call, answered or not (an
+    // AbortError built and dispatched each time, ~2 % of api-service's CPU on the chat path).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.options.timeoutMs);
     let response;
-    try {
-      response = await request(this.options.baseUrl + path, {
-        method,
-        dispatcher: this.agent,
-        headers: body === undefined ? this.headers : this.jsonHeaders,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-    } catch (err) {
-      throw new UnreachableError(this.options.service, err);
-    }
     let json: unknown;
     try {
-      json = await response.body.json();
-    } catch (err) {
-      throw new UnreachableError(this.options.service, err);
+      try {
+        response = await request(this.options.baseUrl + path, {
+          method,
+          dispatcher: this.agent,
+          headers: body === undefined ? this.headers : this.jsonHeaders,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          headersTimeout: this.options.timeoutMs,
+          bodyTimeout: this.options.timeoutMs,
+          signal: deadline.signal,
+        });
+        json = await response.body.json();
+      } catch (err) {
+        throw new UnreachableError(this.options.service, err);
+      }
+    } finally {
+      clearTimeout(timer);
     }
     if (response.statusCode >= 200 && response.statusCode < 300) return schema.parse(json);
     const parsed = ErrorBody.safeParse(json);

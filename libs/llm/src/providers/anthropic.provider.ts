@@ -46,6 +46,8 @@ export class AnthropicProvider implements LlmProvider {
     } catch (err) {
       if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
       throw mapSdkError(err, this.sdk, this.name);
+    } finally {
+      limit.clear();
     }
     if (!Array.isArray(response.content)) throw new LlmError('invalid_response', 'anthropic: the answer has no content');
     const text = response.content

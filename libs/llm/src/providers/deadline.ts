@@ -6,9 +6,16 @@ import { LlmError } from '../errors';
  * the fetch implementation lives in another realm (jest's vm contexts); our signal cannot be
  * mistaken for a connection failure.
  */
-export function deadline(timeoutMs: number, callerSignal?: AbortSignal): { signal: AbortSignal; timedOut: () => boolean } {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return { signal: callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout, timedOut: () => timeout.aborted };
+export function deadline(timeoutMs: number, callerSignal?: AbortSignal): { signal: AbortSignal; timedOut: () => boolean; clear: () => void } {
+  // A timer the caller clears once answered, not AbortSignal.timeout: that one fires for every call,
+  // answered or not, building and dispatching an AbortError each time.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
+  return {
+    signal: callerSignal ? AbortSignal.any([callerSignal, timeout.signal]) : timeout.signal,
+    timedOut: () => timeout.signal.aborted,
+    clear: () => clearTimeout(timer),
+  };
 }
 
 /** How much later than our deadline the SDK's own timeout fires. */

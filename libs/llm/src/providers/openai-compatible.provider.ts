@@ -74,6 +74,8 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
       if (req.signal?.aborted) throw new LlmError('timeout', `${this.name}: request aborted`, { cause: err });
       throw new LlmError('network', `${this.name}: connection failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      limit.clear();
     }
     if (status < 200 || status >= 300) throw llmErrorFromStatus(status, headers, `${this.name}: ${status} ${errorMessage(raw)}`);
     let response: OpenAI.Chat.Completions.ChatCompletion;
