@@ -74,19 +74,26 @@ const externalsWithoutSideEffects = {
   },
 };
 
+/**
+ * How every bundle here is built: for Node 20 as CommonJS. Every bare import (express, pg,
+ * @prisma/client/runtime/…) stays a require() of node_modules; @qv/* are resolved through tsconfig
+ * paths first, so they are bundled.
+ */
+const NODE_BUNDLE = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  packages: 'external',
+  tsconfig: join(ROOT, 'tsconfig.base.json'),
+};
+
 function esbuildOptions() {
   return {
-    absWorkingDir: ROOT,
+    ...NODE_BUNDLE,
     entryPoints: entryPoints(),
     outdir: DIST,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // Every bare import (express, pg, @prisma/client/runtime/…) stays a require() of node_modules;
-    // @qv/* are resolved through tsconfig paths first, so they are bundled.
-    packages: 'external',
-    tsconfig: join(ROOT, 'tsconfig.base.json'),
     plugins: [externalsWithoutSideEffects],
     // import() of a package (the Prisma client's query compiler and its wasm, loaded at the first
     // query) as require(): those files are CommonJS, and Node's import() of CommonJS first scans
@@ -188,14 +195,8 @@ async function writeVocabularyFiles(esbuild, metafile) {
   if (dirs.length === 0) return { outputs: [], inputs: [] };
   const source = join(ROOT, VOCABULARY_SOURCE);
   const generator = await esbuild.build({
-    absWorkingDir: ROOT,
+    ...NODE_BUNDLE,
     entryPoints: [source],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    packages: 'external',
-    tsconfig: join(ROOT, 'tsconfig.base.json'),
     logLevel: 'warning',
     metafile: true,
     write: false,
