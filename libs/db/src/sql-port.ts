@@ -4,7 +4,8 @@ import type { Pool, PoolClient } from 'pg';
  * The one way the hot paths reach PostgreSQL: node-postgres, with parameterised text. A `Pool` runs
  * each statement in its own implicit transaction; a `PoolClient` (or `Client`) with BEGIN sent runs
  * it inside that transaction. The quota and ledger rules are functions in prisma/functions, so each
- * step is one statement. Prisma stays for the schema, its generated types and the admin paths.
+ * step is one statement. Prisma stays for the schema, the migrations and its generated row types;
+ * no service loads its client.
  */
 export interface SqlPort {
   query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
