@@ -65,8 +65,11 @@ for i = 3, #ARGV, 2 do
 end
 return ranks
 `;
-// KEYS[1]: a user's set; ARGV[1]: the job id.
-const RELEASE_SCRIPT = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
+// KEYS[i]: a user's set; ARGV[i]: a job id of that user. Any number of pairs.
+const RELEASE_SCRIPT = `
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+return #KEYS
+`;
 
 const RANK = 'qvFairShareRank';
 const RELEASE = 'qvFairShareRelease';
@@ -78,7 +81,8 @@ async function clientOf(queue: Queue): Promise<Client> {
   const client = await queue.getBackend().client;
   if (!prepared.has(client)) {
     client.defineCommand(RANK, { numberOfKeys: 1, lua: RANK_SCRIPT });
-    client.defineCommand(RELEASE, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    // No numberOfKeys: ioredis then takes each call's first argument as its number of keys (BullMQ's type wants one).
+    client.defineCommand(RELEASE, { lua: RELEASE_SCRIPT } as { numberOfKeys: number; lua: string });
     prepared.add(client);
   }
   return client;
@@ -106,8 +110,37 @@ export async function addFairly<T extends { userId: string }>(queue: Queue, jobs
   return queue.addBulk(jobs.map((job, i) => ({ name: job.name, data: job.data, opts: { ...ownTraceContexts(queue, job.opts), priority: priorities[i] } })));
 }
 
-/** The job left the queue (completed, or dead-lettered): it no longer counts toward its user's share. Idempotent. */
-export async function releaseFairShare(queue: Queue, userId: string, jobId: string): Promise<void> {
-  const client = await clientOf(queue);
-  await client.runCommand(RELEASE, [fairShareKey(queue, userId), jobId]);
+interface PendingReleases {
+  releases: { key: string; jobId: string; resolve: () => void; reject: (err: unknown) => void }[];
+  scheduled: boolean;
+}
+const pendingReleases = new WeakMap<Queue, PendingReleases>();
+
+/**
+ * The job left the queue (completed, or dead-lettered): it no longer counts toward its user's share.
+ * Idempotent. The releases of one event-loop turn go to Redis as one script call (a worker's jobs
+ * of one batch end together); each caller waits for its own.
+ */
+export function releaseFairShare(queue: Queue, userId: string, jobId: string): Promise<void> {
+  let pending = pendingReleases.get(queue);
+  if (!pending) {
+    pending = { releases: [], scheduled: false };
+    pendingReleases.set(queue, pending);
+  }
+  const batch = pending;
+  return new Promise((resolve, reject) => {
+    batch.releases.push({ key: fairShareKey(queue, userId), jobId, resolve, reject });
+    if (batch.scheduled) return;
+    batch.scheduled = true;
+    setImmediate(() => {
+      batch.scheduled = false;
+      const releases = batch.releases.splice(0);
+      clientOf(queue)
+        .then((client) => client.runCommand(RELEASE, [releases.length, ...releases.map((r) => r.key), ...releases.map((r) => r.jobId)]))
+        .then(
+          () => releases.forEach((r) => r.resolve()),
+          (err: unknown) => releases.forEach((r) => r.reject(err)),
+        );
+    });
+  });
 }

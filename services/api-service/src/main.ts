@@ -4,7 +4,7 @@ startTelemetry('api-service');
 import { QUEUE_NAMES } from '@qv/contracts';
 import { ensureUserWithKey, hashApiKey } from '@qv/db/sql';
 import { announceReady, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
-import { createFastRedis, createQueue, createRedis } from '@qv/queue';
+import { createFastRedis, createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
 import { Pool } from 'pg';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
@@ -26,7 +26,6 @@ import { KeyedGate } from '@qv/http';
 import { breakerPolicy, ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
-import { BatchedUsageEventsPublisher } from './repositories/batched-usage-events.publisher';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 import { earlyRefusals } from './routes/early-refusals';
 import { RefusalMemo } from './domain/refusal-memo';
@@ -97,7 +96,7 @@ async function main(): Promise<void> {
           cache: chatCache,
           cacheTtls: new CacheTtlsRepository(pool),
           upstream: chatUpstream,
-          usage: new BatchedUsageEventsPublisher(usageQueue),
+          usage: new UsageEventsPublisher(usageQueue),
           defaultModel: llm.model ?? 'sim-1',
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
           idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },

@@ -14,7 +14,7 @@ import type { Principal } from '../repositories/auth.repository';
 import type { CacheTtlsRepository } from '../repositories/cache-ttls.repository';
 import type { ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
 import type { QuotaClient } from '../repositories/quota.client';
-import type { UsageEventSink } from '../repositories/batched-usage-events.publisher';
+import type { UsageEventSink } from '@qv/queue';
 
 export interface ChatCompletionDeps {
   quota: QuotaClient;
