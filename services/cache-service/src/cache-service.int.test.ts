@@ -266,6 +266,110 @@ describe('lookup-many and put-many', () => {
   });
 });
 
+describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease holder only', () => {
+  const contentStats = async () => (await ops.stats()).tiers.content;
+  const leaseKeyOf = (k: CacheKeyParts) => `${prefix}:cache-lease:${k.tier}:${k.scope}:${cacheKey(k)}`;
+  const metric = async (name: string, labels: string) => {
+    const text = await (await fetch(`${service.url}/metrics`, { headers: credentials.as('metrics') })).text();
+    const prefixOf = `${name}{${labels},service="cache-service"} `;
+    const line = text.split('\n').find((l) => l.startsWith(prefixOf));
+    return line ? Number(line.slice(prefixOf.length)) : 0;
+  };
+  const ways = {
+    lookup: (k: CacheKeyParts, waitMs: number) => client.lookup(k, waitMs),
+    'lookup-many of one key': async (k: CacheKeyParts, waitMs: number) => (await client.lookupMany([k], waitMs))[0],
+  };
+
+  it.each(Object.keys(ways) as (keyof typeof ways)[])('%s: a miss counts one miss and grants the lease', async (way) => {
+    const k = key({ input: `one-key miss, ${way}` });
+    const before = await contentStats();
+    const granted = await metric('cache_single_flight_leases_total', 'tier="content",event="granted"');
+    const pgMisses = await metric('cache_postgres_fallbacks_total', 'tier="content",result="miss"');
+    const result = await ways[way](k, 0);
+    if (result.hit || !result.lease) throw new Error('expected a lease');
+    expect(await redis.get(leaseKeyOf(k))).toBe(result.lease.token);
+    expect(await redis.pttl(leaseKeyOf(k))).toBeGreaterThan(0);
+    const after = await contentStats();
+    expect([after.hits - before.hits, after.misses - before.misses]).toEqual([0, 1]);
+    expect(await metric('cache_single_flight_leases_total', 'tier="content",event="granted"')).toBe(granted + 1);
+    expect(await metric('cache_postgres_fallbacks_total', 'tier="content",result="miss"')).toBe(pgMisses + 1);
+    expect(await client.releaseLease(k, result.lease.token)).toEqual({ released: true });
+  });
+
+  it.each(Object.keys(ways) as (keyof typeof ways)[])(
+    '%s: an entry only in PostgreSQL is one hit (not a hit and a miss), re-warmed, its lease given back',
+    async (way) => {
+      const k = key({ input: `only in PostgreSQL, ${way}` });
+      const stored = entry('DURABLE', 50, { costUsd: 0.003 });
+      await client.put(k, stored, 600);
+      await redis.del(redisKeyOf(k));
+      const before = await contentStats();
+      const granted = await metric('cache_single_flight_leases_total', 'tier="content",event="granted"');
+      const pgHits = await metric('cache_postgres_fallbacks_total', 'tier="content",result="hit"');
+
+      expect(await ways[way](k, 0)).toEqual({ hit: true, entry: stored });
+      const pttl = await redis.pttl(redisKeyOf(k));
+      expect(pttl).toBeGreaterThan(590_000);
+      expect(pttl).toBeLessThanOrEqual(600_000);
+      expect(await redis.exists(leaseKeyOf(k))).toBe(0);
+      const after = await contentStats();
+      expect([after.hits - before.hits, after.misses - before.misses, after.tokensSaved - before.tokensSaved]).toEqual([1, 0, 50]);
+      expect(after.costSavedUsd - before.costSavedUsd).toBeCloseTo(0.003, 9);
+      expect(await metric('cache_postgres_fallbacks_total', 'tier="content",result="hit"')).toBe(pgHits + 1);
+      expect(await metric('cache_single_flight_leases_total', 'tier="content",event="granted"')).toBe(granted);
+
+      // The second lookup is a plain Redis hit: with the row gone from PostgreSQL, Redis alone serves it.
+      await db.query('DELETE FROM ai_cache WHERE cache_key = $1', [cacheKey(k)]);
+      const started = Date.now();
+      expect(await ways[way](k, 5000)).toEqual({ hit: true, entry: stored });
+      expect(Date.now() - started).toBeLessThan(1000);
+      const last = await contentStats();
+      expect([last.hits - before.hits, last.misses - before.misses]).toEqual([2, 0]);
+    },
+  );
+
+  it('concurrent lookups of an entry only in PostgreSQL are all hits, none waiting for a lease', async () => {
+    const k = key({ input: 'only in PostgreSQL, concurrently' });
+    await client.put(k, entry('DURABLE', 20), 600);
+    await redis.del(redisKeyOf(k));
+    const before = await contentStats();
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? ways.lookup(k, 5000) : ways['lookup-many of one key'](k, 5000))));
+    expect(Date.now() - started).toBeLessThan(2000);
+    for (const r of results) expect(r).toEqual({ hit: true, entry: entry('DURABLE', 20) });
+    expect(await redis.exists(leaseKeyOf(k))).toBe(0);
+    const after = await contentStats();
+    expect([after.hits - before.hits, after.misses - before.misses, after.tokensSaved - before.tokensSaved]).toEqual([8, 0, 160]);
+  });
+
+  it('concurrent lookups of one missing key: exactly one gets the lease, the others its result', async () => {
+    const k = key({ input: 'missing, concurrently' });
+    const before = await contentStats();
+    const lookups = Array.from({ length: 8 }, (_, i) => (i % 2 ? ways.lookup(k, 5000) : ways['lookup-many of one key'](k, 5000)));
+    const holder = await Promise.race(lookups.map((p, i) => p.then((r) => ({ r, i }))));
+    if (holder.r.hit || !holder.r.lease) throw new Error('expected the first answer to be the lease');
+    expect(await redis.get(leaseKeyOf(k))).toBe(holder.r.lease.token);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await client.put(k, entry('computed once'), 600, holder.r.lease.token)).toEqual({ stored: true });
+    const results = await Promise.all(lookups);
+    expect(results.filter((r) => !r.hit)).toEqual([holder.r]);
+    for (const r of results.filter((x) => x.hit)) expect(r).toEqual({ hit: true, entry: entry('computed once') });
+    const after = await contentStats();
+    expect([after.hits - before.hits, after.misses - before.misses]).toEqual([7, 1]);
+  });
+
+  it('concurrent lookups of one missing key past their wait: one lease, the others wait_timeout', async () => {
+    const k = key({ input: 'missing, concurrently, nobody fills it' });
+    const before = await contentStats();
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? ways.lookup(k, 300) : ways['lookup-many of one key'](k, 300))));
+    const leases = results.filter((r) => !r.hit && r.lease);
+    expect(leases).toHaveLength(1);
+    expect(results.filter((r) => !r.hit && r.lease === null && r.reason === 'wait_timeout')).toHaveLength(5);
+    const after = await contentStats();
+    expect([after.hits - before.hits, after.misses - before.misses]).toEqual([0, 6]);
+  });
+});
+
 describe('expiry', () => {
   it('misses once the TTL has passed, and the cleanup job removes the expired row', async () => {
     const k = key({ tier: 'session', input: 'short lived' });

@@ -78,11 +78,7 @@ export class CacheService {
    * Counts exactly one hit or one miss per lookup.
    */
   async lookup(request: CacheLookupRequest): Promise<LookupResult> {
-    const address = this.deps.keys.address(request.key);
-    const deadline = this.deadlineOf(request.waitMs);
-    const first = await this.read(address, request.costPerTokenUsd);
-    if (first) return this.lookupHit(address.tier, first);
-    return this.contend(address, deadline, request.costPerTokenUsd);
+    return this.lookupOne(this.deps.keys.address(request.key), this.deadlineOf(request.waitMs), request.costPerTokenUsd);
   }
 
   /**
@@ -98,6 +94,8 @@ export class CacheService {
   async lookupMany(request: CacheLookupManyRequest): Promise<LookupResult[]> {
     const addresses = this.distinctAddresses(request.keys, 'keys');
     const deadline = this.deadlineOf(request.waitMs);
+    // One key: exactly `lookup` (with no other lease to order against).
+    if (addresses.length === 1) return [await this.lookupOne(addresses[0], deadline, request.costPerTokenUsd)];
     const firsts = await this.readMany(addresses, request.costPerTokenUsd);
     const results: LookupResult[] = [];
     const missed: number[] = [];
@@ -138,20 +136,48 @@ export class CacheService {
   }
 
   /**
+   * One key's lookup with one Redis round trip before PostgreSQL on a plain miss: the first step
+   * reads the entry and, on a miss, takes the lease at once (READ_OR_ACQUIRE); only the caller that
+   * took it asks PostgreSQL (the others wait for it, as for any holder), and answers a hit from
+   * there, the lease given back, or the lease. While shutting down (no waits, no lease handed out)
+   * it is the read then `contend` (a wait_timeout miss), as before.
+   */
+  private async lookupOne(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined): Promise<LookupResult> {
+    if (this.deps.events.isClosed) {
+      const first = await this.read(address, costPerTokenUsd);
+      return first ? this.lookupHit(address.tier, first) : this.contend(address, deadline, costPerTokenUsd);
+    }
+    return this.contend(address, deadline, costPerTokenUsd, true);
+  }
+
+  /**
    * A missed key's single flight: take the lease, or wait for its holder's result, until `deadline`.
    * Counts exactly one hit or one miss.
+   *
+   * `unread`: the lookup starts here, PostgreSQL not asked yet (`lookupOne`). Its first step is
+   * READ_OR_ACQUIRE, and when one of its steps takes the lease, PostgreSQL is asked before a miss
+   * is answered: an entry found there is re-warmed, counted as the hit instead of the miss, and its
+   * lease given back and announced (REWARM_HOLDING), so its waiters find it.
    */
-  private async contend(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined): Promise<LookupResult> {
+  private async contend(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined, unread = false): Promise<LookupResult> {
     const { redis, events, metrics, leaseMs } = this.deps;
     const tier = address.tier;
     const token = randomUUID();
-    while (!events.isClosed) {
+    let first = unread;
+    while (first || !events.isClosed) {
       // Registered before the step, so an announcement between the step and the wait is not lost.
       const waiter = events.register(address.entryKey);
       try {
-        const step = await redis.acquireOrRead(tier, address.leaseKey, address.entryKey, token, leaseMs, costPerTokenUsd);
+        const step = first
+          ? await redis.readOrAcquire(tier, address.entryKey, address.leaseKey, token, leaseMs, costPerTokenUsd)
+          : await redis.acquireOrRead(tier, address.leaseKey, address.entryKey, token, leaseMs, costPerTokenUsd);
+        first = false;
         if ('raw' in step) return this.lookupHit(tier, step.raw);
         if ('acquired' in step) {
+          if (unread) {
+            const raw = await this.fallbackHolding(address, token, costPerTokenUsd);
+            if (raw !== null) return this.lookupHit(tier, raw);
+          }
           metrics.requests.inc({ tier, op: 'lookup', result: 'miss' });
           metrics.leases.inc({ tier, event: 'granted' });
           return { hit: false, lease: { token, ttlMs: leaseMs } };
@@ -250,6 +276,13 @@ export class CacheService {
   private async read(address: EntryAddress, costPerTokenUsd?: number): Promise<string | null> {
     const raw = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd);
     if (raw) return raw;
+    const stored = await this.fallback(address);
+    if (!stored) return null;
+    return this.rewarm(address, stored, costPerTokenUsd);
+  }
+
+  /** The PostgreSQL fallback of a Redis miss: the stored entry, or null; failing open to null. */
+  private async fallback(address: EntryAddress): Promise<StoredEntry | null> {
     let stored;
     try {
       stored = await this.deps.pg.find(address);
@@ -259,8 +292,20 @@ export class CacheService {
       return null;
     }
     this.deps.metrics.postgresFallbacks.inc({ tier: address.tier, result: stored ? 'hit' : 'miss' });
+    return stored;
+  }
+
+  /**
+   * The PostgreSQL fallback of the lookup that holds `token`'s lease, its miss already counted:
+   * found → re-warmed with the miss turned into its hit, the lease given back and announced (one
+   * round trip), the entry answered; not found or failing → null (the lease stays the caller's).
+   */
+  private async fallbackHolding(address: EntryAddress, token: string, costPerTokenUsd?: number): Promise<string | null> {
+    const stored = await this.fallback(address);
     if (!stored) return null;
-    return this.rewarm(address, stored, costPerTokenUsd);
+    const { tokens, nanos } = savingsOfStored(stored.raw, costPerTokenUsd);
+    await this.deps.redis.rewarmHolding(address.tier, address.entryKey, address.leaseKey, token, stored.raw, stored.ttlMs, tokens, nanos);
+    return stored.raw;
   }
 
   /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed. */
@@ -287,9 +332,8 @@ export class CacheService {
   /** Puts an entry PostgreSQL had back into Redis for the time it has left, and counts its hit. */
   private async rewarm(address: EntryAddress, stored: StoredEntry, costPerTokenUsd?: number): Promise<string> {
     await this.deps.redis.set(address.entryKey, stored.raw, stored.ttlMs);
-    const entry = JSON.parse(stored.raw) as { tokens?: number; costUsd?: number };
-    const tokens = entry.tokens ?? 0;
-    await this.deps.redis.countHit(address.tier, tokens, savedNanos({ tokens, costUsd: entry.costUsd }, costPerTokenUsd));
+    const { tokens, nanos } = savingsOfStored(stored.raw, costPerTokenUsd);
+    await this.deps.redis.countHit(address.tier, tokens, nanos);
     return stored.raw;
   }
 
@@ -321,4 +365,11 @@ export class CacheService {
     await this.deps.redis.announce(address.entryKey);
     return released;
   }
+}
+
+/** What a hit on an entry PostgreSQL had saves: its tokens, and its cost in nano-dollars. */
+function savingsOfStored(raw: string, costPerTokenUsd?: number): { tokens: number; nanos: number } {
+  const entry = JSON.parse(raw) as { tokens?: number; costUsd?: number };
+  const tokens = entry.tokens ?? 0;
+  return { tokens, nanos: savedNanos({ tokens, costUsd: entry.costUsd }, costPerTokenUsd) };
 }

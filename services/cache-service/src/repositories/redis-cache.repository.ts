@@ -61,6 +61,45 @@ ${countHitOfV('KEYS[3]', 'ARGV[3]')}
 return v
 `;
 
+/**
+ * The first step of a one-key lookup, atomically: GET the entry (a hit, counted), else take the
+ * lease (SET NX PX) and count the miss, else answer the holder's PTTL. KEYS: entry, lease, stats
+ * hash. ARGV: token, lease ms, cost per token or ''. Answers as ACQUIRE_OR_READ does (the same
+ * outcomes: within one script the order of the GET and the SET is not observable, and a hit here
+ * never touches the lease).
+ */
+const READ_OR_ACQUIRE = `
+local v = redis.call('GET', KEYS[1])
+if v then
+${countHitOfV('KEYS[3]', 'ARGV[3]')}
+  return v
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('HINCRBY', KEYS[3], 'misses', 1)
+  return -10
+end
+return redis.call('PTTL', KEYS[2])
+`;
+
+/**
+ * A holder's PostgreSQL fallback found the entry: puts it back into Redis, turns the miss counted
+ * when the lease was taken into a hit with what it saved, gives the lease back if the token still
+ * holds it, and announces the entry (as a release does, so waiters wake), atomically.
+ * KEYS: entry, stats hash, lease. ARGV: raw, ttl ms or '' (permanent), tokens, nano-dollars,
+ * token, events channel. Answers 1 when the lease was given back, else 0.
+ */
+const REWARM_HOLDING = `
+if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+redis.call('HINCRBY', KEYS[2], 'misses', -1)
+redis.call('HINCRBY', KEYS[2], 'hits', 1)
+if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[2], 'tokensSaved', ARGV[3]) end
+if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[2], 'costSavedNanos', ARGV[4]) end
+local released = 0
+if redis.call('GET', KEYS[3]) == ARGV[5] then released = redis.call('DEL', KEYS[3]) end
+redis.call('PUBLISH', ARGV[6], KEYS[1])
+return released
+`;
+
 /** Deletes the lease only if the token still holds it (a lease that expired and was re-taken is someone else's). */
 const RELEASE_IF_HELD = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -75,6 +114,8 @@ interface CacheScripts {
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
   cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
+  cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
+  cacheRewarmHolding(entryKey: string, statsKey: string, leaseKey: string, raw: string, ttlMs: string, tokens: number, nanos: number, token: string, channel: string): Promise<number>;
 }
 
 /** A contention step's outcome: the entry (hit counted), the lease taken (miss counted), or held by another for `pttl` ms. */
@@ -100,6 +141,8 @@ export class RedisCacheRepository {
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
     redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 3, lua: ACQUIRE_OR_READ });
+    redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 3, lua: READ_OR_ACQUIRE });
+    redis.defineCommand('cacheRewarmHolding', { numberOfKeys: 3, lua: REWARM_HOLDING });
     this.scripts = redis as unknown as CacheScripts;
     this.cluster = isCluster(redis);
   }
@@ -225,6 +268,49 @@ export class RedisCacheRepository {
     if (pttl !== ACQUIRED) return { pttl };
     await this.countMiss(tier);
     return { acquired: true };
+  }
+
+  /**
+   * A one-key lookup's first step (READ_OR_ACQUIRE): the entry (hit counted), else the lease taken
+   * (miss counted), else the holder's PTTL; one round trip. On a cluster the entry, the lease and
+   * the counters sit in different slots: the same steps as separate commands (read; acquire; count
+   * the miss). There an entry stored between the read and the acquire is not seen here, but the
+   * holder's PostgreSQL fallback, which follows, finds it (puts write PostgreSQL first).
+   */
+  async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
+    if (!this.cluster) {
+      const answer = await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
+      if (typeof answer === 'string') return { raw: answer };
+      return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
+    }
+    const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
+    if (raw !== null) return { raw };
+    const pttl = await this.acquireLease(leaseKey, token, ttlMs);
+    if (pttl !== ACQUIRED) return { pttl };
+    await this.countMiss(tier);
+    return { acquired: true };
+  }
+
+  /**
+   * The holder of a lease found the entry in PostgreSQL (REWARM_HOLDING): the entry back into Redis
+   * for `ttlMs` (null: permanent), the miss counted with the lease turned into a hit saving `tokens`
+   * and `nanos`, the lease given back if `token` still holds it, the entry announced. Answers
+   * whether the lease was given back. On a cluster, as separate commands in that order.
+   */
+  async rewarmHolding(tier: CacheTier, entryKey: string, leaseKey: string, token: string, raw: string, ttlMs: number | null, tokens: number, nanos: number): Promise<boolean> {
+    if (!this.cluster) {
+      const released = await this.scripts.cacheRewarmHolding(entryKey, this.keys.statsKey(tier), leaseKey, raw, ttlMs === null ? '' : String(ttlMs), tokens, nanos, token, this.keys.eventsChannel);
+      return released === 1;
+    }
+    await this.set(entryKey, raw, ttlMs);
+    const key = this.keys.statsKey(tier);
+    const pipeline = this.redis.multi().hincrby(key, 'misses', -1).hincrby(key, 'hits', 1);
+    if (tokens > 0) pipeline.hincrby(key, 'tokensSaved', tokens);
+    if (nanos > 0) pipeline.hincrby(key, 'costSavedNanos', nanos);
+    await pipeline.exec();
+    const released = await this.releaseLease(leaseKey, token);
+    await this.announce(entryKey);
+    return released;
   }
 
   async releaseLease(leaseKey: string, token: string): Promise<boolean> {
