@@ -52,7 +52,7 @@ describe('fairness between users (real Redis)', () => {
     const users = Array.from({ length: 20 }, (_, i) => `usr_many_${i}`);
     await fairPriorities(queue, users.flatMap((u) => [job(u, `${u}_itm_1`), job(u, `${u}_itm_2`)]));
     await Promise.all(users.map((u) => releaseFairShare(queue, u, `${u}_itm_1`)));
-    for (const u of users) expect(await redis.zrange(fairShareKey(queue, u), 0, -1)).toEqual([`${u}_itm_2`]);
+    for (const u of users) expect(await redis.zrange(fairShareKey(queue, u), '0', '-1')).toEqual([`${u}_itm_2`]);
   });
 
   it('forgets an entry whose release was lost after the horizon, and an idle user entirely', async () => {
