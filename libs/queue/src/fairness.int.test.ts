@@ -48,7 +48,7 @@ describe('fairness between users (real Redis)', () => {
     expect(await fairPriorities(queue, [job('usr_a', 'itm_4')])).toEqual([2]);
   });
 
-  it('releases of many users at once (one script call for the turn) each leave their own set', async () => {
+  it('releases of many users at once each leave their own set', async () => {
     const users = Array.from({ length: 20 }, (_, i) => `usr_many_${i}`);
     await fairPriorities(queue, users.flatMap((u) => [job(u, `${u}_itm_1`), job(u, `${u}_itm_2`)]));
     await Promise.all(users.map((u) => releaseFairShare(queue, u, `${u}_itm_1`)));

@@ -139,7 +139,7 @@ describe('three quota-service processes at once', () => {
     expect(n).toBe(20);
   });
 
-  it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 10 users × 60 single charges at once, decided in shared statements, 20 left each → exactly 20 per user', async (code, scenario) => {
+  it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 10 users × 60 single charges at once, interleaved (as quota-service groups them), 20 left each → exactly 20 per user', async (code, scenario) => {
     const users = await Promise.all(Array.from({ length: 10 }, () => scenario.setUp(db.query, new Date())));
     const results = await spread(600, (i) => chargeBody(users[i % users.length], scenario.estimate));
     expect(results.filter((r) => r.status === 201)).toHaveLength(200);

@@ -255,9 +255,7 @@ export class RedisCacheRepository {
    */
   async acquireOrRead(tier: CacheTier, leaseKey: string, entryKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      const answer = await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
-      if (typeof answer === 'string') return { raw: answer };
-      return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
+      return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
     }
     const pttl = await this.acquireLease(leaseKey, token, ttlMs);
     const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
@@ -279,9 +277,7 @@ export class RedisCacheRepository {
    */
   async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      const answer = await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
-      if (typeof answer === 'string') return { raw: answer };
-      return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
+      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
     }
     const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
     if (raw !== null) return { raw };
@@ -368,6 +364,12 @@ export class RedisCacheRepository {
 interface PipelineScripts {
   cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): unknown;
   cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
+}
+
+/** A contention script's answer as a step: the entry, the lease taken (ACQUIRED), or the holder's PTTL. */
+function stepOf(answer: string | number): ContendStep {
+  if (typeof answer === 'string') return { raw: answer };
+  return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
 }
 
 /** A pipeline's answers in order; the first command that failed throws. */
