@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { positiveInt } from './fields';
 
 /** PostgreSQL connections of a service that has a pool; each service keeps its own default. */
@@ -13,4 +14,19 @@ export const dbStatementTimeoutEnv = (ms: number) => ({
   DB_STATEMENT_TIMEOUT_MS: positiveInt(ms).describe(
     "PostgreSQL `statement_timeout` of the process's connections: bounds a charge (quota-service) or an event's apply (ledger-consumer), its wait for the user's or the reservation's lock included",
   ),
+});
+
+/**
+ * Group commit of usage events into the ledger, for the processes that apply them: ledger-consumer
+ * (the queue's events) and api-service (its chat calls, settled where they end).
+ */
+export const ledgerApplyEnv = () => ({
+  APPLY_BATCH_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(64)
+    .describe('most usage events applied to the ledger together in one statement and one commit (ledger-consumer: those being processed at once, at most `QUEUE_CONCURRENCY`; api-service: chat calls ending together); `1` applies each alone'),
+  APPLY_BATCHES_IN_FLIGHT: positiveInt(2).describe('such statements running at once per process; events that arrive meanwhile gather into the next (keep it below `DB_POOL_SIZE`)'),
 });

@@ -2,3 +2,5 @@
 export * from './apply-usage-event';
 export * from './reconciliation';
 export * from './usage-report';
+export * from './usage-event-batcher';
+export * from './settled-usage-metrics';

@@ -1,4 +1,4 @@
-import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
+import { ledgerApplyEnv, cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
 import { breakerEnv, llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
@@ -14,6 +14,7 @@ export const configSchema = z.object({
   QUOTA_SERVICE_URL: url('http://127.0.0.1:3001').describe('base URL of quota-service'),
   QUOTA_CHARGE_BATCH_MAX: z.coerce.number().int().min(1).max(64).default(64).describe('most charges that arrive together sent to quota-service as one statement and one commit (`POST /internal/charges/batch`, each user at most once); `1` sends each alone'),
   QUOTA_CHARGE_BATCHES_IN_FLIGHT: positiveInt(4).describe('batches (or lone charges) on their way to quota-service at once per replica; what arrives meanwhile gathers into the next batch'),
+  ...ledgerApplyEnv(),
   QUOTA_TIMEOUT_MS: positiveInt(2000).describe('deadline of a charge; past it the item is refused `503 QUOTA_SERVICE_UNAVAILABLE` (fail closed), nothing stored'),
   /** A short deadline: the chat path's answer must not wait on a slow cache. */
   ...cacheClientEnv({ timeoutMs: 1000 }),

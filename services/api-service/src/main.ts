@@ -26,6 +26,8 @@ import { KeyedGate } from '@qv/http';
 import { breakerPolicy, ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
+import { ChatSettlement } from './repositories/chat-settlement';
+import { settledUsageCounter, usageEventBatcher } from '@qv/ledger';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 import { earlyRefusals } from './routes/early-refusals';
 import { RefusalMemo } from './domain/refusal-memo';
@@ -75,7 +77,8 @@ async function main(): Promise<void> {
   authRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth failures) connection error'));
   const authThrottle = new AuthFailureThrottle({ redis: authRedis, prefix: config.REDIS_PREFIX, limit: config.AUTH_FAILURE_LIMIT, windowMs: config.AUTH_FAILURE_WINDOW_MS, logger });
 
-  // The synchronous OpenAI-compatible path: its usage events go where the worker's go, to ledger-consumer.
+  // The synchronous OpenAI-compatible path settles its calls here (ChatSettlement); the queue, where
+  // the worker's events go, takes those it could not apply.
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const llm = resolveLlmConfig(config);
   // The same BREAKER_* variables as the worker: a fault seen across several users' calls, never one user's.
@@ -96,7 +99,12 @@ async function main(): Promise<void> {
           cache: chatCache,
           cacheTtls: new CacheTtlsRepository(pool),
           upstream: chatUpstream,
-          usage: new UsageEventsPublisher(usageQueue),
+          usage: new ChatSettlement({
+            ledger: usageEventBatcher(pool, { maxBatch: config.APPLY_BATCH_MAX, maxInFlight: config.APPLY_BATCHES_IN_FLIGHT }),
+            fallback: new UsageEventsPublisher(usageQueue),
+            count: settledUsageCounter(metrics),
+            logger,
+          }),
           defaultModel: llm.model ?? 'sim-1',
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
           idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },

@@ -1,4 +1,4 @@
-import { commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv } from '@qv/config';
+import { ledgerApplyEnv, commonEnv, dbPoolEnv, dbStatementTimeoutEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
@@ -12,8 +12,7 @@ export const configSchema = z.object({
   ...dbStatementTimeoutEnv(10_000),
   /** A crashed consumer's events go to another; re-applying one is always safe (jobs/usage-events.worker.ts). */
   ...queueConsumerEnv({ concurrency: 16, lockMs: 30_000, stallCheckIntervalMs: 15_000, maxStalls: 5 }),
-  APPLY_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64).describe('most usage events being processed at once applied in one statement and one commit (`1` applies each alone); at most `QUEUE_CONCURRENCY` are'),
-  APPLY_BATCHES_IN_FLIGHT: positiveInt(2).describe('such statements running at once; events that arrive meanwhile gather into the next (keep it below `DB_POOL_SIZE`)'),
+  ...ledgerApplyEnv(),
   // It calls no other service: only the scraper's credential, for /metrics.
   ...serviceTokensEnv('SERVICE_TOKEN_METRICS'),
 });

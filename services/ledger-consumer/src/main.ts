@@ -1,4 +1,4 @@
-import { Counter, createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
+import { createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('ledger-consumer');
 
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
@@ -8,7 +8,8 @@ import { Pool } from 'pg';
 import { loadConfig } from './config';
 import { startReconcileJob } from './jobs/reconcile.job';
 import { startUsageEventsWorker } from './jobs/usage-events.worker';
-import { countSettledUsage, sweepMetricsLogger } from './domain/ledger-metrics';
+import { sweepMetricsLogger } from './domain/ledger-metrics';
+import { settledUsageCounter } from '@qv/ledger';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     connection: redis,
     prefix: bullPrefix(config.REDIS_PREFIX),
     logger,
-    applied: new Counter({ name: 'ledger_events_total', help: 'Usage events by type and outcome (applied, duplicate, deferred)', labelNames: ['type', 'outcome'], registers: [metrics] }),
+    count: settledUsageCounter(metrics),
     options: {
       concurrency: config.QUEUE_CONCURRENCY,
       lockDurationMs: config.QUEUE_LOCK_MS,
@@ -36,7 +37,6 @@ async function main(): Promise<void> {
       batching: { maxBatch: config.APPLY_BATCH_MAX, maxInFlight: config.APPLY_BATCHES_IN_FLIGHT },
     },
   });
-  countSettledUsage(metrics, worker);
   registerDependencyGauge(metrics, [
     { name: 'postgres', check: () => pool.query('SELECT 1') },
     { name: 'redis', check: () => redis.ping() },

@@ -1,8 +1,7 @@
 import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
-import { KeyedBatcher, type KeyedBatcherOptions } from '@qv/http';
-import { applyUsageEvent, applyUsageEvents, InvalidUsageEventError, ReservationNotVisibleError, type ApplyOutcome, type LedgerDb } from '@qv/ledger';
+import type { KeyedBatcherOptions } from '@qv/http';
+import { InvalidUsageEventError, ReservationNotVisibleError, usageEventBatcher, type LedgerDb, type SettledUsageCounter } from '@qv/ledger';
 import { bullTelemetry, dispatchJobs } from '@qv/queue';
-import type { Counter } from '@qv/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -20,25 +19,7 @@ export interface UsageEventsWorkerOptions {
 }
 
 /**
- * Group commit of events: those the worker runs at once go to PostgreSQL together (applyUsageEvents:
- * one statement, one commit, each event decided by `ledger_apply_usage_event` exactly as alone), a
- * reservation in at most one such statement at a time. A failed statement wrote none of them; each
- * is then applied alone, so only a bad one fails its job.
- */
-function eventBatcher(db: LedgerDb, batching: KeyedBatcherOptions): KeyedBatcher<UsageEvent, ApplyOutcome> {
-  return new KeyedBatcher<UsageEvent, ApplyOutcome>(
-    {
-      key: (event) => event.reservationId ?? event.eventId,
-      sendBatch: (events) => applyUsageEvents(db, events).then((answers) => answers.map((answer) => (answer instanceof Error ? { error: answer } : { value: answer }))),
-      sendOne: (event) => applyUsageEvent(db, event),
-      retryAlone: () => true,
-    },
-    batching,
-  );
-}
-
-/**
- * Consumes `usage-events`, the events run at once applied together (eventBatcher). A crash mid-event leaves the BullMQ job active; stall detection hands it
+ * Consumes `usage-events`, the events run at once applied together (usageEventBatcher). A crash mid-event leaves the BullMQ job active; stall detection hands it
  * to another consumer, and the ledger's unique event id makes the repeat a no-op (its one statement
  * either committed whole or not at all). A payload that does not parse, or names another user's
  * reservation, can never succeed: it fails at once and stays in the failed set for ops. An event
@@ -50,18 +31,19 @@ export function startUsageEventsWorker(deps: {
   connection: Redis;
   prefix: string;
   logger: Logger;
-  applied: Counter<string>;
+  /** The ledger's counters (libs/ledger settledUsageCounter). */
+  count: SettledUsageCounter;
   options: UsageEventsWorkerOptions;
 }): Worker {
-  const batcher = eventBatcher(deps.db, deps.options.batching ?? { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY });
+  const batcher = usageEventBatcher(deps.db, deps.options.batching ?? { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY });
   const apply = async (event: UsageEvent) => {
     try {
       const outcome = await batcher.run(event);
-      deps.applied.inc({ type: event.type, outcome });
+      deps.count(event, outcome);
       return outcome;
     } catch (err) {
       if (err instanceof InvalidUsageEventError) throw new UnrecoverableError(err.message);
-      if (err instanceof ReservationNotVisibleError) deps.applied.inc({ type: event.type, outcome: 'deferred' });
+      if (err instanceof ReservationNotVisibleError) deps.count(event, 'deferred');
       throw err;
     }
   };
