@@ -1,5 +1,5 @@
 import { countChatTokensBounded } from '@qv/llm';
-import type { ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
+import type { CacheStats, ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import OpenAI, { APIError } from 'openai';
 
@@ -212,6 +212,23 @@ describe('OpenAI-compatible chat completions', () => {
     expect((await ask(free.key)).response.headers.get('x-qv-cache')).toBe('off');
     expect(await simCalls('marker-cache-5')).toBe(4); // erin once, frank once, the free user twice
     await eventually(async () => (await quota(erin.key)).tokensPerDay.used === first.data.usage!.total_tokens);
+  });
+
+  it("the chat path's cache, run in api-service, is cache-service's: its hits in the stats, its entries purged there", async () => {
+    const hank = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const cached = { 'X-QV-Cache': 'content' };
+    const messages = user('Purged between the second and the third call. marker-cache-purge');
+    const ask = () => sdk(hank.key, cached).chat.completions.create({ model: 'sim-1', messages, max_tokens: 40 }).withResponse();
+    const contentHits = async () => (await http<CacheStats>('GET', `${stack.api}/admin/cache/stats`, { key: stack.adminKey })).body.tiers.content.hits;
+
+    const hitsBefore = await contentHits();
+    expect((await ask()).response.headers.get('x-qv-cache')).toBe('miss');
+    expect((await ask()).response.headers.get('x-qv-cache')).toBe('hit');
+    expect(await contentHits()).toBe(hitsBefore + 1);
+    const purged = await http('POST', `${stack.api}/admin/cache/purge`, { key: stack.adminKey, body: { tier: 'content', userId: hank.id } });
+    expect(purged).toMatchObject({ status: 200, body: { purged: 1 } });
+    expect((await ask()).response.headers.get('x-qv-cache')).toBe('miss');
+    expect(await simCalls('marker-cache-purge')).toBe(2);
   });
 
   it('Idempotency-Key: a retried call is answered again without a second charge or provider call', async () => {

@@ -8,7 +8,7 @@ import { createLogger, Registry } from '@qv/telemetry';
 import { createUser, http, startService, type ServiceProcess, type Stack, startStack, waitForItem } from '@qv/testing';
 import { readFileSync } from 'node:fs';
 import { createApp as createCacheApp } from '../services/cache-service/src/app';
-import type { CacheService } from '../services/cache-service/src/cache.service';
+import type { CacheService } from '@qv/cache';
 import { createApp as createQuotaApp } from '../services/quota-service/src/app';
 
 const silent = createLogger('internal-auth-e2e', 'silent');

@@ -27,6 +27,8 @@ import { breakerPolicy, ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
 import { ChatSettlement } from './repositories/chat-settlement';
+import { InProcessChatCache } from './repositories/chat-cache';
+import { readWriteCache } from '@qv/cache';
 import { settledUsageCounter, usageEventBatcher } from '@qv/ledger';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 import { earlyRefusals } from './routes/early-refusals';
@@ -85,8 +87,12 @@ async function main(): Promise<void> {
   const breaker = new ProviderBreaker(breakerPolicy(config, llm.timeoutMs), {
     onStateChange: ({ from, to, reason }) => logger.warn({ from, to, reason }, 'chat path: LLM circuit state change'),
   });
-  // A short deadline: the cache only saves money, a slow one must not hold the answer (fail open).
-  const chatCache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, credential: config.SERVICE_TOKEN_API });
+  // The chat path's cache tiers in process (libs/cache on this replica's Redis and pool): a
+  // synchronous call's read and fill cost no hop to cache-service. Auto-pipelined, as
+  // cache-service's: the reads of many calls go to Redis in one write.
+  const cacheRedis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
+  cacheRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (chat cache) connection error'));
+  const chatCache = new InProcessChatCache(readWriteCache({ redis: cacheRedis, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger }), config.CACHE_TIMEOUT_MS);
   const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
   const chatRoutes =
     llm.provider === 'anthropic'
@@ -149,12 +155,12 @@ async function main(): Promise<void> {
     await stopHousekeeping();
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
     await cache.close();
-    await chatCache.close();
     await chatUpstream.close();
     await quota.close();
     redis.disconnect();
     evictionSubscriber.disconnect();
     authRedis.disconnect();
+    cacheRedis.disconnect();
     await pool.end();
     await stopTelemetry();
   }, logger, config.SHUTDOWN_TIMEOUT_MS);

@@ -1,7 +1,7 @@
 import { createHttpApp, directJsonRoutes, errorMiddleware, notFoundHandler, type DirectJsonRoutes, type ReadinessCheck, type ServiceAuthenticator } from '@qv/http';
 import type { Logger, Registry } from '@qv/telemetry';
 import type { Express } from 'express';
-import type { CacheService } from './cache.service';
+import type { CacheService } from '@qv/cache';
 import { cacheEntryRoutes } from './routes/cache-entry.routes';
 import { cacheRoutes } from './routes/cache.routes';
 

@@ -7,14 +7,9 @@ import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthen
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
 import { createApp } from './app';
-import { CacheService } from './cache.service';
+import { CacheKeyspace, CacheMetrics, CacheService, EntryEvents, PgCacheRepository, RedisCacheRepository } from '@qv/cache';
 import { loadConfig } from './config';
-import { CacheKeyspace } from './domain/cache-keys';
-import { CacheMetrics } from './domain/cache-metrics';
 import { scheduleCleanup } from './jobs/cleanup.job';
-import { EntryEvents } from './repositories/entry-events';
-import { PgCacheRepository } from './repositories/pg-cache.repository';
-import { RedisCacheRepository } from './repositories/redis-cache.repository';
 
 async function ready(redis: Redis, ms: number): Promise<void> {
   if (redis.status !== 'ready') await withTimeout(once(redis, 'ready'), ms);

@@ -1,5 +1,4 @@
 import { AppError, StoredChatCompletion, type CacheKeyParts, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
-import type { CacheClient } from '@qv/cache-client';
 import type { KeyedGate } from '@qv/http';
 import { costUsd, countTokensBounded } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -11,6 +10,7 @@ import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
 import { upstreamFailure } from '../domain/upstream-policy';
 import type { Principal } from '../repositories/auth.repository';
+import type { ChatCache } from '../repositories/chat-cache';
 import type { CacheTtlsRepository } from '../repositories/cache-ttls.repository';
 import type { ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
 import type { QuotaClient } from '../repositories/quota.client';
@@ -21,7 +21,7 @@ export interface ChatCompletionDeps {
   upstream: ChatUpstream;
   usage: UsageEventSink;
   /** The cache tiers; absent, no call is ever cached. */
-  cache?: CacheClient;
+  cache?: ChatCache;
   cacheTtls: CacheTtlsRepository;
   /** The model asked for when the body names none. */
   defaultModel: string;

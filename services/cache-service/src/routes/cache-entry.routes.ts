@@ -1,6 +1,6 @@
 import { CacheGetRequest, CacheLookupManyRequest, CacheLookupRequest, CachePutManyRequest, CachePutRequest } from '@qv/contracts';
 import { allow, postJson, type JsonAnswer, type JsonRoute } from '@qv/http';
-import type { CacheService, LookupResult } from '../cache.service';
+import type { CacheService, LookupResult } from '@qv/cache';
 
 /**
  * Hits are written around the stored JSON as it is: the entry was validated when it was put, and

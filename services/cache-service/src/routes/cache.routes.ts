@@ -1,7 +1,7 @@
 import { CacheDeleteRequest, CacheLeaseReleaseRequest, CachePurgeBody } from '@qv/contracts';
 import { allow, parseOr400 } from '@qv/http';
 import { Router } from 'express';
-import type { CacheService } from '../cache.service';
+import type { CacheService } from '@qv/cache';
 
 /**
  * Rights on this router (DESIGN.md §9, SECURITY.md). The worker releases its single-flight lease and

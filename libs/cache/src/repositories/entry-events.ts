@@ -22,11 +22,22 @@ export class EntryEvents {
   }
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: Redis | null,
     private readonly channel: string,
-  ) {}
+  ) {
+    this.closed = subscriber === null;
+  }
+
+  /**
+   * No events: for a process that only reads and writes entries (api-service's chat path). A
+   * lookup there never waits for another holder: it answers as on shutdown.
+   */
+  static none(): EntryEvents {
+    return new EntryEvents(null, '');
+  }
 
   async start(): Promise<void> {
+    if (!this.subscriber) return;
     this.subscriber.on('message', (channel: string, entryKey: string) => {
       if (channel === this.channel) this.wake(entryKey);
     });
@@ -73,7 +84,7 @@ export class EntryEvents {
   async close(): Promise<void> {
     this.closed = true;
     for (const key of [...this.waiters.keys()]) this.wake(key);
-    await this.subscriber.quit().catch(() => undefined);
+    await this.subscriber?.quit().catch(() => undefined);
   }
 
   private wake(entryKey: string): void {
