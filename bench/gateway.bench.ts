@@ -7,10 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createUser, eventually, freePort, startStack, type Stack } from '../libs/testing/src';
+import { createUser, eventually, freePort, startStack, testRedisUrl, type Stack } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
-import { processCpuMs, profileEnv } from './support/cpu';
+import { createRedis } from '@qv/queue';
+import { CpuWindow, processCpuMs, profileEnv } from './support/cpu';
 import { productionPools } from './support/production-pools';
 
 const CONNECTIONS = 64;
@@ -55,6 +56,15 @@ function workload(stream: boolean, headersFor: () => Record<string, string>): Ht
   ];
 }
 
+/** `total (services s: name a.b, …; postgres p, redis r)` per request. */
+function perRequest(cpu: Record<string, number>, answered: number): string {
+  const per = (ms: number) => (ms / Math.max(1, answered)).toFixed(2);
+  const services = QV_PROCESSES.map((name) => `${name} ${per(cpu[name] ?? 0)}`).join(', ');
+  const servicesMs = QV_PROCESSES.reduce((sum, name) => sum + (cpu[name] ?? 0), 0);
+  const total = servicesMs + (cpu.postgres ?? 0) + (cpu.redis ?? 0);
+  return `${per(total)} (services ${per(servicesMs)}: ${services}; PostgreSQL ${per(cpu.postgres ?? 0)}, Redis ${per(cpu.redis ?? 0)})`;
+}
+
 interface Measured {
   path: string;
   result: HttpResult;
@@ -95,7 +105,12 @@ async function main(): Promise<void> {
     const viaPortkey = () => ({ authorization: 'Bearer bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${sim}/v1` });
     const direct = () => ({ authorization: 'Bearer bench' });
 
-    const cpu: Record<string, number> = Object.fromEntries(QV_PROCESSES.map((name) => [name, 0]));
+    // Quota Vault's CPU is its services' and what they make PostgreSQL (this run's database's
+    // backends, the bench's own left out) and Redis (the whole server) do; Portkey's is its process.
+    const redis = createRedis(testRedisUrl());
+    const [{ pid: benchBackend }] = await stack.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const services = () => QV_PROCESSES.map((name) => ({ name, pid: stack.services[name]!.pid }));
+    const cpu: Record<string, number> = {};
     let qvAnswered = 0;
     for (const stream of [false, true]) {
       const title = stream ? 'streamed (stream: true, usage in the last chunk)' : 'unstreamed';
@@ -105,23 +120,22 @@ async function main(): Promise<void> {
       await load(portkey.url, CONNECTIONS, 2, workload(stream, viaPortkey));
 
       const d = await measure('llm-simulator direct', sim, workload(stream, direct));
-      const before = Object.fromEntries(QV_PROCESSES.map((name) => [name, cpuMs(stack.services[name]!.pid)]));
+      const window = new CpuWindow(services, stack.db.name, redis, benchBackend, [benchBackend]);
+      await window.start();
       const qv = await measure('Quota Vault', stack.api, workload(stream, viaQv));
-      // The usage events of the run settle after it: their CPU belongs to these requests too.
+      // The settlements and cache fills of the run's last calls end after it: their CPU belongs to these requests too.
       await new Promise((resolve) => setTimeout(resolve, 3000));
-      const spent = Object.fromEntries(QV_PROCESSES.map((name) => [name, cpuMs(stack.services[name]!.pid) - before[name]]));
-      for (const name of QV_PROCESSES) cpu[name] += spent[name];
+      const { cpu: spent } = await window.stop();
+      for (const [name, ms] of Object.entries(spent)) cpu[name] = (cpu[name] ?? 0) + ms;
       const portkeyBefore = cpuMs(portkey.child.pid!);
       const pk = await measure('Portkey gateway 1.15.2', portkey.url, workload(stream, viaPortkey));
       const portkeySpent = cpuMs(portkey.child.pid!) - portkeyBefore;
       report(title, d, [qv, pk]);
-      const perRequest = QV_PROCESSES.map((name) => `${name} ${(spent[name] / qv.ok).toFixed(2)}`);
-      const qvTotal = QV_PROCESSES.reduce((sum, name) => sum + spent[name], 0) / qv.ok;
-      console.log(`  CPU-ms per answered request: Quota Vault ${qvTotal.toFixed(2)} (${perRequest.join(', ')}; its run and the settlement after it), Portkey ${(portkeySpent / Math.max(1, pk.ok)).toFixed(2)}`);
+      console.log(`  CPU-ms per answered request: Quota Vault ${perRequest(spent, qv.ok)}; Portkey ${(portkeySpent / Math.max(1, pk.ok)).toFixed(2)}`);
       qvAnswered += qv.ok;
     }
-    const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-    console.log(`\nQuota Vault CPU-ms per answered request, both runs: ${QV_PROCESSES.map((name) => `${name} ${(cpu[name] / qvAnswered).toFixed(2)}`).join(', ')}; total ${(total / qvAnswered).toFixed(2)}`);
+    console.log(`\nQuota Vault CPU-ms per answered request, both runs: ${perRequest(cpu, qvAnswered)}`);
+    redis.disconnect();
 
     // Every answered call ends as exactly one ledger entry (warm-ups included).
     const entries = await eventually(async () => {
