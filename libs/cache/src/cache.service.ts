@@ -52,6 +52,21 @@ export class CacheService {
     return raw;
   }
 
+  /**
+   * `get` of several distinct keys at once, answered in their order: Redis in one pipeline, then
+   * PostgreSQL in one statement for what Redis missed. Counts one hit or one miss per key.
+   */
+  async getMany(keys: CacheKeyParts[]): Promise<(string | null)[]> {
+    const addresses = this.distinctAddresses(keys, 'keys');
+    const raws = await this.readMany(addresses);
+    const missed = addresses.filter((address, i) => {
+      this.deps.metrics.requests.inc({ tier: address.tier, op: 'get', result: raws[i] ? 'hit' : 'miss' });
+      return !raws[i];
+    });
+    await Promise.all(missed.map((address) => this.deps.redis.countMiss(address.tier)));
+    return raws;
+  }
+
   /** Stores an entry; false when the tier has no TTL for this user (nothing is cached). */
   async put(request: CachePutRequest): Promise<boolean> {
     const address = this.deps.keys.address(request.key);
