@@ -38,7 +38,10 @@ export type LookupResult = { hit: true; raw: string } | { hit: false; lease: { t
 /**
  * The three tiers over Redis (hot copy, counters, leases) and PostgreSQL (durable copy).
  * Writes go to PostgreSQL first, then Redis, so what Redis serves is always also durable and a
- * Redis flush loses nothing: a Redis miss falls back to PostgreSQL and re-warms the entry.
+ * Redis flush loses nothing: a Redis miss falls back to PostgreSQL and re-warms the entry — until
+ * a warm has put every live entry back and marked Redis complete (CacheKeyspace.completeKey). From
+ * then on a Redis miss is a miss, with no PostgreSQL look-up behind it; a Redis restart or flush
+ * takes the marker with the entries, and the fallback is back until the next warm.
  */
 export class CacheService {
   constructor(private readonly deps: CacheServiceDeps) {}
@@ -171,7 +174,7 @@ export class CacheService {
    *
    * `unread`: the lookup starts here, PostgreSQL not asked yet (`lookupOne`). Its first step is
    * READ_OR_ACQUIRE, and when one of its steps takes the lease, PostgreSQL is asked before a miss
-   * is answered: an entry found there is re-warmed, counted as the hit instead of the miss, and its
+   * is answered (unless Redis is complete): an entry found there is re-warmed, counted as the hit instead of the miss, and its
    * lease given back and announced (REWARM_HOLDING), so its waiters find it.
    */
   private async contend(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined, unread = false): Promise<LookupResult> {
@@ -189,7 +192,7 @@ export class CacheService {
         first = false;
         if ('raw' in step) return this.lookupHit(tier, step.raw);
         if ('acquired' in step) {
-          if (unread) {
+          if (unread && !step.complete) {
             const raw = await this.fallbackHolding(address, token, costPerTokenUsd);
             if (raw !== null) return this.lookupHit(tier, raw);
           }
@@ -244,19 +247,31 @@ export class CacheService {
     });
   }
 
-  /** Loads the whole system tier from PostgreSQL into Redis; answers how many entries. */
+  /**
+   * Loads every live entry from PostgreSQL into Redis, each for the time it has left, then marks
+   * Redis complete; answers how many entries. A put racing the warm writes PostgreSQL first and
+   * Redis after, so it is in Redis either way; a purge racing it may see a purged entry put back
+   * until its TTL (as a fallback's re-warm may).
+   */
   async warm(): Promise<number> {
     return withSpan('Cache.warm', async () => {
       let after = '';
       let total = 0;
       for (;;) {
-        const page = await this.deps.pg.systemPage(after, 500);
-        await this.deps.redis.setMany(page.map((row) => ({ entryKey: this.deps.keys.entryKey(row.tier, row.scope, row.hash), raw: row.raw })));
+        const page = await this.deps.pg.livePage(after, 500);
+        await this.deps.redis.setMany(page.map((row) => ({ entryKey: this.deps.keys.entryKey(row.tier, row.scope, row.hash), raw: row.raw, ttlMs: row.ttlMs })));
         total += page.length;
-        if (page.length < 500) return total;
+        if (page.length < 500) break;
         after = page[page.length - 1].id;
       }
+      await this.deps.redis.markComplete();
+      return total;
     });
+  }
+
+  /** `warm` when Redis is not complete (it started empty, or lost its data); null when it was. */
+  async warmIfIncomplete(): Promise<number | null> {
+    return (await this.deps.redis.isComplete()) ? null : this.warm();
   }
 
   async stats(): Promise<CacheStats> {
@@ -289,8 +304,9 @@ export class CacheService {
    * PostgreSQL failing here fails open to a miss: the caller recomputes, nothing is served wrong.
    */
   private async read(address: EntryAddress, costPerTokenUsd?: number): Promise<string | null> {
-    const raw = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd);
-    if (raw) return raw;
+    const first = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd);
+    if (first.raw !== null) return first.raw;
+    if (first.complete) return null;
     const stored = await this.fallback(address);
     if (!stored) return null;
     return this.rewarm(address, stored, costPerTokenUsd);
@@ -323,10 +339,14 @@ export class CacheService {
     return stored.raw;
   }
 
-  /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed. */
+  /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed (unless complete). */
   private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number): Promise<(string | null)[]> {
-    const raws = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd);
-    const missed = addresses.flatMap((address, i) => (raws[i] === null ? [{ address, i }] : []));
+    const firsts = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd);
+    const raws = firsts.map((first) => first.raw);
+    const missed = addresses.flatMap((address, i) => {
+      const first = firsts[i];
+      return first.raw === null && !first.complete ? [{ address, i }] : [];
+    });
     if (missed.length === 0) return raws;
     let stored;
     try {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { CacheClient, cacheKey } from '@qv/cache-client';
 import type { CacheEntryValue, CacheKeyParts, CacheStats } from '@qv/contracts';
 import { Redis } from '@qv/queue';
@@ -18,6 +19,10 @@ function key(overrides: Partial<CacheKeyParts> = {}): CacheKeyParts {
 }
 const entry = (value: unknown, tokens = 120, extra: Partial<CacheEntryValue> = {}): CacheEntryValue => ({ value, tokens, model: 'sim-1', ...extra });
 const redisKeyOf = (k: CacheKeyParts) => `${prefix}:cache:${k.tier}:${k.scope}:${cacheKey(k)}`;
+/** The marker a warm sets while Redis holds every live entry. */
+const completeKey = () => `${prefix}:cache-complete`;
+/** Redis lost these entries (a restart, a flush): the complete marker goes with them. */
+const loseFromRedis = (...keys: CacheKeyParts[]) => redis.del(...keys.map(redisKeyOf), completeKey());
 
 async function start(): Promise<void> {
   service = await startService('cache-service', {
@@ -211,7 +216,7 @@ describe('lookup-many and put-many', () => {
   it('serves the system tier from PostgreSQL after Redis lost it, and re-warms it', async () => {
     const sys = key({ tier: 'system', scope: 'global', task: 'many-system', input: 'durable prompt' });
     await client.putMany([{ key: sys, entry: entry('DURABLE', 0), ttlSeconds: null }]);
-    await redis.del(redisKeyOf(sys));
+    await loseFromRedis(sys);
     expect(await client.lookupMany([sys, key({ input: 'beside the system key' })], 0)).toEqual([{ hit: true, entry: entry('DURABLE', 0) }, expect.objectContaining({ hit: false })]);
     expect(await redis.pttl(redisKeyOf(sys))).toBe(-1);
   });
@@ -280,8 +285,15 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
     'lookup-many of one key': async (k: CacheKeyParts, waitMs: number) => (await client.lookupMany([k], waitMs))[0],
   };
 
-  it.each(Object.keys(ways) as (keyof typeof ways)[])('%s: a miss counts one miss and grants the lease', async (way) => {
-    const k = key({ input: `one-key miss, ${way}` });
+  it.each(
+    (Object.keys(ways) as (keyof typeof ways)[]).flatMap((way) => [
+      [way, 'complete', 0],
+      [way, 'not complete', 1],
+    ] as const),
+  )('%s: a miss counts one miss and grants the lease; Redis %s, PostgreSQL asked %d time(s)', async (way, state, asked) => {
+    const k = key({ input: `one-key miss, ${way}, ${state}` });
+    await ops.warm(); // marks Redis complete
+    if (state === 'not complete') await redis.del(completeKey());
     const before = await contentStats();
     const granted = await metric('cache_single_flight_leases_total', 'tier="content",event="granted"');
     const pgMisses = await metric('cache_postgres_fallbacks_total', 'tier="content",result="miss"');
@@ -292,7 +304,7 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
     const after = await contentStats();
     expect([after.hits - before.hits, after.misses - before.misses]).toEqual([0, 1]);
     expect(await metric('cache_single_flight_leases_total', 'tier="content",event="granted"')).toBe(granted + 1);
-    expect(await metric('cache_postgres_fallbacks_total', 'tier="content",result="miss"')).toBe(pgMisses + 1);
+    expect(await metric('cache_postgres_fallbacks_total', 'tier="content",result="miss"')).toBe(pgMisses + asked);
     expect(await client.releaseLease(k, result.lease.token)).toEqual({ released: true });
   });
 
@@ -302,7 +314,7 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
       const k = key({ input: `only in PostgreSQL, ${way}` });
       const stored = entry('DURABLE', 50, { costUsd: 0.003 });
       await client.put(k, stored, 600);
-      await redis.del(redisKeyOf(k));
+      await loseFromRedis(k);
       const before = await contentStats();
       const granted = await metric('cache_single_flight_leases_total', 'tier="content",event="granted"');
       const pgHits = await metric('cache_postgres_fallbacks_total', 'tier="content",result="hit"');
@@ -328,10 +340,26 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
     },
   );
 
+  it('while Redis is complete a Redis miss is a miss, PostgreSQL not asked; once Redis lost the marker, PostgreSQL serves it', async () => {
+    const k = key({ input: 'in PostgreSQL, not in a complete Redis' });
+    await client.put(k, entry('KEPT', 10), 600);
+    await ops.warm();
+    await redis.del(redisKeyOf(k)); // the marker stays: Redis claims to hold every live entry
+    const fallbacks = () => Promise.all(['hit', 'miss'].map((result) => metric('cache_postgres_fallbacks_total', `tier="content",result="${result}"`)));
+    const before = await fallbacks();
+    expect(await client.get(k)).toEqual({ hit: false, entry: null });
+    expect(await client.lookupMany([k, key({ input: 'a second key' })], 0)).toEqual([expect.objectContaining({ hit: false }), expect.objectContaining({ hit: false })]);
+    expect(await fallbacks()).toEqual(before);
+    await redis.del(completeKey());
+    expect(await client.get(k)).toEqual({ hit: true, entry: entry('KEPT', 10) });
+    expect(await fallbacks()).toEqual([before[0] + 1, before[1]]);
+    expect(await redis.exists(redisKeyOf(k))).toBe(1);
+  });
+
   it('concurrent lookups of an entry only in PostgreSQL are all hits, none waiting for a lease', async () => {
     const k = key({ input: 'only in PostgreSQL, concurrently' });
     await client.put(k, entry('DURABLE', 20), 600);
-    await redis.del(redisKeyOf(k));
+    await loseFromRedis(k);
     const before = await contentStats();
     const started = Date.now();
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? ways.lookup(k, 5000) : ways['lookup-many of one key'](k, 5000))));
@@ -398,24 +426,43 @@ describe('the system tier outlives Redis', () => {
     expect(await redis.exists(redisKeyOf(sys))).toBe(1);
   });
 
-  it('warm reloads every system entry into Redis', async () => {
+  it('warm reloads every live entry of every tier into Redis for the time it has left, and marks Redis complete', async () => {
     const sys2 = { ...sys, input: 'Tag with at most five tags.' };
+    const session = key({ tier: 'session', input: 'facts to warm' });
     await client.put(sys2, entry('TAGS', 0), null);
+    await client.put(session, entry('FACTS', 30), 600);
     await flushOurKeys();
-    const systemRows = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM ai_cache WHERE type = 'system'"))[0].n);
-    expect(await ops.warm()).toEqual({ warmed: systemRows });
-    expect(await redis.exists(redisKeyOf(sys), redisKeyOf(sys2))).toBe(2);
+    expect(await redis.exists(completeKey())).toBe(0);
+    const liveRows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM ai_cache WHERE expires_at IS NULL OR expires_at > now()'))[0].n);
+    expect(await ops.warm()).toEqual({ warmed: liveRows });
+    expect(await redis.exists(redisKeyOf(sys), redisKeyOf(sys2), redisKeyOf(session), completeKey())).toBe(4);
+    expect(await redis.pttl(redisKeyOf(sys2))).toBe(-1);
+    const pttl = await redis.pttl(redisKeyOf(session));
+    expect(pttl).toBeGreaterThan(590_000);
+    expect(pttl).toBeLessThanOrEqual(600_000);
   });
 
-  it('a restarted cache-service warms the system tier at start', async () => {
+  it('a restarted cache-service finding Redis empty warms it at start', async () => {
     await client.close();
     await ops.close();
     await service.stop();
     await flushOurKeys();
     await start();
-    expect(await redis.exists(redisKeyOf(sys))).toBe(1);
+    expect(await redis.exists(redisKeyOf(sys), completeKey())).toBe(2);
     expect(JSON.parse((await redis.get(redisKeyOf(sys)))!)).toEqual({ value: 'PROMPT', tokens: 0, model: 'sim-1' });
     expect((await client.get(sys)).hit).toBe(true);
+  });
+
+  it('a cache-service whose Redis connection came back to an empty Redis (a restart) warms it again', async () => {
+    await flushOurKeys();
+    // Drop the service's own connections to Redis, as a Redis restart would (other files share the server).
+    const { hostname, port } = new URL(testRedisUrl());
+    const ss = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', `${hostname}:${port}`], { encoding: 'utf8' });
+    const ours = ss.split('\n').filter((line) => line.includes(`pid=${service.pid},`)).map((line) => line.trim().split(/\s+/)[2]);
+    expect(ours.length).toBeGreaterThan(0);
+    for (const addr of ours) await redis.client('KILL', 'ADDR', addr).catch(() => undefined);
+    for (let i = 0; i < 100 && !(await redis.exists(completeKey())); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await redis.exists(redisKeyOf(sys), completeKey())).toBe(2);
   });
 });
 

@@ -37,13 +37,18 @@ async function main(): Promise<void> {
   const pgRepo = new PgCacheRepository(pool);
   const cache = new CacheService({ keys, redis: redisRepo, pg: pgRepo, events, metrics, logger, leaseMs: config.SINGLE_FLIGHT_LEASE_MS, maxWaitMs: config.SINGLE_FLIGHT_WAIT_MS });
 
-  // Warming is an optimisation, not a precondition: a system-tier miss falls back to PostgreSQL anyway.
-  try {
-    const warmed = await cache.warm();
-    logger.info({ warmed }, 'system tier warmed into Redis');
-  } catch (err) {
-    logger.warn({ err }, 'warming the system tier failed; entries will come from PostgreSQL on demand');
-  }
+  // Warming is an optimisation, not a precondition: until Redis is complete, a miss falls back to
+  // PostgreSQL. Redis comes back empty after a restart (its connection drops and is ready again).
+  const warmIfIncomplete = async () => {
+    try {
+      const warmed = await cache.warmIfIncomplete();
+      if (warmed !== null) logger.info({ warmed }, 'every live entry warmed into Redis');
+    } catch (err) {
+      logger.warn({ err }, 'warming Redis failed; entries will come from PostgreSQL on demand');
+    }
+  };
+  await warmIfIncomplete();
+  redis.on('ready', () => void warmIfIncomplete());
 
   const { app, before } = createApp({
     cache,

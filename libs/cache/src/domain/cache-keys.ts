@@ -42,6 +42,14 @@ export class CacheKeyspace {
     return `${this.prefix}:cache-stats:${tier}`;
   }
 
+  /**
+   * Present while Redis holds every live entry PostgreSQL has (set by a warm, gone with a Redis
+   * restart or flush): then a Redis miss is a miss, with no PostgreSQL look-up behind it.
+   */
+  get completeKey(): string {
+    return `${this.prefix}:cache-complete`;
+  }
+
   /** The pub/sub channel on which puts and lease releases announce an entry key to waiting lookups. */
   get eventsChannel(): string {
     return `${this.prefix}:cache-events`;

@@ -80,7 +80,7 @@ export class PgCacheRepository {
       [refs.map((r) => r.hash), refs.map((r) => r.tier), refs.map((r) => r.scope)],
     );
     const found: (StoredEntry | null)[] = refs.map(() => null);
-    for (const row of rows) found[Number(row.i) - 1] = { raw: row.raw, ttlMs: row.ttl_ms === null ? null : Math.max(1, Number(row.ttl_ms)) };
+    for (const row of rows) found[Number(row.i) - 1] = { raw: row.raw, ttlMs: ttlOf(row.ttl_ms) };
     return found;
   }
 
@@ -97,7 +97,7 @@ export class PgCacheRepository {
     );
     const row = rows[0];
     if (!row) return null;
-    return { raw: row.raw, ttlMs: row.ttl_ms === null ? null : Math.max(1, Number(row.ttl_ms)) };
+    return { raw: row.raw, ttlMs: ttlOf(row.ttl_ms) };
   }
 
   async delete(ref: EntryRef): Promise<boolean> {
@@ -121,15 +121,18 @@ export class PgCacheRepository {
     }
   }
 
-  /** A page of the system tier, in id order (keyset pagination: warming never holds a long query). */
-  async systemPage(afterId: string, limit: number): Promise<(EntryRow & { id: string })[]> {
-    const { rows } = await this.db.query<{ id: string; user_id: string; cache_key: string; raw: string }>(
-      `SELECT id, user_id, cache_key, value::text AS raw FROM ai_cache
-        WHERE type = 'system' AND expires_at IS NULL AND id > $1
+  /** A page of the live entries of every tier, in id order (keyset pagination: warming never holds a long query). */
+  async livePage(afterId: string, limit: number): Promise<(EntryRow & StoredEntry & { id: string })[]> {
+    const { rows } = await this.db.query<{ id: string; type: CacheTier; user_id: string; cache_key: string; raw: string; ttl_ms: number | null }>(
+      `SELECT id, type, user_id, cache_key, value::text AS raw,
+              CASE WHEN expires_at IS NULL THEN NULL
+                   ELSE ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 END AS ttl_ms
+         FROM ai_cache
+        WHERE (expires_at IS NULL OR expires_at > now()) AND id > $1
         ORDER BY id LIMIT $2`,
       [afterId, limit],
     );
-    return rows.map((r) => ({ id: r.id, tier: 'system', scope: r.user_id, hash: r.cache_key, raw: r.raw }));
+    return rows.map((r) => ({ id: r.id, tier: r.type, scope: r.user_id, hash: r.cache_key, raw: r.raw, ttlMs: ttlOf(r.ttl_ms) }));
   }
 
   /** Live entries per tier. */
@@ -158,4 +161,9 @@ export class PgCacheRepository {
   async ping(): Promise<void> {
     await this.db.query('SELECT 1');
   }
+}
+
+/** The milliseconds a row has left as Redis takes them (at least 1), or null: permanent. */
+function ttlOf(ttlMs: number | null): number | null {
+  return ttlMs === null ? null : Math.max(1, Number(ttlMs));
 }

@@ -24,12 +24,13 @@ if nanos > 0 then redis.call('HINCRBY', ${statsKey}, 'costSavedNanos', nanos) en
 
 /**
  * GET an entry and, when present, count the hit and what it saved, in one round trip.
- * KEYS: entry, stats hash. ARGV: cost per token in USD, or ''. Misses are not counted here: the
- * caller may still find the entry in PostgreSQL.
+ * KEYS: entry, stats hash, complete marker. ARGV: cost per token in USD, or ''. On a miss, answers
+ * whether Redis is complete (1 or 0). Misses are not counted here: the caller may still find the
+ * entry in PostgreSQL.
  */
 const GET_COUNTING_HIT = `
 local v = redis.call('GET', KEYS[1])
-if not v then return false end
+if not v then return redis.call('EXISTS', KEYS[3]) end
 ${countHitOfV('KEYS[2]', 'ARGV[1]')}
 return v
 `;
@@ -64,9 +65,10 @@ return v
 /**
  * The first step of a one-key lookup, atomically: GET the entry (a hit, counted), else take the
  * lease (SET NX PX) and count the miss, else answer the holder's PTTL. KEYS: entry, lease, stats
- * hash. ARGV: token, lease ms, cost per token or ''. Answers as ACQUIRE_OR_READ does (the same
- * outcomes: within one script the order of the GET and the SET is not observable, and a hit here
- * never touches the lease).
+ * hash, complete marker. ARGV: token, lease ms, cost per token or ''. Answers as ACQUIRE_OR_READ
+ * does (the same outcomes: within one script the order of the GET and the SET is not observable,
+ * and a hit here never touches the lease), the lease taken as -11 instead of -10 when Redis is
+ * complete (no PostgreSQL look-up to make).
  */
 const READ_OR_ACQUIRE = `
 local v = redis.call('GET', KEYS[1])
@@ -76,6 +78,7 @@ ${countHitOfV('KEYS[3]', 'ARGV[3]')}
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('HINCRBY', KEYS[3], 'misses', 1)
+  if redis.call('EXISTS', KEYS[4]) == 1 then return -11 end
   return -10
 end
 return redis.call('PTTL', KEYS[2])
@@ -106,20 +109,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** What SET NX PX answers (through the scripts) when the lease was taken. */
+/** What SET NX PX answers (through the scripts) when the lease was taken; READ_OR_ACQUIRE's when Redis is also complete. */
 const ACQUIRED = -10;
+const ACQUIRED_COMPLETE = -11;
 
 interface CacheScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): Promise<string | null>;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string): Promise<string | number>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
   cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
-  cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
+  cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, completeKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
   cacheRewarmHolding(entryKey: string, statsKey: string, leaseKey: string, raw: string, ttlMs: string, tokens: number, nanos: number, token: string, channel: string): Promise<number>;
 }
 
-/** A contention step's outcome: the entry (hit counted), the lease taken (miss counted), or held by another for `pttl` ms. */
-export type ContendStep = { raw: string } | { acquired: true } | { pttl: number };
+/**
+ * A contention step's outcome: the entry (hit counted), the lease taken (miss counted; `complete`
+ * when Redis holds every live entry, so PostgreSQL need not be asked), or held by another for `pttl` ms.
+ */
+export type ContendStep = { raw: string } | { acquired: true; complete: boolean } | { pttl: number };
+
+/** A read of an entry: found (its hit counted), or missed, `complete` when Redis holds every live entry (see CacheKeyspace.completeKey). */
+export type RedisRead = { raw: string } | { raw: null; complete: boolean };
 
 export interface TierCounters {
   hits: number;
@@ -137,41 +147,59 @@ export class RedisCacheRepository {
     private readonly redis: Redis,
     readonly keys: CacheKeyspace,
   ) {
-    redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 2, lua: GET_COUNTING_HIT });
+    redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 3, lua: GET_COUNTING_HIT });
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
     redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 3, lua: ACQUIRE_OR_READ });
-    redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 3, lua: READ_OR_ACQUIRE });
+    redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 4, lua: READ_OR_ACQUIRE });
     redis.defineCommand('cacheRewarmHolding', { numberOfKeys: 3, lua: REWARM_HOLDING });
     this.scripts = redis as unknown as CacheScripts;
     this.cluster = isCluster(redis);
   }
 
   /**
-   * The raw stored JSON of an entry, counting a hit when found. On a Redis Cluster the entry and its
-   * tier's counters sit in different slots (entries spread over the nodes; one counter hash per
-   * tier), which one script cannot touch: there the GET and the count are two commands.
+   * An entry's raw stored JSON, counting a hit when found; on a miss, whether Redis is complete. On a
+   * Redis Cluster the entry, its tier's counters and the marker sit in different slots (entries
+   * spread over the nodes), which one script cannot touch: there they are separate commands.
    */
-  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<string | null> {
-    if (!this.cluster) return this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
-    const raw = await this.redis.get(entryKey);
-    if (raw !== null) {
-      const { tokens, costUsd } = savingsOf(raw);
-      await this.countHit(tier, tokens, savedNanos({ tokens, costUsd }, costPerTokenUsd));
+  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<RedisRead> {
+    if (!this.cluster) {
+      return readOf(await this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), this.keys.completeKey, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
     }
-    return raw;
+    const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
+    return raw !== null ? { raw } : { raw: null, complete: await this.isComplete() };
   }
 
   /**
    * `getCountingHit` for several entries, in their order: on one Redis, one pipeline (one round
    * trip, one socket write); on a cluster the entries sit in different slots, so key by key.
    */
-  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number): Promise<(string | null)[]> {
+  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number): Promise<RedisRead[]> {
     if (this.cluster) return Promise.all(entries.map((e) => this.getCountingHit(e.tier, e.entryKey, costPerTokenUsd)));
     const cost = costPerTokenUsd === undefined ? '' : String(costPerTokenUsd);
     const pipeline = this.redis.pipeline();
-    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), cost);
-    return resultsOf<string | null>(await pipeline.exec());
+    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), this.keys.completeKey, cost);
+    return resultsOf<string | number>(await pipeline.exec()).map(readOf);
+  }
+
+  /** Whether Redis holds every live entry PostgreSQL has (the marker a warm sets). */
+  async isComplete(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.completeKey)) === 1;
+  }
+
+  /** Says Redis now holds every live entry (after a warm); a restart or a flush of Redis takes it away. */
+  async markComplete(): Promise<void> {
+    await this.redis.set(this.keys.completeKey, new Date().toISOString());
+  }
+
+  /** The cluster's read: GET, then the hit counted (the counters sit in another slot). */
+  private async getThenCount(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<string | null> {
+    const raw = await this.redis.get(entryKey);
+    if (raw !== null) {
+      const { tokens, costUsd } = savingsOf(raw);
+      await this.countHit(tier, tokens, savedNanos({ tokens, costUsd }, costPerTokenUsd));
+    }
+    return raw;
   }
 
   async countMiss(tier: CacheTier): Promise<void> {
@@ -198,16 +226,19 @@ export class RedisCacheRepository {
     else await this.redis.set(entryKey, raw, 'PX', ttlMs);
   }
 
-  /** Many permanent entries in one round trip (warming). */
-  async setMany(entries: { entryKey: string; raw: string }[]): Promise<void> {
+  /** Many entries in one round trip (warming); `ttlMs` null: permanent. */
+  async setMany(entries: { entryKey: string; raw: string; ttlMs: number | null }[]): Promise<void> {
     if (entries.length === 0) return;
     // A cluster pipeline must stay on one node; concurrent SETs are pipelined per node by the client.
     if (this.cluster) {
-      await Promise.all(entries.map(({ entryKey, raw }) => this.redis.set(entryKey, raw)));
+      await Promise.all(entries.map(({ entryKey, raw, ttlMs }) => this.set(entryKey, raw, ttlMs)));
       return;
     }
     const pipeline = this.redis.pipeline();
-    for (const { entryKey, raw } of entries) pipeline.set(entryKey, raw);
+    for (const { entryKey, raw, ttlMs } of entries) {
+      if (ttlMs === null) pipeline.set(entryKey, raw);
+      else pipeline.set(entryKey, raw, 'PX', ttlMs);
+    }
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
     if (failed) throw failed[0];
@@ -258,14 +289,14 @@ export class RedisCacheRepository {
       return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
     }
     const pttl = await this.acquireLease(leaseKey, token, ttlMs);
-    const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
+    const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
     if (raw !== null) {
       if (pttl === ACQUIRED) await this.releaseLease(leaseKey, token);
       return { raw };
     }
     if (pttl !== ACQUIRED) return { pttl };
     await this.countMiss(tier);
-    return { acquired: true };
+    return { acquired: true, complete: false };
   }
 
   /**
@@ -277,14 +308,15 @@ export class RedisCacheRepository {
    */
   async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
+      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), this.keys.completeKey, token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
     }
-    const raw = await this.getCountingHit(tier, entryKey, costPerTokenUsd);
+    const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
     if (raw !== null) return { raw };
     const pttl = await this.acquireLease(leaseKey, token, ttlMs);
     if (pttl !== ACQUIRED) return { pttl };
     await this.countMiss(tier);
-    return { acquired: true };
+    // Never `complete` on a cluster: only the fallback finds an entry stored between the read and the acquire.
+    return { acquired: true, complete: false };
   }
 
   /**
@@ -362,14 +394,20 @@ export class RedisCacheRepository {
 
 /** The scripts as queued on a pipeline (ioredis adds defined commands to pipelines too). */
 interface PipelineScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, costPerToken: string): unknown;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string): unknown;
   cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
 }
 
 /** A contention script's answer as a step: the entry, the lease taken (ACQUIRED), or the holder's PTTL. */
 function stepOf(answer: string | number): ContendStep {
   if (typeof answer === 'string') return { raw: answer };
-  return answer === ACQUIRED ? { acquired: true } : { pttl: answer };
+  if (answer === ACQUIRED || answer === ACQUIRED_COMPLETE) return { acquired: true, complete: answer === ACQUIRED_COMPLETE };
+  return { pttl: answer };
+}
+
+/** GET_COUNTING_HIT's answer as a read: the entry, or a miss with the marker's presence (1 or 0). */
+function readOf(answer: string | number): RedisRead {
+  return typeof answer === 'string' ? { raw: answer } : { raw: null, complete: answer === 1 };
 }
 
 /** A pipeline's answers in order; the first command that failed throws. */
