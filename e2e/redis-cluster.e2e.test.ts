@@ -191,7 +191,7 @@ describe('the pipeline on a 3-node Redis Cluster', () => {
     // Every key of the deployment is one of the known families.
     const families = new Set(all.map((k) => k.slice(s.redisPrefix.length + 1).split(':')[0]));
     console.log(`key families: ${[...families].sort().join(', ')}`);
-    for (const family of families) expect(['{bull}', 'cache', 'cache-lease', 'cache-stats', 'auth']).toContain(family);
+    for (const family of families) expect(['{bull}', 'cache', 'cache-lease', 'cache-stats', 'cache-complete', 'auth']).toContain(family);
 
     for (const service of Object.values(s.services)) expect({ service: service!.name, crossSlot: readFileSync(service!.logFile, 'utf8').includes('CROSSSLOT') }).toEqual({ service: service!.name, crossSlot: false });
   });
