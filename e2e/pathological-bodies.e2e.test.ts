@@ -1,7 +1,7 @@
 import type { CreateItemResponse, DlqJobsResponse, ItemResponse, QuotaStatus, TaskName } from '@qv/contracts';
 import { estimateTokens, TASKS } from '@qv/llm';
 import { PATHOLOGICAL_CORPORA } from '@qv/llm/testing';
-import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
+import { createUser, eventually, http, processCpuMs, startStack, type Stack } from '@qv/testing';
 
 /**
  * Bounded cost per request (issue 10, DESIGN.md §9). Token estimation runs on api-service's event
@@ -10,11 +10,16 @@ import { createUser, eventually, http, startStack, type Stack } from '@qv/testin
  * summary cut mid-JSON until the dead-letter queue. Here each pathological body of 100,000
  * characters is accepted while a `GET /healthz` loop on api-service never waits more than 100 ms
  * (beyond what the machine adds to an idle service at the same time: see the control below), and
- * every item it accepted reaches DONE, settled to the usage the simulator reported.
+ * every item it accepted reaches DONE, settled to the usage the simulator reported. The bound is
+ * on CPU time: what api-service's process ran while one `/healthz` waited. On a shared machine a
+ * wait's wall time grows with everything else the cores run (seen: 261 ms at load 10 for a
+ * service that ran 40 ms); the CPU api-service spent meanwhile is its own work alone, and a
+ * body that held its event loop would show there whatever the load.
  *
  * No NUL and no lone surrogate: the edge refuses those with a 400 (e2e/api-edge).
  */
 const BODIES = ['one letter', 'CJK', 'emoji and ZWJ sequences', 'random code points', 'base64'];
+/** api-service CPU ms while one `/healthz` waits. */
 const HEALTHZ_BOUND_MS = 100;
 const TASK_NAMES: TaskName[] = ['summarize', 'tag', 'extract'];
 const CAPS = TASK_NAMES.reduce((sum, task) => sum + TASKS[task].completionCap, 0);
@@ -28,7 +33,7 @@ describe('pathological bodies of 100,000 characters', () => {
     await stack?.stop();
   });
 
-  it('are accepted while /healthz stays under 100 ms, and reach DONE, settled', async () => {
+  it('are accepted while /healthz never waits on 100 ms of api-service CPU, and reach DONE, settled', async () => {
     const contents = BODIES.map((name) => PATHOLOGICAL_CORPORA[name](100_000));
     for (const content of contents) {
       expect(content.length).toBe(100_000);
@@ -45,23 +50,22 @@ describe('pathological bodies of 100,000 characters', () => {
     // Serialised up front, so the loop below measures the service, not this process.
     const payloads = contents.map((content, i) => JSON.stringify({ content, title: `Pathological: ${BODIES[i]}`, tasks: TASK_NAMES }));
 
-    // The health loops: one GET /healthz after another, each timed, until the items are done; on
-    // api-service, and on quota-service, which does nothing with the bodies (the control).
-    const waits: number[] = [];
+    // The health loop: one GET /healthz after another, until the items are done, each with the CPU
+    // api-service ran while it waited and its wall time (printed only).
+    const apiPid = stack.services['api-service']!.pid;
+    const waits: { cpuMs: number; wallMs: number }[] = [];
     let running = true;
-    const healthLoop = (url: string, into: number[]) =>
-      (async () => {
-        while (running) {
-          const started = performance.now();
-          const res = await fetch(`${url}/healthz`);
-          await res.arrayBuffer();
-          into.push(performance.now() - started);
-          expect(res.status).toBe(200);
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })();
-    const controlWaits: number[] = [];
-    const loop = Promise.all([healthLoop(stack.api, waits), healthLoop(stack.services['quota-service']!.url, controlWaits)]);
+    const loop = (async () => {
+      while (running) {
+        const cpuBefore = processCpuMs(apiPid)!;
+        const started = performance.now();
+        const res = await fetch(`${stack.api}/healthz`);
+        await res.arrayBuffer();
+        waits.push({ cpuMs: processCpuMs(apiPid)! - cpuBefore, wallMs: performance.now() - started });
+        expect(res.status).toBe(200);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
 
     const accepted: { id: string; user: { id: string; key: string }; content: string; title: string }[] = [];
     try {
@@ -69,7 +73,7 @@ describe('pathological bodies of 100,000 characters', () => {
       await new Promise((r) => setTimeout(r, 200));
       // One body at a time, each once the previous item is finished: the simulator and the worker
       // chewing on a 100k body share the cores with api-service, which is contention between
-      // processes, not api-service's event loop held up (the loops run on throughout).
+      // processes, not api-service's event loop held up (the loop runs on throughout).
       for (let i = 0; i < BODIES.length; i++) {
         const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: users[i].key, raw: payloads[i] });
         expect({ body: BODIES[i], status: [202, 429].includes(res.status) ? 'accepted or refused' : res.status }).toEqual({ body: BODIES[i], status: 'accepted or refused' });
@@ -89,20 +93,11 @@ describe('pathological bodies of 100,000 characters', () => {
       await loop;
     }
 
-    // The bound, plus what the machine itself added in the same seconds to an idle service
-    // (quota-service's /healthz, polled the same way): its worst wait over its median, ~0 on a quiet
-    // machine, tens of ms when every core is shared by a dozen test processes and up to a second at
-    // load 27 (seen), twice over since the two loops are descheduled independently. A real block is
-    // of another order: 100,000 × 'a' held api-service for 27 s before the bounded estimate.
-    const worst = Math.max(...waits);
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    const machineNoise = Math.max(...controlWaits) - median(controlWaits);
+    // A real block is of another order: 100,000 × 'a' held api-service for 27 s before the bounded estimate.
     expect(waits.length).toBeGreaterThan(20);
-    expect({ worstHealthzWaitMs: Math.round(worst), idleServiceWorstMs: Math.round(Math.max(...controlWaits)), withinBound: worst <= HEALTHZ_BOUND_MS + 2 * machineNoise }).toEqual({
-      worstHealthzWaitMs: Math.round(worst),
-      idleServiceWorstMs: Math.round(Math.max(...controlWaits)),
-      withinBound: true,
-    });
+    const worstCpu = Math.max(...waits.map((w) => w.cpuMs));
+    console.log(`/healthz during the bodies: ${waits.length} waits, worst ${Math.round(Math.max(...waits.map((w) => w.wallMs)))} ms wall, worst ${worstCpu} ms of api-service CPU`);
+    expect({ worstHealthzWaitCpuMs: worstCpu, withinBound: worstCpu <= HEALTHZ_BOUND_MS }).toEqual({ worstHealthzWaitCpuMs: worstCpu, withinBound: true });
 
     // None of them in the dead-letter queue.
     const dlq = (await http<DlqJobsResponse>('GET', `${stack.api}/admin/dlq`, { key: stack.adminKey })).body.jobs;

@@ -3,21 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { processCpuMs, TICK_MS } from '../../libs/testing/src/process-cpu';
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (`getconf CLK_TCK`: 100 on Linux). */
-const TICK_MS = 10;
-
-/** User + system CPU ms of `pid` so far, or undefined once it has exited. */
-export function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return undefined;
-  }
-}
+export { processCpuMs };
 
 /** Resident set of `pid` in MB (VmRSS), or undefined once it has exited. */
 export function residentMb(pid: number): number | undefined {

@@ -10,3 +10,4 @@ export * from './http';
 export * from './wait-for-item';
 export * from './simulator-calls';
 export * from './ports';
+export * from './process-cpu';
