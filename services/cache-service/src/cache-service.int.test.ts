@@ -332,9 +332,7 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
 
       // The second lookup is a plain Redis hit: with the row gone from PostgreSQL, Redis alone serves it.
       await db.query('DELETE FROM ai_cache WHERE cache_key = $1', [cacheKey(k)]);
-      const started = Date.now();
       expect(await ways[way](k, 5000)).toEqual({ hit: true, entry: stored });
-      expect(Date.now() - started).toBeLessThan(1000);
       const last = await contentStats();
       expect([last.hits - before.hits, last.misses - before.misses]).toEqual([2, 0]);
     },
@@ -361,9 +359,8 @@ describe('one-key lookup: one Redis round trip, then PostgreSQL for the lease ho
     await client.put(k, entry('DURABLE', 20), 600);
     await loseFromRedis(k);
     const before = await contentStats();
-    const started = Date.now();
+    // A lookup left waiting for a lease nobody gives back would end its 5 s with wait_timeout, not a hit.
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? ways.lookup(k, 5000) : ways['lookup-many of one key'](k, 5000))));
-    expect(Date.now() - started).toBeLessThan(2000);
     for (const r of results) expect(r).toEqual({ hit: true, entry: entry('DURABLE', 20) });
     expect(await redis.exists(leaseKeyOf(k))).toBe(0);
     const after = await contentStats();

@@ -66,8 +66,10 @@ describe('PrincipalResolver with Redis evictions', () => {
     const announcedAt = Date.now();
     await a.resolver.announce({ keyHash: key.keyHash });
     expect(await a.resolver.resolve(key.apiKey)).toBeNull();
-    await eventually(async () => (await b.resolver.resolve(key.apiKey)) === null, 2000, 5);
-    expect(Date.now() - announcedAt).toBeLessThan(2000); // the TTL is 60 s: pub/sub did it
+    // Well inside the 60 s TTL: pub/sub did it (milliseconds on a quiet machine; the bound only has
+    // to separate the announcement from the TTL on a loaded one).
+    await eventually(async () => (await b.resolver.resolve(key.apiKey)) === null, 30_000, 5);
+    expect(Date.now() - announcedAt).toBeLessThan(30_000);
   });
 
   it('remembers an unknown key as unknown (no look-up), and forgets it on every replica once the key is issued', async () => {
