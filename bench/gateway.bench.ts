@@ -4,6 +4,8 @@
 // the ledger — per call) and through Portkey's open-source gateway (@portkey-ai/gateway, a plain
 // proxy here), all in one run. Prints requests/s, the latency each path adds over the direct one
 // at p50 and p99, and Quota Vault's CPU-ms per request per process (from /proc/<pid>/stat).
+// BENCH_QV_CACHE (default `content`) is the X-QV-Cache header Quota Vault's calls carry; `off`
+// measures the path without its cache (the charge and the ledger entry alone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { productionPools } from './support/production-pools';
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const USERS = 64;
+const QV_CACHE = process.env.BENCH_QV_CACHE ?? 'content';
 const QV_PROCESSES = ['api-service', 'quota-service', 'cache-service', 'ledger-consumer'] as const;
 /** CPU ms of a process still running (bench/support/cpu.ts reads /proc). */
 const cpuMs = (pid: number): number => processCpuMs(pid) ?? 0;
@@ -94,14 +97,14 @@ async function main(): Promise<void> {
   await globalSetup();
   const stack: Stack = await startStack({ skip: ['enrichment-worker'], env: { LOG_LEVEL: 'warn', ...profileEnv() }, serviceEnv: productionPools() });
   const portkey = await startPortkey();
-  console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start (the machine is shared: read the ratios)`);
+  console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start (the machine is shared: read the ratios); Quota Vault's calls with X-QV-Cache: ${QV_CACHE}`);
   try {
     const sim = stack.services['llm-simulator']!.url;
     const unlimited = { concurrentJobs: null, callsPerHour: null, enrichmentsPerDay: null, tokensPerDay: null, tokensPerMonth: null };
     const keys: string[] = [];
     for (let i = 0; i < USERS; i++) keys.push((await createUser(stack.api, stack.adminKey, 'pro_annual', unlimited)).key);
     let next = 0;
-    const viaQv = () => ({ authorization: `Bearer ${keys[next++ % keys.length]}`, 'x-qv-cache': 'content' });
+    const viaQv = () => ({ authorization: `Bearer ${keys[next++ % keys.length]}`, 'x-qv-cache': QV_CACHE });
     const viaPortkey = () => ({ authorization: 'Bearer bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${sim}/v1` });
     const direct = () => ({ authorization: 'Bearer bench' });
 
