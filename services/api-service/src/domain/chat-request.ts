@@ -57,5 +57,6 @@ export function upstreamBody(body: ChatCompletionRequest, model: string, maxToke
 export function chatCacheKey(tier: ChatCacheTier, userId: string, model: string, sent: Record<string, unknown>): CacheKeyParts {
   const { stream: _stream, stream_options: _options, ...question } = sent;
   const digest = createHash('sha256').update(requestHash('POST', '/v1/chat/completions', question)).digest('hex');
-  return { tier, scope: userId, task: CHAT_CACHE_TASK, model, promptVersion: CHAT_CACHE_VERSION, input: digest };
+  // Frozen: the cache hashes a key object once (InProcessChatCache).
+  return Object.freeze({ tier, scope: userId, task: CHAT_CACHE_TASK, model, promptVersion: CHAT_CACHE_VERSION, input: digest });
 }

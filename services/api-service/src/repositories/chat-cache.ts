@@ -15,8 +15,21 @@ interface Fill {
   ttlSeconds: number | null;
 }
 
-/** A key's identity in a batch: the same entry twice never shares one (its upsert could not affect a row twice). */
-const entryOf = (key: CacheKeyParts) => `${key.tier}:${key.scope}:${cacheKey(key)}`;
+const identities = new WeakMap<CacheKeyParts, string>();
+
+/**
+ * A key's identity in a batch: the same entry twice never shares one (its upsert could not affect a
+ * row twice). Asked again each time a waiting request is passed over, so hashed once per key object
+ * (a call's key is built once and never changed).
+ */
+function entryOf(key: CacheKeyParts): string {
+  let identity = identities.get(key);
+  if (identity === undefined) {
+    identity = `${key.tier}:${key.scope}:${cacheKey(key)}`;
+    identities.set(key, identity);
+  }
+  return identity;
+}
 
 /**
  * A group's requests: the first of each entry together (`together`, which refuses a key twice),
