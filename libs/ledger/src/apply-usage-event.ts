@@ -70,12 +70,24 @@ type SqlOutcome = 'applied' | 'duplicate' | 'not_visible' | 'invalid';
 const APPLY_TYPES = ['text', 'text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'int', 'int', 'numeric', 'text', 'boolean', 'int', 'numeric', 'text'];
 
 /**
+ * The longest a batch waits for one lock (ms). A row another transaction holds (a long settlement
+ * of the same reservation, an operator's open transaction) would otherwise hold every event of
+ * the batch, of every user in it, until the statement timeout; past this the statement fails,
+ * having written nothing, and its events are applied one by one (usageEventBatcher), where only
+ * the locked one waits. Ordinary waits (another batch's commit on a shared day row) are shorter.
+ */
+export const APPLY_MANY_LOCK_TIMEOUT_MS = 1000;
+
+/**
  * APPLY_SQL for several events in one statement (one round trip, one commit): the calls run in
- * the order of the arrays, which `applyUsageEvents` sorts by user and reservation.
+ * the order of the arrays, which `applyUsageEvents` sorts by user and reservation. The lock
+ * timeout is set for this statement's own transaction (`set_config(…, true)`) in a subquery
+ * evaluated before any call: a subquery with a volatile target list is not flattened into the join.
  */
 export const APPLY_MANY_SQL =
   `SELECT b.n, ledger_apply_usage_event(${APPLY_TYPES.map((_, i) => `b.a${i + 1}`).join(', ')}, $17::timestamptz) AS outcome
-   FROM unnest(${APPLY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS b(${APPLY_TYPES.map((_, i) => `a${i + 1}`).join(', ')}, n)
+   FROM (SELECT set_config('lock_timeout', '${APPLY_MANY_LOCK_TIMEOUT_MS}ms', true)) AS bounded_lock_wait,
+        unnest(${APPLY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS b(${APPLY_TYPES.map((_, i) => `a${i + 1}`).join(', ')}, n)
    ORDER BY b.n`;
 
 /**

@@ -2,6 +2,8 @@ import { newId } from '@qv/contracts';
 import { useTestDatabase } from '@qv/testing';
 import { applyUsageEvent, applyUsageEvents, InvalidUsageEventError, ReservationNotVisibleError } from './apply-usage-event';
 import { reconcile } from './reconciliation';
+import { usageEventBatcher } from './usage-event-batcher';
+import { Client } from 'pg';
 import { completedEvent, failedEvent, insertUser, reserve, type Charged } from './testing';
 
 const db = useTestDatabase();
@@ -77,5 +79,31 @@ describe('applyUsageEvents: several events in one statement', () => {
     const [row] = await db().query<{ status: string; actual_tokens: number }>(`SELECT status, actual_tokens FROM ai_usage_reservations WHERE id = $1`, [c.reservationId]);
     expect(row).toEqual({ status: 'SETTLED', actual_tokens: 200 });
     expect(await db().query(`SELECT 1 FROM ai_usage_ledger WHERE user_id = $1`, [user])).toHaveLength(1);
+  });
+
+  it('a batch meeting a reservation locked elsewhere holds none of its other events: past the lock timeout each is applied alone', async () => {
+    const users = [await insertUser(db().query), await insertUser(db().query)];
+    const charges: Charged[] = [];
+    for (let i = 0; i < 6; i++) charges.push(await reserve(db().sql, users[i % 2], 400, new Date()));
+    const events = charges.map((c, i) => completedEvent(c, { prompt: 10 + i, completion: 5 }));
+    // An open transaction elsewhere holds one of the reservations (no statement timeout here to end it).
+    const blocker = new Client({ connectionString: db().url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM ai_usage_reservations WHERE id = $1 FOR UPDATE', [charges[2].reservationId]);
+    try {
+      const batcher = usageEventBatcher(db().sql, { maxBatch: 64, maxInFlight: 1 });
+      // One turn of the event loop: the six go out as one batch.
+      const outcomes = events.map((event) => batcher.run(event));
+      // Every other event is applied while the lock is still held (waiting for the blocker, they would hang here).
+      expect(await Promise.all(outcomes.filter((_, i) => i !== 2))).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
+      const [{ settled }] = await db().query<{ settled: number }>(`SELECT count(*)::int AS settled FROM ai_usage_reservations WHERE id = ANY($1) AND status = 'SETTLED'`, [charges.map((c) => c.reservationId)]);
+      expect(settled).toBe(5);
+      await blocker.query('ROLLBACK');
+      expect(await outcomes[2]).toBe('applied');
+    } finally {
+      await blocker.end();
+    }
+    for (const user of users) for (const row of await reconcile(db().sql, { userId: user })) expect(row.drift).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readWriteCache } from '@qv/cache';
 import type { CacheKeyParts } from '@qv/contracts';
 import { createFastRedis, type Redis } from '@qv/queue';
@@ -17,8 +18,10 @@ const logger = createLogger('api-service-test', 'silent');
 let redis: Redis;
 let prefix: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = createFastRedis(testRedisUrl(), { enableAutoPipelining: true });
+  // No offline queue on this connection (as in api-service): a command before it is ready fails.
+  if (redis.status !== 'ready') await once(redis, 'ready');
 });
 beforeEach(() => {
   prefix = testRedisPrefix();
