@@ -43,7 +43,11 @@ describe('chaos: 60 s of load and faults', () => {
     const kinds = [...result.tally.accepted.values()].map((item) => item.kind);
     expect(kinds.filter((kind) => kind === 'poison').length).toBeGreaterThan(0);
     expect(kinds.filter((kind) => kind === 'flaky').length).toBeGreaterThan(0);
-    expect(result.outcomes.failedWithDeadLetter).toBeGreaterThan(0);
+    // A poison item dead-lettered is FAILED with its dead letter at the end, or was replayed out of
+    // the queue by the load (and, its failures spent, finished DONE): on a slow machine the replays
+    // catch every one before the load ends.
+    const replayedPoison = [...result.tally.replayedItems].filter((id) => result.tally.accepted.get(id)?.kind === 'poison').length;
+    expect(result.outcomes.failedWithDeadLetter + replayedPoison).toBeGreaterThan(0);
   });
 
   it('executed nothing twice', () => {

@@ -157,12 +157,14 @@ export class LoadDriver {
     while (Date.now() < this.o.stopAt) {
       await sleep(this.o.replayEveryMs);
       const list = await this.call('GET /admin/dlq', 'GET', '/admin/dlq', this.o.adminKey);
-      const jobs = (list?.status === 200 ? list.body.jobs : []) as Array<{ jobId: string }>;
+      const jobs = (list?.status === 200 ? list.body.jobs : []) as Array<{ jobId: string; itemId: string }>;
       for (const job of jobs.slice(0, 3)) {
         this.o.tally.replays.requested++;
         const res = await this.call('POST /admin/dlq/:jobId/replay', 'POST', `/admin/dlq/${encodeURIComponent(job.jobId)}/replay`, this.o.adminKey, { chargeUser: Math.random() < 0.3 });
-        if (res?.status === 202) this.o.tally.replays.accepted++;
-        else this.o.tally.replays.refused++;
+        if (res?.status === 202) {
+          this.o.tally.replays.accepted++;
+          this.o.tally.replayedItems.add(job.itemId);
+        } else this.o.tally.replays.refused++;
       }
     }
   }

@@ -8,6 +8,8 @@ export class Tally {
   /** Idempotency-Keys answered 202 with different item ids (the service's own answers disagreeing). */
   readonly keysWithTwoItems: string[] = [];
   readonly replays = { requested: 0, accepted: 0, refused: 0 };
+  /** Items taken out of the dead-letter queue by a replay answered 202. */
+  readonly replayedItems = new Set<string>();
   /** 202 answers carrying `Idempotent-Replayed: true` (a retry under a key already used). */
   idempotentReplays = 0;
 
