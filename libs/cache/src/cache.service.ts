@@ -57,7 +57,8 @@ export class CacheService {
 
   /**
    * `get` of several distinct keys at once, answered in their order: Redis in one pipeline, then
-   * PostgreSQL in one statement for what Redis missed. Counts one hit or one miss per key.
+   * PostgreSQL in one statement for what Redis missed (unless Redis is complete). Counts one hit or
+   * one miss per key.
    */
   async getMany(keys: CacheKeyParts[]): Promise<(string | null)[]> {
     const addresses = this.distinctAddresses(keys, 'keys');
@@ -174,8 +175,9 @@ export class CacheService {
    *
    * `unread`: the lookup starts here, PostgreSQL not asked yet (`lookupOne`). Its first step is
    * READ_OR_ACQUIRE, and when one of its steps takes the lease, PostgreSQL is asked before a miss
-   * is answered (unless Redis is complete): an entry found there is re-warmed, counted as the hit instead of the miss, and its
-   * lease given back and announced (REWARM_HOLDING), so its waiters find it.
+   * is answered (unless Redis is complete): an entry found there is re-warmed, counted as the hit
+   * instead of the miss, and its lease given back and announced (REWARM_HOLDING), so its waiters
+   * find it.
    */
   private async contend(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined, unread = false): Promise<LookupResult> {
     const { redis, events, metrics, leaseMs } = this.deps;
