@@ -251,12 +251,14 @@ export class CacheService {
 
   /**
    * Loads every live entry from PostgreSQL into Redis, each for the time it has left, then marks
-   * Redis complete; answers how many entries. A put racing the warm writes PostgreSQL first and
-   * Redis after, so it is in Redis either way; a purge racing it may see a purged entry put back
-   * until its TTL (as a fallback's re-warm may).
+   * Redis complete unless Redis was emptied meanwhile (its token gone); answers how many entries.
+   * A put racing the warm writes PostgreSQL first and Redis after, so it is in Redis either way; a
+   * purge racing it may see a purged entry put back until its TTL (as a fallback's re-warm may).
    */
   async warm(): Promise<number> {
     return withSpan('Cache.warm', async () => {
+      const token = randomUUID();
+      await this.deps.redis.beginWarm(token);
       let after = '';
       let total = 0;
       for (;;) {
@@ -266,7 +268,7 @@ export class CacheService {
         if (page.length < 500) break;
         after = page[page.length - 1].id;
       }
-      await this.deps.redis.markComplete();
+      if (!(await this.deps.redis.markComplete(token))) this.deps.logger.warn({ warmed: total }, 'Redis was emptied or warmed again during the warm: not marked complete');
       return total;
     });
   }

@@ -50,6 +50,11 @@ export class CacheKeyspace {
     return `${this.prefix}:cache-complete`;
   }
 
+  /** The token of the warm under way: a Redis restart during the warm takes it, so that warm cannot mark Redis complete. */
+  get warmingKey(): string {
+    return `${this.prefix}:cache-complete:warming`;
+  }
+
   /** The pub/sub channel on which puts and lease releases announce an entry key to waiting lookups. */
   get eventsChannel(): string {
     return `${this.prefix}:cache-events`;

@@ -109,6 +109,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/**
+ * The end of a warm: marks Redis complete only if the warm's token is still there, i.e. Redis was
+ * not restarted (emptied) since the warm began. KEYS: warming token, complete marker. ARGV: token,
+ * the marker's value. Answers 1 when marked.
+ */
+const COMPLETE_IF_WARMED = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+`;
+
 /** What SET NX PX answers (through the scripts) when the lease was taken; READ_OR_ACQUIRE's when Redis is also complete. */
 const ACQUIRED = -10;
 const ACQUIRED_COMPLETE = -11;
@@ -116,6 +128,7 @@ const ACQUIRED_COMPLETE = -11;
 interface CacheScripts {
   cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string): Promise<string | number>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
+  cacheCompleteIfWarmed(warmingKey: string, completeKey: string, token: string, value: string): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
   cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
   cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, completeKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
@@ -150,6 +163,7 @@ export class RedisCacheRepository {
     redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 3, lua: GET_COUNTING_HIT });
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
+    redis.defineCommand('cacheCompleteIfWarmed', { numberOfKeys: 2, lua: COMPLETE_IF_WARMED });
     redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 3, lua: ACQUIRE_OR_READ });
     redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 4, lua: READ_OR_ACQUIRE });
     redis.defineCommand('cacheRewarmHolding', { numberOfKeys: 3, lua: REWARM_HOLDING });
@@ -187,9 +201,23 @@ export class RedisCacheRepository {
     return (await this.redis.exists(this.keys.completeKey)) === 1;
   }
 
-  /** Says Redis now holds every live entry (after a warm); a restart or a flush of Redis takes it away. */
-  async markComplete(): Promise<void> {
-    await this.redis.set(this.keys.completeKey, new Date().toISOString());
+  /** A warm begins: its token, which `markComplete` needs (set again by a later warm, gone with a Redis restart). */
+  async beginWarm(token: string): Promise<void> {
+    await this.redis.set(this.keys.warmingKey, token);
+  }
+
+  /**
+   * Says Redis now holds every live entry, if the warm of `token` is still the last one begun and
+   * Redis was not emptied since; answers whether it did. A restart or a flush takes the marker away.
+   * On a cluster the token and the marker sit in different slots: the check and the set are two
+   * commands there, and a restart between them goes unseen.
+   */
+  async markComplete(token: string): Promise<boolean> {
+    const value = new Date().toISOString();
+    if (!this.cluster) return (await this.scripts.cacheCompleteIfWarmed(this.keys.warmingKey, this.keys.completeKey, token, value)) === 1;
+    if ((await this.redis.get(this.keys.warmingKey)) !== token) return false;
+    await this.redis.set(this.keys.completeKey, value);
+    return true;
   }
 
   /** The cluster's read: GET, then the hit counted (the counters sit in another slot). */
