@@ -48,9 +48,14 @@ export async function stopTelemetry(): Promise<void> {
   await running?.shutdown().catch(() => undefined);
 }
 
+/**
+ * One tracer for the process: a proxy that follows whatever provider is registered, now or later
+ * (`trace.getTracer` would build a new proxy on every call of the hot paths).
+ */
+const tracer = trace.getTracer('quota-vault');
+
 /** Runs `fn` inside a span named `Area.action`, recording a thrown error on it. */
 export async function withSpan<T>(name: string, fn: (span: Span) => Promise<T>, attributes: Record<string, string | number | boolean> = {}): Promise<T> {
-  const tracer = trace.getTracer('quota-vault');
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn(span);
