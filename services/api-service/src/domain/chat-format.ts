@@ -18,6 +18,18 @@ export function completionBody(c: StoredChatCompletion): Record<string, unknown>
 export const sseEvent = (data: unknown): string => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 export const SSE_DONE = sseEvent('[DONE]');
 
+/** What ends a line in a server-sent stream (CR, LF or both). */
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * A provider's chunk as the client's event: its data as the provider wrote it (no second
+ * encoding), unless that text holds a line break (several `data:` lines joined, a CR between JSON
+ * tokens), which one event line cannot carry: then the parsed chunk encoded again.
+ */
+export function passedOnEvent(chunk: unknown, data: string): string {
+  return LINE_BREAK.test(data) ? sseEvent(chunk) : `data: ${data}\n\n`;
+}
+
 /** Pieces of a replayed answer: words with their whitespace, as a model streams them. */
 const pieces = (text: string): string[] => (text.length === 0 ? [] : (text.match(/\s*\S+\s*|\s+/g) ?? [text]));
 

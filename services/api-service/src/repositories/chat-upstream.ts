@@ -58,11 +58,13 @@ export class ChatUpstream {
   }
 
   /**
-   * One streamed completion: every chunk goes to `onChunk` as it arrives, and the stream is read to
-   * its end whatever `onChunk` does with it (a client gone mid-answer is still settled to what the
-   * provider produced). Retried only while nothing has been passed on.
+   * One streamed completion: every chunk goes to `onChunk` as it arrives, parsed and as the
+   * provider sent it (`data`, the event's JSON text, so it can be passed on without encoding it
+   * again), and the stream is read to its end whatever `onChunk` does with it (a client gone
+   * mid-answer is still settled to what the provider produced). Retried only while nothing has
+   * been passed on.
    */
-  stream(origin: CallOrigin, body: Record<string, unknown>, onChunk: (chunk: ChatCompletionChunk) => void): Promise<StreamOutcome> {
+  stream(origin: CallOrigin, body: Record<string, unknown>, onChunk: (chunk: ChatCompletionChunk, data: string) => void): Promise<StreamOutcome> {
     let delivered = false;
     return this.withRetries(
       origin,
@@ -70,10 +72,10 @@ export class ChatUpstream {
         const res = await this.send({ ...body, stream: true });
         let usage: StreamOutcome['usage'] = null;
         try {
-          for await (const chunk of serverSentData(res.body)) {
+          for await (const { chunk, data } of serverSentData(res.body)) {
             if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
             delivered = true;
-            onChunk(chunk);
+            onChunk(chunk, data);
           }
         } catch (err) {
           throw this.failure(err);
@@ -148,8 +150,8 @@ function errorMessage(text: string): string | undefined {
   }
 }
 
-/** The JSON of each `data:` event of a server-sent stream, `[DONE]` excluded; linear in the stream. */
-async function* serverSentData(body: AsyncIterable<Buffer | string>): AsyncGenerator<ChatCompletionChunk> {
+/** Each `data:` event of a server-sent stream, parsed and as sent, `[DONE]` excluded; linear in the stream. */
+async function* serverSentData(body: AsyncIterable<Buffer | string>): AsyncGenerator<{ chunk: ChatCompletionChunk; data: string }> {
   const decoder = new TextDecoder();
   const boundary = /\r?\n\r?\n/g;
   let pending = '';
@@ -166,7 +168,7 @@ async function* serverSentData(body: AsyncIterable<Buffer | string>): AsyncGener
         .map((line) => line.slice(line[5] === ' ' ? 6 : 5))
         .join('\n');
       start = m.index + m[0].length;
-      if (data && data !== '[DONE]') yield JSON.parse(data) as ChatCompletionChunk;
+      if (data && data !== '[DONE]') yield { chunk: JSON.parse(data) as ChatCompletionChunk, data };
     }
     pending = pending.slice(start);
   }

@@ -4,7 +4,7 @@ import { costUsd, countTokensBounded } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
 import { capCompletion, DEFAULT_COMPLETION_CAP, type CompletionCap } from '../domain/chat-budget';
-import { replayEvents, sseEvent } from '../domain/chat-format';
+import { passedOnEvent, replayEvents, sseEvent } from '../domain/chat-format';
 import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody } from '../domain/chat-request';
 import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
@@ -193,7 +193,7 @@ async function streamed(
   const clientWantsUsage = body.stream_options?.include_usage === true;
   const parts: string[] = [];
   const seen = { id: '', model, created: Math.floor(Date.now() / 1000), finishReason: null as string | null, started: false };
-  const onChunk = (chunk: ChatCompletionChunk) => {
+  const onChunk = (chunk: ChatCompletionChunk, data: string) => {
     if (!seen.started) {
       seen.started = true;
       sink.start(headers);
@@ -210,7 +210,7 @@ async function streamed(
       const { usage: _usage, ...rest } = chunk;
       return sink.send(sseEvent(rest));
     }
-    sink.send(sseEvent(chunk));
+    sink.send(passedOnEvent(chunk, data));
   };
 
   let usage: { promptTokens: number; completionTokens: number } | null = null;
