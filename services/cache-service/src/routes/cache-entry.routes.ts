@@ -13,11 +13,11 @@ function lookups(results: LookupResult[]): JsonAnswer {
 }
 
 /**
- * Rights (DESIGN.md §9, SECURITY.md): the worker reads and fills the cache; api-service also gets and
- * puts entries for its synchronous chat path, but takes no single-flight lease (lookup).
+ * Rights (DESIGN.md §9, SECURITY.md): the worker alone reads and fills the cache here. api-service
+ * operates it (cache.routes.ts); its chat path's cache runs in its own process (libs/cache) on the
+ * same entries, so it needs none of these routes.
  */
 const WORKER = allow('enrichment-worker');
-const READER_WRITER = allow('enrichment-worker', 'api-service');
 
 /**
  * The entry routes (DESIGN.md §6), called once or twice per item: served before Express
@@ -25,16 +25,16 @@ const READER_WRITER = allow('enrichment-worker', 'api-service');
  */
 export function cacheEntryRoutes(cache: CacheService): JsonRoute[] {
   return [
-    postJson('/internal/cache/get', READER_WRITER, CacheGetRequest, async (body) => {
+    postJson('/internal/cache/get', WORKER, CacheGetRequest, async (body) => {
       const raw = await cache.get(body);
       return raw ? { status: 200, raw: hit(raw) } : { status: 200, json: { hit: false, entry: null } };
     }),
-    postJson('/internal/cache/put', READER_WRITER, CachePutRequest, async (body) => ({ status: 200, json: { stored: await cache.put(body) } })),
+    postJson('/internal/cache/put', WORKER, CachePutRequest, async (body) => ({ status: 200, json: { stored: await cache.put(body) } })),
     postJson('/internal/cache/lookup', WORKER, CacheLookupRequest, async (body) => {
       const result = await cache.lookup(body);
       return result.hit ? { status: 200, raw: hit(result.raw) } : { status: 200, json: result };
     }),
-    postJson('/internal/cache/put-many', READER_WRITER, CachePutManyRequest, async (body) => ({ status: 200, json: { stored: await cache.putMany(body) } })),
+    postJson('/internal/cache/put-many', WORKER, CachePutManyRequest, async (body) => ({ status: 200, json: { stored: await cache.putMany(body) } })),
     postJson('/internal/cache/lookup-many', WORKER, CacheLookupManyRequest, async (body) => lookups(await cache.lookupMany(body))),
   ];
 }
