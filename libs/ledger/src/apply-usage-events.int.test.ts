@@ -3,7 +3,7 @@ import { useTestDatabase } from '@qv/testing';
 import { applyUsageEvent, applyUsageEvents, InvalidUsageEventError, ReservationNotVisibleError } from './apply-usage-event';
 import { reconcile } from './reconciliation';
 import { usageEventBatcher } from './usage-event-batcher';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { completedEvent, failedEvent, insertUser, reserve, type Charged } from './testing';
 
 const db = useTestDatabase();
@@ -105,5 +105,18 @@ describe('applyUsageEvents: several events in one statement', () => {
       await blocker.end();
     }
     for (const user of users) for (const row of await reconcile(db().sql, { userId: user })) expect(row.drift).toBe(0);
+  });
+
+  it("leaves the connection's lock timeout as it was: the bound is the batch statement's own", async () => {
+    const user = await insertUser(db().query);
+    const charges = [await reserve(db().sql, user, 300, new Date()), await reserve(db().sql, user, 300, new Date())];
+    const one = new Pool({ connectionString: db().url, max: 1 });
+    try {
+      const before = (await one.query<{ lock_timeout: string }>('SHOW lock_timeout')).rows[0].lock_timeout;
+      expect(await applyUsageEvents(one, charges.map((c) => completedEvent(c, { prompt: 5, completion: 5 })))).toEqual(['applied', 'applied']);
+      expect((await one.query<{ lock_timeout: string }>('SHOW lock_timeout')).rows[0].lock_timeout).toBe(before);
+    } finally {
+      await one.end();
+    }
   });
 });
