@@ -50,8 +50,7 @@ export class CacheService {
   async get(request: CacheGetRequest): Promise<string | null> {
     const address = this.deps.keys.address(request.key);
     const raw = await this.read(address, request.costPerTokenUsd);
-    this.deps.metrics.requests.inc({ tier: address.tier, op: 'get', result: raw ? 'hit' : 'miss' });
-    if (!raw) await this.deps.redis.countMiss(address.tier);
+    await this.countGet(address, raw);
     return raw;
   }
 
@@ -63,12 +62,14 @@ export class CacheService {
   async getMany(keys: CacheKeyParts[]): Promise<(string | null)[]> {
     const addresses = this.distinctAddresses(keys, 'keys');
     const raws = await this.readMany(addresses);
-    const missed = addresses.filter((address, i) => {
-      this.deps.metrics.requests.inc({ tier: address.tier, op: 'get', result: raws[i] ? 'hit' : 'miss' });
-      return !raws[i];
-    });
-    await Promise.all(missed.map((address) => this.deps.redis.countMiss(address.tier)));
+    await Promise.all(addresses.map((address, i) => this.countGet(address, raws[i])));
     return raws;
+  }
+
+  /** A get's outcome in the metrics, and a miss in the tier's counters (a hit was counted where it was read). */
+  private async countGet(address: EntryAddress, raw: string | null): Promise<void> {
+    this.deps.metrics.requests.inc({ tier: address.tier, op: 'get', result: raw ? 'hit' : 'miss' });
+    if (!raw) await this.deps.redis.countMiss(address.tier);
   }
 
   /** Stores an entry; false when the tier has no TTL for this user (nothing is cached). */

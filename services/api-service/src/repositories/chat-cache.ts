@@ -70,11 +70,13 @@ export class InProcessChatCache implements ChatCache {
     /** Two groups on their way at once, what arrives meanwhile gathering into the next. */
     batching: KeyedBatcherOptions = { maxBatch: 64, maxInFlight: 2 },
   ) {
+    const getOne = (key: CacheKeyParts) => cache.get({ v: 1, key });
+    const putOne = ({ key, entry, ttlSeconds }: Fill) => cache.put({ v: 1, key, entry, ttlSeconds });
     this.reads = new KeyedBatcher<CacheKeyParts, string | null>(
       {
         key: entryOf,
-        sendBatch: (keys) => distinctTogether(keys, (k) => k, (firsts) => cache.getMany(firsts), (key) => cache.get({ v: 1, key })),
-        sendOne: (key) => cache.get({ v: 1, key }),
+        sendBatch: (keys) => distinctTogether(keys, (k) => k, (firsts) => cache.getMany(firsts), getOne),
+        sendOne: getOne,
         retryAlone: () => false, // a read that failed is a miss: the caller answers without the cache
       },
       batching,
@@ -82,9 +84,8 @@ export class InProcessChatCache implements ChatCache {
     this.fills = new KeyedBatcher<Fill, boolean>(
       {
         key: (fill) => entryOf(fill.key),
-        sendBatch: (fills) =>
-          distinctTogether(fills, (fill) => fill.key, (firsts) => cache.putMany({ v: 1, puts: firsts.map(({ key, entry, ttlSeconds }) => ({ key, entry, ttlSeconds })) }), ({ key, entry, ttlSeconds }) => cache.put({ v: 1, key, entry, ttlSeconds })),
-        sendOne: ({ key, entry, ttlSeconds }) => cache.put({ v: 1, key, entry, ttlSeconds }),
+        sendBatch: (fills) => distinctTogether(fills, (fill) => fill.key, (firsts) => cache.putMany({ v: 1, puts: firsts }), putOne),
+        sendOne: putOne,
         retryAlone: () => false, // a fill that failed is only a later miss
       },
       batching,
