@@ -6,6 +6,9 @@
 // at p50 and p99, and Quota Vault's CPU-ms per request per process (from /proc/<pid>/stat).
 // BENCH_QV_CACHE (default `content`) is the X-QV-Cache header Quota Vault's calls carry; `off`
 // measures the path without its cache (the charge and the ledger entry alone).
+// The three paths run in turns (BENCH_ROUNDS rounds of BENCH_DURATION_S seconds per path, each
+// round starting with the next path), so a change in the shared machine's load falls on all three
+// alike; each figure is the median over the rounds, and the added latency is taken within a round.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +20,8 @@ import { CpuWindow, processCpuMs, profileEnv } from './support/cpu';
 import { productionPools } from './support/production-pools';
 
 const CONNECTIONS = 64;
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const USERS = 64;
 const QV_CACHE = process.env.BENCH_QV_CACHE ?? 'content';
 const QV_PROCESSES = ['api-service', 'quota-service', 'cache-service', 'ledger-consumer'] as const;
@@ -82,15 +86,28 @@ async function measure(path: string, url: string, requests: HttpRequestSpec[]): 
   return { path, result, ok };
 }
 
-function report(title: string, direct: Measured, others: Measured[]): void {
-  console.log(`\n${title}, ${CONNECTIONS} connections, ${DURATION_S} s each`);
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** One path's rounds: medians of its rate and latencies, and of what it added over direct in the same round. */
+function report(title: string, rounds: Array<Record<string, Measured>>, paths: string[]): void {
+  console.log(`\n${title}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION_S} s per path (medians over the rounds)`);
   console.log(`  ${'path'.padEnd(28)} ${'req/s'.padStart(7)} ${'p50'.padStart(6)} ${'p99'.padStart(6)}   added p50 / p99 over direct   non-2xx errors`);
-  for (const m of [direct, ...others]) {
-    const added = m === direct ? '' : `+${m.result.latency.p50 - direct.result.latency.p50} ms / +${m.result.latency.p99 - direct.result.latency.p99} ms`;
+  const [direct, ...others] = paths;
+  for (const path of paths) {
+    const of = (f: (m: Measured, round: Record<string, Measured>) => number) => median(rounds.map((round) => f(round[path], round)));
+    const added = path === direct ? '' : `+${of((m, r) => m.result.latency.p50 - r[direct].result.latency.p50)} ms / +${of((m, r) => m.result.latency.p99 - r[direct].result.latency.p99)} ms`;
+    const sum = (f: (m: Measured) => number) => rounds.reduce((total, round) => total + f(round[path]), 0);
     console.log(
-      `  ${m.path.padEnd(28)} ${rate(m).toFixed(0).padStart(7)} ${`${m.result.latency.p50}ms`.padStart(6)} ${`${m.result.latency.p99}ms`.padStart(6)}   ${added.padEnd(29)} ${String(m.result.non2xx).padStart(7)} ${String(m.result.errors + m.result.timeouts).padStart(6)}`,
+      `  ${path.padEnd(28)} ${of(rate).toFixed(0).padStart(7)} ${`${of((m) => m.result.latency.p50)}ms`.padStart(6)} ${`${of((m) => m.result.latency.p99)}ms`.padStart(6)}   ${added.padEnd(29)} ${String(sum((m) => m.result.non2xx)).padStart(7)} ${String(sum((m) => m.result.errors + m.result.timeouts)).padStart(6)}`,
     );
   }
+  const [qv, pk] = others;
+  const ahead = rounds.filter((round) => rate(round[qv]) > rate(round[pk])).length;
+  console.log(`  rounds by rate: ${rounds.map((round) => others.map((path) => rate(round[path]).toFixed(0)).join(' vs ')).join(' · ')}; Quota Vault ahead of Portkey in ${ahead} of ${rounds.length}`);
 }
 
 async function main(): Promise<void> {
@@ -122,20 +139,43 @@ async function main(): Promise<void> {
       await load(stack.api, CONNECTIONS, 2, workload(stream, viaQv));
       await load(portkey.url, CONNECTIONS, 2, workload(stream, viaPortkey));
 
-      const d = await measure('llm-simulator direct', sim, workload(stream, direct));
-      const window = new CpuWindow(services, stack.db.name, redis, benchBackend, [benchBackend]);
-      await window.start();
-      const qv = await measure('Quota Vault', stack.api, workload(stream, viaQv));
-      // The settlements and cache fills of the run's last calls end after it: their CPU belongs to these requests too.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
-      const { cpu: spent } = await window.stop();
+      const PORTKEY = 'Portkey gateway 1.15.2';
+      const paths = ['llm-simulator direct', 'Quota Vault', PORTKEY];
+      const runs: Record<string, () => Promise<Measured>> = {
+        'llm-simulator direct': () => measure(paths[0], sim, workload(stream, direct)),
+        'Quota Vault': async () => {
+          const window = new CpuWindow(services, stack.db.name, redis, benchBackend, [benchBackend]);
+          await window.start();
+          const m = await measure(paths[1], stack.api, workload(stream, viaQv));
+          // The settlements and cache fills of the round's last calls end after it: their CPU belongs to these requests too.
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+          for (const [name, ms] of Object.entries((await window.stop()).cpu)) spent[name] = (spent[name] ?? 0) + ms;
+          return m;
+        },
+        [PORTKEY]: async () => {
+          const before = cpuMs(portkey.child.pid!);
+          const m = await measure(PORTKEY, portkey.url, workload(stream, viaPortkey));
+          portkeySpent += cpuMs(portkey.child.pid!) - before;
+          return m;
+        },
+      };
+      const spent: Record<string, number> = {};
+      let portkeySpent = 0;
+      const rounds: Array<Record<string, Measured>> = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const round: Record<string, Measured> = {};
+        for (let i = 0; i < paths.length; i++) {
+          const path = paths[(r + i) % paths.length];
+          round[path] = await runs[path]();
+        }
+        rounds.push(round);
+      }
       for (const [name, ms] of Object.entries(spent)) cpu[name] = (cpu[name] ?? 0) + ms;
-      const portkeyBefore = cpuMs(portkey.child.pid!);
-      const pk = await measure('Portkey gateway 1.15.2', portkey.url, workload(stream, viaPortkey));
-      const portkeySpent = cpuMs(portkey.child.pid!) - portkeyBefore;
-      report(title, d, [qv, pk]);
-      console.log(`  CPU-ms per answered request: Quota Vault ${perRequest(spent, qv.ok)}; Portkey ${(portkeySpent / Math.max(1, pk.ok)).toFixed(2)}`);
-      qvAnswered += qv.ok;
+      report(title, rounds, paths);
+      const answered = (path: string) => rounds.reduce((sum, round) => sum + round[path].ok, 0);
+      const qvOk = answered('Quota Vault');
+      console.log(`  CPU-ms per answered request: Quota Vault ${perRequest(spent, qvOk)}; Portkey ${(portkeySpent / Math.max(1, answered(PORTKEY))).toFixed(2)}`);
+      qvAnswered += qvOk;
     }
     console.log(`\nQuota Vault CPU-ms per answered request, both runs: ${perRequest(cpu, qvAnswered)}`);
     redis.disconnect();

@@ -6,7 +6,8 @@ import { completionBody, replayEvents } from '../domain/chat-format';
 import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
 import { requestHash } from '../domain/request-hash';
-import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
+import { completeChat, type ChatCompletionDeps } from '../use-cases/chat-completion';
+import { responseSink, SSE_HEADERS } from './response-sink';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
 import type { SqlPort } from '@qv/db/sql';
@@ -23,21 +24,6 @@ interface StoredChatResponse {
   stream: boolean;
   includeUsage: boolean;
   completion: StoredChatCompletion;
-}
-
-const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
-
-/** Writes events to the client while it is there; once it is gone they are dropped (the call goes on to settle). */
-function responseSink(res: Response): EventSink {
-  return {
-    start(headers) {
-      res.status(200).set({ ...headers, ...SSE_HEADERS });
-      res.flushHeaders();
-    },
-    send(event) {
-      if (!res.destroyed && !res.writableEnded) res.write(event);
-    },
-  };
 }
 
 function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number } | undefined {
@@ -95,9 +81,7 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
     }
     res.set({ ...response.headers, 'Idempotent-Replayed': 'true' });
     if (!stored.stream) return void res.status(response.status).json(completionBody(stored.completion));
-    res.status(200).set(SSE_HEADERS);
-    for (const event of replayEvents(stored.completion, stored.includeUsage)) res.write(event);
-    res.end();
+    res.status(200).set(SSE_HEADERS).end(replayEvents(stored.completion, stored.includeUsage).join(''));
   });
 
   router.use(CHAT_COMPLETIONS_PATH, openAiErrorHandler(deps.logger));

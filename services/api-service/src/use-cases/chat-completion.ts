@@ -4,7 +4,7 @@ import { costUsd, countTokensBounded } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
 import { capCompletion, DEFAULT_COMPLETION_CAP, type CompletionCap } from '../domain/chat-budget';
-import { passedOnEvent, replayEvents, sseEvent } from '../domain/chat-format';
+import { passedOnEvent, replayEvents, SSE_DONE, sseEvent } from '../domain/chat-format';
 import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody } from '../domain/chat-request';
 import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
@@ -30,10 +30,15 @@ export interface ChatCompletionDeps {
   logger: Logger;
 }
 
-/** Where a streamed call's events go: `start` once charged (headers), then each event, in order. */
+/**
+ * Where a streamed call's events go: `start` once charged (headers), then each event, in order, and
+ * `end` with the last one (`[DONE]`, or the error of a broken stream) once the call is settled: the
+ * stream ends only when the quota reads what the call cost, as an unstreamed answer does.
+ */
 export interface EventSink {
   start(headers: Record<string, string>): void;
   send(event: string): void;
+  end(lastEvent: string): void;
 }
 
 export interface ChatCallOptions {
@@ -109,8 +114,10 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
         const completion = { ...cached.data, id: `chatcmpl-${callId}`, created: Math.floor(Date.now() / 1000), promptTokens: 0, completionTokens: 0 };
         const hitHeaders = { ...headers, 'X-QV-Cache': 'hit', 'X-QV-Cache-Tokens-Saved': String(saved) };
         if (sink) {
+          const events = replayEvents(completion, body.stream_options?.include_usage === true);
           sink.start(hitHeaders);
-          for (const event of replayEvents(completion, body.stream_options?.include_usage === true)) sink.send(event);
+          for (const event of events.slice(0, -1)) sink.send(event);
+          sink.end(events[events.length - 1]);
         }
         return { status: 200, completion, headers: hitHeaders };
       }
@@ -118,7 +125,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     headers['X-QV-Cache'] = key ? 'miss' : 'off';
 
     const origin = { itemId: callId, userId };
-    let result: ChatCallResult;
+    let result: ChatCallResult & { lastEvent?: string };
     try {
       result = sink ? await streamed(deps, origin, sent, body, promptTokens, headers, sink, model) : await unstreamed(deps, origin, sent, promptTokens, headers, model);
     } catch (err) {
@@ -134,7 +141,8 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
             .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'))
         : undefined,
     ]);
-    return result;
+    if (sink && result.lastEvent !== undefined) sink.end(result.lastEvent);
+    return { status: result.status, completion, headers: result.headers };
   });
 }
 
@@ -189,7 +197,7 @@ async function streamed(
   headers: Record<string, string>,
   sink: EventSink,
   model: string,
-): Promise<ChatCallResult> {
+): Promise<ChatCallResult & { lastEvent: string }> {
   const clientWantsUsage = body.stream_options?.include_usage === true;
   const parts: string[] = [];
   const seen = { id: '', model, created: Math.floor(Date.now() / 1000), finishReason: null as string | null, started: false };
@@ -226,11 +234,9 @@ async function streamed(
   const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, finishReason: seen.finishReason, ...settled };
   if (broken) {
     const failure = openAiError(upstreamFailure(broken));
-    sink.send(sseEvent(failure.body));
-    return { status: 502, completion, headers };
+    return { status: 502, completion, headers, lastEvent: sseEvent(failure.body) };
   }
-  sink.send(sseEvent('[DONE]'));
-  return { status: 200, completion, headers };
+  return { status: 200, completion, headers, lastEvent: SSE_DONE };
 }
 
 async function ttlFor(deps: ChatCompletionDeps, userId: string, cache: ChatCallOptions['cache']): Promise<number | null> {
