@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { edgeGuard } from './edge-guard';
+import { edgeGuard, noteBodyText } from './edge-guard';
 import { requestDuration, requestIdFrom } from './request-context';
 import { allow, type ServiceAuthenticator } from './service-auth';
 
@@ -57,7 +57,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next();
   });
   if (options.serviceAuth) app.use(options.serviceAuth.middleware(options.logger));
-  app.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
+  app.use(express.json({ limit: options.bodyLimit ?? '1mb', verify: noteBodyText }));
   app.use(edgeGuard());
 
   app.get('/healthz', (_req, res) => {

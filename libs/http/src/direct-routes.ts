@@ -89,7 +89,7 @@ export function directJsonRoutes(routes: readonly JsonRoute[], options: DirectJs
         if (body.tooLarge) headers.Connection = 'close';
         throw body.error;
       }
-      const unsafe = unsafeBodyError(body.value);
+      const unsafe = body.mayHoldUnsafeText ? unsafeBodyError(body.value) : undefined;
       if (unsafe) throw unsafe;
       routeLabel = route.path;
       if (!route.guard.allowedCallers.includes(caller)) throw forbidden(caller, 'POST', route.path);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { unsafeTextReason, ValidationError } from '@qv/contracts';
 import type { RequestHandler } from 'express';
 
@@ -7,16 +8,40 @@ interface Issue {
   message: string;
 }
 
+/** Set on a request whose JSON body cannot hold an unsafe string (see `noteBodyText`). */
+const SAFE_BODY_TEXT = Symbol('safeBodyText');
+
+/**
+ * `express.json`'s `verify`: notes a body whose text cannot hold an unsafe string, so that the
+ * guard need not walk what it parsed to. JSON can only spell a NUL or a lone surrogate as a `\u`
+ * escape (a raw control character is not JSON, and UTF-8 cannot encode a surrogate: the decoder
+ * makes U+FFFD of it), so UTF-8 text without a backslash followed by `u` holds neither. Any other
+ * charset (UTF-16 can carry a lone surrogate as raw bytes) is walked.
+ */
+export function noteBodyText(req: IncomingMessage, _res: unknown, raw: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() === 'utf-8' && !utf8JsonMayHoldUnsafeText(raw)) (req as IncomingMessage & { [SAFE_BODY_TEXT]?: true })[SAFE_BODY_TEXT] = true;
+}
+
+const BACKSLASH_U = Buffer.from('\\u');
+
+/** Whether UTF-8 JSON text may hold a string `unsafeTextReason` refuses (see `noteBodyText`). */
+export const utf8JsonMayHoldUnsafeText = (raw: Buffer): boolean => raw.includes(BACKSLASH_U);
+
 /**
  * Refuses, before any route runs, a request whose path, query or JSON body holds a string that
  * cannot be stored as sent (NUL, lone surrogates; see `unsafeTextReason`), or a path that is not
  * valid percent-encoded UTF-8. The route schemas check the same on the fields they know; this
  * covers what they do not see: path segments, free-form JSON (`extract`, cache values), object keys.
  * Linear in the size of the request, and iterative, so a deeply nested body cannot overflow the stack.
+ * What cannot hold such a string is not looked into: a path without `%` (the request line is read
+ * as Latin-1: no NUL, no surrogate), a URL without a query, a body `noteBodyText` cleared.
  */
 export function edgeGuard(): RequestHandler {
   return (req, _res, next) => {
-    const issue = pathIssue(req.path) ?? firstIssue(req.query, ['query']) ?? firstIssue(req.body, ['body']);
+    const issue =
+      (req.path.includes('%') ? pathIssue(req.path) : undefined) ??
+      (req.url.includes('?') ? firstIssue(req.query, ['query']) : undefined) ??
+      ((req as typeof req & { [SAFE_BODY_TEXT]?: true })[SAFE_BODY_TEXT] ? undefined : firstIssue(req.body, ['body']));
     next(issue && refusal(issue));
   };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { utf8JsonMayHoldUnsafeText } from './edge-guard';
 import { bodyNotJson, bodyTooLarge, bodyUnreadable } from './errors';
 
 /**
@@ -19,8 +20,11 @@ export function readableAsJson(req: IncomingMessage): boolean {
 
 const JSON_UTF8 = /^application\/json[ \t]*(?:;[ \t]*charset=(?:utf-8|"utf-8")[ \t]*)?$/i;
 
-/** The outcome of reading a body: its value, or the error to answer (the body was not read to its end when too large). */
-export type JsonBody = { ok: true; value: unknown } | { ok: false; error: Error; tooLarge: boolean };
+/**
+ * The outcome of reading a body: its value (and whether its text may hold a string the edge guard
+ * refuses), or the error to answer (the body was not read to its end when too large).
+ */
+export type JsonBody = { ok: true; value: unknown; mayHoldUnsafeText: boolean } | { ok: false; error: Error; tooLarge: boolean };
 
 /**
  * The body of a request `readableAsJson` accepted, parsed as body-parser's strict JSON parser does:
@@ -67,11 +71,11 @@ function tooLarge(): JsonBody {
 function parse(bytes: Buffer): JsonBody {
   let text = bytes.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.length === 0) return { ok: true, value: {} };
+  if (text.length === 0) return { ok: true, value: {}, mayHoldUnsafeText: false };
   const first = /[^ \t\n\r]/.exec(text)?.[0];
   if (first !== '{' && first !== '[') return { ok: false, error: bodyNotJson(), tooLarge: false };
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return { ok: true, value: JSON.parse(text), mayHoldUnsafeText: utf8JsonMayHoldUnsafeText(bytes) };
   } catch {
     return { ok: false, error: bodyNotJson(), tooLarge: false };
   }
