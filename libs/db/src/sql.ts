@@ -4,6 +4,7 @@
  * a process that queries through it); the row types are Prisma's generated ones, types only.
  */
 export * from './sql-port';
+export * from './prepared';
 export * from './row-columns';
 export * from './api-keys';
 export * from './seed';

@@ -1,5 +1,5 @@
 import { newId, type UsageEvent } from '@qv/contracts';
-import type { SqlPort } from '@qv/db';
+import { prepared, type SqlPort } from '@qv/db/sql';
 import { withSpan } from '@qv/telemetry';
 
 export type ApplyOutcome = 'applied' | 'duplicate';
@@ -34,9 +34,10 @@ export type LedgerDb = SqlPort;
  * locks the reservation, decides `charged`, writes the entry and settles or releases, in the
  * caller's transaction. One round trip. Exported so the benchmark and tests run exactly this text.
  */
-export const APPLY_SQL =
+export const APPLY_SQL = prepared(
   'SELECT ledger_apply_usage_event($1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::text, $9::int, $10::int, ' +
-  '$11::numeric, $12::text, $13::boolean, $14::int, $15::numeric, $16::text, $17::timestamptz) AS outcome';
+  '$11::numeric, $12::text, $13::boolean, $14::int, $15::numeric, $16::text, $17::timestamptz) AS outcome',
+);
 
 /** The parameters of APPLY_SQL for `event`, in order; `entryId` is the new ledger row's id. */
 export function applyParams(event: UsageEvent, now: Date, entryId = newId('led', now.getTime())): unknown[] {
@@ -84,11 +85,12 @@ export const APPLY_MANY_LOCK_TIMEOUT_MS = 1000;
  * timeout is set for this statement's own transaction (`set_config(…, true)`) in a subquery
  * evaluated before any call: a subquery with a volatile target list is not flattened into the join.
  */
-export const APPLY_MANY_SQL =
+export const APPLY_MANY_SQL = prepared(
   `SELECT b.n, ledger_apply_usage_event(${APPLY_TYPES.map((_, i) => `b.a${i + 1}`).join(', ')}, $17::timestamptz) AS outcome
    FROM (SELECT set_config('lock_timeout', '${APPLY_MANY_LOCK_TIMEOUT_MS}ms', true)) AS bounded_lock_wait,
         unnest(${APPLY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) WITH ORDINALITY AS b(${APPLY_TYPES.map((_, i) => `a${i + 1}`).join(', ')}, n)
-   ORDER BY b.n`;
+   ORDER BY b.n`,
+);
 
 /**
  * `applyUsageEvent` for several events in one statement: each decided exactly as alone (the same

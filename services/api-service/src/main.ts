@@ -2,10 +2,9 @@ import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } fr
 startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
-import { ensureUserWithKey, hashApiKey } from '@qv/db/sql';
+import { createPool, ensureUserWithKey, hashApiKey } from '@qv/db/sql';
 import { announceReady, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
 import { createFastRedis, createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
-import { Pool } from 'pg';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
 import { startHousekeeping } from './repositories/housekeeping';
@@ -41,7 +40,7 @@ async function main(): Promise<void> {
   // One node-postgres pool for the process, and no ORM: Prisma's client layer was a measurable share
   // of this process' CPU under load (bench/api.bench.ts), and with its query compiler ~110 MB of
   // its resident set. Prisma keeps the schema, the migrations and the row types.
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
   // An idle connection's error (PostgreSQL restarted) is emitted on the pool: unheard, it kills the process.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const redis = createRedis(config.REDIS_URL);

@@ -2,7 +2,7 @@ import { startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('cache-service');
 
 import { once } from 'node:events';
-import { Pool } from 'pg';
+import { createPool } from '@qv/db/sql';
 import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator, withTimeout } from '@qv/http';
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const logger = createLogger('cache-service', config.LOG_LEVEL);
   const registry = createMetricsRegistry('cache-service');
 
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   // Auto-pipelining batches the concurrent GETs of many requests into one write: the hot path is one Redis round trip.
   const redis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });

@@ -3,7 +3,7 @@ startTelemetry('enrichment-worker');
 
 import { CacheClient } from '@qv/cache-client';
 import { QUEUE_NAMES } from '@qv/contracts';
-import { Pool } from 'pg';
+import { createPool } from '@qv/db/sql';
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { breakerPolicy, createProvider, resolveLlmConfig } from '@qv/llm';
 import { bullPrefix, createQueue, createRedis } from '@qv/queue';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const llmConfig = resolveLlmConfig(config);
   const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('enrichment-worker');
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -4,7 +4,7 @@ startTelemetry('ledger-consumer');
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
-import { Pool } from 'pg';
+import { createPool } from '@qv/db/sql';
 import { loadConfig } from './config';
 import { startReconcileJob } from './jobs/reconcile.job';
 import { startUsageEventsWorker } from './jobs/usage-events.worker';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   // One pool for the process, and no Prisma client: events are applied, the sweeper sweeps and the
   // reconciliation reads with statements straight on node-postgres (libs/ledger/README.md: what
   // Prisma's client layer cost in CPU; its query compiler also held ~40 MB of this process).
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.DB_STATEMENT_TIMEOUT_MS });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, statement_timeout: config.DB_STATEMENT_TIMEOUT_MS });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -2,7 +2,7 @@ import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } fr
 startTelemetry('quota-service');
 
 import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
-import { Pool } from 'pg';
+import { createPool } from '@qv/db/sql';
 import { createApp } from './app';
 import { loadConfig, withStatementTimeout } from './config';
 
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   // One node-postgres pool for the process, and no ORM: every route is a statement or two of
   // prisma/functions (Prisma's client layer cost a measurable share of this process's CPU, see
   // libs/quota/README.md). statement_timeout bounds a charge, its wait for the user's lock included.
-  const pool = new Pool({ connectionString: withStatementTimeout(config.DATABASE_URL, config.DB_STATEMENT_TIMEOUT_MS), max: config.DB_POOL_SIZE });
+  const pool = createPool({ connectionString: withStatementTimeout(config.DATABASE_URL, config.DB_STATEMENT_TIMEOUT_MS), max: config.DB_POOL_SIZE });
   // An idle connection's error (PostgreSQL restarted) is emitted on the pool: unheard, it kills the
   // process. The pool has already dropped that client and opens a new one on the next query.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection error'));

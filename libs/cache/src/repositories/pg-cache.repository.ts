@@ -1,5 +1,5 @@
 import { newId, type CacheTier } from '@qv/contracts';
-import type { SqlPort } from '@qv/db';
+import { prepared, type SqlPort } from '@qv/db/sql';
 
 /** libs/db's SqlPort with the affected-row count node-postgres also answers (a `Pool` is one). */
 export interface CacheSqlPort extends SqlPort {
@@ -22,6 +22,40 @@ export interface EntryRow extends EntryRef {
   raw: string;
 }
 
+const UPSERT_SQL = prepared(
+  `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
+   VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + ($7::int * interval '1 second'))
+   ON CONFLICT (cache_key, type, user_id) DO UPDATE
+     SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+);
+
+const UPSERT_MANY_SQL = prepared(
+  `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
+   SELECT t.id, t.cache_key, t.type, t.user_id, t.value::jsonb, t.tokens, now() + (t.ttl * interval '1 second')
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
+          AS t(id, cache_key, type, user_id, value, tokens, ttl)
+   ON CONFLICT (cache_key, type, user_id) DO UPDATE
+     SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+);
+
+const FIND_MANY_SQL = prepared(
+  `SELECT t.i, c.value::text AS raw,
+          CASE WHEN c.expires_at IS NULL THEN NULL
+               ELSE ceil(extract(epoch FROM c.expires_at - now()) * 1000)::float8 END AS ttl_ms
+     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(cache_key, type, user_id, i)
+     JOIN ai_cache c ON c.cache_key = t.cache_key AND c.type = t.type AND c.user_id = t.user_id
+    WHERE c.expires_at IS NULL OR c.expires_at > now()`,
+);
+
+const FIND_SQL = prepared(
+  `SELECT value::text AS raw,
+          CASE WHEN expires_at IS NULL THEN NULL
+               ELSE ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 END AS ttl_ms
+     FROM ai_cache
+    WHERE cache_key = $1 AND type = $2 AND user_id = $3
+      AND (expires_at IS NULL OR expires_at > now())`,
+);
+
 /**
  * ai_cache: the durable copy of every entry (type = tier, user_id = scope, cache_key = hash,
  * value = the entry JSON). The system tier lives here for good (expires_at NULL); session and
@@ -35,10 +69,7 @@ export class PgCacheRepository {
 
   async upsert(ref: EntryRef, raw: string, tokens: number, ttlSeconds: number | null): Promise<void> {
     await this.db.query(
-      `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + ($7::int * interval '1 second'))
-       ON CONFLICT (cache_key, type, user_id) DO UPDATE
-         SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+      UPSERT_SQL,
       [newId('cch'), ref.hash, ref.tier, ref.scope, raw, tokens, ttlSeconds],
     );
   }
@@ -48,12 +79,7 @@ export class PgCacheRepository {
     if (rows.length === 0) return;
     if (rows.length === 1) return this.upsert(rows[0].ref, rows[0].raw, rows[0].tokens, rows[0].ttlSeconds);
     await this.db.query(
-      `INSERT INTO ai_cache (id, cache_key, type, user_id, value, tokens, expires_at)
-       SELECT t.id, t.cache_key, t.type, t.user_id, t.value::jsonb, t.tokens, now() + (t.ttl * interval '1 second')
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
-              AS t(id, cache_key, type, user_id, value, tokens, ttl)
-       ON CONFLICT (cache_key, type, user_id) DO UPDATE
-         SET value = EXCLUDED.value, tokens = EXCLUDED.tokens, expires_at = EXCLUDED.expires_at, created_at = now()`,
+      UPSERT_MANY_SQL,
       [
         rows.map(() => newId('cch')),
         rows.map((r) => r.ref.hash),
@@ -71,12 +97,7 @@ export class PgCacheRepository {
     if (refs.length === 0) return [];
     if (refs.length === 1) return [await this.find(refs[0])];
     const { rows } = await this.db.query<{ i: string; raw: string; ttl_ms: number | null }>(
-      `SELECT t.i, c.value::text AS raw,
-              CASE WHEN c.expires_at IS NULL THEN NULL
-                   ELSE ceil(extract(epoch FROM c.expires_at - now()) * 1000)::float8 END AS ttl_ms
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(cache_key, type, user_id, i)
-         JOIN ai_cache c ON c.cache_key = t.cache_key AND c.type = t.type AND c.user_id = t.user_id
-        WHERE c.expires_at IS NULL OR c.expires_at > now()`,
+      FIND_MANY_SQL,
       [refs.map((r) => r.hash), refs.map((r) => r.tier), refs.map((r) => r.scope)],
     );
     const found: (StoredEntry | null)[] = refs.map(() => null);
@@ -87,12 +108,7 @@ export class PgCacheRepository {
   /** The live entry, with the milliseconds it has left. */
   async find(ref: EntryRef): Promise<StoredEntry | null> {
     const { rows } = await this.db.query<{ raw: string; ttl_ms: number | null }>(
-      `SELECT value::text AS raw,
-              CASE WHEN expires_at IS NULL THEN NULL
-                   ELSE ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 END AS ttl_ms
-         FROM ai_cache
-        WHERE cache_key = $1 AND type = $2 AND user_id = $3
-          AND (expires_at IS NULL OR expires_at > now())`,
+      FIND_SQL,
       [ref.hash, ref.tier, ref.scope],
     );
     const row = rows[0];

@@ -1,5 +1,5 @@
 import type { QuotaErrorCode, Reservation, ReservationStatus } from '@qv/contracts';
-import type { SqlPort } from '@qv/db';
+import { prepared, type SqlPort } from '@qv/db/sql';
 import type { ChargedLimits } from '../domain/limits';
 import type { UsageSnapshot } from '../domain/usage';
 
@@ -9,7 +9,7 @@ import type { UsageSnapshot } from '../domain/usage';
  * writes the reservation and the counters, in the caller's transaction. One round trip.
  * Exported so the benchmark's raw baseline runs exactly this text.
  */
-export const CHARGE_SQL = 'SELECT * FROM quota_charge($1::text, $2::text, $3::text, $4::int, $5::text, $6::timestamptz, $7::int)';
+export const CHARGE_SQL = prepared('SELECT * FROM quota_charge($1::text, $2::text, $3::text, $4::int, $5::text, $6::timestamptz, $7::int)');
 
 export interface ChargeCallArgs {
   userId: string;
@@ -140,9 +140,9 @@ export async function callCharge(db: SqlPort, args: ChargeCallArgs): Promise<Cha
  * in the order given. The caller gives them ordered by user id, so that two such statements take
  * the users' locks in the same order and never wait on each other in a cycle.
  */
-export const CHARGE_MANY_SQL = `SELECT b.n, c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) WITH ORDINALITY AS b(user_id, item_id, idempotency_key, estimated, reservation_id, n)
+export const CHARGE_MANY_SQL = prepared(`SELECT b.n, c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) WITH ORDINALITY AS b(user_id, item_id, idempotency_key, estimated, reservation_id, n)
   CROSS JOIN LATERAL quota_charge(b.user_id, b.item_id, b.idempotency_key, b.estimated, b.reservation_id, $6::timestamptz, $7::int) AS c
-  ORDER BY b.n`;
+  ORDER BY b.n`);
 
 /** Runs `quota_charge` for each of `args` (sharing one `now` and TTL) in one statement; the calls in the same order. */
 export async function callChargeMany(db: SqlPort, args: Omit<ChargeCallArgs, 'now' | 'ttlSeconds'>[], now: Date, ttlSeconds: number): Promise<ChargeCall[]> {

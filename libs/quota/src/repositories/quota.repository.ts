@@ -1,4 +1,4 @@
-import type { SqlPort } from '@qv/db';
+import { prepared, type SqlPort } from '@qv/db/sql';
 import type { ChargedLimits } from '../domain/limits';
 import type { UsageSnapshot } from '../domain/usage';
 import { limitsOf, usageOf, type LimitsUsageRow } from './charge.repository';
@@ -30,15 +30,18 @@ export async function findReservation(db: SqlPort, id: string): Promise<Reservat
   return rows[0] ?? null;
 }
 
+const SETTLE_SQL = prepared('SELECT ledger_settle_reservation($1, $2::int, $3::timestamptz) AS changed');
+const RELEASE_SQL = prepared('SELECT ledger_release_reservation($1, $2::timestamptz) AS changed');
+
 /** ledger_settle_reservation (prisma/functions/050): true when this call settled it. */
 export async function settleReservation(db: SqlPort, id: string, actualTokens: number, now: Date): Promise<boolean> {
-  const { rows } = await db.query<{ changed: boolean }>(`SELECT ledger_settle_reservation($1, $2::int, $3::timestamptz) AS changed`, [id, actualTokens, now]);
+  const { rows } = await db.query<{ changed: boolean }>(SETTLE_SQL, [id, actualTokens, now]);
   return rows[0].changed;
 }
 
 /** ledger_release_reservation (prisma/functions/060): true when this call released it. */
 export async function releaseReservation(db: SqlPort, id: string, now: Date): Promise<boolean> {
-  const { rows } = await db.query<{ changed: boolean }>(`SELECT ledger_release_reservation($1, $2::timestamptz) AS changed`, [id, now]);
+  const { rows } = await db.query<{ changed: boolean }>(RELEASE_SQL, [id, now]);
   return rows[0].changed;
 }
 

@@ -1,5 +1,5 @@
 import { JOB_CATALOG, newId, type EnrichmentJob, type TaskName } from '@qv/contracts';
-import { ITEM_COLUMNS, OUTBOX_COLUMNS, type ItemRow, type OutboxRow, type SqlPort } from '@qv/db/sql';
+import { ITEM_COLUMNS, OUTBOX_COLUMNS, prepared, type ItemRow, type OutboxRow, type SqlPort } from '@qv/db/sql';
 
 export interface NewItem {
   id: string;
@@ -20,6 +20,7 @@ const STORE_SQL = `
   )
   INSERT INTO outbox (id, item_id, queue, job_name, job_id, payload, created_at)
   SELECT $8, i.id, $9, 'enrich', i.id, $10::jsonb, $7 FROM i`;
+const STORE_RETURNING_SQL = prepared(`${STORE_SQL} RETURNING 1`);
 
 /**
  * Stores an item and its outbox row atomically in ONE statement (a data-modifying CTE is one
@@ -31,7 +32,7 @@ export async function storeItemWithOutbox(db: SqlPort, item: NewItem, job: Enric
   const now = new Date();
   const outboxId = newId('obx');
   const params = [item.id, item.userId, item.title, item.url, item.content, item.tasks, now, outboxId, JOB_CATALOG.enrich.queue, JSON.stringify(job)];
-  const { rows } = await db.query(`${STORE_SQL} RETURNING 1`, params);
+  const { rows } = await db.query(STORE_RETURNING_SQL, params);
   if (rows.length === 1) {
     return {
       item: { ...item, status: 'PENDING', enrichment: null, error: null, createdAt: now, updatedAt: now },
@@ -45,7 +46,7 @@ export async function storeItemWithOutbox(db: SqlPort, item: NewItem, job: Enric
 }
 
 // Many items in one statement: the batch arrives as one JSON array (one parameter whatever its size).
-const STORE_BATCH_SQL = `
+const STORE_BATCH_SQL = prepared(`
   WITH x AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
       AS x(id text, user_id text, title text, url text, content text, tasks text[], outbox_id text, payload jsonb)
@@ -59,7 +60,7 @@ const STORE_BATCH_SQL = `
     SELECT x.outbox_id, i.id, $3, 'enrich', i.id, x.payload, $2 FROM i JOIN x USING (id)
     RETURNING item_id
   )
-  SELECT item_id FROM o`;
+  SELECT item_id FROM o`);
 
 type Stored = { item: ItemRow; outbox: OutboxRow | null };
 interface PendingStore {

@@ -1,5 +1,5 @@
 import { Enrichment } from '@qv/contracts';
-import { ITEM_COLUMNS, type ItemRow, type SqlPort } from '@qv/db/sql';
+import { ITEM_COLUMNS, prepared, type ItemRow, type SqlPort } from '@qv/db/sql';
 
 const TTL_MEMO_MS = 10_000;
 
@@ -7,6 +7,23 @@ export interface CacheTtls {
   sessionTtlSeconds: number | null;
   contentTtlSeconds: number | null;
 }
+
+/** ItemsRepository.claim's statement. */
+const CLAIM_SQL = prepared(
+  `WITH claimed AS (
+     UPDATE items SET status = 'ENRICHING', updated_at = now()
+      WHERE id = $1 AND status <> 'DONE'
+     RETURNING ${ITEM_COLUMNS})
+   SELECT * FROM claimed
+   UNION ALL
+   SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)`,
+);
+
+/** ItemsRepository.complete's statement. */
+const COMPLETE_SQL = prepared(
+  `UPDATE items SET status = 'DONE', enrichment = $2::jsonb, error = NULL, updated_at = now()
+    WHERE id = $1 AND status <> 'DONE' RETURNING 1`,
+);
 
 /**
  * The enrichment worker's reads and writes of items (and the plan limits it needs for cache TTLs),
@@ -30,27 +47,14 @@ export class ItemsRepository {
    * before the update, so it answers only when the update matched nothing.
    */
   async claim(itemId: string): Promise<ItemRow | null> {
-    const { rows } = await this.db.query<ItemRow>(
-      `WITH claimed AS (
-         UPDATE items SET status = 'ENRICHING', updated_at = now()
-          WHERE id = $1 AND status <> 'DONE'
-         RETURNING ${ITEM_COLUMNS})
-       SELECT * FROM claimed
-       UNION ALL
-       SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)`,
-      [itemId],
-    );
+    const { rows } = await this.db.query<ItemRow>(CLAIM_SQL, [itemId]);
     return rows[0] ?? null;
   }
 
   /** Stores the result once: a retry after a crash finds the item DONE and does not overwrite it. */
   async complete(itemId: string, enrichment: Enrichment): Promise<boolean> {
     const json = JSON.stringify(Enrichment.parse(enrichment));
-    const { rows } = await this.db.query(
-      `UPDATE items SET status = 'DONE', enrichment = $2::jsonb, error = NULL, updated_at = now()
-        WHERE id = $1 AND status <> 'DONE' RETURNING 1`,
-      [itemId, json],
-    );
+    const { rows } = await this.db.query(COMPLETE_SQL, [itemId, json]);
     return rows.length === 1;
   }
 
