@@ -3,7 +3,8 @@
 // concurrent, beside raw INSERTs of the same ledger rows (pg Pool, 16 concurrent, autocommit) in the
 // same run. applyUsageEvent runs on the pg Pool, as ledger-consumer does; also the duplicate path (the
 // same events delivered again). Reservations are made beforehand by charge().
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool, prepared } from '@qv/db/sql';
 import { newId, type UsageEvent } from '@qv/contracts';
 import { applyUsageEvent, reconcile } from '@qv/ledger';
 import globalSetup from '../libs/testing/src/global-setup';
@@ -47,14 +48,19 @@ async function drive(n: number, concurrency: number, work: (i: number) => Promis
 const eventsFor = (charged: Charged[]): UsageEvent[] =>
   charged.map((c, i) => (i % 10 === 9 ? failedEvent(c) : completedEvent(c, { prompt: 200 + (i % 500), completion: 20 + (i % 80) })));
 
+// Prepared, as the services' statements are (both sides of the ratio run on createPool).
+const RAW_INSERT_SQL = prepared(
+  `INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, model, prompt_tokens, completion_tokens, total_tokens,
+                                cost_usd, cache_tier, cache_hit, tokens_saved, cost_saved_usd, charged, idempotency_key, day, created_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, false, $16, $17::date, now())`,
+);
+
 /** The same row applyUsageEvent writes, as one autocommitted INSERT (uncharged, so reconciliation ignores the copies). */
 function rawInsert(pool: Pool, e: UsageEvent): Promise<unknown> {
   const c = e.type === 'usage.completed' ? e : null;
   const eventId = `raw_${e.eventId}`;
   return pool.query(
-    `INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, model, prompt_tokens, completion_tokens, total_tokens,
-                                  cost_usd, cache_tier, cache_hit, tokens_saved, cost_saved_usd, charged, idempotency_key, day, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, false, $16, $17::date, now())`,
+    RAW_INSERT_SQL,
     [
       newId('led'),
       eventId,
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
   await globalSetup();
   const db = await createTestDatabase();
   // One pool for the applies and the reconciliation, as in ledger-consumer.
-  const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
+  const pool = createPool({ connectionString: db.url, max: CONCURRENCY });
   pool.on('error', () => undefined); // idle connections end when the database is dropped
   try {
     const users: string[] = [];

@@ -10,7 +10,8 @@
 // (1000, so per-user locks do not serialise everything), so no phase pays for the reservations an
 // earlier one left behind.
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '@qv/db/sql';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { newId } from '@qv/contracts';
 import { charge, CHARGE_SQL, chargeParams } from '@qv/quota';
@@ -126,7 +127,8 @@ async function main(): Promise<void> {
   };
 
   const service = await startService('quota-service', { DATABASE_URL: db.url, DB_POOL_SIZE: String(POOL), LOG_LEVEL: 'warn', ...credentials.envOf('quota-service') });
-  const pool = new Pool({ connectionString: db.url, max: POOL });
+  // The services' pool: the charge statement prepared once per connection, for the raw run as for quota-service.
+  const pool = createPool({ connectionString: db.url, max: POOL });
   try {
     // Warm all paths (JIT, connection pools, plan caches of the PL/pgSQL function per connection).
     await runRaw(pool, await freshUsers(), 2);
