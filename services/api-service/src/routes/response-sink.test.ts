@@ -16,25 +16,23 @@ function countWrites(socket: Socket): { count: number } {
 
 /**
  * A real HTTP server whose one route hands its response to the test, and a raw TCP client that
- * records each piece of the response as the socket delivered it.
+ * hands the test each piece of the response as the socket delivered it.
  */
-async function harness(): Promise<{ server: Server; response: Promise<ServerResponse>; socket: Socket; pieces: string[]; nextPiece: () => Promise<string> }> {
+async function harness(): Promise<{ server: Server; response: Promise<ServerResponse>; socket: Socket; nextPiece: () => Promise<string> }> {
   let handed!: (res: ServerResponse) => void;
   const response = new Promise<ServerResponse>((resolve) => (handed = resolve));
   const server = createServer((_req, res) => handed(res));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
-  const pieces: string[] = [];
   const waiting: Array<(piece: string) => void> = [];
   socket.setEncoding('utf8');
   socket.on('data', (piece: string) => {
-    pieces.push(piece);
     waiting.shift()?.(piece);
   });
   socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
   const nextPiece = () => new Promise<string>((resolve) => waiting.push(resolve));
-  return { server, response, socket, pieces, nextPiece };
+  return { server, response, socket, nextPiece };
 }
 
 describe('responseSink', () => {
