@@ -1,7 +1,8 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { edgeGuard, noteBodyText } from './edge-guard';
+import { edgeGuard, noteBodySafety, noteBodyText } from './edge-guard';
+import { jsonBodyMiddleware } from './json-body';
 import { requestDuration, requestIdFrom } from './request-context';
 import { allow, type ServiceAuthenticator } from './service-auth';
 
@@ -57,7 +58,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next();
   });
   if (options.serviceAuth) app.use(options.serviceAuth.middleware(options.logger));
-  app.use(express.json({ limit: options.bodyLimit ?? '1mb', verify: noteBodyText }));
+  const limit = options.bodyLimit ?? '1mb';
+  app.use(jsonBodyMiddleware(limit, express.json({ limit, verify: noteBodyText }), noteBodySafety));
   app.use(edgeGuard());
 
   app.get('/healthz', (_req, res) => {

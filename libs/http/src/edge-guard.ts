@@ -19,7 +19,12 @@ const SAFE_BODY_TEXT = Symbol('safeBodyText');
  * charset (UTF-16 can carry a lone surrogate as raw bytes) is walked.
  */
 export function noteBodyText(req: IncomingMessage, _res: unknown, raw: Buffer, encoding: string): void {
-  if (encoding.toLowerCase() === 'utf-8' && !utf8JsonMayHoldUnsafeText(raw)) (req as IncomingMessage & { [SAFE_BODY_TEXT]?: true })[SAFE_BODY_TEXT] = true;
+  noteBodySafety(req, encoding.toLowerCase() !== 'utf-8' || utf8JsonMayHoldUnsafeText(raw));
+}
+
+/** The same note from a reader that has already looked at the UTF-8 text (`jsonBodyMiddleware`). */
+export function noteBodySafety(req: IncomingMessage, mayHoldUnsafeText: boolean): void {
+  if (!mayHoldUnsafeText) (req as IncomingMessage & { [SAFE_BODY_TEXT]?: true })[SAFE_BODY_TEXT] = true;
 }
 
 const BACKSLASH_U = Buffer.from('\\u');
