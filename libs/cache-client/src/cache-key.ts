@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { ValidationError, type CacheKeyParts, type CacheTier } from '@qv/contracts';
+import { sha256Hex, ValidationError, type CacheKeyParts, type CacheTier } from '@qv/contracts';
 
 /** The scope of the shared system tier. */
 export const GLOBAL_SCOPE = 'global';
@@ -48,5 +47,5 @@ export function assertValidScope(tier: CacheTier, scope: string): void {
 export function cacheKey(parts: CacheKeyParts): string {
   assertValidScope(parts.tier, parts.scope);
   const canonical = JSON.stringify(['qv-cache-v1', parts.tier, parts.scope, parts.task, parts.model, parts.promptVersion, normalizeInput(parts.input)]);
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  return sha256Hex(canonical);
 }

@@ -13,3 +13,4 @@ export * from './admin-responses';
 export * from './cache';
 export * from './ids';
 export * from './chat';
+export * from './sha256';

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '@qv/contracts';
 
 /** Keys look like `qv_<43 base64url chars>`; only their SHA-256 is stored. */
 export function generateApiKey(): string {
@@ -6,7 +7,7 @@ export function generateApiKey(): string {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return sha256Hex(key);
 }
 
 /** The first characters, stored to let an operator tell keys apart without the secret. */

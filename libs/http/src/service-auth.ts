@@ -1,5 +1,5 @@
-import { createHash, hash as cryptoHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from '@qv/contracts';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { AppError, sha256Bytes } from '@qv/contracts';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -60,9 +60,8 @@ export function serviceCredentialEnv(service: string, tokens: Record<ServiceToke
   return Object.fromEntries([...callers].map((caller) => [SERVICE_CALLERS[caller], tokens[SERVICE_CALLERS[caller]]]));
 }
 
-/** SHA-256 of a credential; `crypto.hash` (Node ≥ 20.12) is the one-shot form, a little cheaper per request. */
-const digest: (value: string) => Buffer =
-  typeof cryptoHash === 'function' ? (value) => cryptoHash('sha256', value, 'buffer') : (value) => createHash('sha256').update(value, 'utf8').digest();
+/** SHA-256 of a credential. */
+const digest = sha256Bytes;
 
 /**
  * The credentials a variable holds: one, or `current,previous` while a rotation is under way

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { CacheKeyParts, ChatCacheTier, ChatCompletionRequest, ChatRequestMessage } from '@qv/contracts';
+import { sha256Hex, type CacheKeyParts, type ChatCacheTier, type ChatCompletionRequest, type ChatRequestMessage } from '@qv/contracts';
 import { countTokensBounded, countTokensBoundedAsync } from '@qv/llm';
 import { requestHash } from './request-hash';
 
@@ -56,7 +55,7 @@ export function upstreamBody(body: ChatCompletionRequest, model: string, maxToke
  */
 export function chatCacheKey(tier: ChatCacheTier, userId: string, model: string, sent: Record<string, unknown>): CacheKeyParts {
   const { stream: _stream, stream_options: _options, ...question } = sent;
-  const digest = createHash('sha256').update(requestHash('POST', '/v1/chat/completions', question)).digest('hex');
+  const digest = sha256Hex(requestHash('POST', '/v1/chat/completions', question));
   // Frozen: the cache hashes a key object once (InProcessChatCache).
   return Object.freeze({ tier, scope: userId, task: CHAT_CACHE_TASK, model, promptVersion: CHAT_CACHE_VERSION, input: digest });
 }

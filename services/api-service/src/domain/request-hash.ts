@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@qv/contracts';
 
 /** A stable hash of a JSON body: key order does not matter, so a client re-serialising it still matches. */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(body)}`).digest('hex');
+  return sha256Hex(`${method} ${path}\n${canonicalJson(body)}`);
 }
 
 function canonicalJson(value: unknown): string {
