@@ -97,13 +97,13 @@ export function limitInBytes(limit: string | number): number {
 
 /**
  * `express.json()`, with the common case read by `readJsonBody`: a body `readableAsJson` accepts
- * (JSON in UTF-8, not compressed) is read and parsed here, as body-parser would (the same value, the
- * same errors, with body-parser's `type` and `status`; json-body-middleware.test.ts sends both the same requests), for a fraction of
- * body-parser's CPU (its type, charset and stream plumbing were ~5 % of api-service's samples per
- * accepted item). A body over the limit is refused without being read to its end, and the
- * connection is closed. Every other request goes to `fallback` (express.json, which inflates,
- * decodes other charsets, and leaves other types alone). `note` sees the raw text, as
- * express.json's `verify` does.
+ * (JSON in UTF-8, not compressed) is read and parsed here as body-parser would — the same value, the
+ * same errors, with body-parser's `type` and `status` (json-body-middleware.test.ts sends both the
+ * same requests) — for a fraction of body-parser's CPU (its type, charset and stream plumbing were
+ * ~5 % of api-service's samples per accepted item). A body over the limit is refused without being
+ * read to its end, and the connection is closed. Every other request goes to `fallback`
+ * (express.json, which inflates, decodes other charsets, and leaves other types alone). `note`
+ * learns whether the text may hold an unsafe string, as express.json's `verify` does.
  */
 export function jsonBodyMiddleware(limit: string | number, fallback: RequestHandler, note: (req: IncomingMessage, mayHoldUnsafeText: boolean) => void): RequestHandler {
   const bytes = limitInBytes(limit);
