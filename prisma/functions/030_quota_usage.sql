@@ -5,7 +5,8 @@
 -- The rolling hour counts the reservations created after p_now - 1 hour that were not RELEASED.
 -- Its cost does not grow with the user's volume: whole 10-second slots are read from ai_call_slots
 -- (one row per user and slot, at most 361, kept by the trigger in 080_quota_track_call_slots.sql),
--- and only the slot the window starts in is counted row by row. With p_exact_hour = FALSE (the
+-- and only the slot the window starts in is counted row by row, on the smaller side of the hour's
+-- start (at most 5 seconds of the user's calls). With p_exact_hour = FALSE (the
 -- hourly limit is unlimited, nothing depends on the count) that edge slot is read from its row as
 -- well: the figure then counts the whole first slot, an upper bound by at most 10 s of calls.
 -- The start of the 10-second slot holding `p_at` (slots are aligned on the epoch, in UTC).
@@ -42,7 +43,22 @@ BEGIN
   SELECT coalesce(sum(b.calls), 0)::INTEGER, min(b.slot_start) FILTER (WHERE b.calls > 0) INTO calls_in_hour, v_first_slot
     FROM ai_call_slots b
    WHERE b.user_id = p_user_id AND b.slot_start > v_edge;
-  IF p_exact_hour THEN
+  IF p_exact_hour AND v_hour_start - v_edge < INTERVAL '5 seconds' THEN
+    -- The hour starts in the first half of its slot: the slot's calls from its start to the hour's
+    -- are fewer to count, and the rest is the slot's total less those (the trigger keeps the total
+    -- equal to its reservations); the oldest counted call is the first after the hour's start.
+    SELECT coalesce(sum(b.calls), 0)::INTEGER INTO v_edge_calls
+      FROM ai_call_slots b
+     WHERE b.user_id = p_user_id AND b.slot_start = v_edge;
+    SELECT v_edge_calls - count(*)::INTEGER INTO v_edge_calls
+      FROM ai_usage_reservations r
+     WHERE r.user_id = p_user_id AND r.created_at >= v_edge AND r.created_at <= v_hour_start
+       AND r.status <> 'RELEASED';
+    SELECT min(r.created_at) INTO v_edge_oldest
+      FROM ai_usage_reservations r
+     WHERE r.user_id = p_user_id AND r.created_at > v_hour_start AND r.created_at < v_edge + INTERVAL '10 seconds'
+       AND r.status <> 'RELEASED';
+  ELSIF p_exact_hour THEN
     SELECT count(*)::INTEGER, min(r.created_at) INTO v_edge_calls, v_edge_oldest
       FROM ai_usage_reservations r
      WHERE r.user_id = p_user_id AND r.created_at > v_hour_start AND r.created_at < v_edge + INTERVAL '10 seconds'

@@ -85,3 +85,33 @@ it('the sweeper prunes slots older than two hours and keeps the rest', async () 
   const left = await db().query<{ slot_start: Date }>(`SELECT slot_start FROM ai_call_slots WHERE user_id = $1 ORDER BY slot_start`, [user]);
   expect(left.map((r) => r.slot_start.toISOString())).toEqual(minutes.slice(2).map((m) => m.toISOString()));
 });
+
+it('the rolling hour counts exactly what the reservations say, wherever in its slot the hour starts', async () => {
+  const HOUR = 3_600_000;
+  // Calls around the hour's edge (20 s either side of where it falls), a few well inside the hour.
+  const call = fc.record({ atMs: fc.oneof(fc.integer({ min: -HOUR - 20_000, max: -HOUR + 20_000 }), fc.integer({ min: -HOUR, max: 0 })), status: fc.constantFrom(...STATUSES) });
+  await fc.assert(
+    fc.asyncProperty(fc.array(call, { maxLength: 30 }), fc.integer({ min: 0, max: 9_999 }), fc.boolean(), async (calls, offsetMs, onEdge) => {
+      const user = await createUser(db().query);
+      // The hour starts `offsetMs` into its slot; with onEdge every third call is on that very instant (not counted).
+      const now = new Date(BASE + offsetMs);
+      for (const [i, c] of calls.entries()) {
+        const at = new Date(onEdge && i % 3 === 0 ? now.getTime() - HOUR : now.getTime() + c.atMs);
+        await db().query(
+          `INSERT INTO ai_usage_reservations (id, user_id, item_id, idempotency_key, status, estimated_tokens, day, month, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, 10, $6::date, $7::date, $8, $8::timestamptz + interval '10 min')`,
+          [newId('rsv'), user, newId('itm'), newId('job'), c.status, '2026-06-15', '2026-06-01', at],
+        );
+      }
+      const [usage] = await db().query<{ calls_in_hour: number; oldest_call_at: Date | null }>(`SELECT calls_in_hour, oldest_call_at FROM quota_usage($1, $2)`, [user, now]);
+      const [expected] = await db().query<{ calls: number; oldest: Date | null }>(
+        `SELECT count(*)::int AS calls, min(created_at) AS oldest FROM ai_usage_reservations
+          WHERE user_id = $1 AND created_at > $2::timestamptz - interval '1 hour' AND status <> 'RELEASED'`,
+        [user, now],
+      );
+      expect(usage.calls_in_hour).toBe(expected.calls);
+      expect(usage.oldest_call_at?.toISOString() ?? null).toBe(expected.oldest?.toISOString() ?? null);
+    }),
+    { numRuns: 80 },
+  );
+}, 60_000);
