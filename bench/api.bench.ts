@@ -10,8 +10,9 @@
 import { createRedis } from '@qv/queue';
 import { createUser, startStack, testRedisUrl } from '../libs/testing/src';
 import globalSetup from '../libs/testing/src/global-setup';
-import { load, rateOf } from './support/autocannon';
+import { load, rateOf, type HttpResult } from './support/autocannon';
 import { startBareExpress } from './support/bare-server';
+import { median } from './support/median';
 import { productionPools } from './support/production-pools';
 import { CpuWindow, formatPerItem, formatResident, ProcessesCpu, profileEnv } from './support/cpu';
 
@@ -42,11 +43,6 @@ async function main(): Promise<void> {
     await load(bare.url, CONNECTIONS, 2, bareReq); // warm-up
     await load(stack.api, CONNECTIONS, 2, items);
 
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((a, b) => a - b);
-      const mid = sorted.length >> 1;
-      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    };
     const cpu: Record<string, number> = {};
     let bareMs = 0;
     let accepted = 0;
@@ -69,7 +65,16 @@ async function main(): Promise<void> {
     let errors = 0;
     let non202 = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      const [baseline, api] = r % 2 === 0 ? [await runBare(), await runApi()] : await runApi().then(async (a) => [await runBare(), a]);
+      // Each round starts with the other side than the last.
+      let baseline: HttpResult;
+      let api: HttpResult;
+      if (r % 2 === 0) {
+        baseline = await runBare();
+        api = await runApi();
+      } else {
+        api = await runApi();
+        baseline = await runBare();
+      }
       errors += api.errors;
       non202 += api.non2xx;
       rounds.push({ bare: rateOf(baseline, '202'), api: rateOf(api, '202'), p50: api.latency.p50, p99: api.latency.p99, bareP99: baseline.latency.p99 });

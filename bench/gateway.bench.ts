@@ -17,6 +17,7 @@ import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
 import { createRedis } from '@qv/queue';
 import { CpuWindow, processCpuMs, profileEnv } from './support/cpu';
+import { median } from './support/median';
 import { productionPools } from './support/production-pools';
 
 const CONNECTIONS = 64;
@@ -85,12 +86,6 @@ async function measure(path: string, url: string, requests: HttpRequestSpec[]): 
   const ok = Object.entries(result.statusCodeStats ?? {}).reduce((sum, [status, s]) => sum + (status.startsWith('2') ? s.count : 0), 0);
   return { path, result, ok };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /** One path's rounds: medians of its rate and latencies, and of what it added over direct in the same round. */
 function report(title: string, rounds: Array<Record<string, Measured>>, paths: string[]): void {

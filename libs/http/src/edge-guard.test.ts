@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createHttpApp } from './app';
@@ -48,6 +49,16 @@ describe('edge guard', () => {
     expect(res.json.body).toEqual(body);
   });
 
+  it('passes a 100k run of one character, and refuses the same run with one escaped NUL at its end', async () => {
+    const run = 'a'.repeat(100_000);
+    const fine = await send('POST', '/echo', JSON.stringify({ s: run }));
+    expect(fine.status).toBe(200);
+    expect((fine.json.body as { s: string }).s).toBe(run);
+    const nul = await send('POST', '/echo', `{"s":"${run}\\u0000"}`);
+    expect(nul.status).toBe(400);
+    expect(nul.json.error?.message).toContain('body.s');
+  });
+
   it('walks a body in another charset: UTF-16 carries a lone surrogate as raw bytes, with no escape to see', async () => {
     const raw = Buffer.from('{"s":"x\ud800y"}', 'utf16le');
     expect(raw.includes(Buffer.from('\\u'))).toBe(false);
@@ -66,6 +77,18 @@ describe('edge guard', () => {
     const s = (res.json.body as { s: string }).s;
     expect(s.isWellFormed()).toBe(true);
     expect(s.startsWith('x\ufffd')).toBe(true);
+  });
+
+  it('never sees a raw NUL or a byte past ASCII in the path, which is why a path without % is not decoded: node:http answers 400 first', async () => {
+    const rawRequest = (pathBytes: Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => socket.end(Buffer.concat([Buffer.from('GET /echo/a'), pathBytes, Buffer.from('b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')])));
+        let text = '';
+        socket.setEncoding('latin1').on('data', (c: string) => (text += c)).on('end', () => resolve(text.split('\r\n')[0])).on('error', reject);
+      });
+    expect(await rawRequest(Buffer.from([0x00]))).toBe('HTTP/1.1 400 Bad Request');
+    expect(await rawRequest(Buffer.from([0xed, 0xa0, 0x80]))).toBe('HTTP/1.1 400 Bad Request'); // a surrogate's UTF-8 form
+    expect(await rawRequest(Buffer.from('c'))).toBe('HTTP/1.1 200 OK');
   });
 
   it('refuses a percent-encoded NUL or lone surrogate in the path or the query, and passes plain ones', async () => {

@@ -38,8 +38,9 @@ export const utf8JsonMayHoldUnsafeText = (raw: Buffer): boolean => raw.includes(
  * valid percent-encoded UTF-8. The route schemas check the same on the fields they know; this
  * covers what they do not see: path segments, free-form JSON (`extract`, cache values), object keys.
  * Linear in the size of the request, and iterative, so a deeply nested body cannot overflow the stack.
- * What cannot hold such a string is not looked into: a path without `%` (the request line is read
- * as Latin-1: no NUL, no surrogate), a URL without a query, a body `noteBodyText` cleared.
+ * What cannot hold such a string is not looked into: a path without `%` (node:http refuses a request
+ * line with a raw NUL or any byte past ASCII, 400), a URL without a query, a body `noteBodyText`
+ * cleared.
  */
 export function edgeGuard(): RequestHandler {
   return (req, _res, next) => {

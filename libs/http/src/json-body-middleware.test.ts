@@ -86,6 +86,7 @@ describe('JSON bodies: the same value or error as express.json', () => {
     ['a bare string (strict mode)', json('"text"'), 400],
     ['a bare number', json('42'), 400],
     ['a body over the limit, declared', json(JSON.stringify({ s: 'x'.repeat(3000) })), 413],
+    ['a 100k run of one character', json(`{"s":"${'a'.repeat(100_000)}"}`), 413],
     ['a body over the limit, in pieces', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s: 'x'.repeat(3000) }), chunked: true }, 413],
   ])('refuses %s', async (_name, sent, status) => {
     expect((await both(sent)).status).toBe(status);

@@ -77,11 +77,12 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
     const stored = response.body as StoredChatResponse;
     if (!response.replayed) {
       if (stream) return void res.end(); // already streamed, to its end
-      // Straight to node:http: Express's res.json (charset negotiation, freshness check) cost ~3 % of this process per call.
+      // Straight to node:http: Express's res.json (its charset negotiation and freshness check, with the
+      // write and the encoding) was 4.8 % of this process's samples per call.
       return void writeAnswer(res, { status: response.status, json: completionBody(stored.completion) }, response.headers);
     }
     res.set({ ...response.headers, 'Idempotent-Replayed': 'true' });
-    if (!stored.stream) return void res.status(response.status).json(completionBody(stored.completion));
+    if (!stored.stream) return void writeAnswer(res, { status: response.status, json: completionBody(stored.completion) });
     res.status(200).set(SSE_HEADERS).end(replayEvents(stored.completion, stored.includeUsage).join(''));
   });
 
