@@ -149,6 +149,7 @@ async function main(): Promise<void> {
 
   onShutdown(async () => {
     await server.close();
+    await chatCache.drain();
     await ops.close();
     await stopRelay();
     await stopHousekeeping();

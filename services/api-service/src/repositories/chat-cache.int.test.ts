@@ -83,4 +83,23 @@ describe('InProcessChatCache: grouped reads and fills, each as alone', () => {
     expect([a.stored, b.stored]).toEqual([false, true]);
     expect((await chat.get(keyOf(user, 'x'))).hit).toBe(false);
   });
+
+  it('a read of an entry whose fill was not awaited waits for it (the answer does not wait for its fill); drain waits for every fill', async () => {
+    const { service, chat } = cacheOn();
+    // Redis complete, as once cache-service has warmed it: a Redis miss is a miss, not looked up in PostgreSQL.
+    await service.warm();
+    const user = await userRow();
+    const keys = Array.from({ length: 10 }, (_, i) => keyOf(user, `unawaited ${i}`));
+    const fills = keys.map((k, i) => chat.put(k, entryOf(i), 600));
+    const reads = await Promise.all(keys.map((k) => chat.get(k)));
+    expect(reads.map((r) => r.hit)).toEqual(keys.map(() => true));
+    expect(reads[3].entry).toMatchObject({ value: { content: 'answer 3' } });
+
+    const later = keyOf(user, 'drained');
+    void chat.put(later, entryOf(99), 600);
+    await chat.drain();
+    const [{ n }] = await db().query<{ n: string }>('SELECT count(*) AS n FROM ai_cache WHERE user_id = $1', [user]);
+    expect(Number(n)).toBe(11);
+    await Promise.all(fills);
+  });
 });

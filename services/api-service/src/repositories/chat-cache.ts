@@ -6,7 +6,13 @@ import { KeyedBatcher, withTimeout, type KeyedBatcherOptions } from '@qv/http';
 /** The two cache operations the chat path makes: a read of the call's key and a fill after the answer. */
 export interface ChatCache {
   get(key: CacheKeyParts): Promise<CacheGetResponse>;
+  /**
+   * Need not be awaited before answering: a `get` of the same entry on this cache waits for the fill
+   * first, so a client's next call to this replica reads what its last one stored.
+   */
   put(key: CacheKeyParts, entry: CacheEntryValue, ttlSeconds: number | null): Promise<{ stored: boolean }>;
+  /** Resolves once every fill begun has ended (before the process stops). */
+  drain(): Promise<void>;
 }
 
 interface Fill {
@@ -63,6 +69,8 @@ async function distinctTogether<Q, R>(requests: Q[], keyOf: (q: Q) => CacheKeyPa
 export class InProcessChatCache implements ChatCache {
   private readonly reads: KeyedBatcher<CacheKeyParts, string | null>;
   private readonly fills: KeyedBatcher<Fill, boolean>;
+  /** The fills not ended yet, by entry: what a read of that entry waits for. */
+  private readonly filling = new Map<string, Promise<void>>();
 
   constructor(
     cache: CacheService,
@@ -93,11 +101,27 @@ export class InProcessChatCache implements ChatCache {
   }
 
   async get(key: CacheKeyParts): Promise<CacheGetResponse> {
+    const filling = this.filling.get(entryOf(key));
+    if (filling) await filling;
     const raw = await withTimeout(this.reads.run(key), this.timeoutMs);
     return raw === null ? { hit: false, entry: null } : { hit: true, entry: JSON.parse(raw) as CacheEntryValue };
   }
 
   async put(key: CacheKeyParts, entry: CacheEntryValue, ttlSeconds: number | null): Promise<{ stored: boolean }> {
-    return { stored: await withTimeout(this.fills.run({ key, entry, ttlSeconds }), this.timeoutMs) };
+    const identity = entryOf(key);
+    const fill = withTimeout(this.fills.run({ key, entry, ttlSeconds }), this.timeoutMs);
+    const ended = fill.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.filling.set(identity, ended);
+    void ended.then(() => {
+      if (this.filling.get(identity) === ended) this.filling.delete(identity);
+    });
+    return { stored: await fill };
+  }
+
+  async drain(): Promise<void> {
+    while (this.filling.size > 0) await Promise.all(this.filling.values());
   }
 }

@@ -65,8 +65,9 @@ export interface ChatCallResult {
  *    tokens and is settled to 0);
  * 3. the provider (breaker and retries in ChatUpstream), streamed through as it arrives;
  * 4. a usage event with the provider's reported usage (or, when a stream broke, the tokens it
- *    produced), which ledger-consumer applies once: the ledger entry and the settlement together.
- *    A call that got no answer publishes usage.failed, which releases its reservation.
+ *    produced), applied once (ChatSettlement: here, else by ledger-consumer): the ledger entry and
+ *    the settlement together, before the answer ends; then the cache fill, which it does not wait
+ *    for. A call that got no answer publishes usage.failed, which releases its reservation.
  */
 export function completeChat(deps: ChatCompletionDeps, principal: Principal, body: ChatCompletionRequest, options: ChatCallOptions): Promise<ChatCallResult> {
   return withSpan('Chat.complete', async (span) => {
@@ -132,15 +133,15 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
       await settle.failed(err instanceof Error ? err.message : String(err));
       throw upstreamFailure(err);
     }
-    // The settlement and the cache fill side by side: neither waits for the other.
+    // The answer waits for the settlement (the quota must read what the call cost), not for the cache
+    // fill: a fill only saves a later call money, and this replica's reads of the key wait for it
+    // (ChatCache.put).
     const { completion } = result;
-    await Promise.all([
-      settle.completed(completion.model, completion.promptTokens, completion.completionTokens, null),
-      key && result.status === 200
-        ? deps.cache!.put(key, { value: completion, tokens: completion.promptTokens + completion.completionTokens, model: completion.model, costUsd: costUsd(completion.model, completion.promptTokens, completion.completionTokens) }, cacheTtl)
-            .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'))
-        : undefined,
-    ]);
+    if (key && result.status === 200) {
+      void deps.cache!.put(key, { value: completion, tokens: completion.promptTokens + completion.completionTokens, model: completion.model, costUsd: costUsd(completion.model, completion.promptTokens, completion.completionTokens) }, cacheTtl)
+        .catch((err: unknown) => deps.logger.warn({ err, callId }, 'chat cache write failed'));
+    }
+    await settle.completed(completion.model, completion.promptTokens, completion.completionTokens, null);
     if (sink && result.lastEvent !== undefined) sink.end(result.lastEvent);
     return { status: result.status, completion, headers: result.headers };
   });
