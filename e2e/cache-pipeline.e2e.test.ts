@@ -85,13 +85,19 @@ describe('cache in the pipeline', () => {
     expect((await enrich(user.key, body)).enrichment?.cached).toBe(false);
   });
 
-  it('cache-service down: items still complete (fail open) and the worker counts it', async () => {
+  it('cache-service down: items still complete and still hit, the cache running in the worker (its fail-open: libs/cache single-flight-cache.int)', async () => {
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const body = { content: 'Cached before the service went. marker-down-5.', tasks: ['tag'] };
+    expect((await enrich(user.key, body)).enrichment?.cached).toBe(false);
     await stack.services['cache-service']!.stop();
-    const item = await enrich(user.key, { content: 'No cache today. marker-down-5.', tasks: ['tag'] });
-    expect(item.status).toBe('DONE');
-    expect(item.enrichment?.cached).toBe(false);
+    const again = await enrich(user.key, body);
+    expect(again.status).toBe('DONE');
+    expect(again.enrichment?.cached).toBe(true);
+    expect(await llmCalls('marker-down-5')).toBe(1);
+    const fresh = await enrich(user.key, { content: 'Computed while the service is away. marker-down-6.', tasks: ['tag'] });
+    expect(fresh.enrichment?.cached).toBe(false);
+    expect((await enrich(user.key, { content: 'Computed while the service is away. marker-down-6.', tasks: ['tag'] })).enrichment?.cached).toBe(true);
     const metrics = await fetch(`${stack.services['enrichment-worker']!.url}/metrics`, { headers: stack.as('metrics') }).then((r) => r.text());
-    expect(metrics).toMatch(/enrichment_cache_unavailable_total\{[^}]*operation="lookup"[^}]*\} [1-9]/);
+    expect(metrics).not.toMatch(/enrichment_cache_unavailable_total\{[^}]*\} [1-9]/);
   });
 });

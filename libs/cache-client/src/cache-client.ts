@@ -36,6 +36,12 @@ export interface CacheClientOptions {
   credential?: string;
 }
 
+/**
+ * What `singleFlight` and `singleFlightMany` need of a cache: this client (cache-service over HTTP)
+ * or the cache run in the calling process (libs/cache LocalSingleFlightCache), which answer alike.
+ */
+export type SingleFlightCache = Pick<CacheClient, 'lookup' | 'lookupMany' | 'put' | 'putMany' | 'releaseLease'>;
+
 /** Extra pricing for a read: prices a hit on an entry stored without `costUsd`. */
 export interface CacheReadOptions {
   costPerTokenUsd?: number;

@@ -1,5 +1,5 @@
 import type { CacheKeyParts, CacheLookupResponse, CachePutManyItem } from '@qv/contracts';
-import type { CacheClient } from './cache-client';
+import type { SingleFlightCache } from './cache-client';
 import { assertValidScope } from './cache-key';
 import type { Computed, SingleFlightOptions, SingleFlightResult } from './single-flight';
 
@@ -38,7 +38,7 @@ interface Asked {
  * another caller of that key waits for it (up to its own `waitMs`) or, past the lease's life,
  * computes too.
  */
-export async function singleFlightMany<T>(client: CacheClient, items: SingleFlightItem<T>[], options: SingleFlightManyOptions = {}): Promise<SingleFlightResult<T>[]> {
+export async function singleFlightMany<T>(client: SingleFlightCache, items: SingleFlightItem<T>[], options: SingleFlightManyOptions = {}): Promise<SingleFlightResult<T>[]> {
   for (const item of items) assertValidScope(item.key.tier, item.key.scope);
   const report = options.onCacheError ?? (() => undefined);
   const cacheable = items.flatMap((item, index) => (item.key.tier === 'system' || item.ttlSeconds !== null ? [index] : []));

@@ -1,5 +1,5 @@
 import type { CacheKeyParts, CacheTier } from '@qv/contracts';
-import type { CacheClient } from './cache-client';
+import type { SingleFlightCache } from './cache-client';
 import { assertValidScope } from './cache-key';
 
 /** What a computation produced; `tokens` and `costUsd` are what a later hit on it saves. */
@@ -47,7 +47,7 @@ export interface SingleFlightOptions<T> {
  * fit for its tier) is a programming error and throws before anything else.
  */
 export async function singleFlight<T>(
-  client: CacheClient,
+  client: SingleFlightCache,
   key: CacheKeyParts,
   ttlSeconds: number | null,
   compute: () => Promise<Computed<T>>,
@@ -96,7 +96,7 @@ export async function singleFlight<T>(
 }
 
 async function storeAndReturn<T>(
-  client: CacheClient,
+  client: SingleFlightCache,
   key: CacheKeyParts,
   ttlSeconds: number | null,
   computed: Computed<T>,

@@ -1,9 +1,19 @@
 import { positiveInt, url } from './fields';
 
-/** How a service reaches cache-service (libs/cache-client); each caller keeps its own deadline. */
-export const cacheClientEnv = (defaults: { timeoutMs: number }) => ({
-  CACHE_SERVICE_URL: url('http://127.0.0.1:3003').describe('base URL of cache-service'),
+/** The deadline of the cache run in process (the worker's items, api-service's chat path); each keeps its own default. */
+export const cacheTimeoutEnv = (defaults: { timeoutMs: number }) => ({
   CACHE_TIMEOUT_MS: positiveInt(defaults.timeoutMs).describe(
-    "deadline of a cache operation, past which the cache is skipped (fail open: it only saves money): the worker's calls to cache-service; api-service's chat-completions path, whose cache runs in process on its Redis and PostgreSQL (its admin cache operations, through cache-service, allow 5 s)",
+    "deadline of a cache operation, past which the cache is skipped (fail open: it only saves money): the worker's items and api-service's chat-completions path, whose cache runs in process on their Redis and PostgreSQL (api-service's admin cache operations, through cache-service, allow 5 s)",
   ),
 });
+
+/** How a service reaches cache-service (libs/cache-client) for the cache's operations, and its in-process cache's deadline. */
+export const cacheClientEnv = (defaults: { timeoutMs: number }) => ({
+  CACHE_SERVICE_URL: url('http://127.0.0.1:3003').describe('base URL of cache-service'),
+  ...cacheTimeoutEnv(defaults),
+});
+
+/** The single-flight lease, for every process that takes leases (cache-service, the worker's in-process cache). */
+export const singleFlightLeaseEnv = {
+  SINGLE_FLIGHT_LEASE_MS: positiveInt(30_000).describe('how long a single-flight lease lives if its holder neither puts nor releases (crashed)'),
+};

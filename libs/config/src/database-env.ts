@@ -17,8 +17,9 @@ export const dbStatementTimeoutEnv = (ms: number) => ({
 });
 
 /**
- * Group commit of usage events into the ledger, for the processes that apply them: ledger-consumer
- * (the queue's events) and api-service (its chat calls, settled where they end).
+ * Group commit of usage events into the ledger, for the processes that apply them: where they arise
+ * (api-service's chat calls, the worker's items, settled as they end) and ledger-consumer (the
+ * queue's events, those that could not be applied there).
  */
 export const ledgerApplyEnv = () => ({
   APPLY_BATCH_MAX: z.coerce
@@ -27,6 +28,6 @@ export const ledgerApplyEnv = () => ({
     .min(1)
     .max(256)
     .default(64)
-    .describe('most usage events applied to the ledger together in one statement and one commit (ledger-consumer: those being processed at once, at most `QUEUE_CONCURRENCY`; api-service: chat calls ending together); `1` applies each alone'),
+    .describe('most usage events applied to the ledger together in one statement and one commit (api-service: chat calls ending together; enrichment-worker: items ending together; ledger-consumer: the queued events being processed at once, at most `QUEUE_CONCURRENCY`); `1` applies each alone'),
   APPLY_BATCHES_IN_FLIGHT: positiveInt(2).describe('such statements running at once per process; events that arrive meanwhile gather into the next (keep it below `DB_POOL_SIZE`)'),
 });

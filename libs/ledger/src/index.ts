@@ -4,3 +4,4 @@ export * from './reconciliation';
 export * from './usage-report';
 export * from './usage-event-batcher';
 export * from './settled-usage-metrics';
+export * from './inline-settlement';

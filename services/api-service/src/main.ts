@@ -25,10 +25,9 @@ import { KeyedGate } from '@qv/http';
 import { breakerPolicy, ProviderBreaker, resolveLlmConfig } from '@qv/llm';
 import { CacheTtlsRepository } from './repositories/cache-ttls.repository';
 import { ChatUpstream } from './repositories/chat-upstream';
-import { ChatSettlement } from './repositories/chat-settlement';
 import { InProcessChatCache } from './repositories/chat-cache';
 import { readWriteCache } from '@qv/cache';
-import { settledUsageCounter, usageEventBatcher } from '@qv/ledger';
+import { InlineSettlement, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
 import { chatCompletionsRoutes } from './routes/chat-completions.routes';
 import { earlyRefusals } from './routes/early-refusals';
 import { RefusalMemo } from './domain/refusal-memo';
@@ -78,8 +77,8 @@ async function main(): Promise<void> {
   authRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth failures) connection error'));
   const authThrottle = new AuthFailureThrottle({ redis: authRedis, prefix: config.REDIS_PREFIX, limit: config.AUTH_FAILURE_LIMIT, windowMs: config.AUTH_FAILURE_WINDOW_MS, logger });
 
-  // The synchronous OpenAI-compatible path settles its calls here (ChatSettlement); the queue, where
-  // the worker's events go, takes those it could not apply.
+  // The synchronous OpenAI-compatible path settles its calls here (libs/ledger InlineSettlement);
+  // the queue takes those it could not apply.
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const llm = resolveLlmConfig(config);
   // The same BREAKER_* variables as the worker: a fault seen across several users' calls, never one user's.
@@ -104,7 +103,7 @@ async function main(): Promise<void> {
           cache: chatCache,
           cacheTtls: new CacheTtlsRepository(pool),
           upstream: chatUpstream,
-          usage: new ChatSettlement({
+          usage: new InlineSettlement({
             ledger: usageEventBatcher(pool, { maxBatch: config.APPLY_BATCH_MAX, maxInFlight: config.APPLY_BATCHES_IN_FLIGHT }),
             fallback: new UsageEventsPublisher(usageQueue),
             count: settledUsageCounter(metrics),

@@ -5,8 +5,10 @@ describe('enrichment-worker config', () => {
     expect(loadConfig({})).toMatchObject({ QUEUE_CONCURRENCY: 8, QUEUE_LOCK_MS: 30_000, QUEUE_STALL_CHECK_INTERVAL_MS: 30_000, QUEUE_MAX_STALLS: 1 });
   });
 
-  it('cache-service defaults: a 2 s deadline per call, 10 s waiting for another worker', () => {
-    expect(loadConfig({})).toMatchObject({ CACHE_SERVICE_URL: 'http://127.0.0.1:3003', CACHE_TIMEOUT_MS: 2000, CACHE_WAIT_MS: 10_000 });
+  it('in-process cache defaults: a 2 s deadline per operation, 10 s waiting for another worker, 30 s leases; no cache-service URL', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ CACHE_TIMEOUT_MS: 2000, CACHE_WAIT_MS: 10_000, SINGLE_FLIGHT_LEASE_MS: 30_000 });
+    expect(config).not.toHaveProperty('CACHE_SERVICE_URL');
   });
 
   it('QUEUE_MAX_STALLS=0 fails a job at its first stall', () => {

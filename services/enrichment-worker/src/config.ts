@@ -1,4 +1,4 @@
-import { cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv } from '@qv/config';
+import { cacheTimeoutEnv, commonEnv, dbPoolEnv, ledgerApplyEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv, singleFlightLeaseEnv } from '@qv/config';
 import { JOB_CATALOG } from '@qv/contracts';
 import { breakerEnv, llmEnv } from '@qv/llm';
 import { z } from 'zod';
@@ -7,7 +7,8 @@ export const configSchema = z.object({
   ...commonEnv,
   ...llmEnv,
   ...portEnv(3002),
-  ...cacheClientEnv({ timeoutMs: 2000 }),
+  ...cacheTimeoutEnv({ timeoutMs: 2000 }),
+  ...singleFlightLeaseEnv,
   CACHE_WAIT_MS: positiveInt(10_000).describe('how long a cache miss waits for another worker computing the same key (single flight) before going alone'),
   /**
    * First retry delay; later ones double, with jitter (libs/queue jitteredBackoff): the catalog's 5
@@ -19,6 +20,7 @@ export const configSchema = z.object({
   ...breakerEnv,
   DEAD_LETTER_SWEEP_MS: positiveInt(5_000).describe('period of the sweep of failed jobs that never reached the dead-letter queue (stalls, crashes)'),
   ...dbPoolEnv(10),
+  ...ledgerApplyEnv(),
   ...serviceTokensEnv('SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'),
 });
 export type Config = z.infer<typeof configSchema>;

@@ -1,17 +1,17 @@
 import { createLogger, createMetricsRegistry, Counter, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('enrichment-worker');
 
-import { CacheClient } from '@qv/cache-client';
+import { LocalSingleFlightCache } from '@qv/cache';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { createPool } from '@qv/db/sql';
 import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { breakerPolicy, createProvider, resolveLlmConfig } from '@qv/llm';
-import { bullPrefix, createQueue, createRedis } from '@qv/queue';
+import { InlineSettlement, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
+import { bullPrefix, createFastRedis, createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
 import { createProviderGuard } from './domain/provider-guard';
 import { CIRCUIT_STATE, createCircuitStateGauge, registerQueueMetrics } from './domain/queue-metrics';
 import { loadConfig } from './config';
 import { ItemsRepository } from './repositories/items.repository';
-import { UsageEventsPublisher } from './repositories/usage-events.publisher';
 import { startEnrichmentWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -27,7 +27,15 @@ async function main(): Promise<void> {
   const deadLetterQueue = createQueue(QUEUE_NAMES.enrichmentDead, redis, config.REDIS_PREFIX);
   const usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, config.REDIS_PREFIX);
   const provider = createProvider(llmConfig);
-  const cache = new CacheClient({ baseUrl: config.CACHE_SERVICE_URL, timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS, credential: config.SERVICE_TOKEN_WORKER });
+  // The cache in process (libs/cache, cache-service's code) on connections of its own, as
+  // cache-service has them: auto-pipelined reads, and a subscriber for the single-flight wake-ups.
+  const cacheRedis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
+  const cacheSubscriber = createFastRedis(config.REDIS_URL, { commandTimeout: undefined });
+  for (const conn of [cacheRedis, cacheSubscriber]) conn.on('error', (err) => logger.warn({ err: err.message }, 'redis (cache) connection error'));
+  const cache = await LocalSingleFlightCache.start(
+    { redis: cacheRedis, subscriber: cacheSubscriber, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger },
+    { timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS, leaseMs: config.SINGLE_FLIGHT_LEASE_MS },
+  );
   const circuitState = createCircuitStateGauge(metrics);
   const circuitOpened = new Counter({ name: 'llm_circuit_opened_total', help: 'Times the LLM circuit opened (a provider-wide fault, or a failed trial call)', registers: [metrics] });
   const guard = createProviderGuard({
@@ -50,7 +58,15 @@ async function main(): Promise<void> {
     guard,
     cache,
     cacheWaitMs: config.CACHE_WAIT_MS,
-    usage: new UsageEventsPublisher(usageQueue),
+    // Each item's usage event is applied here as the item ends (its ledger entry and settlement in
+    // one commit, grouped with the items ending beside it); ledger-consumer takes from the queue
+    // only what could not be applied here.
+    usage: new InlineSettlement({
+      ledger: usageEventBatcher(pool, { maxBatch: config.APPLY_BATCH_MAX, maxInFlight: config.APPLY_BATCHES_IN_FLIGHT }),
+      fallback: new UsageEventsPublisher(usageQueue),
+      count: settledUsageCounter(metrics),
+      logger,
+    }),
     enrichmentQueue,
     deadLetterQueue,
     logger,
@@ -91,6 +107,8 @@ async function main(): Promise<void> {
     await server.close();
     await Promise.all([enrichmentQueue.close(), deadLetterQueue.close(), usageQueue.close()]);
     await cache.close();
+    cacheRedis.disconnect();
+    cacheSubscriber.disconnect();
     redis.disconnect();
     await pool.end();
     await stopTelemetry();

@@ -65,7 +65,7 @@ export interface ChatCallResult {
  *    tokens and is settled to 0);
  * 3. the provider (breaker and retries in ChatUpstream), streamed through as it arrives;
  * 4. a usage event with the provider's reported usage (or, when a stream broke, the tokens it
- *    produced), applied once (ChatSettlement: here, else by ledger-consumer): the ledger entry and
+ *    produced), applied once (InlineSettlement: here, else by ledger-consumer): the ledger entry and
  *    the settlement together, before the answer ends; then the cache fill, which it does not wait
  *    for. A call that got no answer publishes usage.failed, which releases its reservation.
  */

@@ -4,13 +4,15 @@ import { withSpan } from '@qv/telemetry';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ItemsRepository } from '../repositories/items.repository';
-import { failedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
+import type { UsageEventSink } from '@qv/queue';
+import { failedEventId } from '../repositories/usage-event-ids';
 
 export interface DeadLetterDeps {
   enrichmentQueue: Queue;
   deadLetterQueue: Queue;
   items: ItemsRepository;
-  usage: UsageEventsPublisher;
+  /** Where the item's usage event goes (InlineSettlement in the service: applied here, else queued). */
+  usage: UsageEventSink;
   logger: Logger;
 }
 

@@ -1,21 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { CacheClient } from '@qv/cache-client';
+import { LocalSingleFlightCache } from '@qv/cache';
 import { QUEUE_NAMES, type EnrichmentJob, type TaskName, type UsageCompleted } from '@qv/contracts';
 import { breakerPolicy, costUsd, countChatTokensBounded, createProvider, estimateTokens, LlmError, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
-import { createQueue, createRedis, UsageEventsPublisher, type Redis } from '@qv/queue';
-import { Counter, createLogger, Registry } from '@qv/telemetry';
+import { createFastRedis, createQueue, createRedis, UsageEventsPublisher, type Redis } from '@qv/queue';
+import { Counter, createLogger, createMetricsRegistry, Registry } from '@qv/telemetry';
 import { createTestDatabase, startService, testRedisPrefix, testRedisUrl, testServiceCredentials, type ServiceProcess, type TestDatabase } from '@qv/testing';
 import { UnrecoverableError, type Queue } from 'bullmq';
 import { loadConfig } from '../config';
 import { createProviderGuard } from '../domain/provider-guard';
 import { decideRetry } from '../domain/retry-decision';
 import { ItemsRepository } from '../repositories/items.repository';
-import { completedEventId } from '../repositories/usage-events.publisher';
+import { completedEventId } from '../repositories/usage-event-ids';
 import { enrich, spentOf, type EnrichDeps } from './enrich.handler';
 
 /**
  * `enrich()` in this process against the real PostgreSQL (a database of this file's own), Redis
- * (a prefix of its own), llm-simulator and cache-service (both as processes): what one job stores
+ * (a prefix of its own) and llm-simulator (as a process), the cache in this process as the worker
+ * runs it: what one job stores
  * on its item, the usage event it emits, what the cache spares, how provider failures surface and
  * what running a job again does.
  */
@@ -25,8 +26,8 @@ let prefix: string;
 let redis: Redis;
 let usageQueue: Queue;
 let sim: ServiceProcess;
-let cacheService: ServiceProcess;
-let cache: CacheClient;
+let cacheConnections: Redis[];
+let cache: LocalSingleFlightCache;
 let provider: LlmProvider;
 let deps: EnrichDeps;
 const credentials = testServiceCredentials();
@@ -39,13 +40,12 @@ const FREE = 'usr_free';
 beforeAll(async () => {
   db = await createTestDatabase();
   prefix = testRedisPrefix();
-  [sim, cacheService] = await Promise.all([
-    startService('llm-simulator', { ...credentials.envOf('llm-simulator') }),
-    startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', ...credentials.envOf('cache-service') }),
-  ]);
+  sim = await startService('llm-simulator', { ...credentials.envOf('llm-simulator') });
   redis = createRedis(testRedisUrl());
   usageQueue = createQueue(QUEUE_NAMES.usageEvents, redis, prefix);
-  cache = new CacheClient({ baseUrl: cacheService.url, timeoutMs: 5000, maxWaitMs: 5000, credential: credentials.credentials['enrichment-worker'] });
+  cacheConnections = [createFastRedis(testRedisUrl(), { enableAutoPipelining: true }), createFastRedis(testRedisUrl(), { commandTimeout: undefined })];
+  const [cacheRedis, subscriber] = cacheConnections;
+  cache = await LocalSingleFlightCache.start({ redis: cacheRedis, subscriber, db: db.sql, prefix, registry: createMetricsRegistry('enrichment-worker-test'), logger: createLogger('enrichment-worker-test', 'silent') }, { timeoutMs: 5000, maxWaitMs: 5000, leaseMs: 30_000 });
   provider = createProvider({ provider: 'simulator', baseUrl: `${sim.url}/v1`, timeoutMs: 10_000 });
   const registry = new Registry();
   const logger = createLogger('enrichment-worker-test', 'silent');
@@ -69,7 +69,7 @@ beforeAll(async () => {
     },
   };
   await db.query(`INSERT INTO users (id, plan_id) VALUES ($1, 'pro_monthly'), ($2, 'pro_monthly'), ($3, 'free')`, [PRO, PRO_OTHER, FREE]);
-}, 200_000); // two service starts, each allowed startService's 90 s on a loaded machine
+}, 100_000); // a service start, allowed startService's 90 s on a loaded machine
 
 afterAll(async () => {
   await cache?.close();
@@ -80,7 +80,8 @@ afterAll(async () => {
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   }
-  await Promise.all([sim?.stop(), cacheService?.stop()]);
+  await sim?.stop();
+  for (const c of cacheConnections ?? []) c.disconnect();
   await db?.drop();
 });
 

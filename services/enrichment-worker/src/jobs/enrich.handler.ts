@@ -1,4 +1,4 @@
-import { singleFlight, singleFlightMany, type CacheClient, type SingleFlightItem } from '@qv/cache-client';
+import { singleFlight, singleFlightMany, type SingleFlightCache, type SingleFlightItem } from '@qv/cache-client';
 import { EnrichmentJob, type CacheTier, type Enrichment, type TaskName, type UsageCompleted } from '@qv/contracts';
 import { costUsd, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
 import { withSpan, type Counter } from '@qv/telemetry';
@@ -7,16 +7,19 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ProviderGuard } from '../domain/provider-guard';
 import type { ItemsRepository } from '../repositories/items.repository';
-import { completedEventId, type UsageEventsPublisher } from '../repositories/usage-events.publisher';
+import type { UsageEventSink } from '@qv/queue';
+import { completedEventId } from '../repositories/usage-event-ids';
 
 export interface EnrichDeps {
   items: ItemsRepository;
   provider: LlmProvider;
   /** Wraps every provider call (the circuit breaker), told which item and user it is for. */
   guard: ProviderGuard;
-  cache: CacheClient;
+  /** The cache run in this process (LocalSingleFlightCache), or cache-service's client. */
+  cache: SingleFlightCache;
   cacheWaitMs: number;
-  usage: UsageEventsPublisher;
+  /** Where the item's usage event goes (InlineSettlement in the service: applied here, else queued). */
+  usage: UsageEventSink;
   logger: Logger;
   metrics: { llmCalls: Counter<string>; cacheUnavailable: Counter<string>; cacheHits: Counter<string> };
 }

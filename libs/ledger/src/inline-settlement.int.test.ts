@@ -1,22 +1,24 @@
 import { QUEUE_NAMES, type UsageEvent } from '@qv/contracts';
-import { applyUsageEvent, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
-import { completedEvent, failedEvent, insertUser, reserve } from '@qv/ledger/testing';
 import { createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
 import { freePort, testRedisPrefix, testRedisUrl, useTestDatabase } from '@qv/testing';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { ChatSettlement } from './chat-settlement';
+import { applyUsageEvent } from './apply-usage-event';
+import { InlineSettlement } from './inline-settlement';
+import { settledUsageCounter } from './settled-usage-metrics';
+import { completedEvent, failedEvent, insertUser, reserve } from './testing';
+import { usageEventBatcher } from './usage-event-batcher';
 
 /**
- * The chat path's settlement on the real PostgreSQL (a database of this file's own) and Redis (a
- * prefix of its own): applied here in the ledger's own statement, once however often it is sent,
+ * Settlement where the event arose (the chat path, the worker), on the real PostgreSQL (a database
+ * of this file's own) and Redis (a prefix of its own): applied here in the ledger's own statement, once however often it is sent,
  * and queued for ledger-consumer when PostgreSQL cannot be reached here, never lost.
  */
 
 const db = useTestDatabase();
-const logger = createLogger('api-service-test', 'silent');
+const logger = createLogger('ledger-test', 'silent');
 let redis: Redis;
 let queue: Queue;
 let prefix: string;
@@ -33,8 +35,8 @@ afterAll(async () => {
 });
 
 function settlement(pool: Pool) {
-  const registry = createMetricsRegistry('api-service-test');
-  const sink = new ChatSettlement({
+  const registry = createMetricsRegistry('ledger-test');
+  const sink = new InlineSettlement({
     ledger: usageEventBatcher(pool, { maxBatch: 64, maxInFlight: 2 }),
     fallback: new UsageEventsPublisher(queue),
     count: settledUsageCounter(registry),
@@ -47,7 +49,7 @@ function settlement(pool: Pool) {
 const entriesOf = async (userId: string) => db().query<{ kind: string; total_tokens: number }>('SELECT kind, total_tokens FROM ai_usage_ledger WHERE user_id = $1 ORDER BY kind', [userId]);
 const reservationOf = async (id: string) => (await db().query<{ status: string; actual_tokens: number | null }>('SELECT status, actual_tokens FROM ai_usage_reservations WHERE id = $1', [id]))[0];
 
-describe('ChatSettlement: the chat path settles where the call ended', () => {
+describe('InlineSettlement: a usage event settled where it arose', () => {
   it('applies a completion here, once however often it is sent, and queues nothing', async () => {
     const { sink, counted } = settlement(db().sql);
     const userId = await insertUser(db().query);
