@@ -1,6 +1,7 @@
 // `npm run bench -- pipeline`: items per second through the whole pipeline (POST /v1/items →
-// charge → item + outbox → BullMQ → enrichment-worker (cache lookup, LLM, item DONE) → usage event
-// → ledger-consumer → ledger row), with the simulator answering at 0 ms and at 200 ms, for 1, 2
+// charge → item + outbox → BullMQ → enrichment-worker (cache lookup, LLM, item DONE, the usage
+// event applied: ledger row; ledger-consumer only for what it could not apply), with the simulator
+// answering at 0 ms and at 200 ms, for 1, 2
 // and 4 worker processes; beside raw BullMQ no-op throughput measured in the same run.
 //
 // Two figures per case:
