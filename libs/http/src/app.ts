@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { edgeGuard, noteBodySafety, noteBodyText } from './edge-guard';
@@ -46,13 +46,13 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('trust proxy', false);
   const duration = requestDuration(options.metrics);
 
-  // Every response, errors and 404s included: a browser never sniffs a JSON body into HTML.
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    next();
-  });
-  app.use(requestId());
+  // One middleware, not three: every layer Express passes a request through costs a dispatch of its own.
   app.use((req, res, next) => {
+    // Every response, errors and 404s included: a browser never sniffs a JSON body into HTML.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const id = requestIdFrom(req.headers['x-request-id']);
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
     const end = duration.startTimer();
     res.on('finish', () => end({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
     next();
@@ -86,15 +86,6 @@ export function createHttpApp(options: HttpAppOptions): Express {
     });
   }
   return app;
-}
-
-function requestId(): RequestHandler {
-  return (req, res, next) => {
-    const id = requestIdFrom(req.headers['x-request-id']);
-    res.locals.requestId = id;
-    res.setHeader('X-Request-Id', id);
-    next();
-  };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
