@@ -22,6 +22,8 @@ interface Fill {
 }
 
 const identities = new WeakMap<CacheKeyParts, string>();
+/** A fill's outcome, once it is only waited for (its caller logs a failure). */
+const forget = (): void => undefined;
 
 /**
  * A key's identity in a batch: the same entry twice never shares one (its upsert could not affect a
@@ -110,14 +112,10 @@ export class InProcessChatCache implements ChatCache {
   async put(key: CacheKeyParts, entry: CacheEntryValue, ttlSeconds: number | null): Promise<{ stored: boolean }> {
     const identity = entryOf(key);
     const fill = withTimeout(this.fills.run({ key, entry, ttlSeconds }), this.timeoutMs);
-    const ended = fill.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.filling.set(identity, ended);
-    void ended.then(() => {
+    const ended: Promise<void> = fill.then(forget, forget).then(() => {
       if (this.filling.get(identity) === ended) this.filling.delete(identity);
     });
+    this.filling.set(identity, ended);
     return { stored: await fill };
   }
 
