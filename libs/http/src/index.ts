@@ -11,3 +11,4 @@ export * from './service-auth';
 export * from './direct-routes';
 export * from './request-context';
 export * from './keyed-batcher';
+export * from './heap-growth';

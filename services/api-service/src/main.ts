@@ -3,7 +3,7 @@ startTelemetry('api-service');
 
 import { QUEUE_NAMES } from '@qv/contracts';
 import { createPool, ensureUserWithKey, hashApiKey } from '@qv/db/sql';
-import { announceReady, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
+import { announceReady, limitHeapGrowth, AUTHENTICATED_CALLERS, listen, onShutdown, serveOperations, ServiceAuthenticator, withTimeout, type ReadinessCheck } from '@qv/http';
 import { createFastRedis, createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
 import { CacheClient } from '@qv/cache-client';
 import { createApp } from './app';
@@ -34,6 +34,7 @@ import { RefusalMemo } from './domain/refusal-memo';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger('api-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('api-service');
   // One node-postgres pool for the process, and no ORM: Prisma's client layer was a measurable share

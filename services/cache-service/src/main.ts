@@ -3,7 +3,7 @@ startTelemetry('cache-service');
 
 import { once } from 'node:events';
 import { createPool } from '@qv/db/sql';
-import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator, withTimeout } from '@qv/http';
+import { announceReady, limitHeapGrowth, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator, withTimeout } from '@qv/http';
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
 import { createApp } from './app';
@@ -17,6 +17,7 @@ async function ready(redis: Redis, ms: number): Promise<void> {
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger('cache-service', config.LOG_LEVEL);
   const registry = createMetricsRegistry('cache-service');
 

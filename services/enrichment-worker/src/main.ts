@@ -4,7 +4,7 @@ startTelemetry('enrichment-worker');
 import { LocalSingleFlightCache } from '@qv/cache';
 import { QUEUE_NAMES } from '@qv/contracts';
 import { createPool } from '@qv/db/sql';
-import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
+import { announceReady, limitHeapGrowth, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { breakerPolicy, createProvider, resolveLlmConfig } from '@qv/llm';
 import { InlineSettlement, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
 import { bullPrefix, createFastRedis, createQueue, createRedis, UsageEventsPublisher } from '@qv/queue';
@@ -16,6 +16,7 @@ import { startEnrichmentWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const llmConfig = resolveLlmConfig(config);
   const logger = createLogger('enrichment-worker', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('enrichment-worker');

@@ -1,7 +1,7 @@
 import { createLogger, createMetricsRegistry, Gauge, registerDependencyGauge, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('ledger-consumer');
 
-import { announceReady, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
+import { announceReady, limitHeapGrowth, onShutdown, serveOperations, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { bullPrefix, createRedis } from '@qv/queue';
 import { startSweeper } from '@qv/quota';
 import { createPool } from '@qv/db/sql';
@@ -13,6 +13,7 @@ import { settledUsageCounter } from '@qv/ledger';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger('ledger-consumer', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('ledger-consumer');
   // One pool for the process, and no Prisma client: events are applied, the sweeper sweeps and the

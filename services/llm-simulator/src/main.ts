@@ -1,13 +1,14 @@
 import { startTelemetry } from '@qv/telemetry';
 startTelemetry('llm-simulator');
 
-import { announceReady, listen, onShutdown } from '@qv/http';
+import { announceReady, limitHeapGrowth, listen, onShutdown } from '@qv/http';
 import { createLogger, createMetricsRegistry, stopTelemetry } from '@qv/telemetry';
 import { createApp } from './app';
 import { loadConfig } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger('llm-simulator', config.LOG_LEVEL);
   const app = createApp({ logger, metrics: createMetricsRegistry('llm-simulator'), model: config.SIM_MODEL, baseLatencyMs: config.SIM_LATENCY_MS });
   const server = await listen(app, config.PORT, config.HOST);

@@ -1,13 +1,14 @@
 import { createLogger, createMetricsRegistry, startTelemetry, stopTelemetry } from '@qv/telemetry';
 startTelemetry('quota-service');
 
-import { announceReady, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
+import { announceReady, limitHeapGrowth, listen, onShutdown, AUTHENTICATED_CALLERS, ServiceAuthenticator } from '@qv/http';
 import { createPool } from '@qv/db/sql';
 import { createApp } from './app';
 import { loadConfig, withStatementTimeout } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  limitHeapGrowth(config.HEAP_GROWTH_PERCENT);
   const logger = createLogger('quota-service', config.LOG_LEVEL);
   const metrics = createMetricsRegistry('quota-service');
   // One node-postgres pool for the process, and no ORM: every route is a statement or two of
