@@ -8,11 +8,15 @@ import { completedEvent, failedEvent, insertUser, reserve, type Charged } from '
 
 const db = useTestDatabase();
 
-/** What the ledger and the counters hold for these users, to compare a batch with the same events applied one by one. */
+/**
+ * What the ledger and the counters hold for these users, to compare a batch with the same events
+ * applied one by one: in the order of `users`, since their ids are random and two scenarios'
+ * users are compared by position.
+ */
 async function snapshot(users: string[]) {
-  const reservations = await db().query(`SELECT user_id, estimated_tokens, status, actual_tokens FROM ai_usage_reservations WHERE user_id = ANY($1) ORDER BY user_id, estimated_tokens`, [users]);
-  const days = await db().query(`SELECT user_id, enrichments, tokens::text FROM ai_daily_usage WHERE user_id = ANY($1) ORDER BY user_id`, [users]);
-  const entries = await db().query(`SELECT user_id, kind, charged, total_tokens, tokens_saved FROM ai_usage_ledger WHERE user_id = ANY($1) ORDER BY user_id, kind, total_tokens`, [users]);
+  const reservations = await db().query(`SELECT user_id, estimated_tokens, status, actual_tokens FROM ai_usage_reservations WHERE user_id = ANY($1) ORDER BY array_position($1::text[], user_id), estimated_tokens`, [users]);
+  const days = await db().query(`SELECT user_id, enrichments, tokens::text FROM ai_daily_usage WHERE user_id = ANY($1) ORDER BY array_position($1::text[], user_id)`, [users]);
+  const entries = await db().query(`SELECT user_id, kind, charged, total_tokens, tokens_saved FROM ai_usage_ledger WHERE user_id = ANY($1) ORDER BY array_position($1::text[], user_id), kind, total_tokens`, [users]);
   return { reservations, days, entries };
 }
 
