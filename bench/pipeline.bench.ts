@@ -5,7 +5,7 @@
 // and 4 worker processes; beside raw BullMQ no-op throughput measured in the same run.
 //
 // Each case starts its own workers and first sends them a warm-up (BENCH_WARMUP_ITEMS_PER_WORKER at
-// 0 ms, a second's worth at 200 ms), measured by nothing: a process' first few hundred items pay
+// 0 ms, a second's worth or BENCH_WARMUP_ITEMS_AT_LATENCY at 200 ms), measured by nothing: a process' first few hundred items pay
 // for its JIT compilation: at 0 ms a 500-item sample after 300 such items measured 3.2 CPU ms per
 // item where 2,000 after them measured 1.9 (the simulator 0.53 against 0.28 ms for the same calls).
 //
@@ -47,6 +47,8 @@ const TASKS = (process.env.BENCH_TASKS ?? 'summarize').split(',');
 const ITEMS_PER_WORKER_0MS = Number(process.env.BENCH_ITEMS_PER_WORKER ?? 1000);
 /** Items each worker enriches before anything is measured, at 0 ms (at 200 ms: one second's worth). */
 const WARMUP_ITEMS_PER_WORKER = Number(process.env.BENCH_WARMUP_ITEMS_PER_WORKER ?? 1000);
+/** Items of the warm-up of a case with LLM latency (default: one second's worth at the ideal rate). */
+const WARMUP_ITEMS_AT_LATENCY = process.env.BENCH_WARMUP_ITEMS_AT_LATENCY ? Number(process.env.BENCH_WARMUP_ITEMS_AT_LATENCY) : undefined;
 const RAW_JOBS = 3000;
 /** How long the idle stack is measured before each case. */
 const IDLE_MS = 3000;
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
       for (const workers of WORKER_COUNTS) {
         const ideal = latencyMs ? (workers * CONCURRENCY * 1000) / (latencyMs * TASKS.length) : Infinity;
         const items = latencyMs ? Math.min(MAX_ITEMS, Math.round(ideal * TARGET_S)) : Math.min(MAX_ITEMS_0MS, ITEMS_PER_WORKER_0MS * workers);
-        const warmUp = latencyMs ? Math.round(ideal) : WARMUP_ITEMS_PER_WORKER * workers;
+        const warmUp = latencyMs ? (WARMUP_ITEMS_AT_LATENCY ?? Math.round(ideal)) : WARMUP_ITEMS_PER_WORKER * workers;
         const procs = await Promise.all(Array.from({ length: workers }, () =>
           startService('enrichment-worker', { ...stack.envFor('enrichment-worker'), LOG_LEVEL: 'warn', LLM_BASE_URL: `${simulators[latencyMs]}/v1`, QUEUE_CONCURRENCY: String(CONCURRENCY), ...PROFILE_ENV }),
         ));
