@@ -4,10 +4,11 @@
 // answering at 0 ms and at 200 ms, for 1, 2
 // and 4 worker processes; beside raw BullMQ no-op throughput measured in the same run.
 //
-// Each case starts its own workers and first sends them a warm-up (BENCH_WARMUP_ITEMS_PER_WORKER at
-// 0 ms, a second's worth or BENCH_WARMUP_ITEMS_AT_LATENCY at 200 ms), measured by nothing: a process' first few hundred items pay
-// for its JIT compilation: at 0 ms a 500-item sample after 300 such items measured 3.2 CPU ms per
-// item where 2,000 after them measured 1.9 (the simulator 0.53 against 0.28 ms for the same calls).
+// Each case starts its own workers and first sends them a warm-up, measured by nothing
+// (BENCH_WARMUP_ITEMS_PER_WORKER at 0 ms; at 200 ms a second's worth, or BENCH_WARMUP_ITEMS_AT_LATENCY):
+// a process' first few hundred items pay for its JIT compilation. At 0 ms a 500-item sample after
+// 300 such items measured 3.2 CPU ms per item where 2,000 after them measured 1.9 (the simulator
+// 0.53 against 0.28 ms for the same calls).
 //
 // Two figures per case:
 //   end to end — items POSTed (16 concurrent clients) while the workers run; first POST → last
