@@ -136,7 +136,8 @@ async function main(): Promise<void> {
     idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
     acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
-    publicRouters: [openApiRoutes(), ...(chatRoutes ? [chatRoutes] : [])],
+    publicRouters: [openApiRoutes()],
+    selfAuthenticatingRouters: chatRoutes ? [chatRoutes] : [],
     adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
     readiness,
   });

@@ -108,7 +108,8 @@ describe('OpenAPI document', () => {
       bodyLimit: '512kb',
       idempotency: { ttlHours: 24, lockSeconds: 30 },
       adminRouters: [adminDlqRoutes(unused), adminCacheRoutes(unused), adminLedgerRoutes(unused), adminOverviewRoutes(unused)],
-      publicRouters: [openApiRoutes(), chatCompletionsRoutes(unused)],
+      publicRouters: [openApiRoutes()],
+      selfAuthenticatingRouters: [chatCompletionsRoutes(unused)],
     } satisfies ApiDeps);
     expect(methodsOf(paths)).toEqual(routesOf(app));
   });
