@@ -150,6 +150,7 @@ async function main(): Promise<void> {
 
   onShutdown(async () => {
     await server.close();
+    await outbox.drain();
     await chatCache.drain();
     await ops.close();
     await stopRelay();

@@ -62,12 +62,13 @@ function enrichmentQueue(): Queue {
 }
 
 /** A relay as api-service's main builds it (a replica: its own queue connection unless given one). */
-function relay(options: { pool?: Pool; queue?: Queue; enqueueTimeoutMs?: number } = {}): OutboxPublisher {
+function relay(options: { pool?: Pool; queue?: Queue; enqueueTimeoutMs?: number; maxUnansweredEnqueues?: number } = {}): OutboxPublisher {
   return new OutboxPublisher({
     db: options.pool ?? db.sql,
     queues: { [QUEUE_NAMES.enrichment]: options.queue ?? enrichmentQueue() },
     logger,
     enqueueTimeoutMs: options.enqueueTimeoutMs ?? 10_000,
+    maxUnansweredEnqueues: options.maxUnansweredEnqueues,
   });
 }
 
@@ -221,6 +222,43 @@ describe('outbox relay', () => {
     expect(await relay().relayOnce(GRACE_MS)).toBe(1);
     expect((await jobsInQueue()).get(accepted.job.itemId)!.data).toEqual(accepted.job);
     expect(await sentAt(accepted.job.itemId)).toBeInstanceOf(Date);
+  });
+
+  it('publishSoon: the accept path does not wait; drain waits for the enqueues, which land and are marked sent', async () => {
+    const rows = await Promise.all([1, 2, 3].map(() => accept('usr_a')));
+    const publisher = relay();
+    for (const { row, job } of rows) publisher.publishSoon(row, job);
+    expect(await totalJobs()).toBe(0); // begun, not yet sent: the batch window has not even passed
+    await publisher.drain();
+    const jobs = await jobsInQueue();
+    for (const { job } of rows) expect(jobs.get(job.itemId)!.data).toEqual(job);
+    for (const { job } of rows) expect(await sentAt(job.itemId)).toBeInstanceOf(Date);
+  });
+
+  it('publishSoon against a Redis that never answers: at most the bound of jobs waits in the process, the rest is left to the relay at once', async () => {
+    const rows = await Promise.all([1, 2, 3, 4, 5].map(() => accept('usr_a')));
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hung = createRedis(`redis://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+    const attempts: string[] = [];
+    try {
+      const down = relay({ queue: createQueue(QUEUE_NAMES.enrichment, hung, prefix), enqueueTimeoutMs: 300, maxUnansweredEnqueues: 2 });
+      const publish = down.publish.bind(down);
+      down.publish = (row, trusted) => (attempts.push(row.itemId), publish(row, trusted));
+      for (const { row, job } of rows) {
+        down.publishSoon(row, job);
+        await new Promise((resolve) => setTimeout(resolve, 10)); // past the batch window: each its own addBulk
+      }
+      await down.drain(); // the attempts end at their deadline; their commands still wait on the connection
+      expect(attempts).toEqual(rows.slice(0, 2).map((r) => r.job.itemId));
+      for (const { job } of rows) expect(await sentAt(job.itemId)).toBeNull();
+    } finally {
+      hung.disconnect();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    await age(rows, 60_000);
+    expect(await relay().relayOnce(GRACE_MS)).toBe(5);
+    expect((await jobsInQueue()).size).toBe(5);
   });
 
   it('re-sends the job of an unfinished item that Redis lost once the item is older than the grace, and nothing else', async () => {

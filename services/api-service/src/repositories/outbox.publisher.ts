@@ -7,6 +7,12 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 
 const SENT_FLUSH_MS = 50;
+/**
+ * Enqueues begun by `publishSoon` and not yet answered by Redis past which another is left to the
+ * relay: a Redis down or hung must not pile every accepted item's job up in this process (the
+ * connection queues commands until it is back), only this many.
+ */
+const MAX_UNANSWERED_ENQUEUES = 5_000;
 /** How long enqueues are collected into one `addBulk` (one Redis round trip for the lot). */
 const ENQUEUE_BATCH_MS = 2;
 
@@ -29,8 +35,13 @@ export class OutboxPublisher {
   private sentIds: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<Queue, PendingBatch>();
+  /** What `publishSoon` started and has not ended: what `drain` waits for. */
+  private readonly publishing = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: { db: SqlPort; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number }) {}
+  /** Jobs handed to a batch whose `addBulk` Redis has not answered yet. */
+  private unanswered = 0;
+
+  constructor(private readonly deps: { db: SqlPort; queues: Record<string, Queue>; logger: Logger; enqueueTimeoutMs: number; maxUnansweredEnqueues?: number }) {}
 
   /**
    * True when the row is on the queue and marked sent; false leaves it to the relay. `trusted` is
@@ -52,6 +63,28 @@ export class OutboxPublisher {
   }
 
   /**
+   * Publishes the row without its caller waiting. The accept path answers once the row is
+   * committed: from then on the item cannot be lost (a row left unsent is the relay's, as when
+   * Redis is down), and waiting for the enqueue as well only added its batch window and two Redis
+   * round trips to every answer, or ENQUEUE_TIMEOUT_MS to each while Redis was down. While Redis
+   * leaves MAX_UNANSWERED_ENQUEUES unanswered, rows are left to the relay without an attempt.
+   */
+  publishSoon(row: OutboxRow, trusted?: EnrichmentJob): void {
+    if (this.unanswered >= (this.deps.maxUnansweredEnqueues ?? MAX_UNANSWERED_ENQUEUES)) return; // the relay's
+    const publishing = this.publish(row, trusted).catch((err: unknown) => {
+      this.deps.logger.error({ err, outboxId: row.id }, 'outbox row not published; the relay will retry');
+    });
+    this.publishing.add(publishing);
+    void publishing.finally(() => this.publishing.delete(publishing));
+  }
+
+  /** Resolves once every `publishSoon` begun has ended and the sent marks are written (shutdown). */
+  async drain(): Promise<void> {
+    while (this.publishing.size > 0) await Promise.all([...this.publishing]);
+    await this.flushSent();
+  }
+
+  /**
    * Adds the job with the others enqueued within ENQUEUE_BATCH_MS, in one `addBulk`: one Redis
    * round trip (and one socket write) instead of one per request, after one more for the lot's
    * priorities (`addFairly`: each job ranked by how many of its user's jobs are already queued, so
@@ -65,7 +98,7 @@ export class OutboxPublisher {
       const jobs: PendingBatch['jobs'] = [];
       const done = new Promise((resolve) => setTimeout(resolve, ENQUEUE_BATCH_MS)).then(() => {
         this.batches.delete(queue);
-        return addFairly(queue, jobs);
+        return addFairly(queue, jobs).finally(() => (this.unanswered -= jobs.length));
       });
       // Each caller observes the outcome through its own withTimeout; this only keeps a batch
       // whose callers all timed out from surfacing as an unhandled rejection.
@@ -74,6 +107,7 @@ export class OutboxPublisher {
       this.batches.set(queue, batch);
     }
     batch.jobs.push({ name, data, opts });
+    this.unanswered++;
     return batch.done;
   }
 

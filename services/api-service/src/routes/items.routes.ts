@@ -37,7 +37,7 @@ export const itemsRouteDocs = {
     },
     responses: {
       202: {
-        description: 'Accepted: charged, stored and enqueued.',
+        description: 'Accepted: charged and stored; its enrichment is enqueued as the answer leaves (by the outbox relay if the queue is down).',
         headers: {
           ...headerRefs,
           'Idempotent-Replayed': { description: '`true` when this is the stored answer to an earlier request with the same key.', schema: { type: 'string', enum: ['true'] } },

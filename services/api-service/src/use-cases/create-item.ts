@@ -21,7 +21,8 @@ export interface CreateItemDeps {
 /**
  * Accepts an item in the order of DESIGN.md §5, so that nothing is charged without work and no
  * work runs uncharged: (1) charge under the pre-generated item id; (2) store the item and its
- * outbox row in one transaction; (3) enqueue and mark the row sent (or leave it to the relay).
+ * outbox row in one transaction; (3) enqueue and mark the row sent (or leave it to the relay),
+ * begun before the answer and not waited for.
  * Every step is idempotent by the item id, so a resumed request (same Idempotency-Key after a
  * crash) passes `itemId` again and repeats nothing.
  */
@@ -41,8 +42,9 @@ export function createItem(deps: CreateItemDeps, principal: Principal, body: Cre
     const { item, outbox: outboxRow } = await storeOrRelease(deps, charge, () =>
       deps.itemWriter ? deps.itemWriter.store(newItem, job) : storeItemWithOutbox(deps.db, newItem, job),
     );
-    // A row just written carries the job built above; a resumed request's row is read back.
-    if (outboxRow) await deps.outbox.publish(outboxRow, outboxRow.payload === job ? job : undefined);
+    // A row just written carries the job built above; a resumed request's row is read back. The
+    // answer does not wait for the enqueue: the committed row is what makes the item safe.
+    if (outboxRow) deps.outbox.publishSoon(outboxRow, outboxRow.payload === job ? job : undefined);
     return { item: presentItem(item), quota: charge.status };
   });
 }
