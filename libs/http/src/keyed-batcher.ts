@@ -58,11 +58,17 @@ export class KeyedBatcher<Q, R> {
     });
   }
 
-  /** At the end of this turn of the event loop: everything that arrived in it goes together. */
+  /**
+   * Once the callback that submitted it has run (a microtask): what one callback submits goes
+   * together, and what arrives while every slot is busy gathers until an answer frees one (whose
+   * own callback flushes it). Not at the end of the event loop's turn (`setImmediate`): while the
+   * server reads a flood of connections its poll phase can last hundreds of milliseconds, and
+   * every charge submitted meanwhile waited all of it.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.scheduled = false;
       this.flush();
     });

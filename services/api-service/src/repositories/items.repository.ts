@@ -81,10 +81,13 @@ export class ItemWriter {
   private pending: PendingStore[] = [];
   private readonly pendingIds = new Set<string>();
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(
     private readonly db: SqlPort,
     private readonly maxBatch = 200,
+    /** Statements on their way at once; what arrives meanwhile gathers into the next. */
+    private readonly maxInFlight = 4,
   ) {}
 
   store(item: NewItem, job: EnrichmentJob): Promise<Stored> {
@@ -93,11 +96,7 @@ export class ItemWriter {
     return new Promise<Stored>((resolve, reject) => {
       this.pending.push({ item, job, resolve, reject });
       this.pendingIds.add(item.id);
-      if (this.pending.length >= this.maxBatch) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
   }
 
@@ -105,13 +104,27 @@ export class ItemWriter {
     return storeItemWithOutbox(this.db, item, job);
   }
 
+  /** As KeyedBatcher's: once the submitting callback has run, or when a statement on its way ends. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
   private flush(): void {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingIds.clear();
-    if (batch.length === 1) this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject);
-    else if (batch.length > 1) void this.storeBatch(batch);
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      for (const p of batch) this.pendingIds.delete(p.item.id);
+      this.inFlight++;
+      const stored = batch.length === 1 ? this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject) : this.storeBatch(batch);
+      void stored.finally(() => {
+        this.inFlight--;
+        if (this.pending.length > 0) this.schedule();
+      });
+    }
   }
 
   private async storeBatch(batch: PendingStore[]): Promise<void> {
