@@ -71,8 +71,8 @@ interface PendingStore {
 }
 
 /**
- * Group commit for the accept path: the items accepted within one turn of the event loop are
- * stored by ONE statement (one round trip, one WAL flush) instead of one each. Each item keeps
+ * Group commit for the accept path: the items accepted while the writer's statements are on their
+ * way are stored by ONE statement (one round trip, one WAL flush) instead of one each. Each item keeps
  * its own guarantees: its item and outbox rows commit together, an id already stored is left as
  * it is and read back (as `storeItemWithOutbox` does). If the batch statement fails, every item
  * is retried on its own, so one bad row fails only its own request.
