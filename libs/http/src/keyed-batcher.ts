@@ -59,19 +59,21 @@ export class KeyedBatcher<Q, R> {
   }
 
   /**
-   * Once the callback that submitted it has run (a microtask): what one callback submits goes
-   * together, and what arrives while every slot is busy gathers until an answer frees one (whose
-   * own callback flushes it). Not at the end of the event loop's turn (`setImmediate`): while the
-   * server reads a flood of connections its poll phase can last hundreds of milliseconds, and
-   * every charge submitted meanwhile waited all of it.
+   * With nothing on its way, once the callback that submitted it has run (a microtask): a lone
+   * request does not wait for the end of the event loop's turn, which a flood of connections being
+   * read can hold for hundreds of milliseconds (another user's burst). Otherwise at the end of the
+   * turn (`setImmediate`), so that what arrives in it goes together (fewer, fuller batches under load:
+   * flushing every callback's requests at once measured ~25 % fewer charges/s in quota-service).
    */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    const flush = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    if (this.inFlight === 0) queueMicrotask(flush);
+    else setImmediate(flush);
   }
 
   private flush(): void {

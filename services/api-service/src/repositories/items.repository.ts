@@ -71,8 +71,9 @@ interface PendingStore {
 }
 
 /**
- * Group commit for the accept path: the items accepted while the writer's statements are on their
- * way are stored by ONE statement (one round trip, one WAL flush) instead of one each. Each item keeps
+ * Group commit for the accept path: the items accepted within one turn of the event loop are
+ * stored by ONE statement (one round trip, one WAL flush) instead of one each (a lone item while
+ * none is being stored goes at once). Each item keeps
  * its own guarantees: its item and outbox rows commit together, an id already stored is left as
  * it is and read back (as `storeItemWithOutbox` does). If the batch statement fails, every item
  * is retried on its own, so one bad row fails only its own request.
@@ -86,8 +87,6 @@ export class ItemWriter {
   constructor(
     private readonly db: SqlPort,
     private readonly maxBatch = 200,
-    /** Statements on their way at once; what arrives meanwhile gathers into the next. */
-    private readonly maxInFlight = 4,
   ) {}
 
   store(item: NewItem, job: EnrichmentJob): Promise<Stored> {
@@ -104,27 +103,27 @@ export class ItemWriter {
     return storeItemWithOutbox(this.db, item, job);
   }
 
-  /** As KeyedBatcher's: once the submitting callback has run, or when a statement on its way ends. */
+  /** As KeyedBatcher's: with no statement on its way once the submitting callback has run, else at the end of the turn. */
   private schedule(): void {
+    if (this.pending.length >= this.maxBatch) return this.flush();
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    const flush = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    if (this.inFlight === 0) queueMicrotask(flush);
+    else setImmediate(flush);
   }
 
   private flush(): void {
-    while (this.inFlight < this.maxInFlight && this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      for (const p of batch) this.pendingIds.delete(p.item.id);
-      this.inFlight++;
-      const stored = batch.length === 1 ? this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject) : this.storeBatch(batch);
-      void stored.finally(() => {
-        this.inFlight--;
-        if (this.pending.length > 0) this.schedule();
-      });
-    }
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingIds.clear();
+    if (batch.length === 0) return;
+    this.inFlight++;
+    const stored = batch.length === 1 ? this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject) : this.storeBatch(batch);
+    void stored.finally(() => this.inFlight--);
   }
 
   private async storeBatch(batch: PendingStore[]): Promise<void> {
