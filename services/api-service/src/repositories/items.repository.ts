@@ -72,8 +72,7 @@ interface PendingStore {
 
 /**
  * Group commit for the accept path: the items accepted within one turn of the event loop are
- * stored by ONE statement (one round trip, one WAL flush) instead of one each (a lone item while
- * none is being stored goes at once). Each item keeps
+ * stored by ONE statement (one round trip, one WAL flush) instead of one each. Each item keeps
  * its own guarantees: its item and outbox rows commit together, an id already stored is left as
  * it is and read back (as `storeItemWithOutbox` does). If the batch statement fails, every item
  * is retried on its own, so one bad row fails only its own request.
@@ -82,7 +81,6 @@ export class ItemWriter {
   private pending: PendingStore[] = [];
   private readonly pendingIds = new Set<string>();
   private scheduled = false;
-  private inFlight = 0;
 
   constructor(
     private readonly db: SqlPort,
@@ -95,7 +93,11 @@ export class ItemWriter {
     return new Promise<Stored>((resolve, reject) => {
       this.pending.push({ item, job, resolve, reject });
       this.pendingIds.add(item.id);
-      this.schedule();
+      if (this.pending.length >= this.maxBatch) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
   }
 
@@ -103,27 +105,13 @@ export class ItemWriter {
     return storeItemWithOutbox(this.db, item, job);
   }
 
-  /** As KeyedBatcher's: with no statement on its way once the submitting callback has run, else at the end of the turn. */
-  private schedule(): void {
-    if (this.pending.length >= this.maxBatch) return this.flush();
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const flush = () => {
-      this.scheduled = false;
-      this.flush();
-    };
-    if (this.inFlight === 0) queueMicrotask(flush);
-    else setImmediate(flush);
-  }
-
   private flush(): void {
+    this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
     this.pendingIds.clear();
-    if (batch.length === 0) return;
-    this.inFlight++;
-    const stored = batch.length === 1 ? this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject) : this.storeBatch(batch);
-    void stored.finally(() => this.inFlight--);
+    if (batch.length === 1) this.storeOne(batch[0].item, batch[0].job).then(batch[0].resolve, batch[0].reject);
+    else if (batch.length > 1) void this.storeBatch(batch);
   }
 
   private async storeBatch(batch: PendingStore[]): Promise<void> {
