@@ -45,4 +45,15 @@ describe('cacheKey', () => {
       expect((err as { code: string }).code).toBe('VALIDATION_FAILED');
     }
   });
+
+  it('answers a frozen key object from its first hash, and a mutable one from what it holds now', () => {
+    const mutable: CacheKeyParts = { ...base };
+    const before = cacheKey(mutable);
+    mutable.input = 'Goodbye world';
+    expect(cacheKey(mutable)).not.toBe(before);
+    expect(cacheKey(mutable)).toBe(cacheKey({ ...base, input: 'Goodbye world' }));
+    const frozen = Object.freeze({ ...base });
+    expect(cacheKey(frozen)).toBe(before);
+    expect(cacheKey(frozen)).toBe(before);
+  });
 });

@@ -45,7 +45,17 @@ export function assertValidScope(tier: CacheTier, scope: string): void {
  * the next one (`"a:b","c"` ≠ `"a","b:c"`). The scope is validated first (see `assertValidScope`).
  */
 export function cacheKey(parts: CacheKeyParts): string {
+  const known = frozenKeys.get(parts);
+  if (known !== undefined) return known;
   assertValidScope(parts.tier, parts.scope);
   const canonical = JSON.stringify(['qv-cache-v1', parts.tier, parts.scope, parts.task, parts.model, parts.promptVersion, normalizeInput(parts.input)]);
-  return sha256Hex(canonical);
+  const key = sha256Hex(canonical);
+  if (Object.isFrozen(parts)) frozenKeys.set(parts, key);
+  return key;
 }
+
+/**
+ * The keys of frozen key objects, which cannot change: a call's key is asked for by its read, its
+ * fill and their batching, and is hashed once.
+ */
+const frozenKeys = new WeakMap<CacheKeyParts, string>();

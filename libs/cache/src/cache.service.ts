@@ -49,8 +49,8 @@ export class CacheService {
   /** The stored entry JSON, or null; counts one hit or one miss. */
   async get(request: CacheGetRequest): Promise<string | null> {
     const address = this.deps.keys.address(request.key);
-    const raw = await this.read(address, request.costPerTokenUsd);
-    await this.countGet(address, raw);
+    const { raw, missCounted } = await this.read(address, request.costPerTokenUsd, true);
+    await this.countGet(address, raw, missCounted);
     return raw;
   }
 
@@ -61,15 +61,15 @@ export class CacheService {
    */
   async getMany(keys: CacheKeyParts[]): Promise<(string | null)[]> {
     const addresses = this.distinctAddresses(keys, 'keys');
-    const raws = await this.readMany(addresses);
-    await Promise.all(addresses.map((address, i) => this.countGet(address, raws[i])));
-    return raws;
+    const reads = await this.readMany(addresses, undefined, true);
+    await Promise.all(addresses.map((address, i) => this.countGet(address, reads[i].raw, reads[i].missCounted)));
+    return reads.map((read) => read.raw);
   }
 
-  /** A get's outcome in the metrics, and a miss in the tier's counters (a hit was counted where it was read). */
-  private async countGet(address: EntryAddress, raw: string | null): Promise<void> {
+  /** A get's outcome in the metrics, and a miss in the tier's counters unless the read counted it (a hit was counted where it was read). */
+  private async countGet(address: EntryAddress, raw: string | null, missCounted: boolean): Promise<void> {
     this.deps.metrics.requests.inc({ tier: address.tier, op: 'get', result: raw ? 'hit' : 'miss' });
-    if (!raw) await this.deps.redis.countMiss(address.tier);
+    if (!raw && !missCounted) await this.deps.redis.countMiss(address.tier);
   }
 
   /** Stores an entry; false when the tier has no TTL for this user (nothing is cached). */
@@ -85,7 +85,7 @@ export class CacheService {
       await this.deps.pg.upsert(address, raw, request.entry.tokens, ttlSeconds);
       await this.deps.redis.set(address.entryKey, raw, ttlSeconds === null ? null : ttlSeconds * 1000);
       if (request.leaseToken) await this.release(address, request.leaseToken, 'completed');
-      else await this.deps.redis.announce(address.entryKey);
+      else await this.deps.redis.announceIfLeased(address.leaseKey, address.entryKey);
       return true;
     }, { tier: address.tier });
   }
@@ -119,7 +119,7 @@ export class CacheService {
     const firsts = await this.readMany(addresses, request.costPerTokenUsd);
     const results: LookupResult[] = [];
     const missed: number[] = [];
-    firsts.forEach((first, i) => {
+    firsts.forEach(({ raw: first }, i) => {
       if (first) results[i] = this.lookupHit(addresses[i].tier, first);
       else missed.push(i);
     });
@@ -164,7 +164,7 @@ export class CacheService {
    */
   private async lookupOne(address: EntryAddress, deadline: number, costPerTokenUsd: number | undefined): Promise<LookupResult> {
     if (this.deps.events.isClosed) {
-      const first = await this.read(address, costPerTokenUsd);
+      const { raw: first } = await this.read(address, costPerTokenUsd);
       return first ? this.lookupHit(address.tier, first) : this.contend(address, deadline, costPerTokenUsd);
     }
     return this.contend(address, deadline, costPerTokenUsd, true);
@@ -305,16 +305,17 @@ export class CacheService {
 
   /**
    * Redis first; on a miss, PostgreSQL, re-warming Redis with the time the entry has left. Counts a
-   * hit when found, nothing when not (the caller decides when a miss is final).
+   * hit when found; a miss only with `countFinalMiss`, and only when Redis is complete (`missCounted`):
+   * otherwise the caller decides when a miss is final.
    * PostgreSQL failing here fails open to a miss: the caller recomputes, nothing is served wrong.
    */
-  private async read(address: EntryAddress, costPerTokenUsd?: number): Promise<string | null> {
-    const first = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd);
-    if (first.raw !== null) return first.raw;
-    if (first.complete) return null;
+  private async read(address: EntryAddress, costPerTokenUsd?: number, countFinalMiss = false): Promise<Read> {
+    const first = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd, countFinalMiss);
+    if (first.raw !== null) return { raw: first.raw, missCounted: false };
+    if (first.complete) return { raw: null, missCounted: first.missCounted };
     const stored = await this.fallback(address);
-    if (!stored) return null;
-    return this.rewarm(address, stored, costPerTokenUsd);
+    if (!stored) return NOT_FOUND;
+    return { raw: await this.rewarm(address, stored, costPerTokenUsd), missCounted: false };
   }
 
   /** The PostgreSQL fallback of a Redis miss: the stored entry, or null; failing open to null. */
@@ -345,28 +346,28 @@ export class CacheService {
   }
 
   /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed (unless complete). */
-  private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number): Promise<(string | null)[]> {
-    const firsts = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd);
-    const raws = firsts.map((first) => first.raw);
+  private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number, countFinalMiss = false): Promise<Read[]> {
+    const firsts = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd, countFinalMiss);
+    const reads: Read[] = firsts.map((first) => (first.raw !== null ? { raw: first.raw, missCounted: false } : { raw: null, missCounted: first.missCounted }));
     const missed = addresses.flatMap((address, i) => {
       const first = firsts[i];
       return first.raw === null && !first.complete ? [{ address, i }] : [];
     });
-    if (missed.length === 0) return raws;
+    if (missed.length === 0) return reads;
     let stored;
     try {
       stored = await this.deps.pg.findMany(missed.map((m) => m.address));
     } catch (err) {
       for (const m of missed) this.deps.metrics.postgresFallbacks.inc({ tier: m.address.tier, result: 'error' });
       this.deps.logger.warn({ err, keys: missed.length }, 'PostgreSQL fallback failed; answering misses');
-      return raws;
+      return reads;
     }
     await Promise.all(missed.map(async ({ address, i }, j) => {
       const found = stored[j];
       this.deps.metrics.postgresFallbacks.inc({ tier: address.tier, result: found ? 'hit' : 'miss' });
-      if (found) raws[i] = await this.rewarm(address, found, costPerTokenUsd);
+      if (found) reads[i] = { raw: await this.rewarm(address, found, costPerTokenUsd), missCounted: false };
     }));
-    return raws;
+    return reads;
   }
 
   /** Puts an entry PostgreSQL had back into Redis for the time it has left, and counts its hit. */
@@ -406,6 +407,13 @@ export class CacheService {
     return released;
   }
 }
+
+/** A read's entry (null: a miss), and whether the read counted that miss already. */
+interface Read {
+  raw: string | null;
+  missCounted: boolean;
+}
+const NOT_FOUND: Read = { raw: null, missCounted: false };
 
 /** What a hit on an entry PostgreSQL had saves: its tokens, and its cost in nano-dollars. */
 function savingsOfStored(raw: string, costPerTokenUsd?: number): { tokens: number; nanos: number } {

@@ -18,19 +18,19 @@ beforeEach(() => {
   repo = new RedisCacheRepository(redis, keys);
 });
 afterEach(async () => {
-  await redis.del(keys.completeKey, keys.warmingKey);
+  await redis.del(keys.completeKey, keys.warmingKey, keys.statsKey('content'));
 });
 afterAll(() => redis.disconnect());
 
 describe('the complete marker', () => {
   it('a warm marks Redis complete, and a miss then says so', async () => {
     expect(await repo.isComplete()).toBe(false);
-    expect(await repo.getCountingHit('content', keys.entryKey('content', 'usr_a', 'h1'))).toEqual({ raw: null, complete: false });
+    expect(await repo.getCountingHit('content', keys.entryKey('content', 'usr_a', 'h1'))).toEqual({ raw: null, complete: false, missCounted: false });
     await repo.beginWarm('w1');
     expect(await repo.markComplete('w1')).toBe(true);
     expect(await repo.isComplete()).toBe(true);
-    expect(await repo.getCountingHit('content', keys.entryKey('content', 'usr_a', 'h1'))).toEqual({ raw: null, complete: true });
-    expect(await repo.getManyCountingHit([{ tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h2') }])).toEqual([{ raw: null, complete: true }]);
+    expect(await repo.getCountingHit('content', keys.entryKey('content', 'usr_a', 'h1'))).toEqual({ raw: null, complete: true, missCounted: false });
+    expect(await repo.getManyCountingHit([{ tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h2') }])).toEqual([{ raw: null, complete: true, missCounted: false }]);
   });
 
   it('a warm during which Redis was emptied (its token gone) does not mark it complete', async () => {
@@ -47,5 +47,65 @@ describe('the complete marker', () => {
     expect(await repo.isComplete()).toBe(false);
     expect(await repo.markComplete('second')).toBe(true);
     expect(await repo.isComplete()).toBe(true);
+  });
+});
+
+describe('a read asked to count a final miss', () => {
+  const entry = () => keys.entryKey('content', 'usr_a', 'h1');
+  const misses = async () => Number((await redis.hget(keys.statsKey('content'), 'misses')) ?? 0);
+
+  it('counts it only when Redis is complete (else PostgreSQL may still have the entry), once per read', async () => {
+    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: null, complete: false, missCounted: false });
+    expect(await misses()).toBe(0);
+    await repo.beginWarm('w1');
+    await repo.markComplete('w1');
+    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: null, complete: true, missCounted: true });
+    expect(await misses()).toBe(1);
+    const many = await repo.getManyCountingHit([{ tier: 'content', entryKey: entry() }, { tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h2') }], undefined, true);
+    expect(many).toEqual([{ raw: null, complete: true, missCounted: true }, { raw: null, complete: true, missCounted: true }]);
+    expect(await misses()).toBe(3);
+  });
+
+  it('counts nothing on a hit but the hit', async () => {
+    await repo.beginWarm('w1');
+    await repo.markComplete('w1');
+    await repo.set(entry(), JSON.stringify({ value: 'v', tokens: 7 }), 60_000);
+    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: JSON.stringify({ value: 'v', tokens: 7 }) });
+    expect(await misses()).toBe(0);
+    expect(await repo.counters('content')).toMatchObject({ hits: 1, tokensSaved: 7 });
+    await redis.del(entry());
+  });
+});
+
+describe('announcing a fill that took no lease', () => {
+  /** Every message on the cache's channel until `stop`. */
+  async function listen(): Promise<{ heard: string[]; stop: () => void }> {
+    const subscriber = redis.duplicate();
+    if (subscriber.status !== 'ready') await once(subscriber, 'ready');
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe(keys.eventsChannel);
+    return { heard, stop: () => subscriber.disconnect() };
+  }
+  const leaseKey = () => `${keys.prefix}:cache-lease:content:usr_a:h1`;
+  const entryKey = () => keys.entryKey('content', 'usr_a', 'h1');
+
+  it('publishes only while someone holds the lease (so only when a lookup may be waiting)', async () => {
+    const { heard, stop } = await listen();
+    try {
+      expect(await repo.announceIfLeased(leaseKey(), entryKey())).toBe(false);
+      await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey() }]);
+      expect(await repo.acquireLease(leaseKey(), 'holder', 60_000)).toBe(-10);
+      expect(await repo.announceIfLeased(leaseKey(), entryKey())).toBe(true);
+      await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey() }]);
+      // A fill with the lease's token releases it and announces, as before.
+      expect(await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey(), token: 'holder' }])).toEqual([true]);
+      await repo.ping(); // the subscriber's connection is another: give its messages a round trip to land
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toEqual([entryKey(), entryKey(), entryKey()]);
+    } finally {
+      stop();
+      await redis.del(entryKey(), leaseKey());
+    }
   });
 });

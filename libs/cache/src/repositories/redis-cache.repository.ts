@@ -24,15 +24,31 @@ if nanos > 0 then redis.call('HINCRBY', ${statsKey}, 'costSavedNanos', nanos) en
 
 /**
  * GET an entry and, when present, count the hit and what it saved, in one round trip.
- * KEYS: entry, stats hash, complete marker. ARGV: cost per token in USD, or ''. On a miss, answers
- * whether Redis is complete (1 or 0). Misses are not counted here: the caller may still find the
- * entry in PostgreSQL.
+ * KEYS: entry, stats hash, complete marker. ARGV: cost per token in USD, or ''; '1' to count a
+ * final miss. On a miss, answers whether Redis is complete (1 or 0). A miss is final only when Redis
+ * is complete (otherwise the caller may still find the entry in PostgreSQL): with ARGV[2] = '1' it
+ * is counted here then, which saves the caller a command of its own per miss.
  */
 const GET_COUNTING_HIT = `
 local v = redis.call('GET', KEYS[1])
-if not v then return redis.call('EXISTS', KEYS[3]) end
+if not v then
+  local complete = redis.call('EXISTS', KEYS[3])
+  if complete == 1 and ARGV[2] == '1' then redis.call('HINCRBY', KEYS[2], 'misses', 1) end
+  return complete
+end
 ${countHitOfV('KEYS[2]', 'ARGV[1]')}
 return v
+`;
+
+/**
+ * Announces an entry stored without a lease (ARGV: channel, entry key) only while a lease on it
+ * is held (KEYS: lease): lookups wait only on a held lease, and a lease given back announces
+ * itself, so with none held no one is waiting. Every subscribed process (cache-service, each
+ * worker) would otherwise handle one message per fill of the chat path, whose fills take no lease.
+ */
+const ANNOUNCE_IF_LEASED = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1 end
+return 0
 `;
 
 /** SET NX PX the lease; answers -10 when acquired, else the holder's remaining PTTL (-2: gone meanwhile). */
@@ -126,7 +142,8 @@ const ACQUIRED = -10;
 const ACQUIRED_COMPLETE = -11;
 
 interface CacheScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string): Promise<string | number>;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countFinalMiss: string): Promise<string | number>;
+  cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): Promise<number>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheCompleteIfWarmed(warmingKey: string, completeKey: string, token: string, value: string): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
@@ -141,8 +158,12 @@ interface CacheScripts {
  */
 export type ContendStep = { raw: string } | { acquired: true; complete: boolean } | { pttl: number };
 
-/** A read of an entry: found (its hit counted), or missed, `complete` when Redis holds every live entry (see CacheKeyspace.completeKey). */
-export type RedisRead = { raw: string } | { raw: null; complete: boolean };
+/**
+ * A read of an entry: found (its hit counted), or missed, `complete` when Redis holds every live
+ * entry (see CacheKeyspace.completeKey); `missCounted` when the read was asked to count a final
+ * miss and did.
+ */
+export type RedisRead = { raw: string } | { raw: null; complete: boolean; missCounted: boolean };
 
 export interface TierCounters {
   hits: number;
@@ -161,6 +182,7 @@ export class RedisCacheRepository {
     readonly keys: CacheKeyspace,
   ) {
     redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 3, lua: GET_COUNTING_HIT });
+    redis.defineCommand('cacheAnnounceIfLeased', { numberOfKeys: 1, lua: ANNOUNCE_IF_LEASED });
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
     redis.defineCommand('cacheCompleteIfWarmed', { numberOfKeys: 2, lua: COMPLETE_IF_WARMED });
@@ -172,28 +194,30 @@ export class RedisCacheRepository {
   }
 
   /**
-   * An entry's raw stored JSON, counting a hit when found; on a miss, whether Redis is complete. On a
-   * Redis Cluster the entry, its tier's counters and the marker sit in different slots (entries
-   * spread over the nodes), which one script cannot touch: there they are separate commands.
+   * An entry's raw stored JSON, counting a hit when found; on a miss, whether Redis is complete, and
+   * with `countFinalMiss` that miss counted when it is final (Redis complete). On a Redis Cluster the
+   * entry, its tier's counters and the marker sit in different slots (entries spread over the
+   * nodes), which one script cannot touch: there they are separate commands, and no miss is counted.
    */
-  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number): Promise<RedisRead> {
+  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number, countFinalMiss = false): Promise<RedisRead> {
     if (!this.cluster) {
-      return readOf(await this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), this.keys.completeKey, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
+      return readOf(await this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), this.keys.completeKey, costArg(costPerTokenUsd), countFinalMiss ? '1' : ''), countFinalMiss);
     }
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
-    return raw !== null ? { raw } : { raw: null, complete: await this.isComplete() };
+    return raw !== null ? { raw } : { raw: null, complete: await this.isComplete(), missCounted: false };
   }
 
   /**
    * `getCountingHit` for several entries, in their order: on one Redis, one pipeline (one round
    * trip, one socket write); on a cluster the entries sit in different slots, so key by key.
    */
-  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number): Promise<RedisRead[]> {
+  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number, countFinalMiss = false): Promise<RedisRead[]> {
     if (this.cluster) return Promise.all(entries.map((e) => this.getCountingHit(e.tier, e.entryKey, costPerTokenUsd)));
-    const cost = costPerTokenUsd === undefined ? '' : String(costPerTokenUsd);
+    const cost = costArg(costPerTokenUsd);
+    const count = countFinalMiss ? '1' : '';
     const pipeline = this.redis.pipeline();
-    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), this.keys.completeKey, cost);
-    return resultsOf<string | number>(await pipeline.exec()).map(readOf);
+    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), this.keys.completeKey, cost, count);
+    return resultsOf<string | number>(await pipeline.exec()).map((answer) => readOf(answer, countFinalMiss));
   }
 
   /** Whether Redis holds every live entry PostgreSQL has (the marker a warm sets). */
@@ -314,7 +338,7 @@ export class RedisCacheRepository {
    */
   async acquireOrRead(tier: CacheTier, leaseKey: string, entryKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
+      return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costArg(costPerTokenUsd)));
     }
     const pttl = await this.acquireLease(leaseKey, token, ttlMs);
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
@@ -336,7 +360,7 @@ export class RedisCacheRepository {
    */
   async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), this.keys.completeKey, token, ttlMs, costPerTokenUsd === undefined ? '' : String(costPerTokenUsd)));
+      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), this.keys.completeKey, token, ttlMs, costArg(costPerTokenUsd)));
     }
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
     if (raw !== null) return { raw };
@@ -375,17 +399,19 @@ export class RedisCacheRepository {
 
   /**
    * The Redis side of a put-many: each entry SET with its TTL (`ttlMs` null: permanent), then each
-   * lease released if its token still holds it (when the put carried one) and each entry announced,
-   * as `set`, `releaseLease` and `announce` would one by one; answers whether each lease was
-   * released (false where none was given). On one Redis one pipeline, whose commands run in this
-   * order; on a cluster the keys sit in different slots: the SETs first, then the rest, key by key.
+   * lease released if its token still holds it and the entry announced (when the put carried one),
+   * or the entry announced if someone holds its lease (when not), as `set`, `releaseLease`,
+   * `announce` and `announceIfLeased` would one by one; answers whether each lease was released
+   * (false where none was given). On one Redis one pipeline, whose commands run in this order; on a
+   * cluster the keys sit in different slots: the SETs first, then the rest, key by key.
    */
   async storeAndComplete(entries: { entryKey: string; raw: string; ttlMs: number | null; leaseKey: string; token?: string }[]): Promise<boolean[]> {
     if (this.cluster) {
       await Promise.all(entries.map((e) => this.set(e.entryKey, e.raw, e.ttlMs)));
       return Promise.all(
         entries.map(async (e) => {
-          const released = e.token ? await this.releaseLease(e.leaseKey, e.token) : false;
+          if (!e.token) return this.announceIfLeased(e.leaseKey, e.entryKey).then(() => false);
+          const released = await this.releaseLease(e.leaseKey, e.token);
           await this.announce(e.entryKey);
           return released;
         }),
@@ -398,8 +424,12 @@ export class RedisCacheRepository {
     }
     const scripts = pipeline as unknown as PipelineScripts;
     for (const e of entries) {
-      if (e.token) scripts.cacheReleaseIfHeld(e.leaseKey, e.token);
-      pipeline.publish(this.keys.eventsChannel, e.entryKey);
+      if (e.token) {
+        scripts.cacheReleaseIfHeld(e.leaseKey, e.token);
+        pipeline.publish(this.keys.eventsChannel, e.entryKey);
+      } else {
+        scripts.cacheAnnounceIfLeased(e.leaseKey, this.keys.eventsChannel, e.entryKey);
+      }
     }
     const results = resultsOf<unknown>(await pipeline.exec());
     let i = entries.length;
@@ -415,6 +445,11 @@ export class RedisCacheRepository {
     await this.redis.publish(this.keys.eventsChannel, entryKey);
   }
 
+  /** `announce`, only while someone holds the entry's lease (ANNOUNCE_IF_LEASED); answers whether it announced. */
+  async announceIfLeased(leaseKey: string, entryKey: string): Promise<boolean> {
+    return (await this.scripts.cacheAnnounceIfLeased(leaseKey, this.keys.eventsChannel, entryKey)) === 1;
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }
@@ -422,8 +457,9 @@ export class RedisCacheRepository {
 
 /** The scripts as queued on a pipeline (ioredis adds defined commands to pipelines too). */
 interface PipelineScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string): unknown;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countFinalMiss: string): unknown;
   cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
+  cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): unknown;
 }
 
 /** A contention script's answer as a step: the entry, the lease taken (ACQUIRED), or the holder's PTTL. */
@@ -434,9 +470,12 @@ function stepOf(answer: string | number): ContendStep {
 }
 
 /** GET_COUNTING_HIT's answer as a read: the entry, or a miss with the marker's presence (1 or 0). */
-function readOf(answer: string | number): RedisRead {
-  return typeof answer === 'string' ? { raw: answer } : { raw: null, complete: answer === 1 };
+function readOf(answer: string | number, countFinalMiss: boolean): RedisRead {
+  return typeof answer === 'string' ? { raw: answer } : { raw: null, complete: answer === 1, missCounted: countFinalMiss && answer === 1 };
 }
+
+/** A cost per token as the scripts take it ('' when none). */
+const costArg = (costPerTokenUsd: number | undefined): string => (costPerTokenUsd === undefined ? '' : String(costPerTokenUsd));
 
 /** A pipeline's answers in order; the first command that failed throws. */
 function resultsOf<T>(results: [Error | null, unknown][] | null): T[] {
