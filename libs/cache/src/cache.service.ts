@@ -17,7 +17,7 @@ import { hitRatio, NANOS_PER_USD, savedNanos, TIERS, type CacheKeyspace, type En
 import type { CacheMetrics } from './domain/cache-metrics';
 import type { EntryEvents } from './repositories/entry-events';
 import type { PgCacheRepository, StoredEntry } from './repositories/pg-cache.repository';
-import type { RedisCacheRepository } from './repositories/redis-cache.repository';
+import type { MissCounting, RedisCacheRepository } from './repositories/redis-cache.repository';
 
 export interface CacheServiceDeps {
   keys: CacheKeyspace;
@@ -30,26 +30,52 @@ export interface CacheServiceDeps {
   leaseMs: number;
   /** SINGLE_FLIGHT_WAIT_MS: the cap on any lookup's wait. */
   maxWaitMs: number;
+  /**
+   * CACHE_DURABLE_TIERS: the tiers whose entries PostgreSQL keeps a copy of (default the system
+   * tier alone, DESIGN.md §6). The others live in Redis only: their fills write no row, and a Redis
+   * miss of theirs is final, never looked up in PostgreSQL.
+   */
+  durableTiers?: readonly CacheTier[];
 }
+
+/** The tiers PostgreSQL keeps unless told otherwise: the shared system prompts, which must survive Redis. */
+export const DEFAULT_DURABLE_TIERS: readonly CacheTier[] = ['system'];
 
 /** A lookup's answer; hits carry the stored JSON as is, so the route need not re-encode it. */
 export type LookupResult = { hit: true; raw: string } | { hit: false; lease: { token: string; ttlMs: number } } | { hit: false; lease: null; reason: 'wait_timeout' };
 
 /**
- * The three tiers over Redis (hot copy, counters, leases) and PostgreSQL (durable copy).
- * Writes go to PostgreSQL first, then Redis, so what Redis serves is always also durable and a
- * Redis flush loses nothing: a Redis miss falls back to PostgreSQL and re-warms the entry — until
- * a warm has put every live entry back and marked Redis complete (CacheKeyspace.completeKey). From
- * then on a Redis miss is a miss, with no PostgreSQL look-up behind it; a Redis restart or flush
- * takes the marker with the entries, and the fallback is back until the next warm.
+ * The three tiers over Redis (hot copy, counters, leases) and, for the durable tiers (the system
+ * tier by default), PostgreSQL (durable copy). A durable entry is written to PostgreSQL first, then
+ * Redis, so what Redis serves of it is always also durable and a Redis flush loses none of it: a
+ * Redis miss falls back to PostgreSQL and re-warms the entry — until a warm has put every live entry
+ * back and marked Redis complete (CacheKeyspace.completeKey). From then on a Redis miss is a miss,
+ * with no PostgreSQL look-up behind it; a Redis restart or flush takes the marker with the entries,
+ * and the fallback is back until the next warm. The session and content tiers are short-lived
+ * per-user answers (DESIGN.md §6): losing them with Redis costs only their recomputation, so by
+ * default they are kept in Redis alone, and their fills cost no PostgreSQL statement.
  */
 export class CacheService {
-  constructor(private readonly deps: CacheServiceDeps) {}
+  private readonly durable: ReadonlySet<CacheTier>;
+
+  constructor(private readonly deps: CacheServiceDeps) {
+    this.durable = new Set(deps.durableTiers ?? DEFAULT_DURABLE_TIERS);
+  }
+
+  /** How a read of this tier counts its miss: a durable tier's is final only when Redis is complete. */
+  private missCounting(tier: CacheTier): MissCounting {
+    return this.durable.has(tier) ? 'if-complete' : 'always';
+  }
+
+  /** Whether a Redis miss of this tier may still be found in PostgreSQL. */
+  private mayBeInPostgres(tier: CacheTier, redisComplete: boolean): boolean {
+    return !redisComplete && this.durable.has(tier);
+  }
 
   /** The stored entry JSON, or null; counts one hit or one miss. */
   async get(request: CacheGetRequest): Promise<string | null> {
     const address = this.deps.keys.address(request.key);
-    const { raw, missCounted } = await this.read(address, request.costPerTokenUsd, true);
+    const { raw, missCounted } = await this.read(address, request.costPerTokenUsd, this.missCounting(address.tier));
     await this.countGet(address, raw, missCounted);
     return raw;
   }
@@ -82,7 +108,7 @@ export class CacheService {
     }
     return withSpan('Cache.put', async () => {
       const raw = JSON.stringify(request.entry);
-      await this.deps.pg.upsert(address, raw, request.entry.tokens, ttlSeconds);
+      if (this.durable.has(address.tier)) await this.deps.pg.upsert(address, raw, request.entry.tokens, ttlSeconds);
       await this.deps.redis.set(address.entryKey, raw, ttlSeconds === null ? null : ttlSeconds * 1000);
       if (request.leaseToken) await this.release(address, request.leaseToken, 'completed');
       else await this.deps.redis.announceIfLeased(address.leaseKey, address.entryKey);
@@ -143,7 +169,8 @@ export class CacheService {
     if (stored.length > 0) {
       await withSpan('Cache.putMany', async () => {
         const rows = stored.map((p) => ({ ...p, raw: JSON.stringify(p.put.entry) }));
-        await this.deps.pg.upsertMany(rows.map((r) => ({ ref: r.address, raw: r.raw, tokens: r.put.entry.tokens, ttlSeconds: r.ttlSeconds })));
+        const durable = rows.filter((r) => this.durable.has(r.address.tier));
+        if (durable.length > 0) await this.deps.pg.upsertMany(durable.map((r) => ({ ref: r.address, raw: r.raw, tokens: r.put.entry.tokens, ttlSeconds: r.ttlSeconds })));
         const released = await this.deps.redis.storeAndComplete(
           rows.map((r) => ({ entryKey: r.address.entryKey, raw: r.raw, ttlMs: r.ttlSeconds === null ? null : r.ttlSeconds * 1000, leaseKey: r.address.leaseKey, token: r.put.leaseToken })),
         );
@@ -195,7 +222,7 @@ export class CacheService {
         first = false;
         if ('raw' in step) return this.lookupHit(tier, step.raw);
         if ('acquired' in step) {
-          if (unread && !step.complete) {
+          if (unread && this.mayBeInPostgres(tier, step.complete)) {
             const raw = await this.fallbackHolding(address, token, costPerTokenUsd);
             if (raw !== null) return this.lookupHit(tier, raw);
           }
@@ -280,12 +307,17 @@ export class CacheService {
   }
 
   async stats(): Promise<CacheStats> {
-    const [entries, ...counters] = await Promise.all([this.deps.pg.countLive(), ...TIERS.map((tier) => this.deps.redis.counters(tier))]);
+    const [durableEntries, redisEntries, counters] = await Promise.all([
+      this.deps.pg.countLive(),
+      Promise.all(TIERS.map((tier) => (this.durable.has(tier) ? 0 : this.deps.redis.countMatching(this.deps.keys.pattern(tier))))),
+      Promise.all(TIERS.map((tier) => this.deps.redis.counters(tier))),
+    ]);
     const tiers = {} as CacheStats['tiers'];
     TIERS.forEach((tier, i) => {
       const c = counters[i];
       tiers[tier] = {
-        entries: entries[tier] ?? 0,
+        // A durable tier's entries are PostgreSQL's live rows; the others', the keys Redis holds.
+        entries: this.durable.has(tier) ? (durableEntries[tier] ?? 0) : redisEntries[i],
         hits: c.hits,
         misses: c.misses,
         hitRatio: hitRatio(c.hits, c.misses),
@@ -304,15 +336,15 @@ export class CacheService {
   }
 
   /**
-   * Redis first; on a miss, PostgreSQL, re-warming Redis with the time the entry has left. Counts a
-   * hit when found; a miss only with `countFinalMiss`, and only when Redis is complete (`missCounted`):
-   * otherwise the caller decides when a miss is final.
+   * Redis first; on a miss of a durable tier, PostgreSQL, re-warming Redis with the time the entry
+   * has left. Counts a hit when found; a miss as `countMiss` says (`missCounted`): otherwise the
+   * caller decides when a miss is final.
    * PostgreSQL failing here fails open to a miss: the caller recomputes, nothing is served wrong.
    */
-  private async read(address: EntryAddress, costPerTokenUsd?: number, countFinalMiss = false): Promise<Read> {
-    const first = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd, countFinalMiss);
+  private async read(address: EntryAddress, costPerTokenUsd?: number, countMiss: MissCounting = 'none'): Promise<Read> {
+    const first = await this.deps.redis.getCountingHit(address.tier, address.entryKey, costPerTokenUsd, countMiss);
     if (first.raw !== null) return { raw: first.raw, missCounted: false };
-    if (first.complete) return { raw: null, missCounted: first.missCounted };
+    if (!this.mayBeInPostgres(address.tier, first.complete)) return { raw: null, missCounted: first.missCounted };
     const stored = await this.fallback(address);
     if (!stored) return NOT_FOUND;
     return { raw: await this.rewarm(address, stored, costPerTokenUsd), missCounted: false };
@@ -345,13 +377,20 @@ export class CacheService {
     return stored.raw;
   }
 
-  /** `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis missed (unless complete). */
-  private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number, countFinalMiss = false): Promise<Read[]> {
-    const firsts = await this.deps.redis.getManyCountingHit(addresses, costPerTokenUsd, countFinalMiss);
+  /**
+   * `read` of several addresses: Redis in one go, then PostgreSQL in one statement for what Redis
+   * missed of the durable tiers (unless complete). `countMisses`: each read counts its miss as its
+   * tier's `missCounting` says.
+   */
+  private async readMany(addresses: EntryAddress[], costPerTokenUsd?: number, countMisses = false): Promise<Read[]> {
+    const firsts = await this.deps.redis.getManyCountingHit(
+      addresses.map((address) => ({ tier: address.tier, entryKey: address.entryKey, countMiss: countMisses ? this.missCounting(address.tier) : 'none' })),
+      costPerTokenUsd,
+    );
     const reads: Read[] = firsts.map((first) => (first.raw !== null ? { raw: first.raw, missCounted: false } : { raw: null, missCounted: first.missCounted }));
     const missed = addresses.flatMap((address, i) => {
       const first = firsts[i];
-      return first.raw === null && !first.complete ? [{ address, i }] : [];
+      return first.raw === null && this.mayBeInPostgres(address.tier, first.complete) ? [{ address, i }] : [];
     });
     if (missed.length === 0) return reads;
     let stored;

@@ -1,3 +1,4 @@
+import type { CacheTier } from '@qv/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger, Registry } from '@qv/telemetry';
 import { CacheService } from './cache.service';
@@ -14,6 +15,8 @@ export interface InProcessCacheDeps {
   prefix: string;
   registry: Registry;
   logger: Logger;
+  /** CACHE_DURABLE_TIERS (CacheServiceDeps.durableTiers). */
+  durableTiers?: readonly CacheTier[];
 }
 
 /** cache-service's code on the calling process's connections, the same keys under `prefix`. */
@@ -25,6 +28,7 @@ export function inProcessCacheService(deps: InProcessCacheDeps, keys: CacheKeysp
     events,
     metrics: new CacheMetrics(deps.registry, () => events.waiting),
     logger: deps.logger,
+    durableTiers: deps.durableTiers,
     ...leases,
   });
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { positiveInt, url } from './fields';
 
 /** The deadline of the cache run in process (the worker's items, api-service's chat path); each keeps its own default. */
@@ -16,4 +17,21 @@ export const cacheClientEnv = (defaults: { timeoutMs: number }) => ({
 /** The single-flight lease, for every process that takes leases (cache-service, the worker's in-process cache). */
 export const singleFlightLeaseEnv = {
   SINGLE_FLIGHT_LEASE_MS: positiveInt(30_000).describe('how long a single-flight lease lives if its holder neither puts nor releases (crashed)'),
+};
+
+const TIERS = ['system', 'session', 'content'] as const;
+
+/**
+ * Which cache tiers keep a durable copy in PostgreSQL, for every process that runs the cache
+ * (cache-service, the worker, api-service's chat path): one value per deployment.
+ */
+export const cacheDurabilityEnv = {
+  CACHE_DURABLE_TIERS: z
+    .string()
+    .default('system')
+    .transform((list) => [...new Set(list.split(',').map((tier) => tier.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(TIERS)).refine((tiers) => tiers.includes('system'), 'the system tier is always durable: list it'))
+    .describe(
+      'comma-separated cache tiers whose entries PostgreSQL keeps a copy of (`system`, `session`, `content`; `system` always): the others live in Redis alone, their fills write no row and a Redis miss of theirs is final (the same value in cache-service, the workers and api-service)',
+    ),
 };

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, commonEnv, parseConfig, port, serviceToken } from './index';
+import { ConfigError, cacheDurabilityEnv, commonEnv, parseConfig, port, serviceToken } from './index';
 
 const schema = z.object({ ...commonEnv, PORT: port(3000) });
 
@@ -69,5 +69,20 @@ describe('service credentials in the config', () => {
     expect(parseConfig(withTokens, { NODE_ENV: 'production', SERVICE_TOKEN_API_FILE: file, SERVICE_TOKEN_METRICS: token }, required).SERVICE_TOKEN_API).toBe(token);
     expect(problems({ SERVICE_TOKEN_API_FILE: file, SERVICE_TOKEN_API: token })).toEqual(['SERVICE_TOKEN_API: set either SERVICE_TOKEN_API or SERVICE_TOKEN_API_FILE, not both']);
     expect(problems({ SERVICE_TOKEN_API_FILE: join(dir, 'missing') })).toEqual([`SERVICE_TOKEN_API_FILE: cannot read ${JSON.stringify(join(dir, 'missing'))} (ENOENT)`]);
+  });
+});
+
+describe('CACHE_DURABLE_TIERS', () => {
+  const durability = z.object(cacheDurabilityEnv);
+  it('is the system tier alone by default, a list of distinct tiers otherwise', () => {
+    expect(parseConfig(durability, {}).CACHE_DURABLE_TIERS).toEqual(['system']);
+    expect(parseConfig(durability, { CACHE_DURABLE_TIERS: ' system, content ,content' }).CACHE_DURABLE_TIERS).toEqual(['system', 'content']);
+    expect(parseConfig(durability, { CACHE_DURABLE_TIERS: 'content,session,system' }).CACHE_DURABLE_TIERS).toEqual(['content', 'session', 'system']);
+  });
+
+  it('refuses an unknown tier, and a list without the system tier', () => {
+    expect(() => parseConfig(durability, { CACHE_DURABLE_TIERS: 'system,contents' })).toThrow(/CACHE_DURABLE_TIERS/);
+    expect(() => parseConfig(durability, { CACHE_DURABLE_TIERS: 'content' })).toThrow(/system tier is always durable/);
+    expect(() => parseConfig(durability, { CACHE_DURABLE_TIERS: '' })).toThrow(/system tier is always durable/);
   });
 });

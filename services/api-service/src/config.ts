@@ -1,4 +1,4 @@
-import { ledgerApplyEnv, cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
+import { cacheDurabilityEnv, ledgerApplyEnv, cacheClientEnv, commonEnv, dbPoolEnv, parseConfig, port, portEnv, positiveInt, serviceTokensEnv, url } from '@qv/config';
 import { breakerEnv, llmEnv } from '@qv/llm';
 import { z } from 'zod';
 
@@ -18,6 +18,7 @@ export const configSchema = z.object({
   QUOTA_TIMEOUT_MS: positiveInt(2000).describe('deadline of a charge; past it the item is refused `503 QUOTA_SERVICE_UNAVAILABLE` (fail closed), nothing stored'),
   /** A short deadline: the chat path's answer must not wait on a slow cache. */
   ...cacheClientEnv({ timeoutMs: 1000 }),
+  ...cacheDurabilityEnv,
   ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'),
   // 100,000 characters of content can take up to ~400 kB of UTF-8.
   BODY_LIMIT: z.string().default('512kb').describe('largest JSON body; larger: `413 PAYLOAD_TOO_LARGE`'),

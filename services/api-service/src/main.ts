@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   // cache-service's: the reads of many calls go to Redis in one write.
   const cacheRedis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
   cacheRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (chat cache) connection error'));
-  const chatCache = new InProcessChatCache(readWriteCache({ redis: cacheRedis, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger }), config.CACHE_TIMEOUT_MS);
+  const chatCache = new InProcessChatCache(readWriteCache({ redis: cacheRedis, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger, durableTiers: config.CACHE_DURABLE_TIERS }), config.CACHE_TIMEOUT_MS);
   const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
   const chatRoutes =
     llm.provider === 'anthropic'

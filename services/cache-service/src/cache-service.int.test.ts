@@ -30,6 +30,8 @@ async function start(): Promise<void> {
     REDIS_URL: testRedisUrl(),
     REDIS_PREFIX: prefix,
     CACHE_CLEANUP_INTERVAL_MS: '300',
+    // Every tier durable: this file tests the PostgreSQL copy (cache-durability.int.test.ts the default).
+    CACHE_DURABLE_TIERS: 'system,session,content',
     DB_POOL_SIZE: '3',
     ...credentials.envOf('cache-service'),
   });

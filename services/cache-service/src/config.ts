@@ -1,10 +1,11 @@
-import { commonEnv, dbPoolEnv, parseConfig, portEnv, positiveInt, serviceTokensEnv, singleFlightLeaseEnv } from '@qv/config';
+import { cacheDurabilityEnv, commonEnv, dbPoolEnv, parseConfig, portEnv, positiveInt, serviceTokensEnv, singleFlightLeaseEnv } from '@qv/config';
 import { z } from 'zod';
 
 export const configSchema = z.object({
   ...commonEnv,
   ...portEnv(3003),
   ...singleFlightLeaseEnv,
+  ...cacheDurabilityEnv,
   SINGLE_FLIGHT_WAIT_MS: positiveInt(10_000).describe("longest a lookup waits for another holder's result; a request may ask for less"),
   CACHE_CLEANUP_INTERVAL_MS: positiveInt(60_000).describe('period of the job deleting expired `ai_cache` rows'),
   ...dbPoolEnv(10),

@@ -1,4 +1,4 @@
-import { cacheTimeoutEnv, commonEnv, dbPoolEnv, ledgerApplyEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv, singleFlightLeaseEnv } from '@qv/config';
+import { cacheDurabilityEnv, cacheTimeoutEnv, commonEnv, dbPoolEnv, ledgerApplyEnv, parseConfig, portEnv, positiveInt, queueConsumerEnv, serviceTokensEnv, singleFlightLeaseEnv } from '@qv/config';
 import { JOB_CATALOG } from '@qv/contracts';
 import { breakerEnv, llmEnv } from '@qv/llm';
 import { z } from 'zod';
@@ -9,6 +9,7 @@ export const configSchema = z.object({
   ...portEnv(3002),
   ...cacheTimeoutEnv({ timeoutMs: 2000 }),
   ...singleFlightLeaseEnv,
+  ...cacheDurabilityEnv,
   CACHE_WAIT_MS: positiveInt(10_000).describe('how long a cache miss waits for another worker computing the same key (single flight) before going alone'),
   /**
    * First retry delay; later ones double, with jitter (libs/queue jitteredBackoff): the catalog's 5

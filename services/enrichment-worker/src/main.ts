@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const cacheSubscriber = createFastRedis(config.REDIS_URL, { commandTimeout: undefined });
   for (const conn of [cacheRedis, cacheSubscriber]) conn.on('error', (err) => logger.warn({ err: err.message }, 'redis (cache) connection error'));
   const cache = await LocalSingleFlightCache.start(
-    { redis: cacheRedis, subscriber: cacheSubscriber, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger },
+    { redis: cacheRedis, subscriber: cacheSubscriber, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger, durableTiers: config.CACHE_DURABLE_TIERS },
     { timeoutMs: config.CACHE_TIMEOUT_MS, maxWaitMs: config.CACHE_WAIT_MS, leaseMs: config.SINGLE_FLIGHT_LEASE_MS },
   );
   const circuitState = createCircuitStateGauge(metrics);

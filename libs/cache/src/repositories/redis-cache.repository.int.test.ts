@@ -50,30 +50,55 @@ describe('the complete marker', () => {
   });
 });
 
-describe('a read asked to count a final miss', () => {
+describe('a read asked to count its miss', () => {
   const entry = () => keys.entryKey('content', 'usr_a', 'h1');
   const misses = async () => Number((await redis.hget(keys.statsKey('content'), 'misses')) ?? 0);
 
-  it('counts it only when Redis is complete (else PostgreSQL may still have the entry), once per read', async () => {
-    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: null, complete: false, missCounted: false });
+  it("'if-complete' counts it only when Redis is complete (else PostgreSQL may still have the entry), once per read", async () => {
+    expect(await repo.getCountingHit('content', entry(), undefined, 'if-complete')).toEqual({ raw: null, complete: false, missCounted: false });
     expect(await misses()).toBe(0);
     await repo.beginWarm('w1');
     await repo.markComplete('w1');
-    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: null, complete: true, missCounted: true });
+    expect(await repo.getCountingHit('content', entry(), undefined, 'if-complete')).toEqual({ raw: null, complete: true, missCounted: true });
     expect(await misses()).toBe(1);
-    const many = await repo.getManyCountingHit([{ tier: 'content', entryKey: entry() }, { tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h2') }], undefined, true);
-    expect(many).toEqual([{ raw: null, complete: true, missCounted: true }, { raw: null, complete: true, missCounted: true }]);
+    const many = await repo.getManyCountingHit([
+      { tier: 'content', entryKey: entry(), countMiss: 'if-complete' },
+      { tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h2'), countMiss: 'if-complete' },
+      { tier: 'content', entryKey: keys.entryKey('content', 'usr_a', 'h3') },
+    ]);
+    expect(many).toEqual([{ raw: null, complete: true, missCounted: true }, { raw: null, complete: true, missCounted: true }, { raw: null, complete: true, missCounted: false }]);
     expect(await misses()).toBe(3);
   });
 
+  it("'always' counts it complete or not (an entry Redis alone keeps)", async () => {
+    expect(await repo.getCountingHit('content', entry(), undefined, 'always')).toEqual({ raw: null, complete: false, missCounted: true });
+    expect(await repo.getManyCountingHit([{ tier: 'content', entryKey: entry(), countMiss: 'always' }])).toEqual([{ raw: null, complete: false, missCounted: true }]);
+    expect(await misses()).toBe(2);
+  });
+
   it('counts nothing on a hit but the hit', async () => {
-    await repo.beginWarm('w1');
-    await repo.markComplete('w1');
     await repo.set(entry(), JSON.stringify({ value: 'v', tokens: 7 }), 60_000);
-    expect(await repo.getCountingHit('content', entry(), undefined, true)).toEqual({ raw: JSON.stringify({ value: 'v', tokens: 7 }) });
+    expect(await repo.getCountingHit('content', entry(), undefined, 'always')).toEqual({ raw: JSON.stringify({ value: 'v', tokens: 7 }) });
     expect(await misses()).toBe(0);
     expect(await repo.counters('content')).toMatchObject({ hits: 1, tokensSaved: 7 });
     await redis.del(entry());
+  });
+});
+
+describe('counting entries', () => {
+  it('counts the keys of a pattern, distinct, and no others', async () => {
+    const ours = Array.from({ length: 1500 }, (_, i) => keys.entryKey('content', 'usr_count', `h${i}`));
+    const pipeline = redis.pipeline();
+    for (const key of ours) pipeline.set(key, '{}', 'PX', 60_000);
+    pipeline.set(keys.entryKey('content', 'usr_other', 'h0'), '{}', 'PX', 60_000);
+    await pipeline.exec();
+    try {
+      expect(await repo.countMatching(keys.pattern('content', 'usr_count'))).toBe(1500);
+      expect(await repo.countMatching(keys.pattern('content'))).toBe(1501);
+      expect(await repo.countMatching(keys.pattern('session'))).toBe(0);
+    } finally {
+      await redis.del(...ours, keys.entryKey('content', 'usr_other', 'h0'));
+    }
   });
 });
 

@@ -24,16 +24,15 @@ if nanos > 0 then redis.call('HINCRBY', ${statsKey}, 'costSavedNanos', nanos) en
 
 /**
  * GET an entry and, when present, count the hit and what it saved, in one round trip.
- * KEYS: entry, stats hash, complete marker. ARGV: cost per token in USD, or ''; '1' to count a
- * final miss. On a miss, answers whether Redis is complete (1 or 0). A miss is final only when Redis
- * is complete (otherwise the caller may still find the entry in PostgreSQL): with ARGV[2] = '1' it
- * is counted here then, which saves the caller a command of its own per miss.
+ * KEYS: entry, stats hash, complete marker. ARGV: cost per token in USD, or ''; which miss to
+ * count (MissCounting: '' none, 'c' one when Redis is complete, 'a' any). On a miss, answers whether
+ * Redis is complete (1 or 0). Counting a final miss here saves the caller a command of its own.
  */
 const GET_COUNTING_HIT = `
 local v = redis.call('GET', KEYS[1])
 if not v then
   local complete = redis.call('EXISTS', KEYS[3])
-  if complete == 1 and ARGV[2] == '1' then redis.call('HINCRBY', KEYS[2], 'misses', 1) end
+  if ARGV[2] == 'a' or (complete == 1 and ARGV[2] == 'c') then redis.call('HINCRBY', KEYS[2], 'misses', 1) end
   return complete
 end
 ${countHitOfV('KEYS[2]', 'ARGV[1]')}
@@ -142,7 +141,7 @@ const ACQUIRED = -10;
 const ACQUIRED_COMPLETE = -11;
 
 interface CacheScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countFinalMiss: string): Promise<string | number>;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countMiss: string): Promise<string | number>;
   cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): Promise<number>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheCompleteIfWarmed(warmingKey: string, completeKey: string, token: string, value: string): Promise<number>;
@@ -160,10 +159,18 @@ export type ContendStep = { raw: string } | { acquired: true; complete: boolean 
 
 /**
  * A read of an entry: found (its hit counted), or missed, `complete` when Redis holds every live
- * entry (see CacheKeyspace.completeKey); `missCounted` when the read was asked to count a final
- * miss and did.
+ * entry (see CacheKeyspace.completeKey); `missCounted` when the read was asked to count the miss
+ * and did.
  */
 export type RedisRead = { raw: string } | { raw: null; complete: boolean; missCounted: boolean };
+
+/**
+ * Which miss a read counts itself: none (the caller decides), one only when Redis is complete (an
+ * entry with a PostgreSQL copy: otherwise PostgreSQL may still have it), or any (an entry kept in
+ * Redis alone, whose miss is final).
+ */
+export type MissCounting = 'none' | 'if-complete' | 'always';
+const MISS_COUNTING_ARG: Record<MissCounting, string> = { none: '', 'if-complete': 'c', always: 'a' };
 
 export interface TierCounters {
   hits: number;
@@ -195,13 +202,13 @@ export class RedisCacheRepository {
 
   /**
    * An entry's raw stored JSON, counting a hit when found; on a miss, whether Redis is complete, and
-   * with `countFinalMiss` that miss counted when it is final (Redis complete). On a Redis Cluster the
-   * entry, its tier's counters and the marker sit in different slots (entries spread over the
-   * nodes), which one script cannot touch: there they are separate commands, and no miss is counted.
+   * the miss counted as `countMiss` says. On a Redis Cluster the entry, its tier's counters and the
+   * marker sit in different slots (entries spread over the nodes), which one script cannot touch:
+   * there they are separate commands, and no miss is counted.
    */
-  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number, countFinalMiss = false): Promise<RedisRead> {
+  async getCountingHit(tier: CacheTier, entryKey: string, costPerTokenUsd?: number, countMiss: MissCounting = 'none'): Promise<RedisRead> {
     if (!this.cluster) {
-      return readOf(await this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), this.keys.completeKey, costArg(costPerTokenUsd), countFinalMiss ? '1' : ''), countFinalMiss);
+      return readOf(await this.scripts.cacheGetCountingHit(entryKey, this.keys.statsKey(tier), this.keys.completeKey, costArg(costPerTokenUsd), MISS_COUNTING_ARG[countMiss]), countMiss);
     }
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
     return raw !== null ? { raw } : { raw: null, complete: await this.isComplete(), missCounted: false };
@@ -211,13 +218,12 @@ export class RedisCacheRepository {
    * `getCountingHit` for several entries, in their order: on one Redis, one pipeline (one round
    * trip, one socket write); on a cluster the entries sit in different slots, so key by key.
    */
-  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string }[], costPerTokenUsd?: number, countFinalMiss = false): Promise<RedisRead[]> {
+  async getManyCountingHit(entries: { tier: CacheTier; entryKey: string; countMiss?: MissCounting }[], costPerTokenUsd?: number): Promise<RedisRead[]> {
     if (this.cluster) return Promise.all(entries.map((e) => this.getCountingHit(e.tier, e.entryKey, costPerTokenUsd)));
     const cost = costArg(costPerTokenUsd);
-    const count = countFinalMiss ? '1' : '';
     const pipeline = this.redis.pipeline();
-    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), this.keys.completeKey, cost, count);
-    return resultsOf<string | number>(await pipeline.exec()).map((answer) => readOf(answer, countFinalMiss));
+    for (const e of entries) (pipeline as unknown as PipelineScripts).cacheGetCountingHit(e.entryKey, this.keys.statsKey(e.tier), this.keys.completeKey, cost, MISS_COUNTING_ARG[e.countMiss ?? 'none']);
+    return resultsOf<string | number>(await pipeline.exec()).map((answer, i) => readOf(answer, entries[i].countMiss ?? 'none'));
   }
 
   /** Whether Redis holds every live entry PostgreSQL has (the marker a warm sets). */
@@ -324,6 +330,20 @@ export class RedisCacheRepository {
       } while (cursor !== '0');
     }
     return removed;
+  }
+
+  /** How many distinct keys match `pattern` (SCAN, on every master of a cluster). */
+  async countMatching(pattern: string): Promise<number> {
+    const seen = new Set<string>();
+    for (const node of mastersOf(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) seen.add(key);
+      } while (cursor !== '0');
+    }
+    return seen.size;
   }
 
   /** -10 when the lease is now `token`'s; otherwise the holder's remaining milliseconds. */
@@ -457,7 +477,7 @@ export class RedisCacheRepository {
 
 /** The scripts as queued on a pipeline (ioredis adds defined commands to pipelines too). */
 interface PipelineScripts {
-  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countFinalMiss: string): unknown;
+  cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countMiss: string): unknown;
   cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
   cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): unknown;
 }
@@ -470,8 +490,10 @@ function stepOf(answer: string | number): ContendStep {
 }
 
 /** GET_COUNTING_HIT's answer as a read: the entry, or a miss with the marker's presence (1 or 0). */
-function readOf(answer: string | number, countFinalMiss: boolean): RedisRead {
-  return typeof answer === 'string' ? { raw: answer } : { raw: null, complete: answer === 1, missCounted: countFinalMiss && answer === 1 };
+function readOf(answer: string | number, countMiss: MissCounting): RedisRead {
+  if (typeof answer === 'string') return { raw: answer };
+  const complete = answer === 1;
+  return { raw: null, complete, missCounted: countMiss === 'always' || (countMiss === 'if-complete' && complete) };
 }
 
 /** A cost per token as the scripts take it ('' when none). */

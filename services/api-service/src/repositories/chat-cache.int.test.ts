@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { readWriteCache } from '@qv/cache';
-import type { CacheKeyParts } from '@qv/contracts';
+import { cacheKey } from '@qv/cache-client';
+import type { CacheKeyParts, CacheTier } from '@qv/contracts';
 import { createFastRedis, type Redis } from '@qv/queue';
 import { createLogger, createMetricsRegistry } from '@qv/telemetry';
 import { testRedisPrefix, testRedisUrl, useTestDatabase } from '@qv/testing';
@@ -9,8 +10,8 @@ import { InProcessChatCache } from './chat-cache';
 /**
  * The chat path's in-process cache on the real Redis (a prefix of its own) and PostgreSQL (a
  * database of this file's own): overlapping reads and fills go in groups, and each still answers
- * and counts exactly as alone — a Redis miss found in PostgreSQL, the same key twice at once, one
- * hit or one miss per read.
+ * and counts exactly as alone — a Redis miss found in PostgreSQL (a durable tier) or final (Redis
+ * alone, the default), the same key twice at once, one hit or one miss per read.
  */
 
 const db = useTestDatabase();
@@ -41,20 +42,38 @@ async function userRow(): Promise<string> {
   return id;
 }
 
-function cacheOn() {
-  const service = readWriteCache({ redis, db: db().sql, prefix, registry: createMetricsRegistry('api-service-test'), logger });
+function cacheOn(durableTiers?: CacheTier[]) {
+  const service = readWriteCache({ redis, db: db().sql, prefix, registry: createMetricsRegistry('api-service-test'), logger, durableTiers });
   return { service, chat: new InProcessChatCache(service, 5000, { maxBatch: 64, maxInFlight: 1 }) };
 }
+const redisKeyOf = (k: CacheKeyParts) => `${prefix}:cache:${k.tier}:${k.scope}:${cacheKey(k)}`;
+const rowsOf = async (user: string) => Number((await db().query<{ n: string }>('SELECT count(*) AS n FROM ai_cache WHERE user_id = $1', [user]))[0].n);
 
 describe('InProcessChatCache: grouped reads and fills, each as alone', () => {
-  it('fills 30 overlapping calls (one key three times) and reads each back, a Redis miss found in PostgreSQL', async () => {
+  it('by default (the content tier in Redis alone) fills write no row, and an entry Redis lost is one final miss', async () => {
     const { service, chat } = cacheOn();
+    const user = await userRow();
+    const keys = Array.from({ length: 28 }, (_, i) => keyOf(user, `prompt ${i}`));
+    const fills = await Promise.all([...keys.map((k, i) => chat.put(k, entryOf(i), 600)), chat.put(keys[0], entryOf(0), 600)]);
+    expect(fills.every((f) => f.stored)).toBe(true);
+    expect(await rowsOf(user)).toBe(0);
+    expect((await service.stats()).tiers.content.entries).toBe(28);
+
+    await redis.del(redisKeyOf(keys[0]), redisKeyOf(keys[1]));
+    const reads = await Promise.all([...keys.map((k) => chat.get(k)), chat.get(keys[5])]);
+    expect(reads.map((r) => r.hit)).toEqual([false, false, ...keys.slice(2).map(() => true), true]);
+    expect(reads[28]).toEqual({ hit: true, entry: entryOf(5) });
+    const { tiers } = await service.stats();
+    expect(tiers.content).toMatchObject({ entries: 26, hits: 27, misses: 2 });
+  });
+
+  it('with the content tier durable, fills 30 overlapping calls (one key three times) and reads each back, a Redis miss found in PostgreSQL', async () => {
+    const { service, chat } = cacheOn(['system', 'content']);
     const user = await userRow();
     const keys = Array.from({ length: 28 }, (_, i) => keyOf(user, `prompt ${i}`));
     const fills = await Promise.all([...keys.map((k, i) => chat.put(k, entryOf(i), 600)), chat.put(keys[0], entryOf(0), 600), chat.put(keys[0], entryOf(0), 600)]);
     expect(fills.every((f) => f.stored)).toBe(true);
-    const [{ n }] = await db().query<{ n: string }>('SELECT count(*) AS n FROM ai_cache WHERE user_id = $1', [user]);
-    expect(Number(n)).toBe(28);
+    expect(await rowsOf(user)).toBe(28);
 
     // Redis loses two entries: PostgreSQL has them, and they are hits all the same.
     await redis.del(...(await redis.keys(`${prefix}:cache:content:${user}:*`)).slice(0, 2));
@@ -85,9 +104,7 @@ describe('InProcessChatCache: grouped reads and fills, each as alone', () => {
   });
 
   it('a read of an entry whose fill was not awaited waits for it (the answer does not wait for its fill); drain waits for every fill', async () => {
-    const { service, chat } = cacheOn();
-    // Redis complete, as once cache-service has warmed it: a Redis miss is a miss, not looked up in PostgreSQL.
-    await service.warm();
+    const { chat } = cacheOn();
     const user = await userRow();
     const keys = Array.from({ length: 10 }, (_, i) => keyOf(user, `unawaited ${i}`));
     const fills = keys.map((k, i) => chat.put(k, entryOf(i), 600));
@@ -98,8 +115,7 @@ describe('InProcessChatCache: grouped reads and fills, each as alone', () => {
     const later = keyOf(user, 'drained');
     void chat.put(later, entryOf(99), 600);
     await chat.drain();
-    const [{ n }] = await db().query<{ n: string }>('SELECT count(*) AS n FROM ai_cache WHERE user_id = $1', [user]);
-    expect(Number(n)).toBe(11);
+    expect(await redis.exists(...[...keys, later].map(redisKeyOf))).toBe(11);
     await Promise.all(fills);
   });
 });
