@@ -307,9 +307,10 @@ export class CacheService {
   }
 
   async stats(): Promise<CacheStats> {
+    const inRedisAlone = TIERS.some((tier) => !this.durable.has(tier));
     const [durableEntries, redisEntries, counters] = await Promise.all([
       this.deps.pg.countLive(),
-      Promise.all(TIERS.map((tier) => (this.durable.has(tier) ? 0 : this.deps.redis.countMatching(this.deps.keys.pattern(tier))))),
+      inRedisAlone ? this.deps.redis.countEntries() : null,
       Promise.all(TIERS.map((tier) => this.deps.redis.counters(tier))),
     ]);
     const tiers = {} as CacheStats['tiers'];
@@ -317,7 +318,7 @@ export class CacheService {
       const c = counters[i];
       tiers[tier] = {
         // A durable tier's entries are PostgreSQL's live rows; the others', the keys Redis holds.
-        entries: this.durable.has(tier) ? (durableEntries[tier] ?? 0) : redisEntries[i],
+        entries: this.durable.has(tier) ? (durableEntries[tier] ?? 0) : (redisEntries?.[tier] ?? 0),
         hits: c.hits,
         misses: c.misses,
         hitRatio: hitRatio(c.hits, c.misses),

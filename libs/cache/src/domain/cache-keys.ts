@@ -37,6 +37,11 @@ export class CacheKeyspace {
     return `${this.prefix}:cache:${tier}:${scope ?? '*'}:*`;
   }
 
+  /** SCAN pattern of every entry, of every tier and scope. */
+  get allEntriesPattern(): string {
+    return `${this.prefix}:cache:*`;
+  }
+
   /** Hit/miss/savings counters of a tier: one hash shared by every replica. */
   statsKey(tier: CacheTier): string {
     return `${this.prefix}:cache-stats:${tier}`;

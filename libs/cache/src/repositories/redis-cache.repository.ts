@@ -332,18 +332,28 @@ export class RedisCacheRepository {
     return removed;
   }
 
-  /** How many distinct keys match `pattern` (SCAN, on every master of a cluster). */
-  async countMatching(pattern: string): Promise<number> {
+  /**
+   * How many entries Redis holds per tier: one SCAN over every entry key (on every master of a
+   * cluster), each key counted once (SCAN may return a key twice).
+   */
+  async countEntries(): Promise<Record<CacheTier, number>> {
     const seen = new Set<string>();
+    const counts: Record<CacheTier, number> = { system: 0, session: 0, content: 0 };
+    const after = `${this.keys.prefix}:cache:`.length;
     for (const node of mastersOf(this.redis)) {
       let cursor = '0';
       do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.allEntriesPattern, 'COUNT', 1000);
         cursor = next;
-        for (const key of keys) seen.add(key);
+        for (const key of keys) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const tier = key.slice(after, key.indexOf(':', after)) as CacheTier;
+          if (tier in counts) counts[tier]++;
+        }
       } while (cursor !== '0');
     }
-    return seen.size;
+    return counts;
   }
 
   /** -10 when the lease is now `token`'s; otherwise the holder's remaining milliseconds. */
@@ -375,8 +385,9 @@ export class RedisCacheRepository {
    * A one-key lookup's first step (READ_OR_ACQUIRE): the entry (hit counted), else the lease taken
    * (miss counted), else the holder's PTTL; one round trip. On a cluster the entry, the lease and
    * the counters sit in different slots: the same steps as separate commands (read; acquire; count
-   * the miss). There an entry stored between the read and the acquire is not seen here, but the
-   * holder's PostgreSQL fallback, which follows, finds it (puts write PostgreSQL first).
+   * the miss). There an entry stored between the read and the acquire is not seen here: of a
+   * durable tier, the holder's PostgreSQL fallback, which follows, finds it (puts write PostgreSQL
+   * first); of a tier in Redis alone, the holder computes it once more (a cost, never a wrong answer).
    */
   async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
