@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LlmError, llmErrorFromStatus, type CallOrigin, type ProviderBreaker } from '@qv/llm';
 import type OpenAI from 'openai';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { serverSentData } from '../domain/sse-data';
 import { CircuitOpenError, outcomeOf, retryDelayMs } from '../domain/upstream-policy';
 
 export type ChatCompletion = OpenAI.Chat.Completions.ChatCompletion;
@@ -72,10 +73,13 @@ export class ChatUpstream {
         const res = await this.send({ ...body, stream: true });
         let usage: StreamOutcome['usage'] = null;
         try {
-          for await (const { chunk, data } of serverSentData(res.body)) {
-            if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
-            delivered = true;
-            onChunk(chunk, data);
+          for await (const events of serverSentData(res.body)) {
+            for (const data of events) {
+              const chunk = JSON.parse(data) as ChatCompletionChunk;
+              if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+              delivered = true;
+              onChunk(chunk, data);
+            }
           }
         } catch (err) {
           throw this.failure(err);
@@ -150,26 +154,3 @@ function errorMessage(text: string): string | undefined {
   }
 }
 
-/** Each `data:` event of a server-sent stream, parsed and as sent, `[DONE]` excluded; linear in the stream. */
-async function* serverSentData(body: AsyncIterable<Buffer | string>): AsyncGenerator<{ chunk: ChatCompletionChunk; data: string }> {
-  const decoder = new TextDecoder();
-  const boundary = /\r?\n\r?\n/g;
-  let pending = '';
-  for await (const piece of body) {
-    // Only the new text is searched for a boundary (one that straddles the join is 3 characters back at most).
-    boundary.lastIndex = Math.max(0, pending.length - 3);
-    pending += typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
-    let start = 0;
-    for (let m = boundary.exec(pending); m !== null; m = boundary.exec(pending)) {
-      const data = pending
-        .slice(start, m.index)
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(line[5] === ' ' ? 6 : 5))
-        .join('\n');
-      start = m.index + m[0].length;
-      if (data && data !== '[DONE]') yield { chunk: JSON.parse(data) as ChatCompletionChunk, data };
-    }
-    pending = pending.slice(start);
-  }
-}
