@@ -46,7 +46,7 @@ describe('cacheKey', () => {
     }
   });
 
-  it('answers a frozen key object from its first hash, and a mutable one from what it holds now', () => {
+  it('hashes a mutable key object from what it holds now, and gives a frozen one the same key each time', () => {
     const mutable: CacheKeyParts = { ...base };
     const before = cacheKey(mutable);
     mutable.input = 'Goodbye world';

@@ -1,3 +1,4 @@
+import { CacheTier } from '@qv/contracts';
 import { z } from 'zod';
 import { positiveInt, url } from './fields';
 
@@ -19,8 +20,6 @@ export const singleFlightLeaseEnv = {
   SINGLE_FLIGHT_LEASE_MS: positiveInt(30_000).describe('how long a single-flight lease lives if its holder neither puts nor releases (crashed)'),
 };
 
-const TIERS = ['system', 'session', 'content'] as const;
-
 /**
  * Which cache tiers keep a durable copy in PostgreSQL, for every process that runs the cache
  * (cache-service, the worker, api-service's chat path): one value per deployment.
@@ -30,7 +29,7 @@ export const cacheDurabilityEnv = {
     .string()
     .default('system')
     .transform((list) => [...new Set(list.split(',').map((tier) => tier.trim()).filter(Boolean))])
-    .pipe(z.array(z.enum(TIERS)).refine((tiers) => tiers.includes('system'), 'the system tier is always durable: list it'))
+    .pipe(z.array(CacheTier).refine((tiers) => tiers.includes('system'), 'the system tier is always durable: list it'))
     .describe(
       'comma-separated cache tiers whose entries PostgreSQL keeps a copy of (`system`, `session`, `content`; `system` always): the others live in Redis alone, their fills write no row and a Redis miss of theirs is final (the same value in cache-service, the workers and api-service)',
     ),

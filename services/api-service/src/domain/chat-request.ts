@@ -56,6 +56,6 @@ export function upstreamBody(body: ChatCompletionRequest, model: string, maxToke
 export function chatCacheKey(tier: ChatCacheTier, userId: string, model: string, sent: Record<string, unknown>): CacheKeyParts {
   const { stream: _stream, stream_options: _options, ...question } = sent;
   const digest = sha256Hex(requestHash('POST', '/v1/chat/completions', question));
-  // Frozen: the cache hashes a key object once (InProcessChatCache).
+  // Frozen: cacheKey hashes a frozen key object once, for the read, the fill and their batching.
   return Object.freeze({ tier, scope: userId, task: CHAT_CACHE_TASK, model, promptVersion: CHAT_CACHE_VERSION, input: digest });
 }

@@ -21,23 +21,15 @@ interface Fill {
   ttlSeconds: number | null;
 }
 
-const identities = new WeakMap<CacheKeyParts, string>();
 /** A fill's outcome, once it is only waited for (its caller logs a failure). */
 const forget = (): void => undefined;
 
 /**
  * A key's identity in a batch: the same entry twice never shares one (its upsert could not affect a
- * row twice). Asked again each time a waiting request is passed over, so hashed once per key object
- * (a call's key is built once and never changed).
+ * row twice). Asked again each time a waiting request is passed over; a call's key is frozen, so
+ * `cacheKey` hashes it once.
  */
-function entryOf(key: CacheKeyParts): string {
-  let identity = identities.get(key);
-  if (identity === undefined) {
-    identity = `${key.tier}:${key.scope}:${cacheKey(key)}`;
-    identities.set(key, identity);
-  }
-  return identity;
-}
+const entryOf = (key: CacheKeyParts): string => `${key.tier}:${key.scope}:${cacheKey(key)}`;
 
 /**
  * A group's requests: the first of each entry together (`together`, which refuses a key twice),
