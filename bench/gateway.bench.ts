@@ -16,7 +16,7 @@ import { createUser, eventually, freePort, startStack, testRedisUrl, type Stack 
 import globalSetup from '../libs/testing/src/global-setup';
 import { load, type HttpRequestSpec, type HttpResult } from './support/autocannon';
 import { createRedis } from '@qv/queue';
-import { CpuWindow, processCpuMs, profileEnv } from './support/cpu';
+import { CpuWindow, processCpuMs, profileEnv, syscalls } from './support/cpu';
 import { median } from './support/median';
 import { productionPools } from './support/production-pools';
 
@@ -28,6 +28,24 @@ const QV_CACHE = process.env.BENCH_QV_CACHE ?? 'content';
 const QV_PROCESSES = ['api-service', 'quota-service', 'cache-service', 'ledger-consumer'] as const;
 /** CPU ms of a process still running (bench/support/cpu.ts reads /proc). */
 const cpuMs = (pid: number): number => processCpuMs(pid) ?? 0;
+/** System calls of the processes named, added into `into` as they grow over `run` (socket reads and writes, mostly: what a call costs the kernel). */
+async function countSyscalls<T>(processes: { name: string; pid: number }[], into: Record<string, { reads: number; writes: number }>, run: () => Promise<T>): Promise<T> {
+  const before = processes.map(({ pid }) => syscalls(pid));
+  const result = await run();
+  processes.forEach(({ name, pid }, i) => {
+    const [start, end] = [before[i], syscalls(pid)];
+    if (!start || !end) return;
+    const sum = (into[name] ??= { reads: 0, writes: 0 });
+    sum.reads += end.reads - start.reads;
+    sum.writes += end.writes - start.writes;
+  });
+  return result;
+}
+/** `name w writes · r reads` per answered request. */
+const perCall = (counts: Record<string, { reads: number; writes: number }>, answered: number) =>
+  Object.entries(counts)
+    .map(([name, { reads, writes }]) => `${name} ${(writes / Math.max(1, answered)).toFixed(1)} writes · ${(reads / Math.max(1, answered)).toFixed(1)} reads`)
+    .join(', ');
 
 /**
  * Portkey's gateway as its README starts it (headless: no UI, no log stream), ready when it answers
@@ -141,21 +159,26 @@ async function main(): Promise<void> {
         'Quota Vault': async () => {
           const window = new CpuWindow(services, stack.db.name, redis, benchBackend, [benchBackend]);
           await window.start();
-          const m = await measure(paths[1], stack.api, workload(stream, viaQv));
-          // The settlements and cache fills of the round's last calls end after it: their CPU belongs to these requests too.
-          await new Promise((resolve) => setTimeout(resolve, 3000));
+          const m = await countSyscalls(services(), qvCalls, async () => {
+            const measured = await measure(paths[1], stack.api, workload(stream, viaQv));
+            // The settlements and cache fills of the round's last calls end after it: their CPU belongs to these requests too.
+            await new Promise((resolve) => setTimeout(resolve, 3000));
+            return measured;
+          });
           for (const [name, ms] of Object.entries((await window.stop()).cpu)) spent[name] = (spent[name] ?? 0) + ms;
           return m;
         },
         [PORTKEY]: async () => {
           const before = cpuMs(portkey.child.pid!);
-          const m = await measure(PORTKEY, portkey.url, workload(stream, viaPortkey));
+          const m = await countSyscalls([{ name: 'Portkey', pid: portkey.child.pid! }], portkeyCalls, () => measure(PORTKEY, portkey.url, workload(stream, viaPortkey)));
           portkeySpent += cpuMs(portkey.child.pid!) - before;
           return m;
         },
       };
       const spent: Record<string, number> = {};
       let portkeySpent = 0;
+      const qvCalls: Record<string, { reads: number; writes: number }> = {};
+      const portkeyCalls: Record<string, { reads: number; writes: number }> = {};
       const rounds: Array<Record<string, Measured>> = [];
       for (let r = 0; r < ROUNDS; r++) {
         const round: Record<string, Measured> = {};
@@ -170,6 +193,7 @@ async function main(): Promise<void> {
       const answered = (path: string) => rounds.reduce((sum, round) => sum + round[path].ok, 0);
       const qvOk = answered('Quota Vault');
       console.log(`  CPU-ms per answered request: Quota Vault ${perRequest(spent, qvOk)}; Portkey ${(portkeySpent / Math.max(1, answered(PORTKEY))).toFixed(2)}`);
+      console.log(`  system calls per answered request: Quota Vault ${perCall(qvCalls, qvOk)}; ${perCall(portkeyCalls, answered(PORTKEY))}`);
       qvAnswered += qvOk;
     }
     console.log(`\nQuota Vault CPU-ms per answered request, both runs: ${perRequest(cpu, qvAnswered)}`);

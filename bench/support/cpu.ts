@@ -155,6 +155,16 @@ export class CpuWindow {
   }
 }
 
+/** Read and write system calls `pid` has made so far (/proc/<pid>/io), or undefined once it has exited. */
+export function syscalls(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/^syscr: (\d+)/m.exec(io)?.[1] ?? 0), writes: Number(/^syscw: (\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** `name NN MB` of each process now (VmRSS). */
 export function formatResident(processes: { name: string; pid: number }[]): string {
   return processes.map(({ name, pid }) => `${name} ${residentMb(pid)?.toFixed(0) ?? '?'} MB`).join(' · ');
