@@ -6,6 +6,7 @@
  * other tenant's in-flight rows: one enterprise user's burst made every other user's charge slower.
  */
 import { newId } from '@qv/contracts';
+import type { SqlPort } from '@qv/db/sql';
 import { useTestDatabase } from '@qv/testing';
 import { dayWindow, monthWindow } from './domain/windows';
 import { expireStale } from './index';
@@ -21,7 +22,7 @@ async function insertReservations(userId: string, status: 'RESERVED' | 'SETTLED'
      SELECT 'rsv_' || $2 || '_' || g, $1, 'itm_' || $2 || '_' || g, 'key_' || $2 || '_' || g, $3, 10, $4::date, $5::date,
             $6::timestamptz - make_interval(secs => g), $6::timestamptz + make_interval(secs => $8::int)
        FROM generate_series(1, $7::int) g`,
-    [userId, newId('tst'), status, dayWindow(now).key, monthWindow(now).key, now, count, expiresInS],
+    [userId, newId('rsv'), status, dayWindow(now).key, monthWindow(now).key, now, count, expiresInS],
   );
 }
 
@@ -87,7 +88,9 @@ it('the sweeper finds the stale reservations among those in flight, without read
   await insertReservations(heavy, 'RESERVED', 500, now);
   await insertReservations(heavy, 'RESERVED', 3, now, -60);
 
-  const sweep = await readsOf(() => expireStale({ query: async (text, values) => ({ rows: await db().query(text, values) }) }, now));
+  // On the test's own connection, whose transaction the reads are counted in.
+  const sameConnection: SqlPort = { query: async <R,>(text: string, values?: unknown[]) => ({ rows: (await db().query(text, values)) as R[] }) };
+  const sweep = await readsOf(() => expireStale(sameConnection, now));
   expect(sweep.result).toBe(3);
   expect(sweep.seqScans).toBe(0);
   // Every entry in flight (it reads that index whole, filtered on expires_at), not the 2,000 settled.
