@@ -209,7 +209,8 @@ describe('settle, release, expiry', () => {
     const call = accepted(await charge(db().sql, { ...chargeBody(userId, 30), itemId: newId('chc') }, { now: t, reservationTtlSeconds: TTL })).reservation;
     await db().query(`INSERT INTO items (id, user_id, content) VALUES ($1, $2, 'x')`, [stored.itemId, userId]);
     const [{ older }] = await db().query<{ older: number }>(
-      `SELECT count(*)::int AS older FROM ai_usage_reservations r WHERE status = 'RESERVED' AND created_at < $1 AND r.item_id LIKE 'itm\\_%' AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)`,
+      `SELECT count(*)::int AS older FROM ai_usage_reservations r WHERE status = 'RESERVED' AND created_at < $1 AND r.item_id LIKE 'itm\\_%'
+          AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id AND NOT (i.status = 'FAILED' AND i.updated_at < r.created_at))`,
       [t],
     );
     expect(await voidOrphans(db().sql, plus(59_000, t), 60)).toBe(older);
@@ -218,6 +219,24 @@ describe('settle, release, expiry', () => {
     expect(await statuses(userId)).toEqual({ [orphan.id]: 'RELEASED', [stored.id]: 'RESERVED', [call.id]: 'RESERVED' });
     expect(await counters(userId, t)).toEqual({ enrichments: 2, dayTokens: 80, monthTokens: 80 });
     expect(await voidOrphans(db().sql, plus(120_000, t), 60)).toBe(0);
+  });
+
+  it("voids a dead-letter replay's charge whose replay never claimed the item, not a failed item's own", async () => {
+    const t = plus(2 * 86_400_000);
+    const userId = await createUser(db().query, 'pro_monthly');
+    const failedAt = (itemId: string, at: Date) =>
+      db().query(`INSERT INTO items (id, user_id, content, status, updated_at) VALUES ($1, $2, 'x', 'FAILED', $3)`, [itemId, userId, at]);
+    // The replay's charge came after the item had failed (its answer timed out at api-service, so
+    // the item was never claimed): nothing will settle or release it.
+    const replayed = accepted(await charge(db().sql, chargeBody(userId, 100), { now: t, reservationTtlSeconds: TTL })).reservation;
+    await failedAt(replayed.itemId, plus(-5_000, t));
+    // An item charged, then failed: its failure's usage event (perhaps still queued) releases it.
+    const failing = accepted(await charge(db().sql, chargeBody(userId, 50), { now: t, reservationTtlSeconds: TTL })).reservation;
+    await failedAt(failing.itemId, plus(5_000, t));
+    await voidOrphans(db().sql, plus(59_000, t), 60); // the earlier tests' item-less reservations
+    expect(await statuses(userId)).toEqual({ [replayed.id]: 'RESERVED', [failing.id]: 'RESERVED' });
+    expect(await voidOrphans(db().sql, plus(61_000, t), 60)).toBe(1);
+    expect(await statuses(userId)).toEqual({ [replayed.id]: 'RELEASED', [failing.id]: 'RESERVED' });
   });
 
   it('settle and release join a caller’s transaction and roll back with it', async () => {

@@ -84,15 +84,18 @@ export async function pruneCallSlots(db: SqlPort, before: Date, batch: number): 
 
 /**
  * Ids of RESERVED reservations of items (`itm_…`) created before `before` whose item row does not
- * exist. Only items have rows to look for: a synchronous chat call's reservation (`chc_…`) never
- * has one, and is settled or released by its own request, or expired like any other.
+ * exist, or has been FAILED since before the charge: a dead-letter replay charged it, then never
+ * claimed the item (its charge timed out at api-service and committed all the same). An item that
+ * failed after its charge is not one: its failure's event releases the reservation. Only items
+ * have rows to look for: a synchronous chat call's reservation (`chc_…`) never has one, and is
+ * settled or released by its own request, or expired like any other.
  */
 export async function findOrphans(db: SqlPort, before: Date, batch: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT r.id FROM ai_usage_reservations r
       WHERE r.status = 'RESERVED' AND r.created_at < $1::timestamptz
         AND r.item_id LIKE 'itm\\_%'
-        AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id)
+        AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id AND NOT (i.status = 'FAILED' AND i.updated_at < r.created_at))
       ORDER BY r.created_at LIMIT $2::int`,
     [before, batch],
   );

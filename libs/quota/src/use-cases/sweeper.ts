@@ -25,7 +25,8 @@ export function expireStale(db: SqlPort, now: Date): Promise<number> {
 
 /**
  * Releases (refunds) RESERVED reservations older than `graceSeconds` whose item row was never
- * stored: api-service charged, then crashed before its item transaction (DESIGN.md §5). The grace
+ * stored: api-service charged, then crashed before its item transaction (DESIGN.md §5); or whose
+ * item stayed FAILED since before the charge: a replay charged and never ran (`findOrphans`). The grace
  * must exceed the api-service's longest charge-to-commit time, or a slow create is refunded and
  * then runs unpaid. Each one goes through `release`, so a concurrent settle or release wins cleanly.
  * Returns how many were released.
