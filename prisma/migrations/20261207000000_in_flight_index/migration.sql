@@ -2,7 +2,7 @@
 -- then has no index to choose but its own user's entries. With a second partial index over every
 -- user's in-flight reservations (on expires_at, for the sweeper), statistics taken while little
 -- was in flight made both look equally cheap, and a charge could scan every tenant's in-flight rows
--- (libs/quota/src/in-flight-count.int.test.ts). The sweeper reads this one whole, filtered on
+-- (libs/quota/src/bounded-reads.int.test.ts). The sweeper reads this one whole, filtered on
 -- expires_at: it holds only what is in flight. One index fewer written per charge, too.
 CREATE INDEX "ai_usage_reservations_in_flight_expiry_idx" ON "ai_usage_reservations" ("user_id", "expires_at") WHERE "status" = 'RESERVED';
 DROP INDEX "ai_usage_reservations_in_flight_idx";

@@ -67,13 +67,15 @@ export async function expireBatch(db: SqlPort, now: Date, batch: number): Promis
 
 /**
  * Deletes rows of ai_call_slots older than `before`, at most `batch`: the rolling hour reads the
- * last hour's slots only, so a slot two hours old has no reader left.
+ * last hour's slots only, so a slot two hours old has no reader left. The old rows are found by
+ * their start's index and deleted by ctid (`= ANY(ARRAY(…))` is what gives a TID scan; `IN (…)`
+ * joined against a scan of the whole table).
  */
 export async function pruneCallSlots(db: SqlPort, before: Date, batch: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `WITH x AS (
        DELETE FROM ai_call_slots
-        WHERE ctid IN (SELECT ctid FROM ai_call_slots WHERE slot_start < $1::timestamptz LIMIT $2::int)
+        WHERE ctid = ANY(ARRAY(SELECT ctid FROM ai_call_slots WHERE slot_start < $1::timestamptz LIMIT $2::int))
        RETURNING 1
      )
      SELECT count(*)::int AS n FROM x`,

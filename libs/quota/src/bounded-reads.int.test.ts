@@ -1,15 +1,19 @@
 /*
- * A charge counts the charging user's reservations in flight. That count must read that user's
- * entries only, whatever the planner's statistics say: with statistics taken while little was in
- * flight (what autovacuum's ANALYZE sees on a busy table between bursts), an index over every
- * user's in-flight reservations looked as cheap as the user's own, and each charge then read every
- * other tenant's in-flight rows: one enterprise user's burst made every other user's charge slower.
+ * What the hot path and the sweeps read stays the size of what they touch, whatever the planner's
+ * statistics say and however large the tables grow.
+ *
+ * A charge counts the charging user's reservations in flight: that user's entries only. With
+ * statistics taken while little was in flight (what autovacuum's ANALYZE sees on a busy table
+ * between bursts), an index over every user's in-flight reservations looked as cheap as the user's
+ * own, and each charge then read every other tenant's in-flight rows: one enterprise user's burst
+ * made every other user's charge slower. The sweeper's pruning of old call slots read the whole
+ * slot table every sweep to find none.
  */
 import { newId } from '@qv/contracts';
 import type { SqlPort } from '@qv/db/sql';
 import { useTestDatabase } from '@qv/testing';
 import { dayWindow, monthWindow } from './domain/windows';
-import { expireStale } from './index';
+import { expireStale, pruneCallSlotsBefore } from './index';
 import { createUser } from './testing';
 
 const db = useTestDatabase();
@@ -27,10 +31,10 @@ async function insertReservations(userId: string, status: 'RESERVED' | 'SETTLED'
 }
 
 /**
- * `run` in a transaction rolled back after, with what it read of ai_usage_reservations: index
- * entries returned, and sequential scans.
+ * `run` in a transaction rolled back after, with what it read of `table`: index entries returned,
+ * and sequential scans.
  */
-async function readsOf<T>(run: () => Promise<T>): Promise<{ result: T; entries: number; seqScans: number }> {
+async function readsOf<T>(run: () => Promise<T>, table = 'ai_usage_reservations'): Promise<{ result: T; entries: number; seqScans: number }> {
   // The "current transaction" counters read this backend's stats not yet flushed, which since
   // PostgreSQL 15 may still hold the transactions of the last second: flush them first.
   await db().query('SELECT pg_stat_force_next_flush()');
@@ -40,14 +44,18 @@ async function readsOf<T>(run: () => Promise<T>): Promise<{ result: T; entries: 
     await db().query(`SET LOCAL plan_cache_mode = force_generic_plan`);
     const result = await run();
     const [read] = await db().query<{ entries: string; seq_scans: string }>(
-      `SELECT (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0) FROM pg_index i WHERE i.indrelid = 'ai_usage_reservations'::regclass) AS entries,
-              pg_stat_get_xact_numscans('ai_usage_reservations'::regclass) AS seq_scans`,
+      `SELECT (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0) FROM pg_index i WHERE i.indrelid = $1::regclass) AS entries,
+              pg_stat_get_xact_numscans($1::regclass) AS seq_scans`,
+      [table],
     );
     return { result, entries: Number(read.entries), seqScans: Number(read.seq_scans) };
   } finally {
     await db().query('ROLLBACK');
   }
 }
+
+/** The test's own connection as a SqlPort: the reads are counted in its transaction. */
+const sameConnection: SqlPort = { query: async <R,>(text: string, values?: unknown[]) => ({ rows: (await db().query(text, values)) as R[] }) };
 
 async function charge(userId: string, now: Date): Promise<{ outcome: string; inFlight: number; reservationId: string }> {
   const [row] = await db().query<{ outcome: string; in_flight: number; r_id: string }>(`SELECT outcome, in_flight, r_id FROM quota_charge($1, $2, $3, 10, $4, $5, 600)`, [
@@ -102,12 +110,31 @@ it('the sweeper finds the stale reservations among those in flight, without read
   await insertReservations(heavy, 'RESERVED', 500, now);
   await insertReservations(heavy, 'RESERVED', 3, now, -60);
 
-  // On the test's own connection, whose transaction the reads are counted in.
-  const sameConnection: SqlPort = { query: async <R,>(text: string, values?: unknown[]) => ({ rows: (await db().query(text, values)) as R[] }) };
   const [{ n: inFlight }] = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_reservations WHERE status = 'RESERVED'`);
   const sweep = await readsOf(() => expireStale(sameConnection, now));
   expect(sweep.result).toBe(3);
   expect(sweep.seqScans).toBe(0);
   // Every entry in flight (it reads that index whole, filtered on expires_at), not the 2,000 settled.
   expect(sweep.entries).toBeLessThan(inFlight + 50);
+});
+
+it('pruning old call slots reads the old slots, not every recent one', async () => {
+  const now = new Date();
+  // 200 users' last hour, 100 slots each, and three slots of one of them three hours old.
+  await db().query(
+    `INSERT INTO ai_call_slots (user_id, slot_start, calls)
+     SELECT 'usr_slots_' || u, quota_call_slot($1::timestamptz - make_interval(secs => s * 10)), 1
+       FROM generate_series(1, 200) u, generate_series(0, 99) s`,
+    [now],
+  );
+  await db().query(
+    `INSERT INTO ai_call_slots (user_id, slot_start, calls)
+     SELECT 'usr_slots_1', quota_call_slot($1::timestamptz - interval '3 hours' - make_interval(secs => s * 10)), 1 FROM generate_series(0, 2) s`,
+    [now],
+  );
+  await db().query('ANALYZE ai_call_slots');
+  const prune = await readsOf(() => pruneCallSlotsBefore(sameConnection, now), 'ai_call_slots');
+  expect(prune.result).toBeGreaterThanOrEqual(3);
+  expect(prune.seqScans).toBe(0);
+  expect(prune.entries).toBeLessThan(100);
 });
