@@ -10,8 +10,7 @@
  * slot table every sweep to find none.
  */
 import { newId } from '@qv/contracts';
-import type { SqlPort } from '@qv/db/sql';
-import { useTestDatabase } from '@qv/testing';
+import { sqlPortOf, tableReads, useTestDatabase } from '@qv/testing';
 import { dayWindow, monthWindow } from './domain/windows';
 import { expireStale, pruneCallSlotsBefore } from './index';
 import { createUser } from './testing';
@@ -30,32 +29,8 @@ async function insertReservations(userId: string, status: 'RESERVED' | 'SETTLED'
   );
 }
 
-/**
- * `run` in a transaction rolled back after, with what it read of `table`: index entries returned,
- * and sequential scans.
- */
-async function readsOf<T>(run: () => Promise<T>, table = 'ai_usage_reservations'): Promise<{ result: T; entries: number; seqScans: number }> {
-  // The "current transaction" counters read this backend's stats not yet flushed, which since
-  // PostgreSQL 15 may still hold the transactions of the last second: flush them first.
-  await db().query('SELECT pg_stat_force_next_flush()');
-  await db().query('BEGIN');
-  try {
-    // A long-lived connection ends up on the generic plan (after five executions); take it at once.
-    await db().query(`SET LOCAL plan_cache_mode = force_generic_plan`);
-    const result = await run();
-    const [read] = await db().query<{ entries: string; seq_scans: string }>(
-      `SELECT (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0) FROM pg_index i WHERE i.indrelid = $1::regclass) AS entries,
-              pg_stat_get_xact_numscans($1::regclass) AS seq_scans`,
-      [table],
-    );
-    return { result, entries: Number(read.entries), seqScans: Number(read.seq_scans) };
-  } finally {
-    await db().query('ROLLBACK');
-  }
-}
-
-/** The test's own connection as a SqlPort: the reads are counted in its transaction. */
-const sameConnection: SqlPort = { query: async <R,>(text: string, values?: unknown[]) => ({ rows: (await db().query(text, values)) as R[] }) };
+/** `run` in a rolled-back transaction, with what it read of `table`. */
+const readsOf = <T,>(run: () => Promise<T>, table = 'ai_usage_reservations') => tableReads(db().query, table, run);
 
 async function charge(userId: string, now: Date): Promise<{ outcome: string; inFlight: number; reservationId: string }> {
   const [row] = await db().query<{ outcome: string; in_flight: number; r_id: string }>(`SELECT outcome, in_flight, r_id FROM quota_charge($1, $2, $3, 10, $4, $5, 600)`, [
@@ -111,7 +86,7 @@ it('the sweeper finds the stale reservations among those in flight, without read
   await insertReservations(heavy, 'RESERVED', 3, now, -60);
 
   const [{ n: inFlight }] = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM ai_usage_reservations WHERE status = 'RESERVED'`);
-  const sweep = await readsOf(() => expireStale(sameConnection, now));
+  const sweep = await readsOf(() => expireStale(sqlPortOf(db().query), now));
   expect(sweep.result).toBe(3);
   expect(sweep.seqScans).toBe(0);
   // Every entry in flight (it reads that index whole, filtered on expires_at), not the 2,000 settled.
@@ -133,7 +108,7 @@ it('pruning old call slots reads the old slots, not every recent one', async () 
     [now],
   );
   await db().query('ANALYZE ai_call_slots');
-  const prune = await readsOf(() => pruneCallSlotsBefore(sameConnection, now), 'ai_call_slots');
+  const prune = await readsOf(() => pruneCallSlotsBefore(sqlPortOf(db().query), now), 'ai_call_slots');
   expect(prune.result).toBeGreaterThanOrEqual(3);
   expect(prune.seqScans).toBe(0);
   expect(prune.entries).toBeLessThan(100);

@@ -11,3 +11,4 @@ export * from './wait-for-item';
 export * from './simulator-calls';
 export * from './ports';
 export * from './process-cpu';
+export * from './table-reads';
