@@ -160,15 +160,24 @@ export class PgCacheRepository {
   }
 
   /** Deletes expired rows in batches; answers how many. */
+  /**
+   * Deletes expired rows, `batchSize` per statement. The rows are found by the expires_at index and
+   * deleted by ctid (a TID scan, what `= ANY(ARRAY(…))` plans to); the expiry is checked again on
+   * the row deleted, so an entry a fill renewed while this statement waited for its lock is kept
+   * (`id IN (…)` alone deleted it: the id still matched).
+   */
   async deleteExpired(batchSize = 1000): Promise<number> {
     let total = 0;
     for (;;) {
-      const { rowCount } = await this.db.query(
-        `DELETE FROM ai_cache WHERE id IN (
-           SELECT id FROM ai_cache WHERE expires_at IS NOT NULL AND expires_at <= now() LIMIT $1)`,
+      const { rows } = await this.db.query<{ n: number }>(
+        `WITH d AS (
+           DELETE FROM ai_cache
+            WHERE ctid = ANY(ARRAY(SELECT ctid FROM ai_cache WHERE expires_at <= now() LIMIT $1)) AND expires_at <= now()
+            RETURNING 1)
+         SELECT count(*)::int AS n FROM d`,
         [batchSize],
       );
-      const n = rowCount ?? 0;
+      const n = rows[0].n;
       total += n;
       if (n < batchSize) return total;
     }
