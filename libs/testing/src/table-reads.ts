@@ -8,6 +8,8 @@ export interface TableReads<T> {
   entries: number;
   /** Sequential scans of the table. */
   seqScans: number;
+  /** Pages of the table read (from shared buffers or disk), by any kind of scan. */
+  pages: number;
 }
 
 /**
@@ -23,12 +25,13 @@ export async function tableReads<T>(query: Query, table: string, run: () => Prom
   try {
     await query(`SET LOCAL plan_cache_mode = force_generic_plan`);
     const result = await run();
-    const [read] = await query<{ entries: string; seq_scans: string }>(
+    const [read] = await query<{ entries: string; seq_scans: string; pages: string }>(
       `SELECT (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0) FROM pg_index i WHERE i.indrelid = $1::regclass) AS entries,
-              pg_stat_get_xact_numscans($1::regclass) AS seq_scans`,
+              pg_stat_get_xact_numscans($1::regclass) AS seq_scans,
+              pg_stat_get_xact_blocks_fetched($1::regclass) AS pages`,
       [table],
     );
-    return { result, entries: Number(read.entries), seqScans: Number(read.seq_scans) };
+    return { result, entries: Number(read.entries), seqScans: Number(read.seq_scans), pages: Number(read.pages) };
   } finally {
     await query('ROLLBACK');
   }
