@@ -1,4 +1,4 @@
-import { newId } from './ids';
+import { idFloor, newId } from './ids';
 
 describe('newId', () => {
   it('is the prefix, 10 characters of milliseconds and 16 random ones, in Crockford base32', () => {
@@ -25,5 +25,18 @@ describe('newId', () => {
     expect(counts.size).toBe(32);
     const expected = (n * 16) / 32;
     for (const count of counts.values()) expect(Math.abs(count - expected) / expected).toBeLessThan(0.05);
+  });
+});
+
+describe('idFloor', () => {
+  it('sorts above every id made before its millisecond and below every one made at or after it', () => {
+    for (const ms of [0, 1, 1_700_000_000_000, 2 ** 47]) {
+      const floor = idFloor('led', ms);
+      for (let i = 0; i < 100; i++) {
+        expect(newId('led', ms) > floor).toBe(true);
+        expect(newId('led', ms + 1 + i) > floor).toBe(true);
+        if (ms > 0) expect(newId('led', ms - 1) < floor).toBe(true);
+      }
+    }
   });
 });

@@ -8,13 +8,24 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 export type IdPrefix = 'itm' | 'rsv' | 'evt' | 'usr' | 'key' | 'led' | 'obx' | 'cch' | 'job' | 'chc';
 
-export function newId(prefix: IdPrefix, now = Date.now()): string {
+/** The ten characters of an id's milliseconds. */
+function timePart(ms: number): string {
   let time = '';
-  let t = now;
+  let t = ms;
   for (let i = 0; i < 10; i++) {
     time = ALPHABET[t % 32] + time;
     t = Math.floor(t / 32);
   }
+  return time;
+}
+
+/** A string below every id of `prefix` made at or after `ms`, and above every one made before it: a range bound. */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${timePart(Math.max(0, ms))}`;
+}
+
+export function newId(prefix: IdPrefix, now = Date.now()): string {
+  const time = timePart(now);
   const at = takeRandom(RANDOM_BYTES);
   let rand = '';
   for (let i = 0; i < 16; i++) {

@@ -1,0 +1,70 @@
+import { newId } from '@qv/contracts';
+import { sqlPortOf, tableReads, useTestDatabase } from '@qv/testing';
+import { ledgerPage, ledgerTotals } from './usage.repository';
+
+const db = useTestDatabase();
+const DAY_MS = 86_400_000;
+const PER_DAY = 300;
+
+/** `perDay` entries a day for the last `days` days up to now, written as the ledger writes them (ids of their time). */
+async function history(userId: string, days: number, perDay: number): Promise<void> {
+  const now = Date.now();
+  const ids: string[] = [];
+  const at: string[] = [];
+  for (let d = days - 1; d >= 0; d--) {
+    for (let i = 0; i < perDay; i++) {
+      const t = now - d * DAY_MS - (perDay - i) * 1000;
+      ids.push(newId('led', t));
+      at.push(new Date(t).toISOString());
+    }
+  }
+  await db().query(
+    `INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, total_tokens, charged, idempotency_key, day, created_at)
+     SELECT t.id, 'evt_' || t.id, $1, 'itm_' || t.id, NULL, 'completed', 10, true, 'job_' || t.id, (t.at AT TIME ZONE 'UTC')::date, t.at
+       FROM unnest($2::text[], $3::timestamptz[]) AS t(id, at)`,
+    [userId, ids, at],
+  );
+}
+
+/** Index entries read of the ledger by `run`, after a check that nothing was read by a sequential scan. */
+async function entriesRead<T>(run: () => Promise<T>): Promise<{ result: T; entries: number }> {
+  const reads = await tableReads(db().query, 'ai_usage_ledger', run);
+  expect(reads.seqScans).toBe(0);
+  return reads;
+}
+
+it("GET /v1/usage's page and totals read the caller's entries of the page and of the window, not their year or anyone else's", async () => {
+  // Two heavy users' year beside two hundred light users' (one entry a day), and a quiet user new today.
+  await history('heavy', 365, PER_DAY);
+  await history('other-heavy', 365, PER_DAY);
+  for (let u = 0; u < 200; u++) await history(`light-${u}`, 365, 1);
+  await history('quiet', 1, 3);
+  await db().query('ANALYZE ai_usage_ledger');
+  const port = sqlPortOf(db().query);
+  const now = new Date();
+  const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const daysThisMonth = now.getUTCDate();
+
+  const quietPage = await entriesRead(() => ledgerPage(port, 'quiet', null, 51));
+  expect(quietPage.result).toHaveLength(3);
+  expect(quietPage.entries).toBeLessThan(20);
+  const quietTotals = await entriesRead(() => ledgerTotals(port, 'quiet', monthStart));
+  expect(quietTotals.result.entries).toBe(3);
+  expect(quietTotals.entries).toBeLessThan(20);
+
+  const heavyPage = await entriesRead(() => ledgerPage(port, 'heavy', null, 51));
+  expect(heavyPage.result).toHaveLength(51);
+  expect(heavyPage.entries).toBeLessThan(120);
+  const next = await entriesRead(() => ledgerPage(port, 'heavy', heavyPage.result[50].id, 51));
+  expect(next.result[0].id < heavyPage.result[50].id).toBe(true);
+  expect(next.entries).toBeLessThan(120);
+
+  // Today's totals: today's entries, and at most the day before's (the margin for clocks).
+  const today = await entriesRead(() => ledgerTotals(port, 'heavy', dayStart));
+  expect(today.result.entries).toBeGreaterThan(0);
+  expect(today.entries).toBeLessThan(2 * PER_DAY + 50);
+  const month = await entriesRead(() => ledgerTotals(port, 'heavy', monthStart));
+  expect(month.result.entries).toBeGreaterThanOrEqual((daysThisMonth - 1) * PER_DAY);
+  expect(month.entries).toBeLessThan((daysThisMonth + 1) * PER_DAY + 50);
+});
