@@ -111,7 +111,7 @@ export class CacheService {
       if (this.durable.has(address.tier)) await this.deps.pg.upsert(address, raw, request.entry.tokens, ttlSeconds);
       await this.deps.redis.set(address.entryKey, raw, ttlSeconds === null ? null : ttlSeconds * 1000);
       if (request.leaseToken) await this.release(address, request.leaseToken, 'completed');
-      else await this.deps.redis.announceIfLeased(address.leaseKey, address.entryKey);
+      else await this.deps.redis.announceIfWaiting(address.leaseKey, address.entryKey);
       return true;
     }, { tier: address.tier });
   }
@@ -441,9 +441,8 @@ export class CacheService {
   }
 
   private async release(address: EntryAddress, token: string, event: 'completed' | 'released'): Promise<boolean> {
-    const released = await this.deps.redis.releaseLease(address.leaseKey, token);
+    const released = await this.deps.redis.releaseAndAnnounce(address.leaseKey, address.entryKey, token);
     if (released) this.deps.metrics.leases.inc({ tier: address.tier, event });
-    await this.deps.redis.announce(address.entryKey);
     return released;
   }
 }

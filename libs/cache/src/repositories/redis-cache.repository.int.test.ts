@@ -101,7 +101,7 @@ describe('counting entries', () => {
   });
 });
 
-describe('announcing a fill that took no lease', () => {
+describe('announcing the end of a computation', () => {
   /** Every message on the cache's channel until `stop`. */
   async function listen(): Promise<{ heard: string[]; stop: () => void }> {
     const subscriber = redis.duplicate();
@@ -113,23 +113,44 @@ describe('announcing a fill that took no lease', () => {
   }
   const leaseKey = () => `${keys.prefix}:cache-lease:content:usr_a:h1`;
   const entryKey = () => keys.entryKey('content', 'usr_a', 'h1');
+  const fill = (token?: string) => repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey(), token }]);
+  /** A lookup's step that finds the lease held by another: it will wait, and marks that it does. */
+  const waits = async (step: 'acquireOrRead' | 'readOrAcquire') => {
+    await redis.del(entryKey());
+    const answer = step === 'acquireOrRead' ? await repo.acquireOrRead('content', leaseKey(), entryKey(), 'waiter', 60_000) : await repo.readOrAcquire('content', entryKey(), leaseKey(), 'waiter', 60_000);
+    expect(answer).toEqual({ pttl: expect.any(Number) });
+  };
 
-  it('publishes only while someone holds the lease (so only when a lookup may be waiting)', async () => {
+  it('publishes only when a lookup waits on the lease: a fill, a release or a holder\'s fill with nobody waiting wakes no process', async () => {
     const { heard, stop } = await listen();
     try {
-      expect(await repo.announceIfLeased(leaseKey(), entryKey())).toBe(false);
-      await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey() }]);
+      // Nobody holds the lease, nobody waits.
+      expect(await repo.announceIfWaiting(leaseKey(), entryKey())).toBe(false);
+      await fill();
+      // Held, nobody waits: the holder's fill and a fill without the lease stay silent.
       expect(await repo.acquireLease(leaseKey(), 'holder', 60_000)).toBe(-10);
-      expect(await repo.announceIfLeased(leaseKey(), entryKey())).toBe(true);
-      await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey() }]);
-      // A fill with the lease's token releases it and announces, as before.
-      expect(await repo.storeAndComplete([{ entryKey: entryKey(), raw: '{}', ttlMs: 60_000, leaseKey: leaseKey(), token: 'holder' }])).toEqual([true]);
+      expect(await repo.announceIfWaiting(leaseKey(), entryKey())).toBe(false);
+      expect(await fill('holder')).toEqual([true]);
+      expect(await repo.acquireLease(leaseKey(), 'holder', 60_000)).toBe(-10);
+      expect(await repo.releaseAndAnnounce(leaseKey(), entryKey(), 'holder')).toBe(true);
+      // Held, and a lookup waits: a fill without the lease announces once (the mark is taken)...
+      expect(await repo.acquireLease(leaseKey(), 'holder', 60_000)).toBe(-10);
+      await waits('acquireOrRead');
+      expect(await repo.announceIfWaiting(leaseKey(), entryKey())).toBe(true);
+      expect(await repo.announceIfWaiting(leaseKey(), entryKey())).toBe(false);
+      // ...the holder's fill announces...
+      await waits('readOrAcquire');
+      expect(await fill('holder')).toEqual([true]);
+      // ...and so does a computation that failed and gives its lease back, so a waiter takes it.
+      expect(await repo.acquireLease(leaseKey(), 'other', 60_000)).toBe(-10);
+      await waits('acquireOrRead');
+      expect(await repo.releaseAndAnnounce(leaseKey(), entryKey(), 'other')).toBe(true);
       await repo.ping(); // the subscriber's connection is another: give its messages a round trip to land
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(heard).toEqual([entryKey(), entryKey(), entryKey()]);
     } finally {
       stop();
-      await redis.del(entryKey(), leaseKey());
+      await redis.del(entryKey(), leaseKey(), `${leaseKey()}:waiting`);
     }
   });
 });

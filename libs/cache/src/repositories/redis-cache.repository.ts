@@ -40,14 +40,57 @@ return v
 `;
 
 /**
- * Announces an entry stored without a lease (ARGV: channel, entry key) only while a lease on it
- * is held (KEYS: lease): lookups wait only on a held lease, and a lease given back announces
- * itself, so with none held no one is waiting. Every subscribed process (cache-service, each
- * worker) would otherwise handle one message per fill of the chat path, whose fills take no lease.
+ * Lua that marks, in `waitKey`, that a lookup is about to wait on the lease in `leaseKey`, for as
+ * long as the lease has left (and a second more), then answers that PTTL. Whatever ends or fills
+ * the entry announces it only while the mark is there (and takes it away): every subscribed process
+ * (cache-service, each worker) handles every announcement, so announcing each fill cost every
+ * process a message per item, for the rare fill someone waited for.
+ */
+const markWaitingAndReturnPttl = (leaseKey: string, waitKey: string) => `
+local pttl = redis.call('PTTL', ${leaseKey})
+if pttl > 0 then redis.call('SET', ${waitKey}, '1', 'PX', pttl + 1000) end
+return pttl
+`;
+
+/**
+ * Lua that announces the entry (ARGV channel, message) and takes the mark away, if a lookup marked
+ * that it waits on the entry's lease (`waitKey`); sets `announced` to 1 when it did.
+ */
+const announceIfWaited = (waitKey: string, channelArg: string, messageArg: string) => `
+local announced = 0
+if redis.call('DEL', ${waitKey}) == 1 then redis.call('PUBLISH', ${channelArg}, ${messageArg}) announced = 1 end
+`;
+
+/**
+ * Announces an entry stored without a lease (ARGV: channel, entry key) only while a lookup waits
+ * on its lease (KEYS: the waiting mark); answers 1 when it announced.
+ */
+const ANNOUNCE_IF_WAITED = `
+${announceIfWaited('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
+return announced
+`;
+
+/**
+ * On a Redis Cluster, where no wait is marked (the lease and its mark would be two commands):
+ * announces an entry stored without a lease (ARGV: channel, entry key) while a lease on it is held
+ * (KEYS: lease), the only time a lookup can be waiting on it.
  */
 const ANNOUNCE_IF_LEASED = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1 end
 return 0
+`;
+
+/**
+ * Gives the lease back if `token` still holds it (KEYS[1], ARGV[1]) and announces the entry (ARGV:
+ * channel, entry key) if a lookup waits on it (KEYS[2]): the end of a computation, stored or
+ * failed, wakes its waiters, and one of them takes the lease if nothing was stored. Answers 1 when
+ * the lease was given back.
+ */
+const RELEASE_AND_ANNOUNCE = `
+local released = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then released = redis.call('DEL', KEYS[1]) end
+${announceIfWaited('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
+return released
 `;
 
 /** SET NX PX the lease; answers -10 when acquired, else the holder's remaining PTTL (-2: gone meanwhile). */
@@ -58,9 +101,10 @@ return redis.call('PTTL', KEYS[1])
 
 /**
  * One step of a missed key's single flight, atomically: take the lease (SET NX PX) and look at the
- * entry once more. KEYS: lease, entry, stats hash. ARGV: token, lease ms, cost per token or ''.
- * Answers the entry (a hit, counted; a lease just taken is given back), -10 (the lease is the
- * caller's; a miss counted), or the holder's PTTL (-2: gone meanwhile; nothing counted).
+ * entry once more. KEYS: lease, entry, stats hash, waiting mark. ARGV: token, lease ms, cost per
+ * token or ''. Answers the entry (a hit, counted; a lease just taken is given back), -10 (the lease
+ * is the caller's; a miss counted), or the holder's PTTL (-2: gone meanwhile; nothing counted), the
+ * caller marked as waiting.
  */
 const ACQUIRE_OR_READ = `
 local acquired = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -70,7 +114,7 @@ if not v then
     redis.call('HINCRBY', KEYS[3], 'misses', 1)
     return -10
   end
-  return redis.call('PTTL', KEYS[1])
+${markWaitingAndReturnPttl('KEYS[1]', 'KEYS[4]')}
 end
 if acquired then redis.call('DEL', KEYS[1]) end
 ${countHitOfV('KEYS[3]', 'ARGV[3]')}
@@ -79,8 +123,9 @@ return v
 
 /**
  * The first step of a one-key lookup, atomically: GET the entry (a hit, counted), else take the
- * lease (SET NX PX) and count the miss, else answer the holder's PTTL. KEYS: entry, lease, stats
- * hash, complete marker. ARGV: token, lease ms, cost per token or ''. Answers as ACQUIRE_OR_READ
+ * lease (SET NX PX) and count the miss, else mark the caller as waiting and answer the holder's
+ * PTTL. KEYS: entry, lease, stats hash, complete marker, waiting mark. ARGV: token, lease ms, cost
+ * per token or ''. Answers as ACQUIRE_OR_READ
  * does (the same outcomes: within one script the order of the GET and the SET is not observable,
  * and a hit here never touches the lease), the lease taken as -11 instead of -10 when Redis is
  * complete (no PostgreSQL look-up to make).
@@ -96,15 +141,15 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if redis.call('EXISTS', KEYS[4]) == 1 then return -11 end
   return -10
 end
-return redis.call('PTTL', KEYS[2])
+${markWaitingAndReturnPttl('KEYS[2]', 'KEYS[5]')}
 `;
 
 /**
  * A holder's PostgreSQL fallback found the entry: puts it back into Redis, turns the miss counted
  * when the lease was taken into a hit with what it saved, gives the lease back if the token still
- * holds it, and announces the entry (as a release does, so waiters wake), atomically.
- * KEYS: entry, stats hash, lease. ARGV: raw, ttl ms or '' (permanent), tokens, nano-dollars,
- * token, events channel. Answers 1 when the lease was given back, else 0.
+ * holds it, and announces the entry if a lookup waits on it (as a release does), atomically.
+ * KEYS: entry, stats hash, lease, waiting mark. ARGV: raw, ttl ms or '' (permanent), tokens,
+ * nano-dollars, token, events channel. Answers 1 when the lease was given back, else 0.
  */
 const REWARM_HOLDING = `
 if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
@@ -114,7 +159,7 @@ if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[2], 'tokensSaved', ARGV
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[2], 'costSavedNanos', ARGV[4]) end
 local released = 0
 if redis.call('GET', KEYS[3]) == ARGV[5] then released = redis.call('DEL', KEYS[3]) end
-redis.call('PUBLISH', ARGV[6], KEYS[1])
+${announceIfWaited('KEYS[4]', 'ARGV[6]', 'KEYS[1]')}
 return released
 `;
 
@@ -143,12 +188,14 @@ const ACQUIRED_COMPLETE = -11;
 interface CacheScripts {
   cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countMiss: string): Promise<string | number>;
   cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): Promise<number>;
+  cacheAnnounceIfWaited(waitKey: string, channel: string, entryKey: string): Promise<number>;
+  cacheReleaseAndAnnounce(leaseKey: string, waitKey: string, token: string, channel: string, entryKey: string): Promise<number>;
   cacheAcquireOrPttl(leaseKey: string, token: string, ttlMs: number): Promise<number>;
   cacheCompleteIfWarmed(warmingKey: string, completeKey: string, token: string, value: string): Promise<number>;
   cacheReleaseIfHeld(leaseKey: string, token: string): Promise<number>;
-  cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
-  cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, completeKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
-  cacheRewarmHolding(entryKey: string, statsKey: string, leaseKey: string, raw: string, ttlMs: string, tokens: number, nanos: number, token: string, channel: string): Promise<number>;
+  cacheAcquireOrRead(leaseKey: string, entryKey: string, statsKey: string, waitKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
+  cacheReadOrAcquire(entryKey: string, leaseKey: string, statsKey: string, completeKey: string, waitKey: string, token: string, ttlMs: number, costPerToken: string): Promise<string | number>;
+  cacheRewarmHolding(entryKey: string, statsKey: string, leaseKey: string, waitKey: string, raw: string, ttlMs: string, tokens: number, nanos: number, token: string, channel: string): Promise<number>;
 }
 
 /**
@@ -190,12 +237,14 @@ export class RedisCacheRepository {
   ) {
     redis.defineCommand('cacheGetCountingHit', { numberOfKeys: 3, lua: GET_COUNTING_HIT });
     redis.defineCommand('cacheAnnounceIfLeased', { numberOfKeys: 1, lua: ANNOUNCE_IF_LEASED });
+    redis.defineCommand('cacheAnnounceIfWaited', { numberOfKeys: 1, lua: ANNOUNCE_IF_WAITED });
+    redis.defineCommand('cacheReleaseAndAnnounce', { numberOfKeys: 2, lua: RELEASE_AND_ANNOUNCE });
     redis.defineCommand('cacheAcquireOrPttl', { numberOfKeys: 1, lua: ACQUIRE_OR_PTTL });
     redis.defineCommand('cacheReleaseIfHeld', { numberOfKeys: 1, lua: RELEASE_IF_HELD });
     redis.defineCommand('cacheCompleteIfWarmed', { numberOfKeys: 2, lua: COMPLETE_IF_WARMED });
-    redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 3, lua: ACQUIRE_OR_READ });
-    redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 4, lua: READ_OR_ACQUIRE });
-    redis.defineCommand('cacheRewarmHolding', { numberOfKeys: 3, lua: REWARM_HOLDING });
+    redis.defineCommand('cacheAcquireOrRead', { numberOfKeys: 4, lua: ACQUIRE_OR_READ });
+    redis.defineCommand('cacheReadOrAcquire', { numberOfKeys: 5, lua: READ_OR_ACQUIRE });
+    redis.defineCommand('cacheRewarmHolding', { numberOfKeys: 4, lua: REWARM_HOLDING });
     this.scripts = redis as unknown as CacheScripts;
     this.cluster = isCluster(redis);
   }
@@ -368,7 +417,7 @@ export class RedisCacheRepository {
    */
   async acquireOrRead(tier: CacheTier, leaseKey: string, entryKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), token, ttlMs, costArg(costPerTokenUsd)));
+      return stepOf(await this.scripts.cacheAcquireOrRead(leaseKey, entryKey, this.keys.statsKey(tier), waitKeyOf(leaseKey), token, ttlMs, costArg(costPerTokenUsd)));
     }
     const pttl = await this.acquireLease(leaseKey, token, ttlMs);
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
@@ -391,7 +440,7 @@ export class RedisCacheRepository {
    */
   async readOrAcquire(tier: CacheTier, entryKey: string, leaseKey: string, token: string, ttlMs: number, costPerTokenUsd?: number): Promise<ContendStep> {
     if (!this.cluster) {
-      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), this.keys.completeKey, token, ttlMs, costArg(costPerTokenUsd)));
+      return stepOf(await this.scripts.cacheReadOrAcquire(entryKey, leaseKey, this.keys.statsKey(tier), this.keys.completeKey, waitKeyOf(leaseKey), token, ttlMs, costArg(costPerTokenUsd)));
     }
     const raw = await this.getThenCount(tier, entryKey, costPerTokenUsd);
     if (raw !== null) return { raw };
@@ -410,7 +459,7 @@ export class RedisCacheRepository {
    */
   async rewarmHolding(tier: CacheTier, entryKey: string, leaseKey: string, token: string, raw: string, ttlMs: number | null, tokens: number, nanos: number): Promise<boolean> {
     if (!this.cluster) {
-      const released = await this.scripts.cacheRewarmHolding(entryKey, this.keys.statsKey(tier), leaseKey, raw, ttlMs === null ? '' : String(ttlMs), tokens, nanos, token, this.keys.eventsChannel);
+      const released = await this.scripts.cacheRewarmHolding(entryKey, this.keys.statsKey(tier), leaseKey, waitKeyOf(leaseKey), raw, ttlMs === null ? '' : String(ttlMs), tokens, nanos, token, this.keys.eventsChannel);
       return released === 1;
     }
     await this.set(entryKey, raw, ttlMs);
@@ -429,10 +478,21 @@ export class RedisCacheRepository {
   }
 
   /**
+   * The end of a computation that holds `token`'s lease: the lease given back if still held, and
+   * the entry announced if a lookup waits on it (RELEASE_AND_ANNOUNCE); answers whether the lease
+   * was given back. On a cluster, where no wait is marked, always announced.
+   */
+  async releaseAndAnnounce(leaseKey: string, entryKey: string, token: string): Promise<boolean> {
+    if (!this.cluster) return (await this.scripts.cacheReleaseAndAnnounce(leaseKey, waitKeyOf(leaseKey), token, this.keys.eventsChannel, entryKey)) === 1;
+    const released = await this.releaseLease(leaseKey, token);
+    await this.announce(entryKey);
+    return released;
+  }
+
+  /**
    * The Redis side of a put-many: each entry SET with its TTL (`ttlMs` null: permanent), then each
-   * lease released if its token still holds it and the entry announced (when the put carried one),
-   * or the entry announced if someone holds its lease (when not), as `set`, `releaseLease`,
-   * `announce` and `announceIfLeased` would one by one; answers whether each lease was released
+   * lease released if its token still holds it (when the put carried one), and the entry announced
+   * if a lookup waits on it, as `set` and `releaseAndAnnounce` or `announceIfWaiting` would one by one; answers whether each lease was released
    * (false where none was given). On one Redis one pipeline, whose commands run in this order; on a
    * cluster the keys sit in different slots: the SETs first, then the rest, key by key.
    */
@@ -441,10 +501,8 @@ export class RedisCacheRepository {
       await Promise.all(entries.map((e) => this.set(e.entryKey, e.raw, e.ttlMs)));
       return Promise.all(
         entries.map(async (e) => {
-          if (!e.token) return this.announceIfLeased(e.leaseKey, e.entryKey).then(() => false);
-          const released = await this.releaseLease(e.leaseKey, e.token);
-          await this.announce(e.entryKey);
-          return released;
+          if (!e.token) return this.announceIfWaiting(e.leaseKey, e.entryKey).then(() => false);
+          return this.releaseAndAnnounce(e.leaseKey, e.entryKey, e.token);
         }),
       );
     }
@@ -455,20 +513,11 @@ export class RedisCacheRepository {
     }
     const scripts = pipeline as unknown as PipelineScripts;
     for (const e of entries) {
-      if (e.token) {
-        scripts.cacheReleaseIfHeld(e.leaseKey, e.token);
-        pipeline.publish(this.keys.eventsChannel, e.entryKey);
-      } else {
-        scripts.cacheAnnounceIfLeased(e.leaseKey, this.keys.eventsChannel, e.entryKey);
-      }
+      if (e.token) scripts.cacheReleaseAndAnnounce(e.leaseKey, waitKeyOf(e.leaseKey), e.token, this.keys.eventsChannel, e.entryKey);
+      else scripts.cacheAnnounceIfWaited(waitKeyOf(e.leaseKey), this.keys.eventsChannel, e.entryKey);
     }
     const results = resultsOf<unknown>(await pipeline.exec());
-    let i = entries.length;
-    return entries.map((e) => {
-      const released = e.token ? results[i++] === 1 : false;
-      i++;
-      return released;
-    });
+    return entries.map((e, i) => (e.token ? results[entries.length + i] === 1 : false));
   }
 
   /** Wakes lookups waiting on this entry, in every replica. */
@@ -476,9 +525,13 @@ export class RedisCacheRepository {
     await this.redis.publish(this.keys.eventsChannel, entryKey);
   }
 
-  /** `announce`, only while someone holds the entry's lease (ANNOUNCE_IF_LEASED); answers whether it announced. */
-  async announceIfLeased(leaseKey: string, entryKey: string): Promise<boolean> {
-    return (await this.scripts.cacheAnnounceIfLeased(leaseKey, this.keys.eventsChannel, entryKey)) === 1;
+  /**
+   * `announce` of an entry stored without a lease, only while a lookup waits on its lease
+   * (ANNOUNCE_IF_WAITED; on a cluster, while its lease is held); answers whether it announced.
+   */
+  async announceIfWaiting(leaseKey: string, entryKey: string): Promise<boolean> {
+    if (this.cluster) return (await this.scripts.cacheAnnounceIfLeased(leaseKey, this.keys.eventsChannel, entryKey)) === 1;
+    return (await this.scripts.cacheAnnounceIfWaited(waitKeyOf(leaseKey), this.keys.eventsChannel, entryKey)) === 1;
   }
 
   async ping(): Promise<void> {
@@ -489,9 +542,12 @@ export class RedisCacheRepository {
 /** The scripts as queued on a pipeline (ioredis adds defined commands to pipelines too). */
 interface PipelineScripts {
   cacheGetCountingHit(entryKey: string, statsKey: string, completeKey: string, costPerToken: string, countMiss: string): unknown;
-  cacheReleaseIfHeld(leaseKey: string, token: string): unknown;
-  cacheAnnounceIfLeased(leaseKey: string, channel: string, entryKey: string): unknown;
+  cacheReleaseAndAnnounce(leaseKey: string, waitKey: string, token: string, channel: string, entryKey: string): unknown;
+  cacheAnnounceIfWaited(waitKey: string, channel: string, entryKey: string): unknown;
 }
+
+/** The key that marks a lookup waiting on the lease `leaseKey` (one Redis only: see markWaitingAndReturnPttl). */
+const waitKeyOf = (leaseKey: string): string => `${leaseKey}:waiting`;
 
 /** A contention script's answer as a step: the entry, the lease taken (ACQUIRED), or the holder's PTTL. */
 function stepOf(answer: string | number): ContendStep {
