@@ -2,11 +2,20 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 export { Counter, Gauge, Histogram, Registry };
 
+/**
+ * How often the event-loop lag is sampled (prom-client's default is every 10 ms). Each sample is a
+ * timer that wakes the process: at 10 ms an idle service burned ~7 CPU ms per second on it alone
+ * (measured here: 9.7 against 2.6 ms/s without the default metrics, 3.2 at 100 ms), every replica
+ * of every service, around the clock. A delay is still measured whole when it happens (the next
+ * sample waits it out); only the number of samples per scrape falls.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** One registry per process with the default Node metrics, labelled by service. */
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   return registry;
 }
 
