@@ -161,7 +161,7 @@ describe('pipeline: retries, dead letters, replay', () => {
     expect(JSON.parse(replayed.stdout)).toMatchObject({ jobId: ids[2], charged: false });
     await itemIn(cli.key, ids[2], 'DONE');
     const after = await ops(['dlq', 'list', '--user', cli.id]);
-    expect(after.stdout).toContain('The dead-letter queue is empty.');
+    expect(after.stdout).toContain('No dead letter matches.');
     const missing = await ops(['dlq', 'replay', ids[2]]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('404 NOT_FOUND');

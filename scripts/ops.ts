@@ -66,17 +66,24 @@ async function main(): Promise<number> {
 
   switch (`${area} ${action ?? ''}`.trim()) {
     case 'dlq list': {
-      const { jobs } = await call('GET', `/admin/dlq${query(filter)}`);
-      if (!jobs.length) console.log('The dead-letter queue is empty.');
+      const { jobs, truncated } = await call('GET', `/admin/dlq${query(filter)}`);
+      if (!jobs.length) console.log('No dead letter matches.');
       for (const j of jobs) console.log(`${j.jobId}  item=${j.itemId} user=${j.userId} attempts=${j.attemptsMade} failedAt=${j.failedAt}\n    ${j.failedReason}`);
+      if (truncated) console.log(`(the first ${jobs.length}: more match; narrow the filter)`);
       return 0;
     }
     case 'dlq show':
       print(await call('GET', `/admin/dlq/${encodeURIComponent(rest[0])}`));
       return 0;
     case 'dlq replay':
-      if (values.all) print(await call('POST', '/admin/dlq/replay', { ...filter, chargeUser: values.charge }));
-      else if (rest[0]) print(await call('POST', `/admin/dlq/${encodeURIComponent(rest[0])}/replay`, { chargeUser: values.charge }));
+      if (values.all) {
+        // A call replays at most 1,000; those that failed stay in the queue, so stop when a call replays none.
+        for (;;) {
+          const res = await call('POST', '/admin/dlq/replay', { ...filter, chargeUser: values.charge });
+          print(res);
+          if (!res.more || res.replayed.length === 0) break;
+        }
+      } else if (rest[0]) print(await call('POST', `/admin/dlq/${encodeURIComponent(rest[0])}/replay`, { chargeUser: values.charge }));
       else throw new Error('dlq replay needs a job id or --all');
       return 0;
     case 'dlq discard':

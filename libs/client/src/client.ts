@@ -292,7 +292,8 @@ export class AdminApi {
   replayDeadLetter(jobId: string, body: ReplayInput = {}, options?: CallOptions): Promise<ReplayResult> {
     return this.send('POST', `/admin/dlq/${enc(jobId)}/replay`, body, options);
   }
-  replayDeadLetters(body: ReplayAllInput = {}, options?: CallOptions): Promise<{ replayed: ReplayResult[]; failed: Array<{ jobId: string; error: string }> }> {
+  /** At most 1,000 per call; `more`: others match, call again. */
+  replayDeadLetters(body: ReplayAllInput = {}, options?: CallOptions): Promise<{ replayed: ReplayResult[]; failed: Array<{ jobId: string; error: string }>; more: boolean }> {
     return this.send('POST', '/admin/dlq/replay', body, options);
   }
   async discardDeadLetter(jobId: string, options?: CallOptions): Promise<void> {

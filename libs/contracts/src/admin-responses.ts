@@ -27,7 +27,8 @@ export type PlansResponse = z.infer<typeof PlansResponse>;
 export const PlanResponse = z.object({ plan: Plan });
 export type PlanResponse = z.infer<typeof PlanResponse>;
 
-export const DlqJobsResponse = z.object({ jobs: z.array(DlqEntry) });
+/** `GET /admin/dlq`: the matching jobs (at most 1,000); `truncated` when more match. */
+export const DlqJobsResponse = z.object({ jobs: z.array(DlqEntry), truncated: z.boolean() });
 export type DlqJobsResponse = z.infer<typeof DlqJobsResponse>;
 export const DlqJobResponse = z.object({ job: DlqEntry });
 export type DlqJobResponse = z.infer<typeof DlqJobResponse>;
@@ -35,7 +36,12 @@ export type DlqJobResponse = z.infer<typeof DlqJobResponse>;
 export const ReplayResult = z.object({ jobId: z.string(), newJobId: z.string(), charged: z.boolean() });
 export type ReplayResult = z.infer<typeof ReplayResult>;
 /** `POST /admin/dlq/replay` (202): what was re-enqueued, and what could not be (with the reason). */
-export const ReplayAllResponse = z.object({ replayed: z.array(ReplayResult), failed: z.array(z.object({ jobId: z.string(), error: z.string() })) });
+export const ReplayAllResponse = z.object({
+  replayed: z.array(ReplayResult),
+  failed: z.array(z.object({ jobId: z.string(), error: z.string() })),
+  /** Other jobs match beyond this call's 1,000: call again. */
+  more: z.boolean(),
+});
 export type ReplayAllResponse = z.infer<typeof ReplayAllResponse>;
 
 /** `GET /admin/reconciliation`: one row per user and day, and the summed drift. */

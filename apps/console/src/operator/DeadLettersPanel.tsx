@@ -50,7 +50,7 @@ export function DeadLettersPanel({ client }: { client: QuotaVaultClient }) {
           onClick={() =>
             act(async () => {
               const r = await client.admin.replayDeadLetters({ ...filter, chargeUser: chargeAll });
-              return `Replayed ${r.replayed.length} job(s) of ${filter.userId}${r.failed.length ? `, ${r.failed.length} failed` : ''}.`;
+              return `Replayed ${r.replayed.length} job(s) of ${filter.userId}${r.failed.length ? `, ${r.failed.length} failed` : ''}${r.more ? '; more match: replay again' : ''}.`;
             })
           }
         >

@@ -2,13 +2,45 @@ import { DeadLetterJob, type DlqEntry, type DlqFilter, type EnrichmentJob } from
 import { addFairly, jobOptions } from '@qv/queue';
 import type { Job, Queue } from 'bullmq';
 
+/** The states a dead letter sits in (nothing consumes the dead-letter queue). */
+const DEAD_STATES = ['waiting', 'prioritized', 'delayed'] as const;
+/** Dead letters read from Redis per round trip while looking for those that match. */
+const PAGE = 500;
+
+/** The dead letters that match a filter, newest first, at most the limit asked for; `truncated` when more match. */
+export interface DlqMatches {
+  entries: DlqEntry[];
+  truncated: boolean;
+}
+
 /** The dead-letter queue as ops see it: list, show, replay, discard (DESIGN.md §5). */
 export class DeadLettersRepository {
   constructor(private readonly deps: { deadLetterQueue: Queue; enrichmentQueue: Queue }) {}
 
-  async list(filter: DlqFilter = {}, limit = 1000): Promise<DlqEntry[]> {
-    const jobs = await this.deps.deadLetterQueue.getJobs(['waiting', 'delayed', 'prioritized'], 0, limit - 1);
-    return jobs.map(toEntry).filter((e): e is DlqEntry => e !== null && matches(e, filter));
+  /**
+   * The first `limit` dead letters matching `filter`, reading the whole queue a page at a time if
+   * need be: a filter on a user or an error finds that user's letters wherever they sit, not only
+   * among the newest `limit` (which is all the first version read, so a replay of one user's letters
+   * behind a thousand others' found none and said so). A letter added or removed while the pages
+   * are read may be seen twice (kept once) or, removed by someone else, skipped.
+   */
+  async list(filter: DlqFilter = {}, limit = 1000): Promise<DlqMatches> {
+    const entries: DlqEntry[] = [];
+    const seen = new Set<string>();
+    for (const state of DEAD_STATES) {
+      for (let start = 0; ; start += PAGE) {
+        const jobs = await this.deps.deadLetterQueue.getJobs([state], start, start + PAGE - 1);
+        for (const job of jobs) {
+          const entry = toEntry(job);
+          if (!entry || seen.has(entry.jobId) || !matches(entry, filter)) continue;
+          if (entries.length === limit) return { entries, truncated: true };
+          seen.add(entry.jobId);
+          entries.push(entry);
+        }
+        if (jobs.length < PAGE) break;
+      }
+    }
+    return { entries, truncated: false };
   }
 
   async get(jobId: string): Promise<{ entry: DlqEntry; dead: DeadLetterJob; job: Job } | null> {

@@ -17,7 +17,7 @@ export const dlqRouteDocs = {
     summary: 'Dead-lettered enrichment jobs',
     security: authed,
     request: { query: DlqFilter },
-    responses: { 200: { description: 'The jobs matching the filter.', content: json(documented(DlqJobsResponse)) }, ...validation, ...admin },
+    responses: { 200: { description: 'The jobs matching the filter, newest first, at most 1,000; `truncated` when more match (narrow the filter).', content: json(documented(DlqJobsResponse)) }, ...validation, ...admin },
   },
   getDeadLetter: {
     method: 'get',
@@ -52,6 +52,7 @@ export const dlqRouteDocs = {
     operationId: 'replayDeadLetters',
     tags: ['admin'],
     summary: 'Replay every dead-lettered job matching a filter (user, time, error)',
+    description: 'At most 1,000 jobs per call, newest first; `more` says that others match: call again until it is false.',
     security: authed,
     request: { body: { required: false, content: json(named('ReplayAllBody', ReplayAllBody)) } },
     responses: {
@@ -80,7 +81,8 @@ export function adminDlqRoutes(deps: ReplayDeps): Router {
 
   on(router, dlqRouteDocs.listDeadLetters, async (req, res) => {
     const filter = parseOr400(DlqFilter, req.query, 'query');
-    res.json({ jobs: await deps.deadLetters.list(filter) });
+    const { entries, truncated } = await deps.deadLetters.list(filter);
+    res.json({ jobs: entries, truncated });
   });
 
   on(router, dlqRouteDocs.getDeadLetter, async (req, res) => {
@@ -94,14 +96,15 @@ export function adminDlqRoutes(deps: ReplayDeps): Router {
     const { chargeUser = false, ...filter } = body;
     const replayed = [];
     const failed = [];
-    for (const entry of await deps.deadLetters.list(filter)) {
+    const { entries, truncated } = await deps.deadLetters.list(filter);
+    for (const entry of entries) {
       try {
         replayed.push(await replayDeadLetter(deps, entry.jobId, chargeUser));
       } catch (err) {
         failed.push({ jobId: entry.jobId, error: (err as Error).message });
       }
     }
-    res.status(202).json({ replayed, failed });
+    res.status(202).json({ replayed, failed, more: truncated });
   });
 
   on(router, dlqRouteDocs.replayDeadLetter, async (req, res) => {
