@@ -270,6 +270,13 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     const mine = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${victim.id}`, admin());
     expect(mine.body.rows).toHaveLength(1);
     expect(mine.body.totalDrift).toBe(41);
+    // The drifting rows alone; a limit bounds the rows, never the sum.
+    const drifting = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?drifting=true`, admin());
+    expect(drifting.body).toEqual({ rows: [bad[0]], totalDrift: 41, truncated: false });
+    const first = await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?limit=1`, admin());
+    expect(first.body.rows).toHaveLength(1);
+    expect(first.body).toMatchObject({ totalDrift: 41, truncated: true });
+    expect((await http('GET', `${stack.api}/admin/reconciliation?limit=10001`, admin())).status).toBe(400);
 
     const cli = await ops(['reconcile']);
     expect(cli.code).toBe(1);

@@ -97,9 +97,10 @@ async function main(): Promise<number> {
       print(await call('POST', '/admin/cache/purge', { tier: values.tier, userId: values.user }));
       return 0;
     case 'reconcile': {
-      const { rows, totalDrift } = await call('GET', `/admin/reconciliation${query({ userId: values.user, since: values.since })}`);
+      const { rows, totalDrift, truncated } = await call('GET', `/admin/reconciliation${query({ userId: values.user, since: values.since })}`);
       console.log('userId'.padEnd(34), 'day'.padEnd(11), 'reserved'.padStart(9), 'settled'.padStart(9), 'ledger'.padStart(9), 'counter'.padStart(9), 'drift'.padStart(6));
       for (const r of rows) console.log(r.userId.padEnd(34), r.day.padEnd(11), String(r.reservedTokens).padStart(9), String(r.settledTokens).padStart(9), String(r.ledgerTokens).padStart(9), String(r.counterTokens).padStart(9), String(r.drift).padStart(6));
+      if (truncated) console.log(`(the first ${rows.length} user-days; the drift below is over all of them)`);
       console.log(totalDrift === 0 ? 'No drift.' : `DRIFT: ${totalDrift} tokens`);
       return totalDrift === 0 ? 0 : 1;
     }

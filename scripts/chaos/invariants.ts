@@ -153,8 +153,9 @@ export async function itemOutcomes(db: Db, accepted: string[], deadLetterItemIds
 
 /** Reconciliation drift over every user and day: GET /admin/reconciliation's own figure. */
 export async function reconciliationDrift(api: string, adminKey: string): Promise<{ totalDrift: number; rows: number; drifting: unknown[] }> {
-  const res = await fetch(`${api}/admin/reconciliation`, { headers: { authorization: `Bearer ${adminKey}` } });
+  const res = await fetch(`${api}/admin/reconciliation?limit=10000`, { headers: { authorization: `Bearer ${adminKey}` } });
   if (res.status !== 200) throw new Error(`GET /admin/reconciliation answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { rows: Array<{ drift: number }>; totalDrift: number };
+  const body = (await res.json()) as { rows: Array<{ drift: number }>; totalDrift: number; truncated: boolean };
+  if (body.truncated) throw new Error('GET /admin/reconciliation has more than 10,000 user-days: the soak cannot count them row by row');
   return { totalDrift: body.rows.reduce((s, r) => s + Math.abs(r.drift), 0), rows: body.rows.length, drifting: body.rows.filter((r) => r.drift !== 0) };
 }

@@ -45,7 +45,8 @@ export const ReplayAllResponse = z.object({
 export type ReplayAllResponse = z.infer<typeof ReplayAllResponse>;
 
 /** `GET /admin/reconciliation`: one row per user and day, and the summed drift. */
-export const ReconciliationResponse = z.object({ rows: z.array(ReconciliationRow), totalDrift: z.number().int() });
+/** `GET /admin/reconciliation`: at most `limit` rows; the drift summed over every matching row; `truncated` when more match. */
+export const ReconciliationResponse = z.object({ rows: z.array(ReconciliationRow), totalDrift: z.number().int(), truncated: z.boolean() });
 export type ReconciliationResponse = z.infer<typeof ReconciliationResponse>;
 
 export const UsageReportRow = z.object({

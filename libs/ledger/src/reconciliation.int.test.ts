@@ -2,7 +2,7 @@ import { newId } from '@qv/contracts';
 import { settle } from '@qv/quota';
 import { useTestDatabase } from '@qv/testing';
 import { applyUsageEvent } from './apply-usage-event';
-import { reconcile } from './reconciliation';
+import { reconcile, reconciliationSummary } from './reconciliation';
 import { usageReport } from './usage-report';
 import { completedEvent, failedEvent, insertUser, reserve } from './testing';
 
@@ -125,5 +125,35 @@ describe('usageReport', () => {
       tokensSaved: 330,
       costSavedUsd: 0.0002331,
     });
+  });
+});
+
+describe('reconciliationSummary', () => {
+  it('answers at most the rows asked for, the drifting ones alone if asked, and sums the drift over every row that matches', async () => {
+    const users = [await insertUser(db().query), await insertUser(db().query), await insertUser(db().query)];
+    for (const user of users) await reserve(db().sql, user, 100, today);
+    // Two of them drift: 5 and 7 tokens on their counters.
+    await db().query(`UPDATE ai_daily_usage SET tokens = tokens + 5 WHERE user_id = $1`, [users[0]]);
+    await db().query(`UPDATE ai_daily_usage SET tokens = tokens + 7 WHERE user_id = $1`, [users[2]]);
+    const since = dayKey(today);
+    const ours = <R extends { userId: string }>(rows: R[]) => rows.filter((r) => users.includes(r.userId));
+
+    const drifting = await reconciliationSummary(db().sql, { since, onlyDrifting: true }, 1000);
+    expect(ours(drifting.rows).map((r) => [r.userId, r.drift]).sort()).toEqual([[users[0], 5], [users[2], 7]].sort());
+    expect(drifting.rows.every((r) => r.drift !== 0)).toBe(true);
+    expect(drifting.truncated).toBe(false);
+
+    const one = await reconciliationSummary(db().sql, { since, onlyDrifting: true }, 1);
+    expect(one.rows).toHaveLength(1);
+    expect(one.truncated).toBe(true);
+    expect(one.totalDrift).toBe(drifting.totalDrift);
+    expect(one.driftByDay[since]).toBe(drifting.totalDrift);
+
+    for (const user of users) {
+      const alone = await reconciliationSummary(db().sql, { since, userId: user }, 1000);
+      expect(alone.rows).toHaveLength(1);
+      expect(alone.totalDrift).toBe(user === users[0] ? 5 : user === users[2] ? 7 : 0);
+    }
+    expect(await reconciliationSummary(db().sql, { since, userId: users[1], onlyDrifting: true }, 1000)).toEqual({ rows: [], totalDrift: 0, driftByDay: {}, truncated: false });
   });
 });

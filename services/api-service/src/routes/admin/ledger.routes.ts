@@ -1,13 +1,20 @@
 import { idString, ReconciliationResponse, UsageReportResponse } from '@qv/contracts';
 import type { SqlPort } from '@qv/db';
 import { parseOr400 } from '@qv/http';
-import { reconcile, usageReport } from '@qv/ledger';
+import { reconciliationSummary, usageReport } from '@qv/ledger';
 import { Router } from 'express';
 import { z } from 'zod';
 import { admin, authed, documented, json, on, validation, type RouteDoc } from '../../openapi/route-doc';
 
 /** The query of GET /admin/reconciliation (the OpenAPI document reads it from here). */
-export const ReconcileQuery = z.object({ userId: idString().optional(), since: z.iso.date().optional() });
+export const ReconcileQuery = z.object({
+  userId: idString().optional(),
+  since: z.iso.date().optional(),
+  /** Only the rows whose drift is not 0. */
+  drifting: z.stringbool().optional(),
+  /** Most rows answered (the drift is summed over all of them). */
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
 const ReportQuery = z.object({ since: z.iso.date().optional() });
 
 /** The OpenAPI description of each route of this file (see openapi/route-doc.ts). */
@@ -21,7 +28,7 @@ export const ledgerRouteDocs = {
     security: authed,
     request: { query: ReconcileQuery },
     responses: {
-      200: { description: 'One row per user and day, and the summed drift.', content: json(documented(ReconciliationResponse)) },
+      200: { description: 'One row per user and day (at most `limit`, newest day first; `truncated` when more match), and the drift summed over every matching row.', content: json(documented(ReconciliationResponse)) },
       ...validation,
       ...admin,
     },
@@ -42,9 +49,9 @@ export const ledgerRouteDocs = {
 export function adminLedgerRoutes(deps: { db: SqlPort }): Router {
   const router = Router();
   on(router, ledgerRouteDocs.getReconciliation, async (req, res) => {
-    const query = parseOr400(ReconcileQuery, req.query, 'query');
-    const rows = await reconcile(deps.db, query);
-    res.json({ rows, totalDrift: rows.reduce((sum, r) => sum + r.drift, 0) });
+    const { limit, drifting, ...filter } = parseOr400(ReconcileQuery, req.query, 'query');
+    const { rows, totalDrift, truncated } = await reconciliationSummary(deps.db, { ...filter, onlyDrifting: drifting }, limit);
+    res.json({ rows, totalDrift, truncated });
   });
   on(router, ledgerRouteDocs.getUsageReport, async (req, res) => {
     const query = parseOr400(ReportQuery, req.query, 'query');
