@@ -305,7 +305,8 @@ export class AdminApi {
   purgeCache(body: CachePurgeInput = {}, options?: CallOptions): Promise<{ purged: number }> {
     return this.send('POST', '/admin/cache/purge', body, options);
   }
-  getReconciliation(params: { userId?: string; since?: string } = {}, options?: CallOptions): Promise<{ rows: ReconciliationRow[]; totalDrift: number }> {
+  /** At most `limit` user-days (default 1,000); the drift summed over all that match; `drifting` keeps the drifting ones alone. */
+  getReconciliation(params: { userId?: string; since?: string; drifting?: boolean; limit?: number } = {}, options?: CallOptions): Promise<{ rows: ReconciliationRow[]; totalDrift: number; truncated: boolean }> {
     return this.client.get('/admin/reconciliation', { ...params }, options);
   }
   /** Queue depths, and this replica's answers to POST /v1/items by status (a rate is two readings apart). */

@@ -11,21 +11,28 @@ interface Reading {
   overview: Overview;
 }
 
+/** The drift tile's window: today and yesterday (UTC), what ledger-consumer's drift check covers. */
+const driftSince = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
 /**
  * Queue depths and quota refusals (GET /admin/overview), with dead letters, drift and cache hit
  * ratios at a glance. The refusal rate is the difference between two readings of this replica's
- * counters; Prometheus has the sum over every replica.
+ * counters; Prometheus has the sum over every replica. Polled every few seconds while the tab is
+ * open, so each reading is cheap: the dead letters counted from the queue's depth, the drift of
+ * two days and only its drifting rows.
  */
 export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
   const last = useRef<Reading | undefined>(undefined);
   const polled = usePoll(async () => {
-    const [overview, dlq, cache, rec] = await Promise.all([client.admin.getOverview(), client.admin.listDeadLetters(), client.admin.getCacheStats(), client.admin.getReconciliation()]);
+    const [overview, cache, rec] = await Promise.all([client.admin.getOverview(), client.admin.getCacheStats(), client.admin.getReconciliation({ since: driftSince(), drifting: true })]);
     const at = Date.now();
     // The refusal rate over one poll interval: this reading less the one before it.
     const prev = last.current;
     last.current = { at, overview };
     const window = prev && at > prev.at ? { seconds: (at - prev.at) / 1000, refused: overview.createRequests.refused - prev.overview.createRequests.refused } : undefined;
-    return { overview, window, dlq: dlq.length, cache, drift: rec.totalDrift, driftRows: rec.rows.filter((r) => r.drift !== 0).length };
+    const dead = Object.entries(overview.queues).find(([name]) => name.endsWith('-dead'))?.[1];
+    const dlq = dead ? dead.wait + dead.prioritized + dead.delayed : 0;
+    return { overview, window, dlq, cache, drift: rec.totalDrift, driftRows: `${rec.rows.length}${rec.truncated ? '+' : ''}` };
   }, 3000);
   const o = polled.data;
   const window = o?.window;
@@ -42,7 +49,7 @@ export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
               <span className="hint"> since {time(creates.since)}{window && window.seconds > 0 ? ` · last ${Math.round(window.seconds)} s: ${num(Math.round((window.refused * 60) / window.seconds))}/min` : ''}</span>
             </li>
             <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'}><strong>{num(o.dlq)}</strong> dead letters</li>
-            <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift ({num(o.driftRows)} rows)</li>
+            <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift, today and yesterday ({o.driftRows} rows)</li>
             {Object.entries(o.cache.tiers).map(([tier, t]) => (
               <li key={tier} className="tile"><strong>{percent(t.hitRatio)}</strong> {tier} cache hits ({num(t.hits)}/{num(t.hits + t.misses)})</li>
             ))}
