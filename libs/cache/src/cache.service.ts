@@ -36,6 +36,12 @@ export interface CacheServiceDeps {
    * miss of theirs is final, never looked up in PostgreSQL.
    */
   durableTiers?: readonly CacheTier[];
+  /**
+   * CACHE_ENTRY_COUNT_MAX_AGE_MS: how old the stats' entry count of the tiers kept in Redis alone
+   * may be (default 0: counted at every call). That count is a SCAN of every key in Redis; an
+   * operator's console polls the stats every few seconds.
+   */
+  entryCountMaxAgeMs?: number;
 }
 
 /** The tiers PostgreSQL keeps unless told otherwise: the shared system prompts, which must survive Redis. */
@@ -57,6 +63,8 @@ export type LookupResult = { hit: true; raw: string } | { hit: false; lease: { t
  */
 export class CacheService {
   private readonly durable: ReadonlySet<CacheTier>;
+  /** The last SCAN's count (or the one on its way), shared by the calls within its age. */
+  private entryCount?: { at: number; counts: Promise<Record<CacheTier, number>> };
 
   constructor(private readonly deps: CacheServiceDeps) {
     this.durable = new Set(deps.durableTiers ?? DEFAULT_DURABLE_TIERS);
@@ -310,7 +318,7 @@ export class CacheService {
     const inRedisAlone = TIERS.some((tier) => !this.durable.has(tier));
     const [durableEntries, redisEntries, counters] = await Promise.all([
       this.deps.pg.countLive(),
-      inRedisAlone ? this.deps.redis.countEntries() : null,
+      inRedisAlone ? this.redisEntries() : null,
       Promise.all(TIERS.map((tier) => this.deps.redis.counters(tier))),
     ]);
     const tiers = {} as CacheStats['tiers'];
@@ -327,6 +335,19 @@ export class CacheService {
       };
     });
     return { tiers };
+  }
+
+  /** Redis's entries per tier, counted again once the last count is older than `entryCountMaxAgeMs`; a failed count is not kept. */
+  private redisEntries(): Promise<Record<CacheTier, number>> {
+    const now = Date.now();
+    const last = this.entryCount;
+    if (last && now - last.at < (this.deps.entryCountMaxAgeMs ?? 0)) return last.counts;
+    const counts = this.deps.redis.countEntries();
+    this.entryCount = { at: now, counts };
+    counts.catch(() => {
+      if (this.entryCount?.counts === counts) this.entryCount = undefined;
+    });
+    return counts;
   }
 
   /** Deletes expired ai_cache rows (Redis expires its copies by itself). */

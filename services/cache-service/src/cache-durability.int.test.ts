@@ -35,7 +35,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   prefix = testRedisPrefix();
   redis = new Redis(testRedisUrl());
-  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', ...credentials.envOf('cache-service') });
+  service = await startService('cache-service', { DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DB_POOL_SIZE: '3', CACHE_ENTRY_COUNT_MAX_AGE_MS: '0', ...credentials.envOf('cache-service') });
   client = new CacheClient({ baseUrl: service.url, timeoutMs: 5000, credential: credentials.credentials['enrichment-worker'] });
   ops = new CacheClient({ baseUrl: service.url, timeoutMs: 5000, credential: credentials.credentials['api-service'] });
 });

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const metrics = new CacheMetrics(registry, () => events.waiting);
   const redisRepo = new RedisCacheRepository(redis, keys);
   const pgRepo = new PgCacheRepository(pool);
-  const cache = new CacheService({ keys, redis: redisRepo, pg: pgRepo, events, metrics, logger, leaseMs: config.SINGLE_FLIGHT_LEASE_MS, maxWaitMs: config.SINGLE_FLIGHT_WAIT_MS, durableTiers: config.CACHE_DURABLE_TIERS });
+  const cache = new CacheService({ keys, redis: redisRepo, pg: pgRepo, events, metrics, logger, leaseMs: config.SINGLE_FLIGHT_LEASE_MS, maxWaitMs: config.SINGLE_FLIGHT_WAIT_MS, durableTiers: config.CACHE_DURABLE_TIERS, entryCountMaxAgeMs: config.CACHE_ENTRY_COUNT_MAX_AGE_MS });
 
   // Warming is an optimisation, not a precondition: until Redis is complete, a miss falls back to
   // PostgreSQL. Redis comes back empty after a restart (its connection drops and is ready again).
