@@ -3,7 +3,7 @@ import { reconciliationSummary } from '@qv/ledger';
 import { startPeriodicTask, type Gauge } from '@qv/telemetry';
 import type { Logger } from 'pino';
 
-/** Drifting user-days logged per run; the gauges count them all. */
+/** Drifting user-days logged per run (and their days gauged); the `day="all"` gauge sums them all. */
 const LOGGED_ROWS = 1000;
 
 /**
