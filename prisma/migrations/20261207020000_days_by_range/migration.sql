@@ -6,6 +6,6 @@
 -- write; `autosummarize` has autovacuum summarize each page range as it fills. A daily counter row
 -- is inserted once per user and day and then only updated (HOT: `day` never changes), so a B-tree
 -- costs one entry per user and day.
-CREATE INDEX "ai_usage_reservations_day_brin" ON "ai_usage_reservations" USING brin ("day") WITH (autosummarize = on);
-CREATE INDEX "ai_usage_ledger_day_brin" ON "ai_usage_ledger" USING brin ("day") WITH (autosummarize = on);
-CREATE INDEX "ai_daily_usage_day_idx" ON "ai_daily_usage" ("day");
+CREATE INDEX IF NOT EXISTS "ai_usage_reservations_day_brin" ON "ai_usage_reservations" USING brin ("day") WITH (autosummarize = on);
+CREATE INDEX IF NOT EXISTS "ai_usage_ledger_day_brin" ON "ai_usage_ledger" USING brin ("day") WITH (autosummarize = on);
+CREATE INDEX IF NOT EXISTS "ai_daily_usage_day_idx" ON "ai_daily_usage" ("day");

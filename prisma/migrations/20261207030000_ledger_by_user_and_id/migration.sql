@@ -4,5 +4,5 @@
 -- user, a year of them for the month. Ledger ids are time-sortable, so (user_id, id) serves both
 -- (services/api-service/src/repositories/usage.repository.ts) and replaces the index it leaves
 -- unused: one index per entry, as before.
-DROP INDEX "ai_usage_ledger_user_id_created_at_idx";
-CREATE INDEX "ai_usage_ledger_user_id_id_idx" ON "ai_usage_ledger" ("user_id", "id");
+DROP INDEX IF EXISTS "ai_usage_ledger_user_id_created_at_idx";
+CREATE INDEX IF NOT EXISTS "ai_usage_ledger_user_id_id_idx" ON "ai_usage_ledger" ("user_id", "id");

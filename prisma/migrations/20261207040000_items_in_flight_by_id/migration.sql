@@ -4,5 +4,5 @@
 -- primary key through every finished item instead, each second (100,005 entries in
 -- services/api-service/src/repositories/relay-reads.int.test.ts). On id, the partial index hands
 -- the walk its next in-flight items in order, and nothing else.
-DROP INDEX "items_in_flight_idx";
-CREATE INDEX "items_in_flight_idx" ON "items" ("id") WHERE "status" IN ('PENDING', 'ENRICHING');
+DROP INDEX IF EXISTS "items_in_flight_idx";
+CREATE INDEX IF NOT EXISTS "items_in_flight_by_id_idx" ON "items" ("id") WHERE "status" IN ('PENDING', 'ENRICHING');
