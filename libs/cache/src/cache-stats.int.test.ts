@@ -44,15 +44,22 @@ function cacheService(entryCountMaxAgeMs: number): CacheService {
 const key = (input: string): CacheKeyParts => ({ tier: 'content', scope: 'usr_stats', task: 'summarize', model: 'sim-1', promptVersion: 'v1', input });
 const put = (cache: CacheService, input: string) => cache.put({ v: 1, key: key(input), entry: { value: input, tokens: 3, model: 'sim-1' }, ttlSeconds: 600 });
 
-it('counts the entries of the tiers in Redis alone at most once per maximum age, while hits and misses stay exact', async () => {
+const system = (input: string): CacheKeyParts => ({ ...key(input), tier: 'system', scope: 'global' });
+
+it('counts the entries (in Redis and in PostgreSQL) at most once per maximum age, while hits and misses stay exact', async () => {
   const kept = cacheService(60_000);
   await put(kept, 'one');
   await put(kept, 'two');
+  const systemBefore = (await cacheService(0).stats()).tiers.system.entries;
   expect((await kept.stats()).tiers.content).toMatchObject({ entries: 2, hits: 0 });
   await put(kept, 'three');
+  await kept.put({ v: 1, key: system('a prompt'), entry: { value: 'a prompt', tokens: 3, model: 'sim-1' } });
   await kept.get({ v: 1, key: key('three') });
-  // The count is the one taken a moment ago; the hit is counted at once.
+  // The counts are the ones taken a moment ago; the hit is counted at once.
   expect((await kept.stats()).tiers.content).toMatchObject({ entries: 2, hits: 1 });
+  expect((await kept.stats()).tiers.system.entries).toBe(systemBefore);
   // Counted at every call when the maximum age is 0.
-  expect((await cacheService(0).stats()).tiers.content).toMatchObject({ entries: 3, hits: 1 });
+  const fresh = await cacheService(0).stats();
+  expect(fresh.tiers.content).toMatchObject({ entries: 3, hits: 1 });
+  expect(fresh.tiers.system.entries).toBe(systemBefore + 1);
 });

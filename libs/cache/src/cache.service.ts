@@ -37,9 +37,10 @@ export interface CacheServiceDeps {
    */
   durableTiers?: readonly CacheTier[];
   /**
-   * CACHE_ENTRY_COUNT_MAX_AGE_MS: how old the stats' entry count of the tiers kept in Redis alone
-   * may be (default 0: counted at every call). That count is a SCAN of every key in Redis; an
-   * operator's console polls the stats every few seconds.
+   * CACHE_ENTRY_COUNT_MAX_AGE_MS: how old the stats' entry counts may be (default 0: counted at
+   * every call). They are a SCAN of every key in Redis for the tiers kept there alone and a count
+   * of every live row of `ai_cache` for the durable ones; an operator's console polls the stats
+   * every few seconds.
    */
   entryCountMaxAgeMs?: number;
 }
@@ -63,8 +64,8 @@ export type LookupResult = { hit: true; raw: string } | { hit: false; lease: { t
  */
 export class CacheService {
   private readonly durable: ReadonlySet<CacheTier>;
-  /** The last SCAN's count (or the one on its way), shared by the calls within its age. */
-  private entryCount?: { at: number; counts: Promise<Record<CacheTier, number>> };
+  /** The last counts (or the ones on their way), shared by the calls within their age. */
+  private entryCounts?: { at: number; counts: Promise<EntryCounts> };
 
   constructor(private readonly deps: CacheServiceDeps) {
     this.durable = new Set(deps.durableTiers ?? DEFAULT_DURABLE_TIERS);
@@ -315,12 +316,7 @@ export class CacheService {
   }
 
   async stats(): Promise<CacheStats> {
-    const inRedisAlone = TIERS.some((tier) => !this.durable.has(tier));
-    const [durableEntries, redisEntries, counters] = await Promise.all([
-      this.deps.pg.countLive(),
-      inRedisAlone ? this.redisEntries() : null,
-      Promise.all(TIERS.map((tier) => this.deps.redis.counters(tier))),
-    ]);
+    const [{ durableEntries, redisEntries }, counters] = await Promise.all([this.countEntries(), Promise.all(TIERS.map((tier) => this.deps.redis.counters(tier)))]);
     const tiers = {} as CacheStats['tiers'];
     TIERS.forEach((tier, i) => {
       const c = counters[i];
@@ -337,15 +333,16 @@ export class CacheService {
     return { tiers };
   }
 
-  /** Redis's entries per tier, counted again once the last count is older than `entryCountMaxAgeMs`; a failed count is not kept. */
-  private redisEntries(): Promise<Record<CacheTier, number>> {
+  /** The entries per tier, counted again once the last counts are older than `entryCountMaxAgeMs`; failed counts are not kept. */
+  private countEntries(): Promise<EntryCounts> {
     const now = Date.now();
-    const last = this.entryCount;
+    const last = this.entryCounts;
     if (last && now - last.at < (this.deps.entryCountMaxAgeMs ?? 0)) return last.counts;
-    const counts = this.deps.redis.countEntries();
-    this.entryCount = { at: now, counts };
+    const inRedisAlone = TIERS.some((tier) => !this.durable.has(tier));
+    const counts = Promise.all([this.deps.pg.countLive(), inRedisAlone ? this.deps.redis.countEntries() : null]).then(([durableEntries, redisEntries]) => ({ durableEntries, redisEntries }));
+    this.entryCounts = { at: now, counts };
     counts.catch(() => {
-      if (this.entryCount?.counts === counts) this.entryCount = undefined;
+      if (this.entryCounts?.counts === counts) this.entryCounts = undefined;
     });
     return counts;
   }
@@ -466,6 +463,12 @@ export class CacheService {
     if (released) this.deps.metrics.leases.inc({ tier: address.tier, event });
     return released;
   }
+}
+
+/** The entries per tier: the durable tiers' live rows in PostgreSQL, the others' keys in Redis (null: every tier is durable). */
+interface EntryCounts {
+  durableEntries: Partial<Record<CacheTier, number>>;
+  redisEntries: Record<CacheTier, number> | null;
 }
 
 /** A read's entry (null: a miss), and whether the read counted that miss already. */

@@ -32,6 +32,7 @@ async function start(): Promise<void> {
     CACHE_CLEANUP_INTERVAL_MS: '300',
     // Every tier durable: this file tests the PostgreSQL copy (cache-durability.int.test.ts the default).
     CACHE_DURABLE_TIERS: 'system,session,content',
+    CACHE_ENTRY_COUNT_MAX_AGE_MS: '0',
     DB_POOL_SIZE: '3',
     ...credentials.envOf('cache-service'),
   });

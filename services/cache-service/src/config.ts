@@ -13,7 +13,7 @@ export const configSchema = z.object({
     .int()
     .min(0)
     .default(30_000)
-    .describe("how old the stats' entry count of the tiers kept in Redis alone may be (a SCAN of every Redis key, which the console polls every few seconds); `0` counts at every call"),
+    .describe("how old the stats' entry counts may be (a SCAN of every Redis key and a count of `ai_cache`'s live rows, which the console polls every few seconds); `0` counts at every call"),
   ...dbPoolEnv(10),
   // api-service operates the cache, the worker reads and fills it, the scraper reads /metrics.
   ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_WORKER', 'SERVICE_TOKEN_METRICS'),

@@ -159,7 +159,6 @@ export class PgCacheRepository {
     return Object.fromEntries(rows.map((r) => [r.type, r.n]));
   }
 
-  /** Deletes expired rows in batches; answers how many. */
   /**
    * Deletes expired rows, `batchSize` per statement. The rows are found by the expires_at index and
    * deleted by ctid (a TID scan, what `= ANY(ARRAY(…))` plans to); the expiry is checked again on
