@@ -281,6 +281,11 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     const cli = await ops(['reconcile']);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain('DRIFT: 41 tokens');
+    // --drifting: the one drifting user-day alone, under the header.
+    const driftingCli = await ops(['reconcile', '--drifting']);
+    expect(driftingCli.code).toBe(1);
+    expect(driftingCli.stdout.trim().split('\n')).toHaveLength(3);
+    expect(driftingCli.stdout).toContain(victim.id);
     await eventually(async () => (await gauge()) === 41, 10_000, 100);
     await eventually(async () => driftLines().some((l) => JSON.parse(l).userId === victim.id && JSON.parse(l).drift === 41), 5000, 100);
 

@@ -12,7 +12,7 @@ const USAGE = `Usage: npm run ops -- <command>
   dlq discard <jobId>
   cache stats
   cache purge [--tier system|session|content] [--user U]
-  reconcile [--user U] [--since YYYY-MM-DD]      exits 1 when any drift is found
+  reconcile [--user U] [--since YYYY-MM-DD] [--drifting]   exits 1 when any drift is found
   report [--since YYYY-MM-DD]
   user show <userId>
   user set-plan <userId> <plan>
@@ -58,6 +58,7 @@ async function main(): Promise<number> {
       tier: { type: 'string' },
       charge: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
+      drifting: { type: 'boolean', default: false },
     },
   });
   const [area, action, ...rest] = positionals;
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
       print(await call('POST', '/admin/cache/purge', { tier: values.tier, userId: values.user }));
       return 0;
     case 'reconcile': {
-      const { rows, totalDrift, truncated } = await call('GET', `/admin/reconciliation${query({ userId: values.user, since: values.since })}`);
+      const { rows, totalDrift, truncated } = await call('GET', `/admin/reconciliation${query({ userId: values.user, since: values.since, drifting: values.drifting ? 'true' : undefined })}`);
       console.log('userId'.padEnd(34), 'day'.padEnd(11), 'reserved'.padStart(9), 'settled'.padStart(9), 'ledger'.padStart(9), 'counter'.padStart(9), 'drift'.padStart(6));
       for (const r of rows) console.log(r.userId.padEnd(34), r.day.padEnd(11), String(r.reservedTokens).padStart(9), String(r.settledTokens).padStart(9), String(r.ledgerTokens).padStart(9), String(r.counterTokens).padStart(9), String(r.drift).padStart(6));
       if (truncated) console.log(`(the first ${rows.length} user-days; the drift below is over all of them)`);
