@@ -19,10 +19,11 @@ export class DeadLettersRepository {
 
   /**
    * The first `limit` dead letters matching `filter`, reading the whole queue a page at a time if
-   * need be: a filter on a user or an error finds that user's letters wherever they sit, not only
-   * among the newest `limit` (which is all the first version read, so a replay of one user's letters
-   * behind a thousand others' found none and said so). A letter added or removed while the pages
-   * are read may be seen twice (kept once) or, removed by someone else, skipped.
+   * need be: a filter on a user or an error must find that user's letters wherever they sit, not
+   * only among the newest `limit` (a replay of one user's letters behind a thousand others'). A
+   * letter added or removed while the pages are read may be seen twice (kept once) or, removed by
+   * someone else, skipped. (A letter whose data is gone still takes its place in a page: BullMQ's
+   * getJobs answers one job per id, so only the end of the list ends the reading.)
    */
   async list(filter: DlqFilter = {}, limit = 1000): Promise<DlqMatches> {
     const entries: DlqEntry[] = [];
