@@ -44,22 +44,42 @@ export async function ledgerPage(db: SqlPort, userId: string, cursor: string | n
   return rows;
 }
 
-/**
- * A user's entries of `since` (a UTC day) onwards, by the entry's `day` (its reservation's, the
- * window the quota counters use): `entries` counts every entry, `tokens` and `costUsd` what was
- * charged (charged completions), `tokensSaved` what the cache saved. The entries are found on the
- * (user_id, id) index from the day before `since`: an entry's id carries the time it was written
- * by its applier, never before its charge but for the skew between two services' clocks, which the
- * day's margin covers. So a month's totals read that month of the user's entries, not their years.
- */
-export async function ledgerTotals(db: SqlPort, userId: string, since: Date): Promise<LedgerTotals> {
-  const { rows } = await db.query<LedgerTotals>(
-    `SELECT count(*)::int AS entries,
-            coalesce(sum(total_tokens) FILTER (WHERE charged AND kind = 'completed'), 0)::float8 AS tokens,
-            coalesce(sum(cost_usd) FILTER (WHERE charged AND kind = 'completed'), 0)::float8 AS "costUsd",
-            coalesce(sum(tokens_saved), 0)::float8 AS "tokensSaved"
-       FROM ai_usage_ledger WHERE user_id = $1 AND id >= $3 AND day >= $2::date`,
-    [userId, since.toISOString().slice(0, 10), idFloor('led', since.getTime() - DAY_MS)],
-  );
-  return rows[0];
+/** The windows GET /v1/usage totals: today and this month (UTC days). */
+export interface UsageWindows {
+  today: Date;
+  month: Date;
 }
+
+/** The sums of LedgerTotals over the entries whose `day` is `day` or later, as columns `<window>_<total>`. */
+const totalsOf = (window: keyof UsageWindows, day: string) => `
+  count(*) FILTER (WHERE day >= ${day})::int AS "${window}_entries",
+  coalesce(sum(total_tokens) FILTER (WHERE day >= ${day} AND charged AND kind = 'completed'), 0)::float8 AS "${window}_tokens",
+  coalesce(sum(cost_usd) FILTER (WHERE day >= ${day} AND charged AND kind = 'completed'), 0)::float8 AS "${window}_costUsd",
+  coalesce(sum(tokens_saved) FILTER (WHERE day >= ${day}), 0)::float8 AS "${window}_tokensSaved"`;
+
+/**
+ * A user's totals of each window, in one statement over the wider one: `entries` counts every
+ * entry of the window, by the entry's `day` (its reservation's, the window the quota counters use),
+ * `tokens` and `costUsd` what was charged (charged completions), `tokensSaved` what the cache saved.
+ * The entries are found on the (user_id, id) index from the day before the earlier window: an
+ * entry's id carries the time it was written by its applier, never before its charge but for the
+ * skew between two services' clocks, which the day's margin covers. So a month's totals read that
+ * month of the user's entries, not their years, and today's come with them.
+ */
+export async function ledgerTotals(db: SqlPort, userId: string, windows: UsageWindows): Promise<Record<keyof UsageWindows, LedgerTotals>> {
+  const from = Math.min(windows.today.getTime(), windows.month.getTime());
+  const { rows } = await db.query<Record<string, number>>(
+    `SELECT ${totalsOf('today', '$3::date')}, ${totalsOf('month', '$4::date')}
+       FROM ai_usage_ledger WHERE user_id = $1 AND id >= $2 AND day >= least($3::date, $4::date)`,
+    [userId, idFloor('led', from - DAY_MS), utcDay(windows.today), utcDay(windows.month)],
+  );
+  const totals = (window: keyof UsageWindows): LedgerTotals => ({
+    entries: rows[0][`${window}_entries`],
+    tokens: rows[0][`${window}_tokens`],
+    costUsd: rows[0][`${window}_costUsd`],
+    tokensSaved: rows[0][`${window}_tokensSaved`],
+  });
+  return { today: totals('today'), month: totals('month') };
+}
+
+const utcDay = (at: Date) => at.toISOString().slice(0, 10);

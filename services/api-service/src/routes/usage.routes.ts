@@ -40,12 +40,14 @@ export function usageRoutes(deps: { db: SqlPort }): Router {
   on(router, usageRouteDocs.listUsage, async (req, res) => {
     const { userId } = principalOf(res);
     const query = parseOr400(UsageQuery, req.query, 'query');
-    const rows = await ledgerPage(deps.db, userId, query.cursor ?? null, query.limit + 1);
-    const page = rows.slice(0, query.limit);
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-    const [today, month] = await Promise.all([ledgerTotals(deps.db, userId, dayStart), ledgerTotals(deps.db, userId, monthStart)]);
+    const [rows, totals] = await Promise.all([
+      ledgerPage(deps.db, userId, query.cursor ?? null, query.limit + 1),
+      ledgerTotals(deps.db, userId, { today: dayStart, month: monthStart }),
+    ]);
+    const page = rows.slice(0, query.limit);
     res.json({
       entries: page.map((r) => ({
         id: r.id,
@@ -65,7 +67,7 @@ export function usageRoutes(deps: { db: SqlPort }): Router {
         createdAt: r.createdAt.toISOString(),
       })),
       nextCursor: rows.length > query.limit ? page[page.length - 1].id : null,
-      totals: { today, month },
+      totals,
     });
   });
   return router;
