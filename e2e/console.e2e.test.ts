@@ -330,6 +330,10 @@ describe('web console in Chromium', () => {
     await eventually(async () => (await quotaOf()) === 0);
 
     const ops = await signedIn('operator', stack.adminKey);
+    // The overview counts every dead letter waiting, these three among them.
+    const { deadLetters } = (await http<Overview>('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
+    expect(deadLetters).toBeGreaterThanOrEqual(3);
+    await ops.waitForSelector(`[data-testid=dead-letters][data-count="${deadLetters}"]`);
     await ops.click('nav.tabs button:has-text("Dead letters")');
     await ops.fill('input[name=dlq-user]', user.id);
     await ops.waitForFunction(() => document.querySelectorAll('[data-testid=dlq-row]').length === 3, undefined, { timeout: 30_000 });

@@ -110,7 +110,7 @@ describe('QuotaVaultClient', () => {
   });
 
   it('reads the overview', async () => {
-    const overview = { queues: { enrichment: { wait: 1, prioritized: 0, active: 2, delayed: 0, failed: 0, completed: 9 } }, createRequests: { since: '2026-12-02T00:00:00.000Z', byStatus: { '202': 9, '429': 1 }, total: 10, refused: 1 } };
+    const overview = { queues: { enrichment: { wait: 1, prioritized: 0, active: 2, delayed: 0, failed: 0, completed: 9 } }, deadLetters: 0, createRequests: { since: '2026-12-02T00:00:00.000Z', byStatus: { '202': 9, '429': 1 }, total: 10, refused: 1 } };
     const { fetch, calls } = scripted([json(200, overview)]);
     const client = new QuotaVaultClient({ baseUrl: 'http://api.test', fetch });
     expect(await client.admin.getOverview()).toEqual(overview);

@@ -73,6 +73,8 @@ export type QueueState = (typeof QUEUE_STATES)[number];
 export const Overview = z.object({
   /** Jobs per queue and state, read from Redis. */
   queues: z.record(z.string(), z.record(z.enum(QUEUE_STATES), z.number().int())),
+  /** Dead letters waiting for an operator: the dead-letter queue's waiting, prioritized and delayed jobs. */
+  deadLetters: z.number().int(),
   createRequests: z.object({
     /** When this replica started counting (its start). */
     since: z.string(),

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes()],
     selfAuthenticatingRouters: chatRoutes ? [chatRoutes] : [],
-    adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue, deadLetterQueue], metrics })],
+    adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue], deadLetterQueue, metrics })],
     readiness,
   });
   const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, metrics }) });

@@ -30,9 +30,7 @@ export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
     const prev = last.current;
     last.current = { at, overview };
     const window = prev && at > prev.at ? { seconds: (at - prev.at) / 1000, refused: overview.createRequests.refused - prev.overview.createRequests.refused } : undefined;
-    const dead = Object.entries(overview.queues).find(([name]) => name.endsWith('-dead'))?.[1];
-    const dlq = dead ? dead.wait + dead.prioritized + dead.delayed : 0;
-    return { overview, window, dlq, cache, drift: rec.totalDrift, driftRows: `${rec.rows.length}${rec.truncated ? '+' : ''}` };
+    return { overview, window, dlq: overview.deadLetters, cache, drift: rec.totalDrift, driftRows: `${rec.rows.length}${rec.truncated ? '+' : ''}` };
   }, 3000);
   const o = polled.data;
   const window = o?.window;
@@ -48,7 +46,7 @@ export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
               <strong>{num(creates.refused)} of {num(creates.total)}</strong> creates refused (429){creates.total ? `, ${percent(creates.refused / creates.total)}` : ''}
               <span className="hint"> since {time(creates.since)}{window && window.seconds > 0 ? ` · last ${Math.round(window.seconds)} s: ${num(Math.round((window.refused * 60) / window.seconds))}/min` : ''}</span>
             </li>
-            <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'}><strong>{num(o.dlq)}</strong> dead letters</li>
+            <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'} data-testid="dead-letters" data-count={o.dlq}><strong>{num(o.dlq)}</strong> dead letters</li>
             <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift, today and yesterday ({o.driftRows} rows)</li>
             {Object.entries(o.cache.tiers).map(([tier, t]) => (
               <li key={tier} className="tile"><strong>{percent(t.hitRatio)}</strong> {tier} cache hits ({num(t.hits)}/{num(t.hits + t.misses)})</li>

@@ -45,19 +45,27 @@ export const overviewRouteDocs = {
  * POST /v1/items since it started; a rate of refusals is the difference between two readings (the
  * console polls). Across replicas, Prometheus has the sum (quota:refusal_ratio:rate5m).
  */
-export function adminOverviewRoutes(deps: { queues: Array<Pick<Queue, 'name' | 'getJobCounts'>>; metrics: Registry; startedAt?: Date }): Router {
+export function adminOverviewRoutes(deps: {
+  queues: Array<Pick<Queue, 'name' | 'getJobCounts'>>;
+  /** Counted among the queues, and its waiting jobs as `deadLetters`. */
+  deadLetterQueue: Pick<Queue, 'name' | 'getJobCounts'>;
+  metrics: Registry;
+  startedAt?: Date;
+}): Router {
   const router = Router();
   const since = (deps.startedAt ?? new Date()).toISOString();
   on(router, overviewRouteDocs.getOverview, async (_req, res) => {
     const queues = await withTimeout(
-      Promise.all(deps.queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const)),
+      Promise.all([...deps.queues, deps.deadLetterQueue].map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const)),
       2000,
     ).catch((cause: unknown) => {
       throw new AppError('SERVICE_UNAVAILABLE', 'Redis did not answer for the queue depths', { retryAfterSeconds: 1, cause });
     });
     const byStatus = await createRequestsByStatus(deps.metrics);
+    const dead = queues[queues.length - 1][1];
     const body: Overview = {
       queues: Object.fromEntries(queues.map(([name, counts]) => [name, Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0]))])) as Overview['queues'],
+      deadLetters: (dead.wait ?? 0) + (dead.prioritized ?? 0) + (dead.delayed ?? 0),
       createRequests: {
         since,
         byStatus,
