@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import type { CreateItemResponse, CreateUserResponse, ErrorBody, QuotaStatus } from '@qv/contracts';
 import { createUser, http, presets, startStack, type Stack } from '@qv/testing';
+import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
 
 /**
  * Hostile input on every public and admin route (issue 10): whatever a client sends, the answer is
@@ -24,19 +25,6 @@ function encodeSegment(value: string): string {
 }
 
 const query = (params: Record<string, string>) => Object.entries(params).map(([k, v]) => `${encodeSegment(k)}=${encodeSegment(v)}`).join('&');
-
-const hostileString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: 'grapheme', maxLength: 40 }),
-  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00y', '\udbff\udbff', '<script>alert(1)</script>', 'javascript:alert(1)', 'file:///etc/passwd', "'; DROP TABLE users; --", '%00', '..%2f..%2f'),
-  fc.nat({ max: 3 }).map((n) => ['a', '中', '\u200d', '😀'][n].repeat(100_001)),
-  fc.string({ maxLength: 10 }).map((s) => `${s}\u0000${s}`),
-);
-const hostileNumber = fc.oneof(fc.integer(), fc.constantFrom(2 ** 31, 2 ** 31 - 1, 2 ** 53, 2 ** 63, -1, -(2 ** 31), 1e308, 0.5, -0), fc.double({ noNaN: true }));
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(hostileString, hostileNumber, fc.boolean(), fc.constant(null), fc.array(hostileString, { maxLength: 3 }), fc.dictionary(hostileString, hostileString, { maxKeys: 2 }));
-/** A body: a plausible shape with any field replaced by hostile values, or anything at all. */
-const bodyOf = (fields: Record<string, fc.Arbitrary<unknown>>) =>
-  fc.oneof(fc.record(Object.fromEntries(Object.keys(fields).map((k) => [k, fc.oneof(fields[k], hostileValue)])), { requiredKeys: [] }), hostileValue);
 
 const LIMITS = ['enrichmentsPerDay', 'concurrentJobs', 'callsPerHour', 'tokensPerDay', 'tokensPerMonth', 'sessionTtlSeconds', 'contentTtlSeconds'];
 const overrides = fc.dictionary(fc.oneof(fc.constantFrom(...LIMITS), hostileString), hostileValue, { maxKeys: 3 });
