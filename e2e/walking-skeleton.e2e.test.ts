@@ -1,5 +1,5 @@
 import type { CreateItemResponse, QuotaStatus, UsagePage } from '@qv/contracts';
-import { createUser, eventually, http, startStack, waitForItem, type Stack } from '@qv/testing';
+import { createUser, eventually, http, simulatorCalls, startStack, waitForItem, type Stack } from '@qv/testing';
 
 /** One item through all six services as real processes, over HTTP only (issue 3). */
 describe('walking skeleton', () => {
@@ -43,5 +43,19 @@ describe('walking skeleton', () => {
     const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
     expect(quota.body.quotas.tokensPerDay.used).toBe(enrichment.promptTokens + enrichment.completionTokens);
     expect(quota.body.quotas.concurrentJobs.used).toBe(0);
+  });
+  it('retried after its second task failed, an item on a plan without cache asks the provider for that task alone and bills each task once', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const content = `The worker keeps what an attempt got answered. run ${Date.now()} [sim:fail_nth=2]`; // summarize answers, tag fails once
+    const created = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize', 'tag'] } });
+    expect(created.status).toBe(202);
+    const done = await waitForItem(stack.api, user.key, created.body.item.id);
+    expect(done.status).toBe('DONE');
+    // summarize, the failed tag, tag again (before: summarize was asked again and billed twice)
+    expect(await simulatorCalls(stack.services['llm-simulator']!.url, content)).toBe(3);
+    const entry = await eventually(async () => (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key: user.key })).body.entries[0]);
+    expect(entry).toMatchObject({ itemId: done.id, kind: 'completed', promptTokens: done.enrichment!.promptTokens, completionTokens: done.enrichment!.completionTokens });
+    const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
+    expect(quota.body.quotas.tokensPerDay.used).toBe(entry.totalTokens);
   });
 });

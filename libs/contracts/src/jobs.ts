@@ -23,10 +23,12 @@ export const EnrichmentJob = z.object({
   rateLimited: z.number().int().nonnegative().optional(),
   /**
    * What this job's failed attempts paid the provider for (written by the worker): the tasks
-   * answered before another failed, whose answers the next attempt finds in the cache. Billed with
-   * the attempt that completes, or with the job's usage.failed.
+   * answered before another failed, and their answers (`outputs`), which the next attempt uses
+   * instead of asking the provider again, whatever the plan's cache. Billed with the attempt that
+   * completes, or with the job's usage.failed. (A job written before `outputs` finds its answered
+   * tasks in the cache where the plan has one.)
    */
-  spent: SpentUsage.extend({ tasks: z.array(TaskName) }).optional(),
+  spent: SpentUsage.extend({ tasks: z.array(TaskName), outputs: z.partialRecord(TaskName, z.json()).optional() }).optional(),
 });
 export type EnrichmentJob = z.infer<typeof EnrichmentJob>;
 

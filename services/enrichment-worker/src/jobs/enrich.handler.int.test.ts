@@ -335,6 +335,33 @@ describe('enrich()', () => {
     expect(row.enrichment).toMatchObject({ cached: false, promptTokens: event.promptTokens });
   });
 
+  it('an attempt that fails after a task was answered passes the answer on: the retry asks only for the rest, on a plan without cache too, and bills each task once', async () => {
+    const content = uniqueContent('[sim:fail_nth=2]'); // summarize answers, then tag fails once
+    const job = await newItem(FREE, content, ['summarize', 'tag']);
+    const err = await rejection(run(job));
+    const spent = spentOf(err);
+    expect(spent).toMatchObject({ tasks: ['summarize'], outputs: { summarize: { summary: expect.any(String) } } });
+
+    // As the worker keeps it: the job's data, through JSON (Redis), read back by the next attempt.
+    await retry(JSON.parse(JSON.stringify({ ...job, spent })) as EnrichmentJob);
+    expect(await simCalls(content)).toBe(3); // summarize, the failed tag, tag again: summarize was not asked twice
+    const row = await itemRow(job.itemId);
+    expect(row.status).toBe('DONE');
+    expect(row.enrichment).toMatchObject({ summary: (spent!.outputs!.summarize as { summary: string }).summary, tags: expect.any(Array) });
+    const event = (await usageJobsOf(job.itemId))[0].data as UsageCompleted;
+    const promptOf = (task: TaskName) => countChatTokensBounded(TASKS[task].buildMessages({ content, title: 'Quota Vault' }));
+    expect(event.promptTokens).toBe(promptOf('summarize') + promptOf('tag'));
+    expect(event.completionTokens).toBe(row.enrichment!.completionTokens);
+  });
+
+  it('a carried answer that no longer reads as its task\'s output is asked again', async () => {
+    const content = uniqueContent();
+    const job: EnrichmentJob = { ...(await newItem(FREE, content, ['summarize'])), spent: { model: 'sim-1', promptTokens: 10, completionTokens: 5, costUsd: 0, tasks: ['summarize'], outputs: { summarize: { nope: 1 } } } };
+    await retry(job);
+    expect(await simCalls(content)).toBe(1);
+    expect((await itemRow(job.itemId)).enrichment).toMatchObject({ summary: expect.any(String) });
+  });
+
   it('a failed attempt that got no answer carries no spend', async () => {
     const job = await newItem(PRO, uniqueContent('[sim:status=500]'), ['summarize', 'tag']);
     const err = await rejection(run(job));

@@ -37,6 +37,8 @@ interface Usage {
   model: string;
   /** Tasks the provider answered usably for this job, in this attempt or an earlier one (`job.spent`). */
   answered: TaskName[];
+  /** Their answers, parsed: an attempt that fails passes them on, so no task is asked (and paid for) twice. */
+  outputs: Partial<Record<TaskName, unknown>>;
 }
 
 type Spent = NonNullable<EnrichmentJob['spent']>;
@@ -50,7 +52,7 @@ export function spentOf(err: unknown): Spent | undefined {
 /** The error itself, carrying the attempt's spend (not wrapped: the retry decision reads its class). */
 function withSpent(err: unknown, usage: Usage): unknown {
   if (usage.promptTokens + usage.completionTokens === 0 || typeof err !== 'object' || err === null) return err;
-  const spent: Spent = { model: usage.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd: usage.costUsd, tasks: usage.answered };
+  const spent: Spent = { model: usage.model, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, costUsd: usage.costUsd, tasks: usage.answered, outputs: usage.outputs as Spent['outputs'] };
   Object.defineProperty(err, SPENT, { value: spent, enumerable: false });
   return err;
 }
@@ -70,7 +72,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
     if (item.status === 'DONE' && item.enrichment) {
       // Completed by an earlier attempt that crashed before (or while) emitting: emit again, same id.
       const done = item.enrichment as Enrichment;
-      await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model, answered: [] }));
+      await deps.usage.publish(completedEvent(job, jobId, { promptTokens: done.promptTokens, completionTokens: done.completionTokens, costUsd: costUsd(done.model, done.promptTokens, done.completionTokens), tokensSaved: 0, costSavedUsd: 0, hitTiers: new Set(), model: done.model, answered: [], outputs: {} }));
       return;
     }
 
@@ -79,6 +81,7 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
     // An earlier attempt's answered tasks were paid for: they are billed with this one, and
     // finding them in the cache now saves nothing.
     const carried = job.spent;
+    const reused = reusableOutputs(carried);
     const usage: Usage = {
       promptTokens: carried?.promptTokens ?? 0,
       completionTokens: carried?.completionTokens ?? 0,
@@ -88,22 +91,25 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
       hitTiers: new Set(),
       model: carried?.model ?? deps.provider.model,
       answered: [...(carried?.tasks ?? [])],
+      outputs: { ...reused },
     };
-    const outputs: Partial<Record<TaskName, unknown>> = {};
+    const outputs: Partial<Record<TaskName, unknown>> = { ...reused };
+    // What an earlier attempt got answered is used as it is: neither asked of the cache nor of the provider.
+    const asked = job.tasks.filter((task) => !(task in reused));
 
     try {
-      const items = job.tasks.map((task) => {
+      const items = asked.map((task) => {
         const tier = TIER_OF[task];
         return cachedTask(deps, job, attempt.retry, task, tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds, input, usage);
       });
-      const results = await singleFlightMany(deps.cache, items, {
+      const results = items.length === 0 ? [] : await singleFlightMany(deps.cache, items, {
         waitMs: deps.cacheWaitMs,
         onCacheError: (err, operation) => {
           deps.metrics.cacheUnavailable.inc({ operation });
           deps.logger.warn({ err: (err as Error).message, operation }, 'cache unavailable; carrying on without it (fail open)');
         },
       });
-      job.tasks.forEach((task, i) => {
+      asked.forEach((task, i) => {
         const tier = TIER_OF[task];
         const result = results[i];
         outputs[task] = result.value;
@@ -134,6 +140,23 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
 }
 
 /**
+ * The answers an earlier attempt passed on (`job.spent.outputs`) that still read as their task's
+ * output; one that does not (a job written by another version) is asked again.
+ */
+function reusableOutputs(spent: EnrichmentJob['spent']): Partial<Record<TaskName, unknown>> {
+  const reused: Partial<Record<TaskName, unknown>> = {};
+  for (const [task, value] of Object.entries(spent?.outputs ?? {}) as Array<[TaskName, unknown]>) {
+    if (!spent!.tasks.includes(task)) continue;
+    try {
+      reused[task] = TASKS[task].parse(JSON.stringify(value));
+    } catch {
+      // asked again
+    }
+  }
+  return reused;
+}
+
+/**
  * One task as a single-flight item of its cache tier (all of a job's tasks share one lookup and
  * one put across workers); with no TTL on the plan the cache is not asked and it goes straight to
  * the LLM. Its computation is one guarded provider call, paid into `usage` once answered.
@@ -158,6 +181,7 @@ function cachedTask(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: 
       usage.model = result.model;
       const value = definition.parse(result.text);
       usage.answered.push(task);
+      usage.outputs[task] = value;
       return { value, tokens: result.promptTokens + result.completionTokens, model: result.model, costUsd: cost };
     },
   };

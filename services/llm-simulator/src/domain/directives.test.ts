@@ -16,6 +16,11 @@ describe('parseDirectives', () => {
     expect(parseDirectives('[sim:status=418] [sim:latency_ms=-5] [sim:fail_first=two] [sim:colour=red]')).toEqual({});
   });
 
+  it('reads fail_nth from 1 on', () => {
+    expect(parseDirectives('[sim:fail_nth=3]')).toEqual({ failNth: 3 });
+    expect(parseDirectives('[sim:fail_nth=0]')).toEqual({});
+  });
+
   it('reads client-error statuses and fail_first_status', () => {
     expect(parseDirectives('[sim:status=400] [sim:fail_first=1] [sim:fail_first_status=429]')).toEqual({ status: 400, failFirst: 1, failFirstStatus: 429 });
   });

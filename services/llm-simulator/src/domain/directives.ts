@@ -14,6 +14,8 @@ export interface Directives {
   /** The status the `fail_first` failures answer with (default 500); a 429 carries `retry_after`. */
   failFirstStatus?: SimulatedStatus;
   failUntil?: number;
+  /** Only the Nth call with the same user content fails (500), those before and after it answer (`[sim:fail_nth=N]`). */
+  failNth?: number;
   /** A streamed answer waits this long before each chunk after the first (`[sim:chunk_ms=N]`). */
   chunkMs?: number;
 }
@@ -55,6 +57,9 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'fail_until':
         result.failUntil = n;
+        break;
+      case 'fail_nth':
+        if (n >= 1) result.failNth = n;
         break;
       case 'chunk_ms':
         result.chunkMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);

@@ -26,6 +26,17 @@ describe('FaultInjector', () => {
     expect(faults.decide(a, d)?.status).toBe(500);
   });
 
+  it('fail_nth fails only the Nth call per user content (500), the calls before and after it answer', () => {
+    const faults = new FaultInjector();
+    const a = 'doc A [sim:fail_nth=2]';
+    const d = parseDirectives(a);
+    expect(faults.decide(a, d)).toBeUndefined();
+    expect(faults.decide('doc B [sim:fail_nth=2]', d)).toBeUndefined();
+    expect(faults.decide(a, d)?.status).toBe(500);
+    expect(faults.decide(a, d)).toBeUndefined();
+    expect(faults.decide(a, d)).toBeUndefined();
+  });
+
   it('fails with 503 until the given epoch ms, with the seconds left as Retry-After', () => {
     let now = 1_000_000;
     const faults = new FaultInjector(() => now);

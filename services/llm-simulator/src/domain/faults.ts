@@ -10,8 +10,9 @@ export interface Fault {
 
 /**
  * Decides which calls fail. Checked in this order: `status` (always fails), `fail_first` (the first
- * N calls with the same user content fail with 500, or with `fail_first_status`), `fail_until`
- * (503 until that epoch ms).
+ * N calls with the same user content fail with 500, or with `fail_first_status`), `fail_nth` (only
+ * the Nth such call fails, with 500: one task of an item's several, say), `fail_until` (503 until
+ * that epoch ms).
  * The `fail_first` counters live in this process: one simulator is one fault domain.
  */
 export class FaultInjector {
@@ -21,11 +22,12 @@ export class FaultInjector {
 
   decide(userContent: string, directives: Directives): Fault | undefined {
     if (directives.status !== undefined) return this.fault(directives.status, directives, `Simulated ${directives.status}`);
-    if (directives.failFirst !== undefined) {
+    if (directives.failFirst !== undefined || directives.failNth !== undefined) {
       const key = createHash('sha256').update(userContent).digest('hex');
       const count = (this.seen.get(key) ?? 0) + 1;
       this.seen.set(key, count);
-      if (count <= directives.failFirst) return this.fault(directives.failFirstStatus ?? 500, directives, `Simulated failure ${count} of ${directives.failFirst}`);
+      if (directives.failFirst !== undefined && count <= directives.failFirst) return this.fault(directives.failFirstStatus ?? 500, directives, `Simulated failure ${count} of ${directives.failFirst}`);
+      if (count === directives.failNth) return this.fault(500, directives, `Simulated failure of call ${count}`);
     }
     if (directives.failUntil !== undefined) {
       const left = directives.failUntil - this.now();
