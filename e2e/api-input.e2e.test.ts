@@ -56,7 +56,7 @@ describe('api-service input and auth', () => {
   });
 
   it('413 PAYLOAD_TOO_LARGE for a body over the limit', async () => {
-    const res = await http<ErrorBody>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'é'.repeat(400_000) } });
+    const res = await http<ErrorBody>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content: 'é'.repeat(600_000) } });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     await nothingStored();

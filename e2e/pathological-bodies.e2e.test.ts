@@ -119,4 +119,17 @@ describe('pathological bodies of 100,000 characters', () => {
       }, 30_000);
     }
   }, 180_000);
+
+  it("accepts 100,000 characters spelt as Python's json.dumps spells them: every non-ASCII code unit \\u-escaped, 600 kB", async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: null, tokensPerMonth: null });
+    const asciiOnly = (body: unknown) => JSON.stringify(body).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    for (const content of ['中'.repeat(100_000), '😀'.repeat(50_000)]) {
+      const raw = asciiOnly({ content, title: 'Escaped' });
+      expect(raw.length).toBeGreaterThan(600_000);
+      const res = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, raw });
+      expect(res.status).toBe(202);
+      const stored = await http<ItemResponse>('GET', `${stack.api}/v1/items/${res.body.item.id}`, { key: user.key });
+      expect(stored.body.item.content).toBe(content);
+    }
+  });
 });

@@ -20,8 +20,9 @@ export const configSchema = z.object({
   ...cacheClientEnv({ timeoutMs: 1000 }),
   ...cacheDurabilityEnv,
   ...serviceTokensEnv('SERVICE_TOKEN_API', 'SERVICE_TOKEN_METRICS'),
-  // 100,000 characters of content can take up to ~400 kB of UTF-8.
-  BODY_LIMIT: z.string().default('512kb').describe('largest JSON body; larger: `413 PAYLOAD_TOO_LARGE`'),
+  // 100,000 characters of content take up to 600 kB as JSON when every one is \u-escaped (as
+  // Python's json.dumps writes any non-ASCII text by default), ~400 kB as UTF-8.
+  BODY_LIMIT: z.string().default('1mb').describe('largest JSON body; larger: `413 PAYLOAD_TOO_LARGE`'),
   ENQUEUE_TIMEOUT_MS: positiveInt(1000).describe('the request path\'s wait for Redis before leaving the job to the outbox relay'),
   OUTBOX_RELAY_INTERVAL_MS: positiveInt(1000).describe('tick of the outbox relay, which enqueues the jobs the request path could not'),
   OUTBOX_RELAY_GRACE_MS: positiveInt(2000).describe('age at which an unsent outbox row becomes the relay\'s (younger, it is still the request path\'s to send)'),
