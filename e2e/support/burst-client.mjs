@@ -1,6 +1,6 @@
 // A burst of concurrent POST /v1/items from one key, sent from a process of its own so that the
 // burst's client work (10,000 sockets, requests and answers) does not delay the process that times
-// the other user's requests: argv url key count; prints the answers ({ status, retryAfter, code }[])
+// the other user's requests: argv url key count; prints the answers ({ status, retryAfter, quotaRemaining, code }[])
 // and its own CPU ms as one JSON line.
 import { Agent, request } from 'undici';
 
@@ -17,10 +17,10 @@ const answers = await Promise.all(
         body: JSON.stringify({ content: `A's burst ${i}` }),
       });
       const text = await res.body.text();
-      const retryAfter = res.headers['retry-after'] ?? null;
-      return { status: res.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, code: res.statusCode === 202 ? null : JSON.parse(text).error.code };
+      const one = (name) => (Array.isArray(res.headers[name]) ? res.headers[name][0] : (res.headers[name] ?? null));
+      return { status: res.statusCode, retryAfter: one('retry-after'), quotaRemaining: one('x-ai-quota-remaining'), code: res.statusCode === 202 ? null : JSON.parse(text).error.code };
     } catch (err) {
-      return { status: 0, retryAfter: null, code: `${err.message}: ${err.cause?.message}` };
+      return { status: 0, retryAfter: null, quotaRemaining: null, code: `${err.message}: ${err.cause?.message}` };
     }
   }),
 );

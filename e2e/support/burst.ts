@@ -7,6 +7,8 @@ import { http } from '@qv/testing';
 export interface BurstAnswer {
   status: number;
   retryAfter: string | null;
+  /** X-AI-Quota-Remaining: every answer of POST /v1/items carries the quota headers (DESIGN.md §4). */
+  quotaRemaining: string | null;
   code: string | null;
 }
 

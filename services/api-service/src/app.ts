@@ -79,7 +79,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/admin', authenticate(deps), requireAdmin);
   app.use(adminUsersRoutes(deps));
   app.use(adminKeysRoutes(deps));
-  app.use(adminPlansRoutes({ db: deps.db, refusals: deps.quota.refusals }));
+  app.use(adminPlansRoutes({ db: deps.db, users: deps.quota }));
   for (const router of deps.adminRouters ?? []) app.use(router);
 
   app.use(notFoundHandler());

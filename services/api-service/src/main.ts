@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   // cache then bounded by AUTH_CACHE_TTL_MS alone (PrincipalResolver).
   const evictions = new RedisAuthEvictions({ publisher: redis, channel: authEvictionChannel(config.REDIS_PREFIX), logger });
   const principals = new PrincipalResolver(pool, { ttlMs: config.AUTH_CACHE_TTL_MS, negativeTtlMs: config.AUTH_NEGATIVE_CACHE_TTL_MS, publisher: evictions, logger,
-    onEvict: (eviction) => (eviction === 'all' ? quota.refusals.forgetAll() : 'userId' in eviction ? quota.refusals.forget(eviction.userId) : undefined),
+    onEvict: (eviction) => (eviction === 'all' ? quota.forgetAll() : 'userId' in eviction ? quota.forget(eviction.userId) : undefined),
   });
   const evictionSubscriber = createRedis(config.REDIS_URL, { autoResubscribe: false });
   evictionSubscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis (auth evictions) connection error'));
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue], deadLetterQueue, metrics })],
     readiness,
   });
-  const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, metrics }) });
+  const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, latest: quota.latest, metrics }) });
   // /metrics lives here, off the public port; only the scraper's credential reads it.
   const ops = await serveOperations({ port: config.OPS_PORT, host: config.HOST, service: 'api-service', logger, metrics, readiness, serviceAuth: ServiceAuthenticator.fromConfig(config, AUTHENTICATED_CALLERS['api-service']) });
   const stopHousekeeping = startHousekeeping(pool, { intervalMs: config.HOUSEKEEPING_INTERVAL_MS, outboxRetentionHours: config.OUTBOX_RETENTION_HOURS, logger });

@@ -1,5 +1,6 @@
 import { AppError, ChargeBatchResponse, ChargeResponse, QuotaStatus, ReservationResponse, type ChargeBatchResult, type ChargeRequest } from '@qv/contracts';
 import { CredentialRefusedError, InternalClient, KeyedBatcher, UnreachableError, type BatchAnswer, type KeyedBatcherOptions } from '@qv/http';
+import { LatestQuotaStatus } from '../domain/latest-quota-status';
 import { RefusalMemo } from '../domain/refusal-memo';
 
 /** Every charge alone, as many at once as come (the default of a client built without options). */
@@ -18,6 +19,8 @@ const answerOf = (result: ChargeBatchResult): BatchAnswer<ChargeResponse> =>
 export class QuotaClient {
   private readonly http: InternalClient;
   private readonly batcher: KeyedBatcher<ChargeRequest, ChargeResponse>;
+  /** Each user's status at their latest charge answered here (for the 429s that carry none). */
+  readonly latest = new LatestQuotaStatus();
 
   /**
    * `credential`: SERVICE_TOKEN_API; a refused one fails closed like an outage (CredentialRefusedError is an UnreachableError).
@@ -40,8 +43,16 @@ export class QuotaClient {
     );
   }
 
-  charge(request: ChargeRequest): Promise<ChargeResponse> {
-    return this.failClosed(() => this.batcher.run(request));
+  async charge(request: ChargeRequest): Promise<ChargeResponse> {
+    try {
+      const charged = await this.failClosed(() => this.batcher.run(request));
+      this.latest.remember(request.userId, charged.status);
+      return charged;
+    } catch (err) {
+      const status = err instanceof AppError ? (err.details as QuotaStatus | undefined) : undefined;
+      if (status?.quotas) this.latest.remember(request.userId, status);
+      throw err;
+    }
   }
 
   /**
@@ -69,6 +80,17 @@ export class QuotaClient {
   throwKeptRefusal(userId: string): void {
     const kept = this.refusals.recall(userId);
     if (kept) throw kept;
+  }
+
+  /** Forgets what this replica keeps of the user's answers (refusals, latest status): their limits changed. */
+  forget(userId: string): void {
+    this.refusals.forget(userId);
+    this.latest.forget(userId);
+  }
+
+  forgetAll(): void {
+    this.refusals.forgetAll();
+    this.latest.forgetAll();
   }
 
   /** Refunds a reservation this service took but will not use. */

@@ -3,6 +3,7 @@ import { httpStatusOf, type AppError } from '@qv/contracts';
 import { lineFull, requestDuration, requestIdFrom, writeAnswer, type KeyedGate } from '@qv/http';
 import type { Registry } from 'prom-client';
 import { quotaHeaders } from '../domain/quota-headers';
+import type { LatestQuotaStatus } from '../domain/latest-quota-status';
 import type { RefusalMemo } from '../domain/refusal-memo';
 import type { PrincipalResolver } from '../repositories/auth.repository';
 
@@ -11,6 +12,8 @@ export interface EarlyRefusalDeps {
   /** The accept path's admission (the same instance as items.routes'). */
   admission: Pick<KeyedGate, 'refusesAtOnce'>;
   refusals: Pick<RefusalMemo, 'recall'>;
+  /** Each user's latest quota status on this replica: the headers of a line-full refusal. */
+  latest: Pick<LatestQuotaStatus, 'recall'>;
   metrics: Registry;
 }
 
@@ -50,7 +53,7 @@ export function earlyRefusals(deps: EarlyRefusalDeps): (req: IncomingMessage, re
     } else return false;
 
     const end = duration.startTimer();
-    const status = refusal.details as Parameters<typeof quotaHeaders>[0] | undefined;
+    const status = (refusal.details as Parameters<typeof quotaHeaders>[0] | undefined) ?? deps.latest.recall(principal.userId);
     const headers = {
       'X-Content-Type-Options': 'nosniff',
       'X-Request-Id': requestIdFrom(req.headers['x-request-id']),

@@ -1,5 +1,5 @@
 import { ITEM_COLUMNS, type ItemRow } from '@qv/db/sql';
-import { AppError, CreateItemBody, CreateItemResponse, IdempotencyKeyHeader, ItemResponse, ItemsPage, ListItemsQuery, NotFoundError } from '@qv/contracts';
+import { AppError, httpStatusOf, CreateItemBody, CreateItemResponse, IdempotencyKeyHeader, ItemResponse, ItemsPage, ListItemsQuery, NotFoundError } from '@qv/contracts';
 import { parseOr400, writeAnswer, type KeyedGate } from '@qv/http';
 import { Router } from 'express';
 import { presentItem } from '../domain/present-item';
@@ -107,11 +107,19 @@ export function itemsRoutes(deps: ItemsRouteDeps): Router {
     };
 
     const key = rawKey === undefined ? undefined : parseOr400(IdempotencyKeyHeader, rawKey, 'Idempotency-Key header');
-    const response: StoredResponse & { replayed?: boolean } = await deps.admission.run(principal.userId, () =>
-      key === undefined
-        ? accept()
-        : runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency }, (itemId) => accept(itemId)),
-    );
+    const response: StoredResponse & { replayed?: boolean } = await deps.admission
+      .run(principal.userId, () =>
+        key === undefined
+          ? accept()
+          : runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', '/v1/items', req.body), ...deps.idempotency }, (itemId) => accept(itemId)),
+      )
+      .catch((err: unknown) => {
+        // A 429 with no status of its own (the user's line full, here or in quota-service): the
+        // headers of the user's latest charge answered on this replica.
+        const latest = err instanceof AppError && httpStatusOf(err.code) === 429 && !res.hasHeader('X-AI-Quota-Limit') ? deps.quota.latest.recall(principal.userId) : undefined;
+        if (latest) res.set(quotaHeaders(latest));
+        throw err;
+      });
     if (response.replayed) res.set('Idempotent-Replayed', 'true');
     // Written straight to node:http: Express's res.json (charset negotiation, freshness check) was a visible share of each accept.
     writeAnswer(res, { status: response.status, json: response.body }, response.headers);

@@ -1,5 +1,5 @@
 import { NotFoundError, PlanId, PlanResponse, PlansResponse, PlanUpdate, type Plan } from '@qv/contracts';
-import type { RefusalMemo } from '../../domain/refusal-memo';
+import type { QuotaClient } from '../../repositories/quota.client';
 import { PLAN_COLUMNS, type SqlPort } from '@qv/db/sql';
 import { parseOr400 } from '@qv/http';
 import { Router } from 'express';
@@ -59,7 +59,7 @@ export const plansRouteDocs = {
   },
 } satisfies Record<string, RouteDoc>;
 
-export function adminPlansRoutes(deps: { db: SqlPort; refusals?: Pick<RefusalMemo, 'forgetAll'> }): Router {
+export function adminPlansRoutes(deps: { db: SqlPort; users?: Pick<QuotaClient, 'forgetAll'> }): Router {
   const { db } = deps;
   const router = Router();
 
@@ -78,8 +78,8 @@ export function adminPlansRoutes(deps: { db: SqlPort; refusals?: Pick<RefusalMem
       await db.query<PlanRow>(`UPDATE plans SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${PLAN_COLUMNS}`, [id, ...fields.map((field) => body[field])])
     ).rows;
     if (!row) throw new NotFoundError('Plan');
-    // Refusals kept under the old limits would outlive the change on this replica (others' end within QUOTA_REFUSAL_MEMO_MS).
-    deps.refusals?.forgetAll();
+    // Refusals and statuses kept under the old limits would outlive the change on this replica (others' refusals end within QUOTA_REFUSAL_MEMO_MS).
+    deps.users?.forgetAll();
     res.json({ plan: presentPlan(row) });
   });
 
