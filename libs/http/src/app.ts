@@ -72,7 +72,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
           await withTimeout(check(), 2000);
           return [name, 'ok'] as const;
         } catch (err) {
-          return [name, `down: ${(err as Error).message}`] as const;
+          // The reason goes to the log, not to the answer: /readyz is open to anyone who reaches
+          // the port (api-service's is public), and a driver's message names hosts and ports.
+          options.logger.warn({ check: name, err: (err as Error).message }, 'readiness check failed');
+          return [name, 'down'] as const;
         }
       }),
     );
