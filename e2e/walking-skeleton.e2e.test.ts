@@ -58,4 +58,20 @@ describe('walking skeleton', () => {
     const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
     expect(quota.body.quotas.tokensPerDay.used).toBe(entry.totalTokens);
   });
+  it("an item whose answer is cut at its cap is paid once and fails: it is never retried past what it was charged", async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'free');
+    const content = `A model's answer that runs past its cap. run ${Date.now()} [sim:cut_first=5]`;
+    const created = await http<CreateItemResponse>('POST', `${stack.api}/v1/items`, { key: user.key, body: { content, tasks: ['summarize'] } });
+    expect(created.status).toBe(202);
+    const charged = created.body.quota.quotas.tokensPerDay.used;
+    const failed = await waitForItem(stack.api, user.key, created.body.item.id, { until: ['FAILED'], timeoutMs: 60_000 });
+    expect(failed.status).toBe('FAILED');
+    // One call (before: one per attempt, five, each paid in full): the failure bills it, and the
+    // user's tokens never pass what the item was charged.
+    expect(await simulatorCalls(stack.services['llm-simulator']!.url, content)).toBe(1);
+    const used = async () => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas.tokensPerDay.used;
+    const entry = await eventually(async () => (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key: user.key })).body.entries.find((e) => e.kind === 'failed'));
+    expect(entry.totalTokens).toBe(charged);
+    expect(await used()).toBe(charged);
+  });
 });

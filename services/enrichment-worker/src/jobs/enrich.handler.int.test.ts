@@ -354,9 +354,27 @@ describe('enrich()', () => {
     expect(event.completionTokens).toBe(row.enrichment!.completionTokens);
   });
 
+  it('after an answer cut at its cap (paid for, no JSON), a retry whose call would pass the charge is refused for good, without the call', async () => {
+    const content = uniqueContent('[sim:cut_first=1]');
+    const job = await newItem(FREE, content, ['summarize']);
+    const first = await rejection(run(job));
+    expect(decideRetry(first).kind).toBe('retry');
+    const spent = spentOf(first)!;
+    const estimate = estimateTokens({ content, title: 'Quota Vault' }, ['summarize']);
+    // The whole estimate is paid: the exact prompt and the cap's worth of a cut answer.
+    expect(spent.promptTokens + spent.completionTokens).toBe(estimate);
+    expect(spent.tasks).toEqual([]);
+
+    const second = await rejection(retry({ ...job, spent }));
+    expect(second).toBeInstanceOf(UnrecoverableError);
+    expect((second as Error).message).toMatch(/no room left in the item's reservation/);
+    expect(await simCalls(content)).toBe(1);
+    expect(spentOf(second)).toEqual(spent); // still billed, once
+  });
+
   it('a carried answer that no longer reads as its task\'s output is asked again', async () => {
     const content = uniqueContent();
-    const job: EnrichmentJob = { ...(await newItem(FREE, content, ['summarize'])), spent: { model: 'sim-1', promptTokens: 10, completionTokens: 5, costUsd: 0, tasks: ['summarize'], outputs: { summarize: { nope: 1 } } } };
+    const job: EnrichmentJob = { ...(await newItem(FREE, content, ['summarize'])), spent: { model: 'sim-1', promptTokens: 0, completionTokens: 0, costUsd: 0, tasks: ['summarize'], outputs: { summarize: { nope: 1 } } } };
     await retry(job);
     expect(await simCalls(content)).toBe(1);
     expect((await itemRow(job.itemId)).enrichment).toMatchObject({ summary: expect.any(String) });

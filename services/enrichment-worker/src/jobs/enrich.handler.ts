@@ -1,6 +1,6 @@
 import { singleFlight, singleFlightMany, type SingleFlightCache, type SingleFlightItem } from '@qv/cache-client';
 import { EnrichmentJob, type CacheTier, type Enrichment, type TaskName, type UsageCompleted } from '@qv/contracts';
-import { costUsd, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
+import { costUsd, estimateTokens, TASKS, type LlmProvider, type TaskInput } from '@qv/llm';
 import { withSpan, type Counter } from '@qv/telemetry';
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
@@ -96,11 +96,12 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
     const outputs: Partial<Record<TaskName, unknown>> = { ...reused };
     // What an earlier attempt got answered is used as it is: neither asked of the cache nor of the provider.
     const asked = job.tasks.filter((task) => !(task in reused));
+    const room = reservationRoom(job, input, usage);
 
     try {
       const items = asked.map((task) => {
         const tier = TIER_OF[task];
-        return cachedTask(deps, job, attempt.retry, task, tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds, input, usage);
+        return cachedTask(deps, job, attempt.retry, task, tier === 'session' ? ttls.sessionTtlSeconds : ttls.contentTtlSeconds, input, usage, room);
       });
       const results = items.length === 0 ? [] : await singleFlightMany(deps.cache, items, {
         waitMs: deps.cacheWaitMs,
@@ -140,6 +141,29 @@ export function enrich(deps: EnrichDeps, jobId: string, data: unknown, attempt: 
 }
 
 /**
+ * Throws (for good) when the provider call for `task` could take the item past what it was charged.
+ * The charge reserved the estimate of one call per task (the exact prompt and the task's cap), so
+ * a first attempt always fits. An attempt after a paid failure (an answer cut at its cap, that did
+ * not parse) would pay for that task again: the call is made only if its worst case fits in what
+ * the estimate has left after everything paid so far (`usage`, the earlier attempts included), so
+ * the settled tokens never pass the charge, nor the user's token limits. An item refused here
+ * fails (dead letter, usage.failed billing what was paid); an operator's replay with a charge
+ * takes a new reservation. Uncharged jobs (a replay that charges nothing) are not bounded by one.
+ */
+function reservationRoom(job: EnrichmentJob, input: TaskInput, usage: Usage): (task: TaskName) => void {
+  if (!job.charged || !job.reservationId || !job.spent) return () => undefined;
+  let estimate: number | undefined;
+  return (task) => {
+    estimate ??= estimateTokens(input, job.tasks);
+    const worstCase = estimateTokens(input, [task]);
+    const paid = usage.promptTokens + usage.completionTokens;
+    if (paid + worstCase > estimate) {
+      throw new UnrecoverableError(`no room left in the item's reservation for another ${task} call: ${paid} of its ${estimate} tokens are paid for (an earlier answer that did not parse), and the call may take ${worstCase}`);
+    }
+  };
+}
+
+/**
  * The answers an earlier attempt passed on (`job.spent.outputs`) that still read as their task's
  * output; one that does not (a job written by another version) is asked again.
  */
@@ -161,7 +185,7 @@ function reusableOutputs(spent: EnrichmentJob['spent']): Partial<Record<TaskName
  * one put across workers); with no TTL on the plan the cache is not asked and it goes straight to
  * the LLM. Its computation is one guarded provider call, paid into `usage` once answered.
  */
-function cachedTask(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: TaskName, ttl: number | null, input: TaskInput, usage: Usage): SingleFlightItem<unknown> {
+function cachedTask(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: TaskName, ttl: number | null, input: TaskInput, usage: Usage, room: (task: TaskName) => void): SingleFlightItem<unknown> {
   const definition = TASKS[task];
   const key = { tier: TIER_OF[task], scope: job.userId, task, model: deps.provider.model, promptVersion: definition.promptVersion, input: `${input.title ?? ''}\n${input.content}` };
   return {
@@ -169,6 +193,7 @@ function cachedTask(deps: EnrichDeps, job: EnrichmentJob, retry: boolean, task: 
     ttlSeconds: ttl,
     parse: (value) => definition.parse(JSON.stringify(value)),
     compute: async () => {
+      room(task);
       const messages = definition.buildMessages(input);
       messages[0] = { role: 'system', content: await systemPrompt(deps, task) };
       deps.metrics.llmCalls.inc({ task });

@@ -1,7 +1,7 @@
 import type { TaskName } from '@qv/contracts';
 import { countTokens, countTokensBounded, TASKS } from '@qv/llm';
 import { PATHOLOGICAL_CORPORA } from '@qv/llm/testing';
-import { answer } from './answers';
+import { answer, cutAnswer } from './answers';
 import { parseDirectives, stripDirectives } from './directives';
 import { extractFacts, keywords, leadSentences } from './text-analysis';
 
@@ -136,5 +136,14 @@ describe('answer on pathological documents of 100,000 characters', () => {
     expect(extractFacts(run).entities).toEqual([]);
     expect(extractFacts('9'.repeat(100_000)).numbers).toEqual([]);
     expect(keywords('a'.repeat(100_000), undefined, 5)).toEqual([]);
+  });
+});
+
+describe('cutAnswer', () => {
+  it('is cut at exactly maxTokens, finish_reason length, and parses as no task', () => {
+    const cut = cutAnswer(60);
+    expect([cut.completionTokens, cut.finishReason]).toEqual([60, 'length']);
+    expect(countTokensBounded(cut.content)).toBe(60);
+    expect(() => TASKS.summarize.parse(cut.content)).toThrow();
   });
 });

@@ -119,3 +119,11 @@ function factsAnswer(facts: Facts, maxTokens: number): Answer {
   }
   return { content, finishReason: 'stop', completionTokens: tokens };
 }
+
+/**
+ * An answer that ran past `maxTokens`: a task's JSON opened and never closed, cut at exactly
+ * `maxTokens` tokens (`finish_reason: length`), as a model's long answer is cut at its cap.
+ */
+export function cutAnswer(maxTokens: number): Answer {
+  return cut(`{"summary": "${'and so on '.repeat(maxTokens + 8)}`, maxTokens);
+}

@@ -19,6 +19,7 @@ describe('parseDirectives', () => {
   it('reads fail_nth from 1 on', () => {
     expect(parseDirectives('[sim:fail_nth=3]')).toEqual({ failNth: 3 });
     expect(parseDirectives('[sim:fail_nth=0]')).toEqual({});
+    expect(parseDirectives('[sim:cut_first=2]')).toEqual({ cutFirst: 2 });
   });
 
   it('reads client-error statuses and fail_first_status', () => {

@@ -16,6 +16,8 @@ export interface Directives {
   failUntil?: number;
   /** Only the Nth call with the same user content fails (500), those before and after it answer (`[sim:fail_nth=N]`). */
   failNth?: number;
+  /** The first N calls with the same user content answer a text cut at their max tokens, as a model whose answer ran past its cap (`[sim:cut_first=N]`): paid for, and no task's JSON. */
+  cutFirst?: number;
   /** A streamed answer waits this long before each chunk after the first (`[sim:chunk_ms=N]`). */
   chunkMs?: number;
 }
@@ -60,6 +62,9 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'fail_nth':
         if (n >= 1) result.failNth = n;
+        break;
+      case 'cut_first':
+        result.cutFirst = n;
         break;
       case 'chunk_ms':
         result.chunkMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);

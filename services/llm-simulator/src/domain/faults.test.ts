@@ -37,6 +37,16 @@ describe('FaultInjector', () => {
     expect(faults.decide(a, d)).toBeUndefined();
   });
 
+  it('cut_first cuts the first N answers per user content, counted apart from the failures', () => {
+    const faults = new FaultInjector();
+    const a = 'doc A [sim:cut_first=1] [sim:fail_first=1]';
+    const d = parseDirectives(a);
+    expect(faults.decide(a, d)?.status).toBe(500);
+    expect(faults.cutsAnswer(a, d)).toBe(true);
+    expect(faults.cutsAnswer(a, d)).toBe(false);
+    expect(faults.cutsAnswer('doc B', parseDirectives('doc B'))).toBe(false);
+  });
+
   it('fails with 503 until the given epoch ms, with the seconds left as Retry-After', () => {
     let now = 1_000_000;
     const faults = new FaultInjector(() => now);

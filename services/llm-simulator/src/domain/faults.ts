@@ -17,6 +17,7 @@ export interface Fault {
  */
 export class FaultInjector {
   private readonly seen = new Map<string, number>();
+  private readonly cutSeen = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -36,6 +37,15 @@ export class FaultInjector {
     return undefined;
   }
 
+  /** `cut_first`: whether this call's answer is cut at its max tokens (counted per user content, apart from the failures). */
+  cutsAnswer(userContent: string, directives: Directives): boolean {
+    if (directives.cutFirst === undefined) return false;
+    const key = createHash('sha256').update(userContent).digest('hex');
+    const count = (this.cutSeen.get(key) ?? 0) + 1;
+    this.cutSeen.set(key, count);
+    return count <= directives.cutFirst;
+  }
+
   private fault(status: SimulatedStatus, directives: Directives, message: string): Fault {
     if (status !== 429) return { status, message };
     const retryAfterSeconds = directives.retryAfterSeconds ?? 1;
@@ -44,5 +54,6 @@ export class FaultInjector {
 
   reset(): void {
     this.seen.clear();
+    this.cutSeen.clear();
   }
 }

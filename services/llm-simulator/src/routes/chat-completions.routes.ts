@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { countChatTokensBounded, detectTask } from '@qv/llm';
 import { Router } from 'express';
 import { z } from 'zod';
-import { answer } from '../domain/answers';
+import { answer, cutAnswer } from '../domain/answers';
 import { parseDirectives } from '../domain/directives';
 import type { FaultInjector } from '../domain/faults';
 import type { CallLog } from '../repositories/call-log';
@@ -100,7 +100,7 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
       .map((m) => m.content)
       .join('\n');
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
-    const reply = answer(detectTask(system), userContent, maxTokens);
+    const reply = deps.faults.cutsAnswer(userContent, directives) ? cutAnswer(maxTokens) : answer(detectTask(system), userContent, maxTokens);
     const promptTokens = countChatTokensBounded(messages);
     deps.onOutcome('ok');
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
