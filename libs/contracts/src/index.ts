@@ -13,4 +13,5 @@ export * from './admin-responses';
 export * from './cache';
 export * from './ids';
 export * from './chat';
+export * from './anthropic-messages';
 export * from './sha256';

@@ -26,7 +26,7 @@ export const llmEnv = {
   LLM_PROVIDER: z
     .preprocess((v) => (v === '' ? undefined : v), LlmProviderName.optional())
     .describe(
-      `${LlmProviderName.options.map((p) => `\`${p}\``).join(', ')}; unset: \`anthropic\` if ANTHROPIC_API_KEY, else \`openai\` if OPENAI_API_KEY, else \`simulator\`. api-service's chat-completions path needs an OpenAI-compatible one (not anthropic)`,
+      `${LlmProviderName.options.map((p) => `\`${p}\``).join(', ')}; unset: \`anthropic\` if ANTHROPIC_API_KEY, else \`openai\` if OPENAI_API_KEY, else \`simulator\`. api-service's chat paths (\`/v1/chat/completions\`, \`/v1/messages\`) need an OpenAI-compatible one (not anthropic)`,
     ),
   LLM_BASE_URL: z
     .preprocess((v) => (v === '' ? undefined : v), z.url().optional())

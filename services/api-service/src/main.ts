@@ -28,7 +28,8 @@ import { ChatUpstream } from './repositories/chat-upstream';
 import { InProcessChatCache } from './repositories/chat-cache';
 import { readWriteCache } from '@qv/cache';
 import { InlineSettlement, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
-import { chatCompletionsRoutes } from './routes/chat-completions.routes';
+import { chatCompletionsRoutes, type ChatCompletionsRouteDeps } from './routes/chat-completions.routes';
+import { anthropicMessagesRoutes } from './routes/anthropic-messages.routes';
 import { earlyRefusals } from './routes/early-refusals';
 import { RefusalMemo } from './domain/refusal-memo';
 
@@ -93,10 +94,11 @@ async function main(): Promise<void> {
   cacheRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (chat cache) connection error'));
   const chatCache = new InProcessChatCache(readWriteCache({ redis: cacheRedis, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger, durableTiers: config.CACHE_DURABLE_TIERS }), config.CACHE_TIMEOUT_MS);
   const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
-  const chatRoutes =
+  // One set of deps for both dialects: a user's calls share one line and one batcher whichever API they speak.
+  const chatDeps: ChatCompletionsRouteDeps | undefined =
     llm.provider === 'anthropic'
       ? undefined // Anthropic's API is not OpenAI-compatible: this path needs an OpenAI-compatible upstream.
-      : chatCompletionsRoutes({
+      : {
           db: pool,
           principals,
           authThrottle,
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
           idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
           logger,
-        });
+        };
 
   const readiness: ReadinessCheck[] = [
     { name: 'postgres', check: () => pool.query('SELECT 1') },
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
     acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes()],
-    selfAuthenticatingRouters: chatRoutes ? [chatRoutes] : [],
+    selfAuthenticatingRouters: chatDeps ? [chatCompletionsRoutes(chatDeps), anthropicMessagesRoutes(chatDeps)] : [],
     adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue], deadLetterQueue, metrics })],
     readiness,
   });

@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { ChatCacheTier, ChatCompletionRequest, ErrorCode, IdempotencyKeyHeader } from '@qv/contracts';
+import { AnthropicMessagesRequest, ChatCacheTier, ChatCompletionRequest, ErrorCode, IdempotencyKeyHeader } from '@qv/contracts';
 import { z } from 'zod';
 
 // OpenAI's shapes, as this path answers them (domain/openai-errors.ts, domain/chat-format.ts).
@@ -38,17 +38,95 @@ const CHAT_HEADERS: Record<string, string> = {
   'X-QV-Cache-Tokens-Saved': 'On a hit: the tokens the cached answer cost.',
 };
 
+interface SharedComponents {
+  security: Record<string, string[]>[];
+  quotaHeaders: Record<string, { $ref: string }>;
+  retryAfter: { $ref: string };
+}
+
+const callHeaders = Object.fromEntries(Object.entries(CHAT_HEADERS).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }]));
+
+const requestHeaders = z.object({
+  'Idempotency-Key': IdempotencyKeyHeader.optional().meta({ description: 'A repeat of the same body returns the first answer (streamed again if it was streamed), with `Idempotent-Replayed: true`: no second charge, no second provider call.' }),
+  'X-QV-Cache': z.union([ChatCacheTier, z.literal('off')]).optional().meta({ description: 'The cache tier this call may be answered from and stored in.' }),
+  'X-QV-Cache-TTL': z.string().regex(/^[0-9]+$/).optional().meta({ description: 'Seconds to keep the answer, at most the plan’s TTL for the tier.' }),
+});
+
+/** The errors both dialects answer, each in its own body shape (`error`). */
+function errorResponses(shared: SharedComponents) {
+  return (error: (description: string, extra?: Partial<ResponseConfig>) => ResponseConfig): Record<number, ResponseConfig> => ({
+    400: error('VALIDATION_FAILED: the body or a header did not parse (`param` names the field), or the provider refused the request.'),
+    401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
+    409: error('IDEMPOTENCY_KEY_IN_USE: a call with this key is still being answered.'),
+    413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
+    422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
+    429: error('A quota refused the call (CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED — also when no token is left for an answer after the prompt — or MONTHLY_TOKEN_QUOTA_EXCEEDED), or AUTH_RATE_LIMITED / USER_REQUEST_RATE_EXCEEDED.', {
+      headers: { 'Retry-After': shared.retryAfter, ...shared.quotaHeaders },
+    }),
+    500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
+    503: error('QUOTA_SERVICE_UNAVAILABLE (nothing charged) or SERVICE_UNAVAILABLE: the provider failed or its circuit is open (the charge was released).', { headers: { 'Retry-After': shared.retryAfter } }),
+  });
+}
+
+// Anthropic's shapes, as `POST /v1/messages` answers them (domain/anthropic-format.ts).
+const AnthropicErrorBody = z.object({
+  type: z.literal('error'),
+  error: z.object({
+    type: z.string().meta({ description: 'Anthropic’s error type: invalid_request_error, authentication_error, rate_limit_error, overloaded_error, api_error…' }),
+    message: z.string(),
+    code: ErrorCode.meta({ description: 'Quota Vault’s error code (the SDK exposes the body as `err.error`).' }),
+    retryAfterSeconds: z.number().int().optional(),
+    details: z.unknown().optional(),
+  }),
+});
+const AnthropicMessage = z.object({
+  id: z.string(),
+  type: z.literal('message'),
+  role: z.literal('assistant'),
+  model: z.string(),
+  content: z.array(z.object({ type: z.literal('text'), text: z.string() })),
+  stop_reason: z.string(),
+  stop_sequence: z.null(),
+  usage: z.object({ input_tokens: z.number().int(), output_tokens: z.number().int() }),
+});
+
+/** `POST /v1/messages`: the chat path spoken as Anthropic's Messages API. */
+export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: SharedComponents): void {
+  const ErrorSchema = AnthropicErrorBody.meta({ id: 'AnthropicErrorBody' });
+  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: ErrorSchema } }, ...extra });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/messages',
+    operationId: 'createMessage',
+    tags: ['chat'],
+    summary: 'Anthropic-compatible message, charged, cached and settled like a chat completion',
+    description:
+      'Point Anthropic’s SDK at `<api>` with a Quota Vault key (sent as `x-api-key`, or `Authorization: Bearer`). The same call as `POST /v1/chat/completions`: one atomic charge of the prompt plus `max_tokens`, clamped to the budgets left; ' +
+      'the provider’s usage settles it into the same ledger. Text content only. `stream: true` answers Anthropic’s server-sent events (`message_start` … `message_stop`, the usage in `message_delta`).',
+    security: [...shared.security, { anthropicApiKey: [] }],
+    request: {
+      headers: requestHeaders,
+      body: { required: true, content: { 'application/json': { schema: AnthropicMessagesRequest.meta({ id: 'AnthropicMessagesRequest' }) } } },
+    },
+    responses: {
+      200: {
+        description: 'The answer: a `message`, or with `stream: true` Anthropic’s server-sent events.',
+        headers: { ...shared.quotaHeaders, ...callHeaders, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
+        content: { 'application/json': { schema: AnthropicMessage.meta({ id: 'AnthropicMessage' }) }, 'text/event-stream': { schema: z.string() } },
+      },
+      ...errorResponses(shared)(error),
+    },
+  });
+}
+
 /**
  * `POST /v1/chat/completions` in the document. Its errors are OpenAI's shape, not ErrorBody, so
  * that the SDKs raise their usual errors; the quota headers are the shared components.
  */
-export function registerChatCompletions(
-  registry: OpenAPIRegistry,
-  shared: { security: Record<string, string[]>[]; quotaHeaders: Record<string, { $ref: string }>; retryAfter: { $ref: string } },
-): void {
+export function registerChatCompletions(registry: OpenAPIRegistry, shared: SharedComponents): void {
   const ErrorSchema = OpenAiErrorBody.meta({ id: 'OpenAiErrorBody' });
   const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: ErrorSchema } }, ...extra });
-  const headers = Object.fromEntries(Object.entries(CHAT_HEADERS).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }]));
+  const errors = errorResponses(shared);
 
   registry.registerPath({
     method: 'post',
@@ -62,29 +140,16 @@ export function registerChatCompletions(
       '(also when the client leaves early). `X-QV-Cache: session|content` opts the call into the user’s own cache tier where the plan has a TTL; a hit costs no tokens.',
     security: shared.security,
     request: {
-      headers: z.object({
-        'Idempotency-Key': IdempotencyKeyHeader.optional().meta({ description: 'A repeat of the same body returns the first answer (streamed again if it was streamed), with `Idempotent-Replayed: true`: no second charge, no second provider call.' }),
-        'X-QV-Cache': z.union([ChatCacheTier, z.literal('off')]).optional().meta({ description: 'The cache tier this call may be answered from and stored in.' }),
-        'X-QV-Cache-TTL': z.string().regex(/^[0-9]+$/).optional().meta({ description: 'Seconds to keep the answer, at most the plan’s TTL for the tier.' }),
-      }),
+      headers: requestHeaders,
       body: { required: true, content: { 'application/json': { schema: ChatCompletionRequest.meta({ id: 'ChatCompletionRequest' }) } } },
     },
     responses: {
       200: {
         description: 'The answer: a `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.',
-        headers: { ...shared.quotaHeaders, ...headers, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
+        headers: { ...shared.quotaHeaders, ...callHeaders, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
         content: { 'application/json': { schema: ChatCompletion.meta({ id: 'ChatCompletion' }) }, 'text/event-stream': { schema: z.string() } },
       },
-      400: error('VALIDATION_FAILED: the body or a header did not parse (`param` names the field), or the provider refused the request.'),
-      401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
-      409: error('IDEMPOTENCY_KEY_IN_USE: a call with this key is still being answered.'),
-      413: error('PAYLOAD_TOO_LARGE: the body is over the size limit.'),
-      422: error('IDEMPOTENCY_KEY_REUSED: this key was used with a different body.'),
-      429: error('A quota refused the call (CONCURRENCY_LIMIT_EXCEEDED, HOURLY_RATE_LIMIT_EXCEEDED, DAILY_QUOTA_EXCEEDED, DAILY_TOKEN_QUOTA_EXCEEDED — also when no token is left for an answer after the prompt — or MONTHLY_TOKEN_QUOTA_EXCEEDED), or AUTH_RATE_LIMITED / USER_REQUEST_RATE_EXCEEDED.', {
-        headers: { 'Retry-After': shared.retryAfter, ...shared.quotaHeaders },
-      }),
-      500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
-      503: error('QUOTA_SERVICE_UNAVAILABLE (nothing charged) or SERVICE_UNAVAILABLE: the provider failed or its circuit is open (the charge was released).', { headers: { 'Retry-After': shared.retryAfter } }),
+      ...errors(error),
     },
   });
 }

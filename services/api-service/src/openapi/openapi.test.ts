@@ -8,6 +8,7 @@ import { adminCacheRoutes } from '../routes/admin/cache.routes';
 import { adminDlqRoutes } from '../routes/admin/dlq.routes';
 import { adminLedgerRoutes } from '../routes/admin/ledger.routes';
 import { chatCompletionsRoutes } from '../routes/chat-completions.routes';
+import { anthropicMessagesRoutes } from '../routes/anthropic-messages.routes';
 import { adminOverviewRoutes } from '../routes/admin/overview.routes';
 import { renderDocsPage } from './docs-page';
 import { buildOpenApiDocument, QUOTA_HEADERS, type OpenApiDocument } from './openapi';
@@ -22,6 +23,8 @@ const DESIGN_ROUTES: Record<string, string[]> = {
   '/v1/quota': ['get'],
   '/v1/usage': ['get'],
   '/v1/chat/completions': ['post'],
+  // DESIGN.md §4: "and POST /v1/messages if it falls out of the same code" — it does (routes/anthropic-messages.routes.ts).
+  '/v1/messages': ['post'],
   '/admin/users': ['get', 'post'],
   '/admin/users/{id}': ['get', 'patch'],
   '/admin/users/{id}/keys': ['get', 'post'],
@@ -109,7 +112,7 @@ describe('OpenAPI document', () => {
       idempotency: { ttlHours: 24, lockSeconds: 30 },
       adminRouters: [adminDlqRoutes(unused), adminCacheRoutes(unused), adminLedgerRoutes(unused), adminOverviewRoutes(unused)],
       publicRouters: [openApiRoutes()],
-      selfAuthenticatingRouters: [chatCompletionsRoutes(unused)],
+      selfAuthenticatingRouters: [chatCompletionsRoutes(unused), anthropicMessagesRoutes(unused)],
     } satisfies ApiDeps);
     expect(methodsOf(paths)).toEqual(routesOf(app));
   });
@@ -156,8 +159,8 @@ describe('OpenAPI document', () => {
     let errorResponses = 0;
     for (const { path, method, op } of operations(doc)) {
       for (const [status, response] of Object.entries(op.responses as Json)) {
-        // The chat path answers OpenAI's error shape (OpenAiErrorBody), so the SDKs raise their own errors.
-        if (Number(status) < 400 || path === '/readyz' || path === '/v1/chat/completions') continue;
+        // The chat paths answer their SDKs' error shapes (OpenAiErrorBody, AnthropicErrorBody), so the SDKs raise their own errors.
+        if (Number(status) < 400 || path === '/readyz' || path === '/v1/chat/completions' || path === '/v1/messages') continue;
         errorResponses++;
         expect({ path, method, status, schema: response.content['application/json'].schema }).toEqual({ path, method, status, schema: { $ref: ERROR_REF } });
       }
@@ -166,10 +169,15 @@ describe('OpenAPI document', () => {
   });
 
   it('asks for a bearer key on /v1 and /admin, an admin one (403) on /admin, and none on the operational routes', () => {
-    expect(doc.components!.securitySchemes).toEqual({ bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    expect(doc.components!.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      anthropicApiKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-api-key' }),
+    });
     for (const { path, method, op } of operations(doc)) {
       const guarded = path.startsWith('/v1/') || path.startsWith('/admin/');
-      expect({ path, method, security: op.security }).toEqual({ path, method, security: guarded ? [{ bearerAuth: [] }] : [] });
+      // Anthropic's SDK sends its key as x-api-key; a bearer key works there too.
+      const schemes = path === '/v1/messages' ? [{ bearerAuth: [] }, { anthropicApiKey: [] }] : [{ bearerAuth: [] }];
+      expect({ path, method, security: op.security }).toEqual({ path, method, security: guarded ? schemes : [] });
       if (guarded) expect({ path, method, has401: '401' in op.responses }).toEqual({ path, method, has401: true });
       if (path.startsWith('/admin/')) expect({ path, method, has403: '403' in op.responses }).toEqual({ path, method, has403: true });
     }

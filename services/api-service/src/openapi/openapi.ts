@@ -10,7 +10,7 @@ import { usersRouteDocs } from '../routes/admin/users.routes';
 import { itemsRouteDocs } from '../routes/items.routes';
 import { quotaRouteDocs } from '../routes/quota.routes';
 import { usageRouteDocs } from '../routes/usage.routes';
-import { registerChatCompletions } from './chat-completions.openapi';
+import { registerAnthropicMessages, registerChatCompletions } from './chat-completions.openapi';
 import { openApiRouteDocs } from './openapi.routes';
 import { authed, edge, headerRefs, json, QUOTA_HEADERS, retryAfter, RETRY_AFTER_DESCRIPTION, type RouteDoc } from './route-doc';
 
@@ -78,11 +78,18 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     scheme: 'bearer',
     description: 'An API key: `Authorization: Bearer <key>`. Admin routes need a key whose user has the admin role.',
   });
+  registry.registerComponent('securitySchemes', 'anthropicApiKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+    description: 'An API key as Anthropic’s SDK sends it (`POST /v1/messages` only).',
+  });
   for (const [name, description] of Object.entries(QUOTA_HEADERS)) registry.registerComponent('headers', name, { description, schema: { type: 'string', pattern: '^-?[0-9]+$' } });
   registry.registerComponent('headers', 'Retry-After', { description: RETRY_AFTER_DESCRIPTION, schema: { type: 'string', pattern: '^[0-9]+$' } });
 
   for (const doc of routeDocs()) registry.registerPath(doc);
   registerChatCompletions(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
+  registerAnthropicMessages(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -1,12 +1,12 @@
 import { AppError, ChatCacheTier, ChatCacheTtlHeader, ChatCompletionRequest, IdempotencyKeyHeader, newId, StoredChatCompletion, type QuotaStatus } from '@qv/contracts';
 import { parseOr400, writeAnswer } from '@qv/http';
-import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { completionBody, replayEvents } from '../domain/chat-format';
 import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
 import { requestHash } from '../domain/request-hash';
-import { completeChat, type ChatCompletionDeps } from '../use-cases/chat-completion';
+import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
 import { responseSink, SSE_HEADERS } from './response-sink';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
@@ -37,6 +37,37 @@ function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number }
 }
 
 /**
+ * How one provider API's clients speak to the chat path: its body as the chat request
+ * `completeChat` answers, and the answer, a replayed stream and errors in its own shapes.
+ */
+export interface ChatDialect {
+  path: string;
+  parse(body: unknown): { request: ChatCompletionRequest; stream: boolean; includeUsage: boolean };
+  sink(res: Response): EventSink;
+  answerBody(completion: StoredChatCompletion): Record<string, unknown>;
+  replayStream(completion: StoredChatCompletion, includeUsage: boolean): string;
+  error(err: AppError): { status: number; body: unknown };
+  /** The event that ends a stream an error cut after its first event. */
+  streamError(body: unknown): string;
+  /** A header carrying the key for clients that send no `Authorization` (Anthropic's `x-api-key`). */
+  apiKeyHeader?: string;
+}
+
+/** OpenAI's Chat Completions: the chat path's own shapes. */
+export const OPENAI_CHAT: ChatDialect = {
+  path: CHAT_COMPLETIONS_PATH,
+  parse(raw) {
+    const request = parseOr400(ChatCompletionRequest, raw);
+    return { request, stream: request.stream === true, includeUsage: request.stream_options?.include_usage === true };
+  },
+  sink: (res) => responseSink(res),
+  answerBody: completionBody,
+  replayStream: (completion, includeUsage) => replayEvents(completion, includeUsage).join(''),
+  error: openAiError,
+  streamError: (body) => `data: ${JSON.stringify(body)}\n\n`,
+};
+
+/**
  * `POST /v1/chat/completions`, OpenAI-compatible: the official SDKs work with their base URL set
  * to `<api>/v1` and a Quota Vault key. Authenticated here (not by the /v1 middleware) so that every
  * error of this path, a 401 included, has OpenAI's shape and an SDK raises its usual error class.
@@ -44,20 +75,28 @@ function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number }
  * items (a replay neither charges nor calls the provider, and a streamed call is replayed streamed).
  */
 export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
-  const router = Router();
+  return chatRoutes(deps, OPENAI_CHAT);
+}
 
-  router.post(CHAT_COMPLETIONS_PATH, authenticate(deps), async (req, res) => {
+/** The chat path spoken in `dialect`: the same charge, cache, provider, settlement and idempotency whatever the shapes. */
+export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect): Router {
+  const router = Router();
+  const keyFromOwnHeader: RequestHandler = (req, _res, next) => {
+    const key = dialect.apiKeyHeader ? req.header(dialect.apiKeyHeader) : undefined;
+    if (key !== undefined && req.header('authorization') === undefined) req.headers.authorization = `Bearer ${key}`;
+    next();
+  };
+
+  router.post(dialect.path, keyFromOwnHeader, authenticate(deps), async (req, res) => {
     const principal = principalOf(res);
-    const body = parseOr400(ChatCompletionRequest, req.body);
+    const { request: body, stream, includeUsage } = dialect.parse(req.body);
     const cache = cacheOption(req);
     const rawKey = req.header('idempotency-key');
     const key = rawKey === undefined ? undefined : parseOr400(IdempotencyKeyHeader, rawKey, 'Idempotency-Key header');
-    const stream = body.stream === true;
-    const includeUsage = body.stream_options?.include_usage === true;
 
     const call = async (callId: string): Promise<StoredResponse> => {
       try {
-        const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: responseSink(res) } : {}) });
+        const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: dialect.sink(res) } : {}) });
         const stored: StoredChatResponse = { stream, includeUsage, completion: result.completion };
         return { status: result.status, body: stored, headers: result.headers };
       } catch (err) {
@@ -70,7 +109,7 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
     const response: StoredResponse & { replayed?: boolean } =
       key === undefined
         ? await call(newId('chc'))
-        : await runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', CHAT_COMPLETIONS_PATH, req.body), ...deps.idempotency }, (itemId) =>
+        : await runIdempotent(deps.db, { userId: principal.userId, key, requestHash: requestHash('POST', dialect.path, req.body), ...deps.idempotency }, (itemId) =>
             call(itemId.replace(/^itm_/, 'chc_')),
           );
 
@@ -79,25 +118,25 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
       if (stream) return void res.end(); // already streamed, to its end
       // Straight to node:http: Express's res.json (its charset negotiation and freshness check, with the
       // write and the encoding) was 4.8 % of this process's samples per call.
-      return void writeAnswer(res, { status: response.status, json: completionBody(stored.completion) }, response.headers);
+      return void writeAnswer(res, { status: response.status, json: dialect.answerBody(stored.completion) }, response.headers);
     }
     res.set({ ...response.headers, 'Idempotent-Replayed': 'true' });
-    if (!stored.stream) return void writeAnswer(res, { status: response.status, json: completionBody(stored.completion) });
-    res.status(200).set(SSE_HEADERS).end(replayEvents(stored.completion, stored.includeUsage).join(''));
+    if (!stored.stream) return void writeAnswer(res, { status: response.status, json: dialect.answerBody(stored.completion) });
+    res.status(200).set(SSE_HEADERS).end(dialect.replayStream(stored.completion, stored.includeUsage));
   });
 
-  router.use(CHAT_COMPLETIONS_PATH, openAiErrorHandler(deps.logger));
+  router.use(dialect.path, dialectErrorHandler(dialect, deps.logger));
   return router;
 }
 
-/** Every error of this path in OpenAI's shape; one after a stream started ends it with an error event. */
-function openAiErrorHandler(logger: Logger): ErrorRequestHandler {
+/** Every error of the path in its dialect's shape; one after a stream started ends it with an error event. */
+function dialectErrorHandler(dialect: ChatDialect, logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const appError = toAppError(err);
-    const { status, body } = openAiError(appError);
+    const { status, body } = dialect.error(appError);
     if (status >= 500) logger.error({ err, requestId: res.locals.requestId, path: req.originalUrl.split('?')[0] }, 'chat completion failed');
     if (res.headersSent) {
-      if (!res.writableEnded) res.end(`data: ${JSON.stringify(body)}\n\n`);
+      if (!res.writableEnded) res.end(dialect.streamError(body));
       return;
     }
     if (appError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appError.retryAfterSeconds));

@@ -1,0 +1,105 @@
+import Anthropic from '@anthropic-ai/sdk';
+import fc from 'fast-check';
+import type { QuotaStatus, UsagePage } from '@qv/contracts';
+import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
+import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
+import { chatHeaders, hostileCallsHold } from './support/hostile-calls';
+
+/**
+ * POST /v1/messages (issue 15: "plus Anthropic's POST /v1/messages if it falls out of the same
+ * code") through the six services as processes, spoken to by the official `@anthropic-ai/sdk` with
+ * only its base URL and key changed: the answer and its usage, one ledger entry and the quota
+ * settled to it, streamed or not; the quota's refusals, a wrong key and a bad body as the SDK's own
+ * error classes.
+ */
+describe('Anthropic-compatible messages', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const sdk = (apiKey: string) => new Anthropic({ apiKey, baseURL: stack.api, maxRetries: 0 });
+  const tokensUsed = async (key: string) => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key })).body.quotas.tokensPerDay.used;
+  const ledgerEntry = (key: string) =>
+    eventually(async () => {
+      const entries = (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key })).body.entries;
+      return entries.length === 1 ? entries[0] : undefined;
+    });
+
+  it('answers through the SDK: the text, its usage, one ledger entry, the quota settled to it', async () => {
+    const ann = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const marker = `anthropic-plain-${Date.now()}`;
+    const message = await sdk(ann.key).messages.create({ model: 'sim-1', max_tokens: 60, system: 'Answer briefly.', messages: [{ role: 'user', content: `Quota Vault settles every call to the token. ${marker}` }] });
+    expect(message.type).toBe('message');
+    expect(message.role).toBe('assistant');
+    expect(message.content[0].type).toBe('text');
+    expect((message.content[0] as Anthropic.TextBlock).text.length).toBeGreaterThan(0);
+    expect(message.usage.input_tokens).toBeGreaterThan(0);
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+    expect(await simulatorCalls(stack.services['llm-simulator']!.url, marker)).toBe(1);
+    const entry = await ledgerEntry(ann.key);
+    expect(entry).toMatchObject({ kind: 'completed', charged: true, promptTokens: message.usage.input_tokens, completionTokens: message.usage.output_tokens });
+    expect(await tokensUsed(ann.key)).toBe(message.usage.input_tokens + message.usage.output_tokens);
+  });
+
+  it("streams through the SDK: Anthropic's events, the text in deltas, the usage at the end, settled to it once", async () => {
+    const bea = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const stream = sdk(bea.key).messages.stream({ model: 'sim-1', max_tokens: 80, messages: [{ role: 'user', content: [{ type: 'text', text: `Streams pass through as they arrive. anthropic-stream-${Date.now()}` }] }] });
+    const types: string[] = [];
+    let text = '';
+    stream.on('streamEvent', (event) => types.push(event.type));
+    stream.on('text', (delta) => (text += delta));
+    const message = await stream.finalMessage();
+    expect(types[0]).toBe('message_start');
+    expect(types.slice(-3)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
+    expect(types.filter((t) => t === 'content_block_delta').length).toBeGreaterThan(0);
+    expect((message.content[0] as Anthropic.TextBlock).text).toBe(text);
+    expect(message.usage.output_tokens).toBeGreaterThan(0);
+    const entry = await ledgerEntry(bea.key);
+    expect(entry).toMatchObject({ promptTokens: message.usage.input_tokens, completionTokens: message.usage.output_tokens });
+    expect(await tokensUsed(bea.key)).toBe(message.usage.input_tokens + message.usage.output_tokens);
+  });
+
+  it("refuses as the SDK's own errors, with Quota Vault's code: the budget (429), a wrong key (401), a bad body (400)", async () => {
+    const cat = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: 5 });
+    const refusal = await sdk(cat.key).messages.create({ model: 'sim-1', max_tokens: 50, messages: [{ role: 'user', content: 'A prompt longer than five tokens, so nothing is left for an answer.' }] }).catch((err: unknown) => err);
+    expect(refusal).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((refusal as InstanceType<typeof Anthropic.RateLimitError>).error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', code: 'DAILY_TOKEN_QUOTA_EXCEEDED' } });
+    expect(await tokensUsed(cat.key)).toBe(0);
+
+    const wrongKey = await sdk('qv_not_a_key').messages.create({ model: 'sim-1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((err: unknown) => err);
+    expect(wrongKey).toBeInstanceOf(Anthropic.AuthenticationError);
+
+    const dan = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } } as const;
+    for (const body of [{ messages: [{ role: 'user' as const, content: 'no max_tokens' }] }, { max_tokens: 5, messages: [{ role: 'user' as const, content: [image] }] }]) {
+      const bad = await sdk(dan.key).messages.create({ model: 'sim-1', ...body } as Anthropic.MessageCreateParamsNonStreaming).catch((err: unknown) => err);
+      expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((bad as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ error: { type: 'invalid_request_error', code: 'VALIDATION_FAILED' } });
+    }
+    expect(await tokensUsed(dan.key)).toBe(0);
+  });
+  it('whatever the body and headers: never a 5xx, a 4xx changes nothing, every 200 is settled (property)', async () => {
+    const eve = await createUser(stack.api, stack.adminKey, 'pro_monthly', { callsPerHour: null, concurrentJobs: null, tokensPerDay: null, tokensPerMonth: null });
+    const content = fc.oneof(fc.string({ minLength: 1, maxLength: 60 }), fc.array(fc.record({ type: fc.constant('text'), text: fc.string({ minLength: 1, maxLength: 30 }) }), { minLength: 1, maxLength: 2 }));
+    // Mostly a valid call (so that the 200 path runs too), else a plausible shape with any field hostile.
+    const validBody = fc.record(
+      { model: fc.constant('sim-1'), max_tokens: fc.integer({ min: 1, max: 64 }), messages: fc.array(fc.record({ role: fc.constantFrom('user', 'assistant'), content }), { minLength: 1, maxLength: 3 }), system: content, stream: fc.boolean() },
+      { requiredKeys: ['max_tokens', 'messages'] },
+    );
+    const hostileBody = bodyOf({
+      model: fc.constantFrom('sim-1', 'claude-sonnet'),
+      max_tokens: fc.oneof(fc.integer({ min: 1, max: 64 }), hostileNumber),
+      messages: fc.array(fc.record({ role: fc.oneof(fc.constantFrom('user', 'assistant', 'system'), hostileString), content: fc.oneof(content, hostileValue, fc.array(fc.record({ type: fc.constantFrom('text', 'image', 'tool_use'), text: hostileString }), { maxLength: 2 })) }), { minLength: 1, maxLength: 3 }),
+      system: fc.oneof(content, hostileValue),
+      stream: fc.oneof(fc.boolean(), hostileValue),
+      temperature: hostileNumber,
+      stop_sequences: fc.oneof(fc.array(hostileString, { maxLength: 3 }), hostileValue),
+    });
+    const call = fc.record({ body: fc.oneof({ arbitrary: validBody, weight: 3 }, { arbitrary: hostileBody, weight: 1 }), headers: chatHeaders });
+    expect(await hostileCallsHold(stack, '/v1/messages', eve, call)).toBeGreaterThan(0);
+  }, 180_000);
+});

@@ -1,0 +1,45 @@
+import { AnthropicMessagesRequest } from '@qv/contracts';
+import { parseOr400 } from '@qv/http';
+import type { Router } from 'express';
+import { AnthropicStream, anthropicError, messageBody, replayAnthropic, toChatRequest } from '../domain/anthropic-format';
+import { chatRoutes, type ChatCompletionsRouteDeps, type ChatDialect } from './chat-completions.routes';
+import { responseSink } from './response-sink';
+
+export const ANTHROPIC_MESSAGES_PATH = '/v1/messages';
+
+/** Anthropic's Messages API: its body, answers, stream events and errors, over the same chat path. */
+export const ANTHROPIC_MESSAGES: ChatDialect = {
+  path: ANTHROPIC_MESSAGES_PATH,
+  parse(raw) {
+    const body = parseOr400(AnthropicMessagesRequest, raw);
+    // Settled from the stream's last chunk either way; Anthropic's stream always reports its usage.
+    return { request: toChatRequest(body), stream: body.stream === true, includeUsage: true };
+  },
+  sink(res) {
+    const events = responseSink(res);
+    const stream = new AnthropicStream('');
+    return {
+      start: (headers) => events.start(headers),
+      send: (event) => {
+        const out = stream.translate(event);
+        if (out) events.send(out);
+      },
+      end: (lastEvent) => events.end(stream.finish(lastEvent)),
+    };
+  },
+  answerBody: messageBody,
+  replayStream: (completion) => replayAnthropic(completion),
+  error: anthropicError,
+  streamError: (body) => `event: error\ndata: ${JSON.stringify(body)}\n\n`,
+  apiKeyHeader: 'x-api-key',
+};
+
+/**
+ * `POST /v1/messages`, Anthropic-compatible: `new Anthropic({ baseURL: '<api>', apiKey: '<a Quota
+ * Vault key>' })` works unchanged (its `x-api-key` is the key). The same charge (prompt + the
+ * required `max_tokens`, clamped to the budget left), cache tiers, provider layer, settlement,
+ * ledger and Idempotency-Key as `POST /v1/chat/completions`, whose code it is.
+ */
+export function anthropicMessagesRoutes(deps: ChatCompletionsRouteDeps): Router {
+  return chatRoutes(deps, ANTHROPIC_MESSAGES);
+}
