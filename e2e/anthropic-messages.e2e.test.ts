@@ -63,6 +63,23 @@ describe('Anthropic-compatible messages', () => {
     expect(await tokensUsed(bea.key)).toBe(message.usage.input_tokens + message.usage.output_tokens);
   });
 
+  it('a second identical call of a pro user with X-QV-Cache is a hit, also replayed as a stream, settled to 0 tokens', async () => {
+    const fay = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const client = new Anthropic({ apiKey: fay.key, baseURL: stack.api, maxRetries: 0, defaultHeaders: { 'X-QV-Cache': 'content' } });
+    const marker = `anthropic-cache-${Date.now()}`;
+    const ask = { model: 'sim-1', max_tokens: 40, messages: [{ role: 'user' as const, content: `The same question twice. ${marker}` }] };
+    const first = await client.messages.create(ask).withResponse();
+    expect(first.response.headers.get('x-qv-cache')).toBe('miss');
+    const second = await client.messages.create(ask).withResponse();
+    expect(second.response.headers.get('x-qv-cache')).toBe('hit');
+    expect(second.data.content).toEqual(first.data.content);
+    expect(second.data.usage).toEqual({ input_tokens: 0, output_tokens: 0 });
+    const streamed = await client.messages.stream(ask).finalMessage();
+    expect(streamed.content).toEqual(first.data.content);
+    expect(await simulatorCalls(stack.services['llm-simulator']!.url, marker)).toBe(1);
+    expect(await tokensUsed(fay.key)).toBe(first.data.usage.input_tokens + first.data.usage.output_tokens);
+  });
+
   it("refuses as the SDK's own errors, with Quota Vault's code: the budget (429), a wrong key (401), a bad body (400)", async () => {
     const cat = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: 5 });
     const refusal = await sdk(cat.key).messages.create({ model: 'sim-1', max_tokens: 50, messages: [{ role: 'user', content: 'A prompt longer than five tokens, so nothing is left for an answer.' }] }).catch((err: unknown) => err);
