@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CreateItemResponse, DlqJobsResponse, QuotaStatus, ReconciliationResponse, ReplayResult, UsagePage, UsageReportResponse } from '@qv/contracts';
 import { createUser, eventually, http, presets, startStack, type HttpResult, type Stack } from '@qv/testing';
+import { runOps } from './support/ops-cli';
 
 /**
  * The ledger through the six services as processes (issue 7): 200 mixed items — misses, cache hits,
@@ -294,16 +293,5 @@ describe('ledger: 200 mixed items reconcile to zero drift', () => {
     expect((await http('GET', `${stack.api}/admin/reports/usage`, { key: victim.key })).status).toBe(403);
   });
 
-  /** `npm run ops -- <args>` against this stack. */
-  function ops(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const root = join(__dirname, '..');
-    return new Promise((resolve) => {
-      const child = spawn('npm', ['run', '--silent', 'ops', '--', ...args], { cwd: root, env: { ...process.env, API_URL: stack.api, ADMIN_API_KEY: stack.adminKey } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const ops = (args: string[]) => runOps(stack, args);
 });

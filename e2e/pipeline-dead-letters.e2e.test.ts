@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { CreateItemResponse, DlqJobResponse, DlqJobsResponse, ErrorBody, ItemStatus, QuotaStatus, ReplayResult, UsagePage } from '@qv/contracts';
 import { createUser, eventually, http, presets, simulatorCalls, startStack, waitForItem, type Stack } from '@qv/testing';
+import { runOps } from './support/ops-cli';
 
 /**
  * Retries, dead letters and replays through the six services as processes (issue 5): transient
@@ -182,18 +181,5 @@ describe('pipeline: retries, dead letters, replay', () => {
     expect((await dlq()).some((j) => j.jobId === id)).toBe(true);
   });
 
-  function ops(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const root = join(__dirname, '..');
-    return new Promise((resolve) => {
-      const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/ops.ts'), ...args], {
-        cwd: root,
-        env: { ...process.env, API_URL: stack.api, ADMIN_API_KEY: stack.adminKey },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const ops = (args: string[]) => runOps(stack, args);
 });

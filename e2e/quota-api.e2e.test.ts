@@ -1,5 +1,6 @@
-import type { CreateItemResponse, ErrorBody, PlanResponse, PlansResponse, QuotaStatus } from '@qv/contracts';
+import type { CreateItemResponse, ErrorBody, PlanResponse, PlansResponse, QuotaStatus, UserResponse } from '@qv/contracts';
 import { createUser, eventually, http, startStack, waitForItem, type Stack } from '@qv/testing';
+import { runOps } from './support/ops-cli';
 
 /** The quota engine as a frontend meets it through api-service (issue 4). */
 describe('quota through the public API', () => {
@@ -126,6 +127,26 @@ describe('quota through the public API', () => {
     expect(quota.headers.get('x-ai-quota-tokens-limit')).toBe('-1');
     expect((await http('POST', `${stack.api}/admin/users`, { key: stack.adminKey, body: { plan: 'gold' } })).status).toBe(400);
     expect((await http('PATCH', `${stack.api}/admin/users/usr_nobody`, { key: stack.adminKey, body: { plan: 'free' } })).status).toBe(404);
+  });
+
+  it('admin: mergeOverrides sets the limits it names and keeps the others; concurrent merges of different limits all land', async () => {
+    const user = await createUser(stack.api, stack.adminKey, 'payg', { tokensPerMonth: 123_456 });
+    const limits = { enrichmentsPerDay: 11, concurrentJobs: 12, callsPerHour: 13, tokensPerDay: null, sessionTtlSeconds: 15, contentTtlSeconds: 16 };
+    // One request per limit, all at once: read-then-write from each would keep only some of them.
+    const answers = await Promise.all(Object.entries(limits).map(([name, value]) => http('PATCH', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey, body: { mergeOverrides: { [name]: value } } })));
+    expect(answers.map((a) => a.status)).toEqual(Object.keys(limits).map(() => 200));
+    const { user: merged } = (await http<UserResponse>('GET', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey })).body;
+    expect(merged.overrides).toEqual({ tokensPerMonth: 123_456, ...limits });
+    const quota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
+    expect(quota.body.quotas.concurrentJobs.limit).toBe(12);
+    const both = await http('PATCH', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey, body: { overrides: {}, mergeOverrides: { callsPerHour: 1 } } });
+    expect(both.status).toBe(400);
+
+    // `ops user override` merges the same way: the limit it names changes, the others stay.
+    const cli = await runOps(stack, ['user', 'override', user.id, 'callsPerHour=99', 'tokensPerDay=5000']);
+    expect(cli.code).toBe(0);
+    const { user: afterCli } = (await http<UserResponse>('GET', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey })).body;
+    expect(afterCli.overrides).toEqual({ tokensPerMonth: 123_456, ...limits, callsPerHour: 99, tokensPerDay: 5000 });
   });
 
   it('quota-service down: 503 QUOTA_SERVICE_UNAVAILABLE, nothing stored, nothing enqueued', async () => {

@@ -119,8 +119,7 @@ async function main(): Promise<number> {
         const [k, v] = kv.split('=');
         return [k, v === 'null' ? null : Number(v)];
       }));
-      const { user } = await call('GET', `/admin/users/${encodeURIComponent(rest[0])}`);
-      print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { overrides: { ...user.overrides, ...overrides } }));
+      print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { mergeOverrides: overrides }));
       return 0;
     }
     case 'user keys':

@@ -24,8 +24,11 @@ export const PatchUserBody = z
     plan: PlanId.optional(),
     /** Replaces the user's overrides as a whole; `{}` removes them. */
     overrides: LimitOverrides.optional(),
+    /** Sets these overrides and keeps the user's others, in one statement: two operators changing different limits at once both land. */
+    mergeOverrides: LimitOverrides.optional(),
   })
-  .strict();
+  .strict()
+  .refine((body) => body.overrides === undefined || body.mergeOverrides === undefined, { message: 'give overrides (replace them all) or mergeOverrides (set some), not both', path: ['mergeOverrides'] });
 export type PatchUserBody = z.infer<typeof PatchUserBody>;
 
 export const User = z.object({
