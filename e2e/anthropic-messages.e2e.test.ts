@@ -50,7 +50,11 @@ describe('Anthropic-compatible messages', () => {
     const stream = sdk(bea.key).messages.stream({ model: 'sim-1', max_tokens: 80, messages: [{ role: 'user', content: [{ type: 'text', text: `Streams pass through as they arrive. anthropic-stream-${Date.now()}` }] }] });
     const types: string[] = [];
     let text = '';
-    stream.on('streamEvent', (event) => types.push(event.type));
+    let startedWith: number | undefined;
+    stream.on('streamEvent', (event) => {
+      types.push(event.type);
+      if (event.type === 'message_start') startedWith = event.message.usage.input_tokens;
+    });
     stream.on('text', (delta) => (text += delta));
     const message = await stream.finalMessage();
     expect(types[0]).toBe('message_start');
@@ -58,6 +62,8 @@ describe('Anthropic-compatible messages', () => {
     expect(types.filter((t) => t === 'content_block_delta').length).toBeGreaterThan(0);
     expect((message.content[0] as Anthropic.TextBlock).text).toBe(text);
     expect(message.usage.output_tokens).toBeGreaterThan(0);
+    // message_start reports the prompt as charged: the simulator's count is the same tokenizer's.
+    expect(startedWith).toBe(message.usage.input_tokens);
     const entry = await ledgerEntry(bea.key);
     expect(entry).toMatchObject({ promptTokens: message.usage.input_tokens, completionTokens: message.usage.output_tokens });
     expect(await tokensUsed(bea.key)).toBe(message.usage.input_tokens + message.usage.output_tokens);

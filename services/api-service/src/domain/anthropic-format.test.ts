@@ -43,6 +43,7 @@ describe('Anthropic messages over the chat path', () => {
     const text = events.filter((e) => e.type === 'content_block_delta').map((e) => (e as unknown as { delta: { text: string } }).delta.text).join('');
     expect(text).toBe('Hello there, world');
     expect(events[6]).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 12, output_tokens: 4 } });
+    expect((events[0] as unknown as { message: { usage: unknown } }).message.usage).toEqual({ input_tokens: 12, output_tokens: 0 });
   });
 
   it('ends a broken stream with an error event, and an empty one with its start and end', () => {

@@ -102,6 +102,8 @@ export class AnthropicStream {
   private started = false;
   private finishReason: string | null = null;
   private usage = { input_tokens: 0, output_tokens: 0 };
+  /** What `message_start` reports as the input: the prompt's charged count, before the provider's own arrives with the usage. */
+  inputTokens = 0;
 
   constructor(private readonly fallbackModel: string) {}
 
@@ -134,7 +136,7 @@ export class AnthropicStream {
   private open(chunk: OpenAiChunk): string {
     if (this.started) return '';
     this.started = true;
-    const message = { id: messageId(chunk.id ?? 'unknown'), type: 'message', role: 'assistant', model: chunk.model || this.fallbackModel, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = { id: messageId(chunk.id ?? 'unknown'), type: 'message', role: 'assistant', model: chunk.model || this.fallbackModel, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.inputTokens, output_tokens: 0 } };
     return event('message_start', { message }) + event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   }
 }
@@ -152,6 +154,7 @@ function parse(openAiEvent: string): OpenAiChunk | undefined {
 /** A stored completion (an idempotent replay) as Anthropic's whole stream. */
 export function replayAnthropic(c: StoredChatCompletion): string {
   const stream = new AnthropicStream(c.model);
+  stream.inputTokens = c.promptTokens;
   const events = replayEvents(c, true);
   return events.slice(0, -1).map((e) => stream.translate(e)).join('') + stream.finish(events[events.length - 1]);
 }

@@ -19,7 +19,10 @@ export const ANTHROPIC_MESSAGES: ChatDialect = {
     const events = responseSink(res);
     const stream = new AnthropicStream('');
     return {
-      start: (headers) => events.start(headers),
+      start: (headers, promptTokens) => {
+        stream.inputTokens = promptTokens;
+        events.start(headers, promptTokens);
+      },
       send: (event) => {
         const out = stream.translate(event);
         if (out) events.send(out);

@@ -49,7 +49,7 @@ describe('responseSink', () => {
     const writes = countWrites(res.socket as Socket);
     const sink = responseSink(res);
     const first = h.nextPiece();
-    sink.start({ 'X-QV-Call-Id': 'chc_1' });
+    sink.start({ 'X-QV-Call-Id': 'chc_1' }, 0);
     sink.send('data: {"n":1}\n\n');
     sink.send('data: {"n":2}\n\n');
     sink.send('data: {"n":3}\n\n');
@@ -74,7 +74,7 @@ describe('responseSink', () => {
   it('drops events once the client is gone, and ends nothing twice', async () => {
     const res = await h.response;
     const sink = responseSink(res);
-    sink.start({});
+    sink.start({}, 0);
     sink.end('data: [DONE]\n\n');
     expect(() => sink.send('data: {"late":true}\n\n')).not.toThrow();
     expect(() => sink.end('data: [DONE]\n\n')).not.toThrow();

@@ -36,7 +36,8 @@ export interface ChatCompletionDeps {
  * stream ends only when the quota reads what the call cost, as an unstreamed answer does.
  */
 export interface EventSink {
-  start(headers: Record<string, string>): void;
+  /** `promptTokens`: what the call's prompt was charged (0 for a cache hit); the provider's own count comes with the usage. */
+  start(headers: Record<string, string>, promptTokens: number): void;
   send(event: string): void;
   end(lastEvent: string): void;
 }
@@ -116,7 +117,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
         const hitHeaders = { ...headers, 'X-QV-Cache': 'hit', 'X-QV-Cache-Tokens-Saved': String(saved) };
         if (sink) {
           const events = replayEvents(completion, body.stream_options?.include_usage === true);
-          sink.start(hitHeaders);
+          sink.start(hitHeaders, 0);
           for (const event of events.slice(0, -1)) sink.send(event);
           sink.end(events[events.length - 1]);
         }
@@ -205,7 +206,7 @@ async function streamed(
   const onChunk = (chunk: ChatCompletionChunk, data: string) => {
     if (!seen.started) {
       seen.started = true;
-      sink.start(headers);
+      sink.start(headers, promptTokens);
     }
     seen.id ||= chunk.id;
     seen.model = chunk.model || seen.model;
