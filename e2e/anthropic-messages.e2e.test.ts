@@ -95,6 +95,12 @@ describe('Anthropic-compatible messages', () => {
 
     const wrongKey = await sdk('qv_not_a_key').messages.create({ model: 'sim-1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((err: unknown) => err);
     expect(wrongKey).toBeInstanceOf(Anthropic.AuthenticationError);
+    // x-api-key as a hostile client fills it: empty, with a space, a 10,000-character run, a valid key's prefix.
+    for (const apiKey of ['', 'qv_a b', 'k'.repeat(10_000), cat.key.slice(0, 10)]) {
+      const res = await http<{ type: string; error: { type: string } }>('POST', `${stack.api}/v1/messages`, { headers: { 'x-api-key': apiKey }, body: { model: 'sim-1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] } });
+      expect({ length: apiKey.length, status: res.status, type: res.body.error.type }).toEqual({ length: apiKey.length, status: 401, type: 'authentication_error' });
+    }
+    expect(await tokensUsed(cat.key)).toBe(0);
 
     const dan = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } } as const;

@@ -47,10 +47,10 @@ describe('Anthropic messages over the chat path', () => {
   });
 
   it('ends a broken stream with an error event, and an empty one with its start and end', () => {
-    const broken = new AnthropicStream('sim-1');
+    const broken = new AnthropicStream(12);
     broken.translate(replayEvents(completion, false)[1]);
     expect(eventsOf(broken.finish(sseEvent({ error: { message: 'upstream cut', code: 'SERVICE_UNAVAILABLE' } })))).toEqual([{ type: 'error', error: { type: 'api_error', message: 'upstream cut', code: 'SERVICE_UNAVAILABLE' } }]);
-    expect(eventsOf(new AnthropicStream('sim-1').finish(SSE_DONE)).map((e) => e.type)).toEqual(['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(eventsOf(new AnthropicStream(12).finish(SSE_DONE)).map((e) => e.type)).toEqual(['message_start', 'content_block_start', 'content_block_stop', 'message_delta', 'message_stop']);
   });
 
   it("answers errors in Anthropic's shape with our code, by status", () => {

@@ -1,5 +1,6 @@
 import { httpStatusOf, type AnthropicMessagesRequest, type AppError, type ChatCompletionRequest, type ErrorCode, type StoredChatCompletion } from '@qv/contracts';
 import { replayEvents, SSE_DONE } from './chat-format';
+import { chatErrorExtras } from './openai-errors';
 
 /**
  * Anthropic's Messages API over the OpenAI-shaped chat path: a body turned into the chat request
@@ -74,8 +75,7 @@ export function anthropicError(err: AppError): { status: number; body: Anthropic
         type: errorType(status),
         message: err.message,
         code: err.code,
-        ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
-        ...(err.code === 'VALIDATION_FAILED' ? { details: err.details } : {}),
+        ...chatErrorExtras(err),
       },
     },
   };
@@ -102,10 +102,9 @@ export class AnthropicStream {
   private started = false;
   private finishReason: string | null = null;
   private usage = { input_tokens: 0, output_tokens: 0 };
-  /** What `message_start` reports as the input: the prompt's charged count, before the provider's own arrives with the usage. */
-  inputTokens = 0;
 
-  constructor(private readonly fallbackModel: string) {}
+  /** `inputTokens`: what `message_start` reports, the prompt's charged count; the provider's own arrives with the usage. */
+  constructor(private readonly inputTokens: number) {}
 
   /** The Anthropic events for one of the chat path's events. */
   translate(openAiEvent: string): string {
@@ -136,7 +135,7 @@ export class AnthropicStream {
   private open(chunk: OpenAiChunk): string {
     if (this.started) return '';
     this.started = true;
-    const message = { id: messageId(chunk.id ?? 'unknown'), type: 'message', role: 'assistant', model: chunk.model || this.fallbackModel, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.inputTokens, output_tokens: 0 } };
+    const message = { id: messageId(chunk.id ?? 'unknown'), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.inputTokens, output_tokens: 0 } };
     return event('message_start', { message }) + event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   }
 }
@@ -153,8 +152,7 @@ function parse(openAiEvent: string): OpenAiChunk | undefined {
 
 /** A stored completion (an idempotent replay) as Anthropic's whole stream. */
 export function replayAnthropic(c: StoredChatCompletion): string {
-  const stream = new AnthropicStream(c.model);
-  stream.inputTokens = c.promptTokens;
+  const stream = new AnthropicStream(c.promptTokens);
   const events = replayEvents(c, true);
   return events.slice(0, -1).map((e) => stream.translate(e)).join('') + stream.finish(events[events.length - 1]);
 }

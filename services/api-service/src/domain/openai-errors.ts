@@ -22,6 +22,14 @@ function paramOf(err: AppError): string | null {
   return Array.isArray(path) && path.length > 0 ? path.join('.') : null;
 }
 
+/** What an error body of either chat dialect carries beside its message: Retry-After's seconds, and a validation's zod issues. */
+export function chatErrorExtras(err: AppError): { retryAfterSeconds?: number; details?: unknown } {
+  return {
+    ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+    ...(err.code === 'VALIDATION_FAILED' ? { details: err.details } : {}),
+  };
+}
+
 /**
  * An error of the chat path in OpenAI's shape (`{error: {message, type, code, param}}`), with the
  * status and Retry-After the house error body would have had. A quota refusal's status goes in the
@@ -29,7 +37,6 @@ function paramOf(err: AppError): string | null {
  */
 export function openAiError(err: AppError): { status: number; body: OpenAiErrorBody } {
   const status = httpStatusOf(err.code);
-  const validation = err.code === 'VALIDATION_FAILED' ? { details: err.details } : {};
   return {
     status,
     body: {
@@ -38,8 +45,7 @@ export function openAiError(err: AppError): { status: number; body: OpenAiErrorB
         type: typeOf(status),
         code: err.code,
         param: paramOf(err),
-        ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
-        ...validation,
+        ...chatErrorExtras(err),
       },
     },
   };

@@ -52,9 +52,19 @@ const requestHeaders = z.object({
   'X-QV-Cache-TTL': z.string().regex(/^[0-9]+$/).optional().meta({ description: 'Seconds to keep the answer, at most the plan’s TTL for the tier.' }),
 });
 
-/** The errors both dialects answer, each in its own body shape (`error`). */
-function errorResponses(shared: SharedComponents) {
-  return (error: (description: string, extra?: Partial<ResponseConfig>) => ResponseConfig): Record<number, ResponseConfig> => ({
+/**
+ * The answers of a chat dialect's route: its answer (`answer`: JSON, or server-sent events when
+ * streamed) with the quota and call headers, and the errors both dialects answer, each in the
+ * dialect's own error body.
+ */
+function chatResponses(shared: SharedComponents, answer: { description: string; schema: z.ZodType }, errorSchema: z.ZodType): Record<number, ResponseConfig> {
+  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: errorSchema } }, ...extra });
+  return {
+    200: {
+      description: answer.description,
+      headers: { ...shared.quotaHeaders, ...callHeaders, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
+      content: { 'application/json': { schema: answer.schema }, 'text/event-stream': { schema: z.string() } },
+    },
     400: error('VALIDATION_FAILED: the body or a header did not parse (`param` names the field), or the provider refused the request.'),
     401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
     409: error('IDEMPOTENCY_KEY_IN_USE: a call with this key is still being answered.'),
@@ -65,7 +75,7 @@ function errorResponses(shared: SharedComponents) {
     }),
     500: error('INTERNAL: an unexpected fault; the message never carries internals.'),
     503: error('QUOTA_SERVICE_UNAVAILABLE (nothing charged) or SERVICE_UNAVAILABLE: the provider failed or its circuit is open (the charge was released).', { headers: { 'Retry-After': shared.retryAfter } }),
-  });
+  };
 }
 
 // Anthropic's shapes, as `POST /v1/messages` answers them (domain/anthropic-format.ts).
@@ -92,8 +102,6 @@ const AnthropicMessage = z.object({
 
 /** `POST /v1/messages`: the chat path spoken as Anthropic's Messages API. */
 export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: SharedComponents): void {
-  const ErrorSchema = AnthropicErrorBody.meta({ id: 'AnthropicErrorBody' });
-  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: ErrorSchema } }, ...extra });
   registry.registerPath({
     method: 'post',
     path: '/v1/messages',
@@ -108,14 +116,11 @@ export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: Sha
       headers: requestHeaders,
       body: { required: true, content: { 'application/json': { schema: AnthropicMessagesRequest.meta({ id: 'AnthropicMessagesRequest' }) } } },
     },
-    responses: {
-      200: {
-        description: 'The answer: a `message`, or with `stream: true` Anthropic’s server-sent events.',
-        headers: { ...shared.quotaHeaders, ...callHeaders, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
-        content: { 'application/json': { schema: AnthropicMessage.meta({ id: 'AnthropicMessage' }) }, 'text/event-stream': { schema: z.string() } },
-      },
-      ...errorResponses(shared)(error),
-    },
+    responses: chatResponses(
+      shared,
+      { description: 'The answer: a `message`, or with `stream: true` Anthropic’s server-sent events.', schema: AnthropicMessage.meta({ id: 'AnthropicMessage' }) },
+      AnthropicErrorBody.meta({ id: 'AnthropicErrorBody' }),
+    ),
   });
 }
 
@@ -124,10 +129,6 @@ export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: Sha
  * that the SDKs raise their usual errors; the quota headers are the shared components.
  */
 export function registerChatCompletions(registry: OpenAPIRegistry, shared: SharedComponents): void {
-  const ErrorSchema = OpenAiErrorBody.meta({ id: 'OpenAiErrorBody' });
-  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: ErrorSchema } }, ...extra });
-  const errors = errorResponses(shared);
-
   registry.registerPath({
     method: 'post',
     path: '/v1/chat/completions',
@@ -143,13 +144,10 @@ export function registerChatCompletions(registry: OpenAPIRegistry, shared: Share
       headers: requestHeaders,
       body: { required: true, content: { 'application/json': { schema: ChatCompletionRequest.meta({ id: 'ChatCompletionRequest' }) } } },
     },
-    responses: {
-      200: {
-        description: 'The answer: a `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.',
-        headers: { ...shared.quotaHeaders, ...callHeaders, 'Idempotent-Replayed': { description: '`true` on a stored answer replayed.', schema: { type: 'string', enum: ['true'] } } },
-        content: { 'application/json': { schema: ChatCompletion.meta({ id: 'ChatCompletion' }) }, 'text/event-stream': { schema: z.string() } },
-      },
-      ...errors(error),
-    },
+    responses: chatResponses(
+      shared,
+      { description: 'The answer: a `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.', schema: ChatCompletion.meta({ id: 'ChatCompletion' }) },
+      OpenAiErrorBody.meta({ id: 'OpenAiErrorBody' }),
+    ),
   });
 }

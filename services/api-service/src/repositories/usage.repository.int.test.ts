@@ -6,7 +6,10 @@ const db = useTestDatabase();
 const DAY_MS = 86_400_000;
 const PER_DAY = 300;
 
-/** `perDay` entries a day for the last `days` days up to now, written as the ledger writes them (ids of their time). */
+/**
+ * `perDay` entries a day for the last `days` days up to now, written as the ledger writes them (ids
+ * of their time); every fifth an uncharged replay, each with a cost and tokens saved that vary.
+ */
 async function history(userId: string, days: number, perDay: number): Promise<void> {
   const now = Date.now();
   const ids: string[] = [];
@@ -19,9 +22,9 @@ async function history(userId: string, days: number, perDay: number): Promise<vo
     }
   }
   await db().query(
-    `INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, total_tokens, charged, idempotency_key, day, created_at)
-     SELECT t.id, 'evt_' || t.id, $1, 'itm_' || t.id, NULL, 'completed', 10, true, 'job_' || t.id, (t.at AT TIME ZONE 'UTC')::date, t.at
-       FROM unnest($2::text[], $3::timestamptz[]) AS t(id, at)`,
+    `INSERT INTO ai_usage_ledger (id, event_id, user_id, item_id, reservation_id, kind, total_tokens, cost_usd, tokens_saved, charged, idempotency_key, day, created_at)
+     SELECT t.id, 'evt_' || t.id, $1, 'itm_' || t.id, NULL, 'completed', 10 + t.n % 7, (t.n % 5) * 0.001, t.n % 3, t.n % 5 <> 0, 'job_' || t.id, (t.at AT TIME ZONE 'UTC')::date, t.at
+       FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS t(id, at, n)`,
     [userId, ids, at],
   );
 }
@@ -65,11 +68,14 @@ it("GET /v1/usage's page and totals read the caller's entries of the page and of
   const totals = await entriesRead(() => ledgerTotals(port, 'heavy', windows));
   expect(totals.entries).toBeLessThan((daysThisMonth + 1) * PER_DAY + 50);
   const exact = async (since: Date) => {
-    const [row] = await db().query<{ entries: number; tokens: number }>(
-      `SELECT count(*)::int AS entries, coalesce(sum(total_tokens), 0)::float8 AS tokens FROM ai_usage_ledger WHERE user_id = 'heavy' AND day >= $1::date`,
+    const [row] = await db().query<{ entries: number; tokens: number; costUsd: number; tokensSaved: number }>(
+      `SELECT count(*)::int AS entries, coalesce(sum(total_tokens) FILTER (WHERE charged), 0)::float8 AS tokens,
+              coalesce(sum(cost_usd) FILTER (WHERE charged), 0)::float8 AS "costUsd", coalesce(sum(tokens_saved), 0)::float8 AS "tokensSaved"
+         FROM ai_usage_ledger WHERE user_id = 'heavy' AND day >= $1::date`,
       [since.toISOString().slice(0, 10)],
     );
-    return { entries: row.entries, tokens: row.tokens, costUsd: 0, tokensSaved: 0 };
+    expect(row.tokensSaved).toBeGreaterThan(0); // the sums below compare something
+    return row;
   };
   expect(totals.result.today).toEqual(await exact(dayStart));
   expect(totals.result.month).toEqual(await exact(monthStart));

@@ -17,17 +17,19 @@ export const ANTHROPIC_MESSAGES: ChatDialect = {
   },
   sink(res) {
     const events = responseSink(res);
-    const stream = new AnthropicStream('');
+    // Made at `start`, which completeChat calls before any event, once it knows the prompt's charge.
+    let stream: AnthropicStream | undefined;
+    const translator = () => (stream ??= new AnthropicStream(0));
     return {
       start: (headers, promptTokens) => {
-        stream.inputTokens = promptTokens;
+        stream = new AnthropicStream(promptTokens);
         events.start(headers, promptTokens);
       },
       send: (event) => {
-        const out = stream.translate(event);
+        const out = translator().translate(event);
         if (out) events.send(out);
       },
-      end: (lastEvent) => events.end(stream.finish(lastEvent)),
+      end: (lastEvent) => events.end(translator().finish(lastEvent)),
     };
   },
   answerBody: messageBody,

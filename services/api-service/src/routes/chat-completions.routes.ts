@@ -60,7 +60,7 @@ export const OPENAI_CHAT: ChatDialect = {
     const request = parseOr400(ChatCompletionRequest, raw);
     return { request, stream: request.stream === true, includeUsage: request.stream_options?.include_usage === true };
   },
-  sink: (res) => responseSink(res),
+  sink: responseSink,
   answerBody: completionBody,
   replayStream: (completion, includeUsage) => replayEvents(completion, includeUsage).join(''),
   error: openAiError,

@@ -24,9 +24,7 @@ export class FaultInjector {
   decide(userContent: string, directives: Directives): Fault | undefined {
     if (directives.status !== undefined) return this.fault(directives.status, directives, `Simulated ${directives.status}`);
     if (directives.failFirst !== undefined || directives.failNth !== undefined) {
-      const key = createHash('sha256').update(userContent).digest('hex');
-      const count = (this.seen.get(key) ?? 0) + 1;
-      this.seen.set(key, count);
+      const count = countCall(this.seen, userContent);
       if (directives.failFirst !== undefined && count <= directives.failFirst) return this.fault(directives.failFirstStatus ?? 500, directives, `Simulated failure ${count} of ${directives.failFirst}`);
       if (count === directives.failNth) return this.fault(500, directives, `Simulated failure of call ${count}`);
     }
@@ -40,10 +38,7 @@ export class FaultInjector {
   /** `cut_first`: whether this call's answer is cut at its max tokens (counted per user content, apart from the failures). */
   cutsAnswer(userContent: string, directives: Directives): boolean {
     if (directives.cutFirst === undefined) return false;
-    const key = createHash('sha256').update(userContent).digest('hex');
-    const count = (this.cutSeen.get(key) ?? 0) + 1;
-    this.cutSeen.set(key, count);
-    return count <= directives.cutFirst;
+    return countCall(this.cutSeen, userContent) <= directives.cutFirst;
   }
 
   private fault(status: SimulatedStatus, directives: Directives, message: string): Fault {
@@ -56,4 +51,12 @@ export class FaultInjector {
     this.seen.clear();
     this.cutSeen.clear();
   }
+}
+
+/** This call's number among the calls with the same user content that `seen` counted (from 1). */
+function countCall(seen: Map<string, number>, userContent: string): number {
+  const key = createHash('sha256').update(userContent).digest('hex');
+  const count = (seen.get(key) ?? 0) + 1;
+  seen.set(key, count);
+  return count;
 }
