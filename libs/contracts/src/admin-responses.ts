@@ -44,7 +44,6 @@ export const ReplayAllResponse = z.object({
 });
 export type ReplayAllResponse = z.infer<typeof ReplayAllResponse>;
 
-/** `GET /admin/reconciliation`: one row per user and day, and the summed drift. */
 /** `GET /admin/reconciliation`: at most `limit` rows; the drift summed over every matching row; `truncated` when more match. */
 export const ReconciliationResponse = z.object({ rows: z.array(ReconciliationRow), totalDrift: z.number().int(), truncated: z.boolean() });
 export type ReconciliationResponse = z.infer<typeof ReconciliationResponse>;

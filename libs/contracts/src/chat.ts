@@ -36,12 +36,22 @@ export type ChatCacheTier = z.infer<typeof ChatCacheTier>;
 /** `X-QV-Cache-TTL`: seconds, never more than the plan's TTL for the tier. */
 export const ChatCacheTtlHeader = z.coerce.number().int().min(1).max(7 * 24 * 3600);
 
+/** A function the model called, as OpenAI's message carries it (`arguments`: the model's JSON text). */
+export const StoredToolCall = z.object({
+  id: z.string(),
+  type: z.string(),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+export type StoredToolCall = z.infer<typeof StoredToolCall>;
+
 /** A completion as stored in the cache and in an idempotency record, replayed streamed or not. */
 export const StoredChatCompletion = z.object({
   id: z.string(),
   model: z.string(),
   created: z.number().int(),
   content: z.string(),
+  /** The functions the model called instead of (or beside) answering in text. */
+  toolCalls: z.array(StoredToolCall).optional(),
   finishReason: z.string().nullable(),
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),

@@ -1,5 +1,11 @@
 import type { StoredChatCompletion } from '@qv/contracts';
 
+/** The assistant's message: its text, and the functions it called (OpenAI sends `content: null` beside calls and no text). */
+function messageOf(c: StoredChatCompletion): Record<string, unknown> {
+  if (!c.toolCalls?.length) return { role: 'assistant', content: c.content, refusal: null };
+  return { role: 'assistant', content: c.content === '' ? null : c.content, tool_calls: c.toolCalls, refusal: null };
+}
+
 const usageOf = (c: StoredChatCompletion) => ({ prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, total_tokens: c.promptTokens + c.completionTokens });
 
 /** A completion as OpenAI's `chat.completion` body. */
@@ -9,7 +15,7 @@ export function completionBody(c: StoredChatCompletion): Record<string, unknown>
     object: 'chat.completion',
     created: c.created,
     model: c.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: c.content, refusal: null }, logprobs: null, finish_reason: c.finishReason }],
+    choices: [{ index: 0, message: messageOf(c), logprobs: null, finish_reason: c.finishReason }],
     usage: usageOf(c),
   };
 }
@@ -35,13 +41,16 @@ const pieces = (text: string): string[] => (text.length === 0 ? [] : (text.match
 
 /**
  * A stored completion (a cache hit, an idempotent replay) as the events of a stream: the role, the
- * content in pieces, the finish reason, the usage when asked for, `[DONE]`.
+ * content in pieces, each function call whole (its id, name and arguments in one delta), the
+ * finish reason, the usage when asked for, `[DONE]`.
  */
 export function replayEvents(c: StoredChatCompletion, includeUsage: boolean): string[] {
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => sseEvent({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices, ...extra });
+  const delta = (d: Record<string, unknown>) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: null }]);
   return [
-    chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
-    ...pieces(c.content).map((piece) => chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }])),
+    delta({ role: 'assistant', content: c.toolCalls?.length && c.content === '' ? null : '' }),
+    ...pieces(c.content).map((piece) => delta({ content: piece })),
+    ...(c.toolCalls ?? []).map((call, index) => delta({ tool_calls: [{ index, ...call }] })),
     chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: c.finishReason }]),
     ...(includeUsage ? [chunk([], { usage: usageOf(c) })] : []),
     SSE_DONE,

@@ -1,9 +1,9 @@
-import { sha256Hex, type CacheKeyParts, type ChatCacheTier, type ChatCompletionRequest, type ChatRequestMessage } from '@qv/contracts';
+import { AppError, sha256Hex, type CacheKeyParts, type ChatCacheTier, type ChatCompletionRequest, type ChatRequestMessage } from '@qv/contracts';
 import { countTokensBounded, countTokensBoundedAsync } from '@qv/llm';
 import { requestHash } from './request-hash';
 
 /** Bumped when what a cached chat answer means changes (the key, the stored shape). */
-export const CHAT_CACHE_VERSION = 'openai-chat@1';
+export const CHAT_CACHE_VERSION = 'openai-chat@2';
 const CHAT_CACHE_TASK = 'chat.completions';
 
 /** OpenAI's framing tokens (the simulator and gpt-4o count them so too; libs/llm countChatTokensBounded). */
@@ -19,13 +19,59 @@ export function messageText(message: ChatRequestMessage): string {
 }
 
 /**
- * The prompt's tokens as the charge estimates them: OpenAI's count (3 per message, its role and
- * text, 3 for the reply) with the bounded, linear tokenizer, in slices that leave the event loop
- * free — an upper bound of the provider's count, exact for ordinary text.
+ * Top-level fields that are not prompt: how the answer is sampled, capped and delivered. Every
+ * other field is counted as its JSON text, because a provider may bill it as prompt (`tools`,
+ * `functions`, `tool_choice`, `response_format`'s schema, `prediction`, and whatever a new API
+ * version adds): an unknown field is counted rather than trusted.
  */
-export async function estimatePromptTokens(messages: readonly ChatRequestMessage[]): Promise<number> {
+const NOT_PROMPT = new Set([
+  'model', 'messages', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'n',
+  'temperature', 'top_p', 'seed', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs',
+  'stop', 'user', 'store', 'metadata', 'service_tier', 'parallel_tool_calls', 'reasoning_effort',
+]);
+
+/** OpenAI's framing of function definitions (its cookbook's count: 12 for the set, 7 per function). */
+const TOKENS_PER_TOOL_SET = 12;
+const TOKENS_PER_TOOL = 7;
+
+/** Content parts whose cost no bound can be put on before the call (a `file` may be an uploaded id). */
+const UNBOUNDED_PART_TYPES = new Set(['file']);
+
+export interface PromptBounds {
+  /** What one image part may cost, whatever its size and detail (CHAT_IMAGE_PART_TOKENS). */
+  imagePartTokens: number;
+}
+
+/**
+ * The prompt's tokens as the charge estimates them, an upper bound of what the provider bills:
+ * OpenAI's count for the messages (3 per message, its role and text, 3 for the reply) with the
+ * bounded, linear tokenizer, exact for ordinary text; each message's other fields (`name`,
+ * `tool_calls`, `tool_call_id`…) and non-text parts as their JSON text, an image part at
+ * `imagePartTokens`; every top-level field that may be prompt as its JSON, with OpenAI's framing
+ * of tools. Counted in slices that leave the event loop free. Without this, a call's tools or
+ * tool results, billed as prompt, were settled past the budget the charge had checked.
+ * A part whose cost cannot be bounded (`file`) is refused: 400, nothing charged.
+ */
+export async function estimatePromptTokens(body: ChatCompletionRequest, bounds: PromptBounds): Promise<number> {
   let total = TOKENS_PER_REPLY;
-  for (const message of messages) total += TOKENS_PER_MESSAGE + countTokensBounded(message.role) + (await countTokensBoundedAsync(messageText(message)));
+  for (const message of body.messages) {
+    const { role, content, ...rest } = message;
+    total += TOKENS_PER_MESSAGE + countTokensBounded(role) + (await countTokensBoundedAsync(messageText(message)));
+    if (Object.keys(rest).length > 0) total += await countTokensBoundedAsync(JSON.stringify(rest));
+    if (Array.isArray(content)) {
+      for (const part of content) {
+        if (part.type === 'text') continue;
+        if (UNBOUNDED_PART_TYPES.has(part.type)) throw new AppError('VALIDATION_FAILED', `A "${part.type}" content part cannot be charged before the call (its cost has no bound): send its text instead`);
+        total += part.type === 'image_url' ? bounds.imagePartTokens : await countTokensBoundedAsync(JSON.stringify(part));
+      }
+    }
+  }
+  const prompted = Object.entries(body).filter(([field]) => !NOT_PROMPT.has(field));
+  if (prompted.length > 0) total += await countTokensBoundedAsync(JSON.stringify(Object.fromEntries(prompted)));
+  for (const field of ['tools', 'functions'] as const) {
+    const set = body[field];
+    if (Array.isArray(set) && set.length > 0) total += TOKENS_PER_TOOL_SET + TOKENS_PER_TOOL * set.length;
+  }
   return total;
 }
 

@@ -1,5 +1,5 @@
 import type { OpenAPIRegistry, ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { AnthropicMessagesRequest, ChatCacheTier, ChatCompletionRequest, ErrorCode, IdempotencyKeyHeader } from '@qv/contracts';
+import { AnthropicMessagesRequest, ChatCacheTier, ChatCompletionRequest, ErrorCode, IdempotencyKeyHeader, StoredToolCall } from '@qv/contracts';
 import { z } from 'zod';
 
 // OpenAI's shapes, as this path answers them (domain/openai-errors.ts, domain/chat-format.ts).
@@ -21,7 +21,7 @@ const ChatCompletion = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), refusal: z.string().nullable() }),
+      message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), tool_calls: z.array(StoredToolCall).optional(), refusal: z.string().nullable() }),
       logprobs: z.null(),
       finish_reason: z.string().nullable(),
     }),
@@ -138,7 +138,9 @@ export function registerChatCompletions(registry: OpenAPIRegistry, shared: Share
     description:
       'Point an OpenAI SDK at `<api>/v1` with a Quota Vault key. One atomic charge of the prompt’s tokens plus the completion cap; the cap is clamped to the token budgets left after the prompt ' +
       '(`X-QV-Max-Tokens-Clamped`); the provider’s reported usage settles the reservation and writes one ledger entry. `stream: true` answers server-sent events as OpenAI does, settled when the stream ends ' +
-      '(also when the client leaves early). `X-QV-Cache: session|content` opts the call into the user’s own cache tier where the plan has a TTL; a hit costs no tokens.',
+      '(also when the client leaves early). `X-QV-Cache: session|content` opts the call into the user’s own cache tier where the plan has a TTL; a hit costs no tokens. ' +
+      'Function calling works as at OpenAI (`tools` pass through, the model’s `tool_calls` come back, from the cache too); what the provider bills as prompt beside the messages’ text ' +
+      '(function definitions, earlier calls and results, every field not known to be a sampling setting) is charged as its JSON, an image part at `CHAT_IMAGE_PART_TOKENS`; a `file` part, whose cost has no bound before the call, is `400`.',
     security: shared.security,
     request: {
       headers: requestHeaders,

@@ -5,9 +5,10 @@ import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
 import { capCompletion, DEFAULT_COMPLETION_CAP, type CompletionCap } from '../domain/chat-budget';
 import { passedOnEvent, replayEvents, SSE_DONE, sseEvent } from '../domain/chat-format';
-import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody } from '../domain/chat-request';
+import { chatCacheKey, estimatePromptTokens, requestedCap, upstreamBody, type PromptBounds } from '../domain/chat-request';
 import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
+import { answerTokens, storedToolCalls, ToolCallDeltas } from '../domain/tool-calls';
 import { upstreamFailure } from '../domain/upstream-policy';
 import type { Principal } from '../repositories/auth.repository';
 import type { ChatCache } from '../repositories/chat-cache';
@@ -27,6 +28,8 @@ export interface ChatCompletionDeps {
   defaultModel: string;
   /** One user's charges at a time on this replica (the answers themselves run freely). */
   admission: KeyedGate;
+  /** What the prompt's estimate counts for what it cannot read (images). */
+  promptBounds: PromptBounds;
   logger: Logger;
 }
 
@@ -75,7 +78,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const { callId, sink } = options;
     const userId = principal.userId;
     const model = body.model ?? deps.defaultModel;
-    const promptTokens = await estimatePromptTokens(body.messages);
+    const promptTokens = await estimatePromptTokens(body, deps.promptBounds);
 
     const cacheTtl = await ttlFor(deps, userId, options.cache);
     const keyFor = (maxTokens: number) => (cacheTtl !== null && options.cache ? chatCacheKey(options.cache.tier, userId, model, upstreamBody(body, model, maxTokens)) : null);
@@ -172,13 +175,15 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
   const answer = await deps.upstream.complete(origin, sent);
   const choice = answer.choices?.[0];
   const content = choice?.message?.content ?? '';
+  const toolCalls = storedToolCalls(choice?.message?.tool_calls);
   // Without the provider's usage, the bounded counts stand in: an upper bound, never a free answer.
-  const usage = answer.usage ? { prompt: answer.usage.prompt_tokens, completion: answer.usage.completion_tokens } : { prompt: promptTokens, completion: countTokensBounded(content) };
+  const usage = answer.usage ? { prompt: answer.usage.prompt_tokens, completion: answer.usage.completion_tokens } : { prompt: promptTokens, completion: answerTokens(content, toolCalls) };
   const completion: StoredChatCompletion = {
     id: answer.id,
     model: answer.model || model,
     created: answer.created,
     content,
+    ...(toolCalls.length ? { toolCalls } : {}),
     finishReason: choice?.finish_reason ?? null,
     promptTokens: usage.prompt,
     completionTokens: usage.completion,
@@ -202,6 +207,7 @@ async function streamed(
 ): Promise<ChatCallResult & { lastEvent: string }> {
   const clientWantsUsage = body.stream_options?.include_usage === true;
   const parts: string[] = [];
+  const calls = new ToolCallDeltas();
   const seen = { id: '', model, created: Math.floor(Date.now() / 1000), finishReason: null as string | null, started: false };
   const onChunk = (chunk: ChatCompletionChunk, data: string) => {
     if (!seen.started) {
@@ -213,6 +219,7 @@ async function streamed(
     seen.created = chunk.created ?? seen.created;
     const choice = chunk.choices?.[0];
     if (choice?.delta?.content) parts.push(choice.delta.content);
+    if (choice?.delta?.tool_calls) calls.add(choice.delta.tool_calls);
     if (choice?.finish_reason) seen.finishReason = choice.finish_reason;
     if (chunk.usage && !clientWantsUsage) {
       // Asked upstream for settlement only: the client did not ask to see it.
@@ -232,8 +239,9 @@ async function streamed(
     broken = err; // mid-answer: the tokens already produced are owed all the same
   }
   const content = parts.join('');
-  const settled = usage ?? { promptTokens, completionTokens: countTokensBounded(content) };
-  const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, finishReason: seen.finishReason, ...settled };
+  const toolCalls = calls.assembled();
+  const settled = usage ?? { promptTokens, completionTokens: answerTokens(content, toolCalls) };
+  const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, ...(toolCalls.length ? { toolCalls } : {}), finishReason: seen.finishReason, ...settled };
   if (broken) {
     const failure = openAiError(upstreamFailure(broken));
     return { status: 502, completion, headers, lastEvent: sseEvent(failure.body) };

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countChatTokensBounded, detectTask } from '@qv/llm';
+import { detectTask } from '@qv/llm';
 import { Router } from 'express';
 import { z } from 'zod';
-import { answer, cutAnswer } from '../domain/answers';
+import { answer, cutAnswer, type Answer } from '../domain/answers';
 import { parseDirectives } from '../domain/directives';
+import { billedPromptTokens } from '../domain/prompt-usage';
+import { chosenTool, toolCallAnswer, type ToolCallAnswer } from '../domain/tool-calls';
 import type { FaultInjector } from '../domain/faults';
 import type { CallLog } from '../repositories/call-log';
 import { sendOpenAiError } from './openai-errors';
@@ -21,6 +23,8 @@ const ChatCompletionBody = z.looseObject({
   max_tokens: z.number().int().positive().nullish(),
   max_completion_tokens: z.number().int().positive().nullish(),
   response_format: z.looseObject({ type: z.string() }).optional(),
+  tools: z.array(z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string() }).optional() })).optional(),
+  tool_choice: z.unknown().optional(),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
 });
@@ -100,8 +104,13 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
       .map((m) => m.content)
       .join('\n');
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
-    const reply = deps.faults.cutsAnswer(userContent, directives) ? cutAnswer(maxTokens) : answer(detectTask(system), userContent, maxTokens);
-    const promptTokens = countChatTokensBounded(messages);
+    const tool = chosenTool(body.tools, body.tool_choice);
+    const reply: Answer | ToolCallAnswer = tool
+      ? toolCallAnswer(`call_${randomUUID().replace(/-/g, '').slice(0, 24)}`, tool, userContent, maxTokens)
+      : deps.faults.cutsAnswer(userContent, directives)
+        ? cutAnswer(maxTokens)
+        : answer(detectTask(system), userContent, maxTokens);
+    const promptTokens = billedPromptTokens(body.messages, body.tools);
     deps.onOutcome('ok');
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -115,10 +124,17 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: reply.finishReason }],
+      choices: [{ index: 0, message: answerMessage(reply), logprobs: null, finish_reason: reply.finishReason }],
       usage,
     });
   });
 
   return router;
+}
+
+/** The assistant's message of an unstreamed answer: its text, or the function it calls. */
+function answerMessage(reply: Answer | ToolCallAnswer): Record<string, unknown> {
+  if (!('toolCall' in reply)) return { role: 'assistant', content: reply.content, refusal: null };
+  const { id, name, arguments: args } = reply.toolCall;
+  return { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name, arguments: args } }], refusal: null };
 }
