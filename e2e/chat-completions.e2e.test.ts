@@ -1,4 +1,4 @@
-import { countChatTokensBounded } from '@qv/llm';
+import { countChatTokensBounded, countTokensBounded } from '@qv/llm';
 import type { CacheStats, ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import fc from 'fast-check';
@@ -192,6 +192,26 @@ describe('OpenAI-compatible chat completions', () => {
     expect(settled.tokensPerDay.used).toBeLessThanOrEqual(5000);
     expect(settled.enrichmentsPerDay.used).toBe(20);
     expect((await drift(carol.id)).totalDrift).toBe(0);
+  });
+
+  it.each(['negative', 'huge', 'fraction', 'text'])('a provider whose usage is no count ([sim:usage=%s]): settled to the bounded counts, streamed or not, never below 0', async (kind) => {
+    const gus = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const content = `A provider reports a usage that is no count. marker-usage-${kind} [sim:usage=${kind}]`;
+    const prompt = countChatTokensBounded(user(content));
+    const plain = await sdk(gus.key).chat.completions.create({ model: 'sim-1', messages: user(content), max_tokens: 40 }).withResponse();
+    const plainId = plain.response.headers.get('x-qv-call-id')!;
+    const streamed = await sdk(gus.key).chat.completions.create({ model: 'sim-1', messages: user(content), max_tokens: 40, stream: true }).withResponse();
+    let text = '';
+    for await (const chunk of streamed.data) text += chunk.choices[0]?.delta?.content ?? '';
+    const streamedId = streamed.response.headers.get('x-qv-call-id')!;
+    const answer = countTokensBounded(plain.data.choices[0].message.content ?? '');
+    expect(countTokensBounded(text)).toBe(answer);
+    for (const callId of [plainId, streamedId]) {
+      expect(await settledEntry(gus.key, callId)).toMatchObject({ kind: 'completed', promptTokens: prompt, completionTokens: answer, charged: true });
+      expect(await reservation(callId)).toMatchObject({ status: 'SETTLED', actual_tokens: prompt + answer });
+    }
+    expect((await quota(gus.key)).tokensPerDay.used).toBe(2 * (prompt + answer));
+    expect((await drift(gus.id)).totalDrift).toBe(0);
   });
 
   it('a stream the client cuts half way is settled to what the provider produced, in the ledger once, drift 0', async () => {

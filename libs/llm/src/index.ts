@@ -5,6 +5,7 @@
  */
 export * from './types';
 export * from './tokens';
+export * from './reported-usage';
 export * from './errors';
 export * from './pricing';
 export * from './config';

@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { LlmError } from '../errors';
+import { reportedTokens, reportedUsage } from '../reported-usage';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
 import { deadline, SDK_TIMEOUT_MARGIN_MS, timeoutError } from './deadline';
 import { mapSdkError } from './sdk-errors';
@@ -55,11 +56,10 @@ export class AnthropicProvider implements LlmProvider {
       .map((block) => block.text)
       .join('');
     const usage = response.usage;
-    if (!usage || !Number.isInteger(usage.input_tokens) || !Number.isInteger(usage.output_tokens)) {
-      throw new LlmError('invalid_response', 'anthropic: the answer has no token usage');
-    }
     // Prompt caching splits the input into fresh, written and read tokens; all of them were sent.
-    const promptTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
-    return { text, model: response.model || (req.model ?? this.model), promptTokens, completionTokens: usage.output_tokens };
+    const input = usage && [usage.input_tokens, usage.cache_creation_input_tokens ?? 0, usage.cache_read_input_tokens ?? 0].map(reportedTokens);
+    const counted = input && !input.includes(undefined) && reportedUsage(input.reduce((a = 0, b = 0) => a + b, 0), usage.output_tokens);
+    if (!counted) throw new LlmError('invalid_response', 'anthropic: the answer has no token usage');
+    return { text, model: response.model || (req.model ?? this.model), ...counted };
   }
 }

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import { Agent } from 'undici';
 import { LlmError, llmErrorFromStatus } from '../errors';
+import { reportedUsage } from '../reported-usage';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
 import { deadline, timeoutError } from './deadline';
 
@@ -86,12 +87,10 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     }
     const text = response.choices?.[0]?.message?.content;
     if (typeof text !== 'string') throw new LlmError('invalid_response', `${this.name}: the answer has no message content`);
-    const usage = response.usage;
-    if (!usage || !Number.isInteger(usage.prompt_tokens) || !Number.isInteger(usage.completion_tokens)) {
-      // Without usage the exact settlement is impossible; another attempt is the only remedy.
-      throw new LlmError('invalid_response', `${this.name}: the answer has no token usage`);
-    }
-    return { text, model: response.model || (req.model ?? this.model), promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+    const usage = response.usage && reportedUsage(response.usage.prompt_tokens, response.usage.completion_tokens);
+    // Without usage (or with counts that are none) the exact settlement is impossible; another attempt is the only remedy.
+    if (!usage) throw new LlmError('invalid_response', `${this.name}: the answer has no token usage`);
+    return { text, model: response.model || (req.model ?? this.model), ...usage };
   }
 }
 

@@ -74,6 +74,11 @@ describe('the simulator through the OpenAI-compatible adapter', () => {
     expect([err.kind, err.retryable]).toEqual(['invalid_response', true]);
   });
 
+  it.each(['negative', 'huge', 'fraction', 'text'])('usage whose prompt count is none ([sim:usage=%s]) → invalid_response, retryable: never a settlement below 0 or past the column', async (kind) => {
+    const err = await failure(provider.complete({ messages: [{ role: 'user', content: doc(`[sim:usage=${kind}]`) }], maxTokens: 20 }));
+    expect([err.kind, err.retryable]).toEqual(['invalid_response', true]);
+  });
+
   it('[sim:status=429] → rate_limited with Retry-After', async () => {
     const err = await failure(runTask(provider, 'tag', { content: doc('[sim:status=429] [sim:retry_after=3]') }));
     expect([err.kind, err.status, err.retryAfterMs, err.retryable]).toEqual(['rate_limited', 429, 3000, true]);

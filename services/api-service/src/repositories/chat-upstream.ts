@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LlmError, llmErrorFromStatus, type CallOrigin, type ProviderBreaker } from '@qv/llm';
+import { LlmError, llmErrorFromStatus, reportedUsage, type CallOrigin, type ProviderBreaker } from '@qv/llm';
 import type OpenAI from 'openai';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { serverSentData } from '../domain/sse-data';
@@ -76,7 +76,7 @@ export class ChatUpstream {
           for await (const events of serverSentData(res.body)) {
             for (const data of events) {
               const chunk = JSON.parse(data) as ChatCompletionChunk;
-              if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+              if (chunk.usage) usage = reportedUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens) ?? usage;
               delivered = true;
               onChunk(chunk, data);
             }

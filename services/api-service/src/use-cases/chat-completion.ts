@@ -1,6 +1,6 @@
 import { AppError, StoredChatCompletion, type CacheKeyParts, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
 import type { KeyedGate } from '@qv/http';
-import { costUsd, countTokensBounded } from '@qv/llm';
+import { costUsd, reportedUsage } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
 import type { Logger } from 'pino';
 import { capCompletion, DEFAULT_COMPLETION_CAP, type CompletionCap } from '../domain/chat-budget';
@@ -176,8 +176,8 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
   const choice = answer.choices?.[0];
   const content = choice?.message?.content ?? '';
   const toolCalls = storedToolCalls(choice?.message?.tool_calls);
-  // Without the provider's usage, the bounded counts stand in: an upper bound, never a free answer.
-  const usage = answer.usage ? { prompt: answer.usage.prompt_tokens, completion: answer.usage.completion_tokens } : { prompt: promptTokens, completion: answerTokens(content, toolCalls) };
+  // Without the provider's usage (or with counts that are none), the bounded counts stand in: an upper bound, never a free answer.
+  const usage = (answer.usage && reportedUsage(answer.usage.prompt_tokens, answer.usage.completion_tokens)) || { promptTokens, completionTokens: answerTokens(content, toolCalls) };
   const completion: StoredChatCompletion = {
     id: answer.id,
     model: answer.model || model,
@@ -185,8 +185,7 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
     content,
     ...(toolCalls.length ? { toolCalls } : {}),
     finishReason: choice?.finish_reason ?? null,
-    promptTokens: usage.prompt,
-    completionTokens: usage.completion,
+    ...usage,
   };
   return { status: 200, completion, headers };
 }

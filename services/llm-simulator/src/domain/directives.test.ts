@@ -26,6 +26,12 @@ describe('parseDirectives', () => {
     expect(parseDirectives('[sim:status=400] [sim:fail_first=1] [sim:fail_first_status=429]')).toEqual({ status: 400, failFirst: 1, failFirstStatus: 429 });
   });
 
+  it('reads the kind of a bad usage by name, and no other', () => {
+    expect(parseDirectives('[sim:usage=negative]')).toEqual({ badUsage: 'negative' });
+    expect(parseDirectives('[sim:usage=text] [sim:usage=1]')).toEqual({ badUsage: 'text' });
+    expect(parseDirectives('[sim:usage=free]')).toEqual({});
+  });
+
   it('caps the latency a directive can ask for', () => {
     expect(parseDirectives('[sim:latency_ms=99999999]').latencyMs).toBe(MAX_DIRECTIVE_LATENCY_MS);
   });

@@ -20,7 +20,15 @@ export interface Directives {
   cutFirst?: number;
   /** A streamed answer waits this long before each chunk after the first (`[sim:chunk_ms=N]`). */
   chunkMs?: number;
+  /** The answer's usage reports a prompt count that is none (`[sim:usage=negative|huge|fraction|text]`), as a broken provider or a peer in the middle might. */
+  badUsage?: BadUsage;
 }
+
+export const BAD_USAGES = ['negative', 'huge', 'fraction', 'text'] as const;
+export type BadUsage = (typeof BAD_USAGES)[number];
+
+/** What a bad usage reports as `prompt_tokens`. */
+export const BAD_PROMPT_TOKENS: Record<BadUsage, unknown> = { negative: -1_000_000, huge: 2 ** 31, fraction: 12.5, text: '12' };
 
 // The value stops at the next '[' as well: with '[' allowed, a run of '[sim:a=[sim:a=…' made every
 // attempt scan to the end of the text (quadratic).
@@ -39,6 +47,10 @@ function nonNegativeInt(value: string): number | undefined {
 export function parseDirectives(text: string): Directives {
   const result: Directives = {};
   for (const [, name, value] of text.matchAll(DIRECTIVE)) {
+    if (name === 'usage') {
+      if ((BAD_USAGES as readonly string[]).includes(value)) result.badUsage = value as BadUsage;
+      continue;
+    }
     const n = nonNegativeInt(value);
     if (n === undefined) continue;
     switch (name) {

@@ -4,7 +4,7 @@ import { detectTask } from '@qv/llm';
 import { Router } from 'express';
 import { z } from 'zod';
 import { answer, cutAnswer, type Answer } from '../domain/answers';
-import { parseDirectives } from '../domain/directives';
+import { BAD_PROMPT_TOKENS, parseDirectives } from '../domain/directives';
 import { billedPromptTokens } from '../domain/prompt-usage';
 import { chosenTool, toolCallAnswer, type ToolCallAnswer } from '../domain/tool-calls';
 import type { FaultInjector } from '../domain/faults';
@@ -115,7 +115,9 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = body.model ?? deps.model;
-    const usage = { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens };
+    const usage = directives.badUsage
+      ? { prompt_tokens: BAD_PROMPT_TOKENS[directives.badUsage], completion_tokens: reply.completionTokens, total_tokens: 0 }
+      : { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens };
     if (body.stream) {
       return streamCompletion(res, { id, created, model, reply, usage, includeUsage: body.stream_options?.include_usage === true, chunkDelayMs: directives.chunkMs ?? 0 });
     }

@@ -9,7 +9,7 @@ export interface StreamedCompletion {
   created: number;
   model: string;
   reply: Answer | ToolCallAnswer;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: { prompt_tokens: unknown; completion_tokens: number; total_tokens: number };
   /** `stream_options.include_usage`: one more chunk, with empty choices and the usage, before `[DONE]`. */
   includeUsage: boolean;
   /** Pause before every chunk after the first. */
