@@ -110,6 +110,13 @@ describe('Prometheus scrapes the running stack', () => {
       return samples.length === 2 && samples.every((s) => Number(s.value[1]) > 0) ? samples : undefined;
     }, 20_000, 500);
     expect(tokens.map((s) => s.metric.kind).sort()).toEqual(['completion', 'prompt']);
+    // SettledAboveEstimate's series, today's at 0 from the day's first reconciliation on.
+    const today = new Date().toISOString().slice(0, 10);
+    const above = await eventually(async () => {
+      const samples = await query(`ledger_tokens_above_estimate{job="ledger-consumer", day="${today}"}`);
+      return samples.length === 1 ? samples : undefined;
+    }, 20_000, 500);
+    expect(above[0].value[1]).toBe('0');
 
     // And the recording rules evaluate over the real series.
     const recorded = await eventually(async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { estimateOverruns } from '@qv/ledger';
 import { Pool } from 'pg';
 import { startChaosStack, REPLICAS, type ChaosStack } from './chaos-stack';
 import { injectFaults, type InjectedFault } from './faults';
@@ -135,6 +136,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const outcomes = undrained ?? (await itemOutcomes(db, accepted, await deadLetterItems(stack)));
     const limits = [...(await limitViolations(db)), ...concurrency.violations];
     const recon = await reconciliationDrift(stack.apis[0], stack.adminKey);
+    // Every limit holds only while no settlement passes its estimate (the budget the charge checked).
+    const aboveEstimate = (await estimateOverruns(db, '1970-01-01')).reduce((sum, day) => ({ reservations: sum.reservations + day.reservations, tokens: sum.tokens + day.tokens }), { reservations: 0, tokens: 0 });
     const ledger = (await db.query<{ entries: string; hits: string; uncharged: string }>(
       `SELECT count(*)::text AS entries, count(*) FILTER (WHERE cache_hit)::text AS hits, count(*) FILTER (WHERE NOT charged)::text AS uncharged FROM ai_usage_ledger WHERE kind = 'completed'`,
     )).rows[0];
@@ -155,6 +158,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       { label: 'executed twice (ledger / charges per item)', value: String(outcomes.executedTwice.length), ok: outcomes.executedTwice.length === 0 },
       { label: 'one Idempotency-Key, two items', value: String(tally.keysWithTwoItems.length), ok: tally.keysWithTwoItems.length === 0 },
       { label: 'any limit exceeded', value: String(limits.length), ok: limits.length === 0 },
+      { label: 'settled above their estimate (reservations, tokens)', value: `${aboveEstimate.reservations}, ${aboveEstimate.tokens}`, ok: aboveEstimate.reservations === 0 },
       { label: 'concurrency samples (failed during restarts)', value: `${concurrency.samples} (${concurrency.failed})` },
       { label: 'reconciliation drift (GET /admin/reconciliation)', value: `${recon.totalDrift} over ${recon.rows} user-days`, ok: recon.totalDrift === 0 },
       { label: 'reservations in flight', value: String(outcomes.reservationsInFlight), ok: outcomes.reservationsInFlight === 0 },

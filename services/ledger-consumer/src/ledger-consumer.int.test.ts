@@ -156,4 +156,26 @@ describe('ledger-consumer', () => {
     await db.query(`UPDATE ai_daily_usage SET tokens = tokens - 37 WHERE user_id = $1`, [user]);
     await eventually(async () => (await gauge()) === 0, 10_000, 100);
   });
+
+  it('exposes the reservations settled above their estimate, per day, with the users concerned in the log', async () => {
+    const consumer = started[started.length - 1];
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${consumer.url}/metrics`, { headers: credentials.as('metrics') })).text();
+      const m = new RegExp(`^${name}\\{day="all"[^}]*\\} (\\d+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : null;
+    };
+    // Every earlier event settled within its estimate of 1,000.
+    await eventually(async () => (await metric('ledger_tokens_above_estimate')) === 0, 10_000, 100);
+    const user = await insertUser(db.query);
+    const within = await reserve(db.sql, user, 100, new Date());
+    const above = [await reserve(db.sql, user, 100, new Date()), await reserve(db.sql, user, 50, new Date())];
+    await publish([completedEvent(within, { prompt: 60, completion: 40 }), completedEvent(above[0], { prompt: 90, completion: 30 }), completedEvent(above[1], { prompt: 70, completion: 5 })]);
+    expect(await eventually(async () => ((await metric('ledger_tokens_above_estimate')) || null), 10_000, 100)).toBe(20 + 25);
+    expect(await metric('ledger_settled_above_estimate')).toBe(2);
+    const logged = await eventually(async () => {
+      const lines = readFileSync(consumer.logFile, 'utf8').split('\n').filter((l) => l.includes('"event":"ledger.above_estimate"'));
+      return lines.length ? lines.map((l) => JSON.parse(l)) : null;
+    }, 5000, 100);
+    expect(logged[0]).toMatchObject({ day: new Date().toISOString().slice(0, 10), reservations: 2, tokens: 45, top: [{ userId: user, tokens: 45 }] });
+  });
 });

@@ -48,6 +48,10 @@ async function main(): Promise<void> {
     intervalMs: config.RECONCILE_INTERVAL_MS,
     logger,
     drift: new Gauge({ name: 'ledger_drift_tokens', help: 'Token drift between counters, reservations and the ledger (expected 0)', labelNames: ['day'], registers: [metrics] }),
+    aboveEstimate: {
+      reservations: new Gauge({ name: 'ledger_settled_above_estimate', help: 'Reservations settled at more tokens than they were charged, per UTC day (expected 0)', labelNames: ['day'], registers: [metrics] }),
+      tokens: new Gauge({ name: 'ledger_tokens_above_estimate', help: 'Tokens settled past their reservations\' estimates, per UTC day: tokens no charge checked (expected 0)', labelNames: ['day'], registers: [metrics] }),
+    },
   });
 
   const server = await serveOperations({
