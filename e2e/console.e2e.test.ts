@@ -265,10 +265,22 @@ describe('web console in Chromium', () => {
     expect(await text(ops, '[data-testid=user-details] h3')).toContain(userId);
     await ops.selectOption('select[name=user-plan]', 'payg');
     await ops.fill('input[name=override-enrichmentsPerDay]', '7');
+    // Meanwhile another operator changes another limit of the same user: the form saves only what it changed, so both land.
+    const other = await http('PATCH', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey, body: { mergeOverrides: { tokensPerDay: 5000 } } });
+    expect(other.status).toBe(200);
     await ops.click('button:has-text("Save plan and overrides")');
     await ops.waitForSelector('[data-testid=user-notice]:text-is("saved")');
-    const stored = (await http<UserResponse>('GET', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey })).body.user;
-    expect({ plan: stored.plan, overrides: stored.overrides }).toEqual({ plan: 'payg', overrides: { enrichmentsPerDay: 7 } });
+    const storedUser = async () => (await http<UserResponse>('GET', `${stack.api}/admin/users/${userId}`, { key: stack.adminKey })).body.user;
+    const stored = await storedUser();
+    expect({ plan: stored.plan, overrides: stored.overrides }).toEqual({ plan: 'payg', overrides: { enrichmentsPerDay: 7, tokensPerDay: 5000 } });
+    expect(await ops.inputValue('input[name=override-tokensPerDay]')).toBe('5000'); // the form shows the user as stored now
+    // Emptied, an override is removed (the plan's limit again), the other kept.
+    await ops.fill('input[name=override-enrichmentsPerDay]', '');
+    await ops.click('button:has-text("Save plan and overrides")');
+    await eventually(async () => JSON.stringify((await storedUser()).overrides) === JSON.stringify({ tokensPerDay: 5000 }));
+    await ops.fill('input[name=override-enrichmentsPerDay]', '7');
+    await ops.click('button:has-text("Save plan and overrides")');
+    await eventually(async () => (await storedUser()).overrides.enrichmentsPerDay === 7);
 
     await ops.waitForSelector('[data-testid=key-row]');
     await ops.click('button:has-text("Issue a new key")');

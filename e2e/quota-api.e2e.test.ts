@@ -147,6 +147,22 @@ describe('quota through the public API', () => {
     expect(cli.code).toBe(0);
     const { user: afterCli } = (await http<UserResponse>('GET', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey })).body;
     expect(afterCli.overrides).toEqual({ tokensPerMonth: 123_456, ...limits, callsPerHour: 99, tokensPerDay: 5000 });
+
+    // removeOverrides takes the named ones away (the plan's limits again) beside a merge, atomically; `=plan` in the CLI.
+    const removed = await http<UserResponse>('PATCH', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey, body: { mergeOverrides: { concurrentJobs: 3 }, removeOverrides: ['callsPerHour', 'tokensPerMonth'] } });
+    expect(removed.status).toBe(200);
+    const { callsPerHour: _removed, ...kept } = limits;
+    expect(removed.body.user.overrides).toEqual({ ...kept, concurrentJobs: 3, tokensPerDay: 5000 });
+    const planQuota = await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key });
+    const payg = (await http<PlansResponse>('GET', `${stack.api}/admin/plans`, { key: stack.adminKey })).body.plans.find((p) => p.id === 'payg')!;
+    expect([planQuota.body.quotas.callsPerHour.limit, planQuota.body.quotas.tokensPerMonth.limit, planQuota.body.quotas.concurrentJobs.limit]).toEqual([payg.callsPerHour, payg.tokensPerMonth, 3]);
+    expect((await runOps(stack, ['user', 'override', user.id, 'tokensPerDay=plan'])).code).toBe(0);
+    const { user: afterRemove } = (await http<UserResponse>('GET', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey })).body;
+    const { tokensPerDay: _alsoRemoved, ...rest } = kept;
+    expect(afterRemove.overrides).toEqual({ ...rest, concurrentJobs: 3 });
+    for (const body of [{ mergeOverrides: { callsPerHour: 1 }, removeOverrides: ['callsPerHour'] }, { overrides: {}, removeOverrides: ['callsPerHour'] }, { removeOverrides: ['colour'] }]) {
+      expect((await http('PATCH', `${stack.api}/admin/users/${user.id}`, { key: stack.adminKey, body })).status).toBe(400);
+    }
   });
 
   it('quota-service down: 503 QUOTA_SERVICE_UNAVAILABLE, nothing stored, nothing enqueued', async () => {

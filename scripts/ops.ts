@@ -16,7 +16,7 @@ const USAGE = `Usage: npm run ops -- <command>
   report [--since YYYY-MM-DD]
   user show <userId>
   user set-plan <userId> <plan>
-  user override <userId> <limitName>=<number|null> ...
+  user override <userId> <limit>=<n|null|plan> ...   null: unlimited; plan: the plan's limit again
   user keys <userId>                           list a user's API keys (prefixes)
   user new-key <userId>                        issue another key (shown once)
   user revoke-key <userId> <keyId>
@@ -115,11 +115,10 @@ async function main(): Promise<number> {
       print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { plan: rest[1] }));
       return 0;
     case 'user override': {
-      const overrides = Object.fromEntries(rest.slice(1).map((kv) => {
-        const [k, v] = kv.split('=');
-        return [k, v === 'null' ? null : Number(v)];
-      }));
-      print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { mergeOverrides: overrides }));
+      const pairs = rest.slice(1).map((kv) => kv.split('='));
+      const merge = Object.fromEntries(pairs.filter(([, v]) => v !== 'plan').map(([k, v]) => [k, v === 'null' ? null : Number(v)]));
+      const remove = pairs.filter(([, v]) => v === 'plan').map(([k]) => k);
+      print(await call('PATCH', `/admin/users/${encodeURIComponent(rest[0])}`, { mergeOverrides: merge, ...(remove.length ? { removeOverrides: remove } : {}) }));
       return 0;
     }
     case 'user keys':

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idString, safeString } from './bounds';
-import { LimitOverrides, PlanId } from './plans';
+import { LIMIT_NAMES, LimitOverrides, PlanId } from './plans';
 
 /**
  * RFC 5321 caps an address at 254 characters. Stored lower-cased, so `A@X.COM` and `a@x.com` are
@@ -26,9 +26,15 @@ export const PatchUserBody = z
     overrides: LimitOverrides.optional(),
     /** Sets these overrides and keeps the user's others, in one statement: two operators changing different limits at once both land. */
     mergeOverrides: LimitOverrides.optional(),
+    /** Removes these overrides (the plan's limit applies again) and keeps the others, in the same statement as `mergeOverrides`. */
+    removeOverrides: z.array(z.enum(LIMIT_NAMES)).max(LIMIT_NAMES.length).optional(),
   })
   .strict()
-  .refine((body) => body.overrides === undefined || body.mergeOverrides === undefined, { message: 'give overrides (replace them all) or mergeOverrides (set some), not both', path: ['mergeOverrides'] });
+  .refine((body) => body.overrides === undefined || (body.mergeOverrides === undefined && body.removeOverrides === undefined), {
+    message: 'give overrides (replace them all) or mergeOverrides / removeOverrides (change some), not both',
+    path: ['mergeOverrides'],
+  })
+  .refine((body) => !body.removeOverrides?.some((name) => body.mergeOverrides?.[name] !== undefined), { message: 'a limit is set or removed, not both', path: ['removeOverrides'] });
 export type PatchUserBody = z.infer<typeof PatchUserBody>;
 
 export const User = z.object({

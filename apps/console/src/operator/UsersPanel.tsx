@@ -1,9 +1,9 @@
-import type { ApiKeyInfo, Plan, QuotaVaultClient, UpdateUserInput, User } from '@qv/client';
+import type { ApiKeyInfo, Plan, QuotaVaultClient, User } from '@qv/client';
 import { useState, type FormEvent } from 'react';
 import { describeError } from '../api';
 import { time } from '../format';
 import { usePoll } from '../use-poll';
-import { LIMIT_FIELDS, limitInput, parseLimit } from './limits';
+import { LIMIT_FIELDS, overrideInputs, userChanges } from './limits';
 
 /**
  * A user by id or email, a new user, a user's plan and overrides, and their keys:
@@ -80,18 +80,20 @@ function PlanSelect({ plans, value, onChange, name }: { plans: Plan[]; value: st
 
 function UserDetails({ user, plans, client, onChanged }: { user: User; plans: Plan[]; client: QuotaVaultClient; onChanged: (u: User) => void }) {
   const [plan, setPlan] = useState(user.plan);
-  const [overrides, setOverrides] = useState(() => Object.fromEntries(LIMIT_FIELDS.map((f) => [f.name, limitInput(user.overrides[f.name])])));
+  const [overrides, setOverrides] = useState(() => overrideInputs(user));
+  // What the form was loaded (or last saved) with: only what the operator changed since is sent.
+  const [loaded, setLoaded] = useState(() => ({ plan: user.plan, overrides: overrideInputs(user) }));
   const [notice, setNotice] = useState<string>();
   const keys = usePoll(() => client.admin.listApiKeys(user.id), 0, [user.id]);
 
   const save = async () => {
-    const body: NonNullable<UpdateUserInput['overrides']> = {};
-    for (const f of LIMIT_FIELDS) {
-      const v = parseLimit(overrides[f.name]);
-      if (v !== undefined) body[f.name] = v;
-    }
     try {
-      onChanged(await client.admin.updateUser(user.id, { plan, overrides: body }));
+      const saved = await client.admin.updateUser(user.id, userChanges(loaded, { plan, overrides }));
+      // The form shows the user as stored now, other operators' changes included.
+      setLoaded({ plan: saved.plan, overrides: overrideInputs(saved) });
+      setPlan(saved.plan);
+      setOverrides(overrideInputs(saved));
+      onChanged(saved);
       setNotice('saved');
     } catch (err) {
       setNotice(describeError(err));
@@ -122,7 +124,7 @@ function UserDetails({ user, plans, client, onChanged }: { user: User; plans: Pl
       <div className="actions">
         <label>Plan<PlanSelect name="user-plan" plans={plans} value={plan} onChange={setPlan} /></label>
       </div>
-      <p className="hint">Overrides replace the plan's limit: a number or “unlimited”; empty keeps the plan's.</p>
+      <p className="hint">Overrides replace the plan's limit: a number or “unlimited”; empty keeps the plan's. Only the limits you change are saved.</p>
       <div className="override-grid">
         {LIMIT_FIELDS.map((f) => (
           <label key={f.name}>

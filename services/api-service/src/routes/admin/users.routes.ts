@@ -98,7 +98,7 @@ export const usersRouteDocs = {
     tags: ['admin'],
     summary: "Change a user's email, plan or limit overrides",
     description:
-      '`overrides` replaces the user’s overrides as a whole; `{}` removes them. `mergeOverrides` sets the limits it names and keeps the others, atomically (two operators changing different limits at once both land). A limit set to null is unlimited.',
+      '`overrides` replaces the user’s overrides as a whole; `{}` removes them. `mergeOverrides` sets the limits it names and `removeOverrides` takes the named ones away (the plan’s limit applies again), keeping the others, atomically (two operators changing different limits at once both land). A limit set to null is unlimited.',
     security: authed,
     request: { params: userId, body: { required: true, content: json(named('PatchUserBody', PatchUserBody)) } },
     responses: {
@@ -162,18 +162,18 @@ export function adminUsersRoutes(deps: { db: Pool; principals: Pick<PrincipalRes
           [id, JSON.stringify(body.overrides)],
         );
       }
-      if (body.mergeOverrides) {
+      if (body.mergeOverrides || body.removeOverrides) {
         // Merged on the row under its lock, not read and written back by the caller: no change is lost.
         await tx.query(
           `INSERT INTO user_quota_overrides AS o (user_id, limits) VALUES ($1, $2::jsonb)
-           ON CONFLICT (user_id) DO UPDATE SET limits = o.limits || EXCLUDED.limits, updated_at = now()`,
-          [id, JSON.stringify(body.mergeOverrides)],
+           ON CONFLICT (user_id) DO UPDATE SET limits = (o.limits || EXCLUDED.limits) - $3::text[], updated_at = now()`,
+          [id, JSON.stringify(body.mergeOverrides ?? {}), body.removeOverrides ?? []],
         );
       }
       return (await findUser(tx, id))!;
     }).catch(uniqueEmailViolation);
     // Every replica forgets the user's principal and any refusal it keeps for them (RefusalMemo): new limits apply at once.
-    if (body.plan || body.overrides || body.mergeOverrides) await principals.announce({ userId: id });
+    if (body.plan || body.overrides || body.mergeOverrides || body.removeOverrides) await principals.announce({ userId: id });
     res.json({ user: presentUser(user) });
   });
 
