@@ -2,6 +2,8 @@ import { countChatTokensBounded, countTokensBounded } from '@qv/llm';
 import type { CacheStats, ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import fc from 'fast-check';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import OpenAI, { APIError } from 'openai';
 import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
 import { chatHeaders, hostileCallsHold } from './support/hostile-calls';
@@ -213,6 +215,32 @@ describe('OpenAI-compatible chat completions', () => {
     expect((await quota(gus.key)).tokensPerDay.used).toBe(2 * (prompt + answer));
     expect((await drift(gus.id)).totalDrift).toBe(0);
   });
+
+  it('a streaming client that stops reading is disconnected once it falls far behind; the call is read to its end and settled', async () => {
+    const ivy = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    // A 100,000-token answer (some 17 MB of events) for a client that reads its first piece and then nothing.
+    const body = JSON.stringify({ model: 'sim-1', messages: user('A reader who stops reading. marker-slow-9 [sim:cut_first=1]'), max_tokens: 100_000, stream: true });
+    const { hostname, port } = new URL(stack.api);
+    const socket = connect(Number(port), hostname);
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${ivy.key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const [first] = (await once(socket, 'data')) as [Buffer];
+    socket.pause();
+    const callId = /x-qv-call-id: (chc_\S+)\r\n/i.exec(first.toString('latin1'))?.[1];
+    expect(callId).toBeDefined();
+    const entry = await settledEntry(ivy.key, callId!);
+    expect(entry).toMatchObject({ kind: 'completed', charged: true, completionTokens: 100_000 }); // the provider's whole answer
+    // Read on now: what the kernel held, then the end the server gave it — not the rest of the answer.
+    let rest = '';
+    socket.on('data', (piece: Buffer) => (rest += piece.toString('latin1')));
+    socket.on('error', () => undefined); // a reset is one way to be let go
+    const closed = once(socket, 'close');
+    socket.resume();
+    await closed;
+    expect(first.length + rest.length).toBeLessThan(4_000_000);
+    expect(rest).not.toContain('data: [DONE]');
+    expect(await reservation(callId!)).toMatchObject({ status: 'SETTLED', actual_tokens: entry.totalTokens });
+    expect((await drift(ivy.id)).totalDrift).toBe(0);
+  }, 60_000);
 
   it('a stream the client cuts half way is settled to what the provider produced, in the ledger once, drift 0', async () => {
     const dave = await createUser(stack.api, stack.adminKey, 'pro_monthly');

@@ -55,6 +55,9 @@ export const configSchema = z.object({
   QUOTA_REFUSAL_MEMO_MS: z.coerce.number().int().min(0).default(1000).describe(
     'how long a replica answers a user\'s `POST /v1/items` with their last `DAILY_QUOTA_EXCEEDED` / `HOURLY_RATE_LIMIT_EXCEEDED` without charging (never past its Retry-After; an operator\'s change of the user forgets it); `0` asks quota-service every time',
   ),
+  CHAT_STREAM_BUFFER_BYTES: positiveInt(1_048_576).describe(
+    'how far a streaming chat client may fall behind (bytes written and not yet read) before it is disconnected; the provider\'s stream is read to its end and settled all the same. Without it a slow reader left the whole answer in api-service\'s memory',
+  ),
   CHAT_IMAGE_PART_TOKENS: positiveInt(1445).describe(
     'what the chat path\'s prompt estimate counts for one image part, whatever its size: the most the provider may bill for it (gpt-4o\'s largest image at high detail: 85 + 8 × 170). Raise it for a model that bills images as more tokens (gpt-4o-mini: up to 48,169), or an image can settle past the budget the charge checked',
   ),

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
           defaultModel: llm.model ?? 'sim-1',
           admission: new KeyedGate({ maxActive: config.ACCEPT_ADMISSION_ACTIVE, maxQueued: config.ACCEPT_ADMISSION_QUEUE, maxWaitMs: Math.max(config.ACCEPT_ADMISSION_WAIT_MS, 5000) }),
           promptBounds: { imagePartTokens: config.CHAT_IMAGE_PART_TOKENS },
+          streamBufferBytes: config.CHAT_STREAM_BUFFER_BYTES,
           idempotency: { ttlHours: config.IDEMPOTENCY_TTL_HOURS, lockSeconds: config.IDEMPOTENCY_LOCK_SECONDS },
           logger,
         };

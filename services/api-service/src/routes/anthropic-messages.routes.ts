@@ -15,8 +15,8 @@ export const ANTHROPIC_MESSAGES: ChatDialect = {
     // Settled from the stream's last chunk either way; Anthropic's stream always reports its usage.
     return { request: toChatRequest(body), stream: body.stream === true, includeUsage: true };
   },
-  sink(res) {
-    const events = responseSink(res);
+  sink(res, limits) {
+    const events = responseSink(res, limits);
     // Made at `start`, which completeChat calls before any event, once it knows the prompt's charge.
     let stream: AnthropicStream | undefined;
     const translator = () => (stream ??= new AnthropicStream(0));

@@ -7,7 +7,7 @@ import { openAiError } from '../domain/openai-errors';
 import { quotaHeaders } from '../domain/quota-headers';
 import { requestHash } from '../domain/request-hash';
 import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
-import { responseSink, SSE_HEADERS } from './response-sink';
+import { responseSink, SSE_HEADERS, type SinkLimits } from './response-sink';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
 import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
 import type { SqlPort } from '@qv/db/sql';
@@ -17,6 +17,8 @@ export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
 export interface ChatCompletionsRouteDeps extends ChatCompletionDeps, AuthenticateDeps {
   db: SqlPort;
   idempotency: { ttlHours: number; lockSeconds: number };
+  /** How far a streaming client may fall behind before it is disconnected (CHAT_STREAM_BUFFER_BYTES). */
+  streamBufferBytes: number;
 }
 
 /** What the idempotency record keeps: the answer, and whether it was streamed (it is replayed so). */
@@ -43,7 +45,7 @@ function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number }
 export interface ChatDialect {
   path: string;
   parse(body: unknown): { request: ChatCompletionRequest; stream: boolean; includeUsage: boolean };
-  sink(res: Response): EventSink;
+  sink(res: Response, limits: SinkLimits): EventSink;
   answerBody(completion: StoredChatCompletion): Record<string, unknown>;
   replayStream(completion: StoredChatCompletion, includeUsage: boolean): string;
   error(err: AppError): { status: number; body: unknown };
@@ -96,7 +98,11 @@ export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect)
 
     const call = async (callId: string): Promise<StoredResponse> => {
       try {
-        const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: dialect.sink(res) } : {}) });
+        const limits: SinkLimits = {
+          maxBufferedBytes: deps.streamBufferBytes,
+          onTooSlow: (buffered) => deps.logger.warn({ callId, userId: principal.userId, buffered }, 'streaming client too slow: disconnected, the call is settled all the same'),
+        };
+        const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: dialect.sink(res, limits) } : {}) });
         const stored: StoredChatResponse = { stream, includeUsage, completion: result.completion };
         return { status: result.status, body: stored, headers: result.headers };
       } catch (err) {

@@ -35,6 +35,9 @@ async function harness(): Promise<{ server: Server; response: Promise<ServerResp
   return { server, response, socket, nextPiece };
 }
 
+/** A limit no test of the writes reaches. */
+const roomy = { maxBufferedBytes: 1 << 30, onTooSlow: () => undefined };
+
 describe('responseSink', () => {
   let h: Awaited<ReturnType<typeof harness>>;
   beforeEach(async () => (h = await harness()));
@@ -47,7 +50,7 @@ describe('responseSink', () => {
   it("sends the headers and the events of one turn in one socket write, and a later turn's events at once, without waiting for the end", async () => {
     const res = await h.response;
     const writes = countWrites(res.socket as Socket);
-    const sink = responseSink(res);
+    const sink = responseSink(res, roomy);
     const first = h.nextPiece();
     sink.start({ 'X-QV-Call-Id': 'chc_1' }, 0);
     sink.send('data: {"n":1}\n\n');
@@ -73,11 +76,29 @@ describe('responseSink', () => {
 
   it('drops events once the client is gone, and ends nothing twice', async () => {
     const res = await h.response;
-    const sink = responseSink(res);
+    const sink = responseSink(res, roomy);
     sink.start({}, 0);
     sink.end('data: [DONE]\n\n');
     expect(() => sink.send('data: {"late":true}\n\n')).not.toThrow();
     expect(() => sink.end('data: [DONE]\n\n')).not.toThrow();
     await once(res, 'finish');
+  });
+
+  it('disconnects a client that stops reading once more than the limit waits for it, once', async () => {
+    const res = await h.response;
+    h.socket.pause(); // reads nothing more: the kernel's buffers fill, then the response's
+    const slow: number[] = [];
+    const sink = responseSink(res, { maxBufferedBytes: 256 * 1024, onTooSlow: (buffered) => slow.push(buffered) });
+    sink.start({}, 0);
+    const event = `data: ${JSON.stringify({ text: 'x'.repeat(1000) })}\n\n`;
+    for (let i = 0; i < 20_000 && !res.destroyed; i++) {
+      sink.send(event);
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r)); // let the socket hand the kernel what it takes
+    }
+    expect(res.destroyed).toBe(true);
+    expect(slow).toHaveLength(1);
+    expect(slow[0]).toBeGreaterThan(256 * 1024);
+    expect(() => sink.send(event)).not.toThrow(); // the call goes on to settle, writing nothing
+    expect(() => sink.end('data: [DONE]\n\n')).not.toThrow();
   });
 });
