@@ -8,6 +8,7 @@ describe('resolveLlmConfig', () => {
       apiKey: undefined,
       model: 'sim-1',
       timeoutMs: 30_000,
+      maxAnswerBytes: 32 * 1024 * 1024,
     });
   });
 
@@ -18,6 +19,7 @@ describe('resolveLlmConfig', () => {
       apiKey: 'sk-o',
       model: 'gpt-4o-mini',
       timeoutMs: 30_000,
+      maxAnswerBytes: 32 * 1024 * 1024,
     });
     expect(resolveLlmConfig({ OPENAI_API_KEY: 'sk-o', ANTHROPIC_API_KEY: 'sk-a' })).toMatchObject({
       provider: 'anthropic',
@@ -29,8 +31,8 @@ describe('resolveLlmConfig', () => {
 
   it('lets LLM_* override, and treats empty variables as unset', () => {
     expect(
-      resolveLlmConfig({ LLM_PROVIDER: 'openai', LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1', LLM_TIMEOUT_MS: '5000', ANTHROPIC_API_KEY: 'sk-a' }),
-    ).toEqual({ provider: 'openai', baseUrl: 'http://127.0.0.1:11434/v1', apiKey: undefined, model: 'llama3.1', timeoutMs: 5000 });
+      resolveLlmConfig({ LLM_PROVIDER: 'openai', LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1', LLM_TIMEOUT_MS: '5000', LLM_MAX_ANSWER_BYTES: '65536', ANTHROPIC_API_KEY: 'sk-a' }),
+    ).toEqual({ provider: 'openai', baseUrl: 'http://127.0.0.1:11434/v1', apiKey: undefined, model: 'llama3.1', timeoutMs: 5000, maxAnswerBytes: 65536 });
     expect(resolveLlmConfig({ ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', LLM_PROVIDER: '' }).provider).toBe('simulator');
   });
 

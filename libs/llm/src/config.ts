@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_ANSWER_BYTES } from './providers/bounded-body';
 import { positiveInt } from '@qv/config';
 import { z } from 'zod';
 
@@ -33,6 +34,9 @@ export const llmEnv = {
     .describe(`base URL of the API, e.g. any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp); unset: \`${DEFAULT_SIMULATOR_BASE_URL}\` for the simulator, the SDK's own for the others`),
   LLM_MODEL: optionalString.describe(`unset: ${Object.entries(DEFAULT_MODELS).map(([provider, model]) => `\`${model}\` (${provider})`).join(', ')}`),
   LLM_TIMEOUT_MS: positiveInt(30_000).describe('per call; a call slower than this fails as a retryable `timeout`'),
+  LLM_MAX_ANSWER_BYTES: positiveInt(DEFAULT_MAX_ANSWER_BYTES).describe(
+    'the most bytes of one answer read from an OpenAI-compatible provider (a body, or a whole stream); past it the answer is `invalid_response`. A provider that ignores its cap, or a proxy that streams forever, cannot fill a process\'s memory',
+  ),
   OPENAI_API_KEY: optionalString.describe('key of the openai provider (an empty value counts as unset)'),
   ANTHROPIC_API_KEY: optionalString.describe('key of the anthropic provider (an empty value counts as unset)'),
 };
@@ -47,6 +51,8 @@ export interface LlmConfig {
   apiKey?: string;
   model?: string;
   timeoutMs: number;
+  /** LLM_MAX_ANSWER_BYTES; unset, DEFAULT_MAX_ANSWER_BYTES. */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -65,5 +71,6 @@ export function resolveLlmConfig(env: Record<string, unknown>): LlmConfig {
     apiKey,
     model: parsed.LLM_MODEL ?? DEFAULT_MODELS[provider],
     timeoutMs: parsed.LLM_TIMEOUT_MS,
+    maxAnswerBytes: parsed.LLM_MAX_ANSWER_BYTES,
   };
 }

@@ -13,6 +13,7 @@ export * from './tasks/tasks';
 export { OpenAiCompatibleProvider, type OpenAiCompatibleOptions } from './providers/openai-compatible.provider';
 export { AnthropicProvider, type AnthropicOptions } from './providers/anthropic.provider';
 export { createProvider } from './providers/create-provider';
+export { boundedBody, DEFAULT_MAX_ANSWER_BYTES, readBounded, readStart } from './providers/bounded-body';
 export { mapSdkError } from './providers/sdk-errors';
 export * from './breaker/provider-breaker';
 export * from './breaker/breaker-env';

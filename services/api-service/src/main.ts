@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const cacheRedis = createFastRedis(config.REDIS_URL, { enableAutoPipelining: true });
   cacheRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (chat cache) connection error'));
   const chatCache = new InProcessChatCache(readWriteCache({ redis: cacheRedis, db: pool, prefix: config.REDIS_PREFIX, registry: metrics, logger, durableTiers: config.CACHE_DURABLE_TIERS }), config.CACHE_TIMEOUT_MS);
-  const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, breaker });
+  const chatUpstream = new ChatUpstream({ name: llm.provider, baseURL: llm.baseUrl, apiKey: llm.apiKey ?? 'unused', timeoutMs: llm.timeoutMs, maxAnswerBytes: llm.maxAnswerBytes, breaker });
   // One set of deps for both dialects: a user's calls share one line and one batcher whichever API they speak.
   const chatDeps: ChatCompletionsRouteDeps | undefined =
     llm.provider === 'anthropic'

@@ -23,6 +23,7 @@ function createUntracedProvider(config: LlmConfig): LlmProvider {
         apiKey: config.apiKey ?? 'simulator',
         model,
         timeoutMs: config.timeoutMs,
+        maxAnswerBytes: config.maxAnswerBytes,
       });
     case 'openai':
       // A self-hosted compatible server (vLLM, Ollama) usually needs no key; api.openai.com does.
@@ -33,6 +34,7 @@ function createUntracedProvider(config: LlmConfig): LlmProvider {
         apiKey: config.apiKey ?? 'unused',
         model,
         timeoutMs: config.timeoutMs,
+        maxAnswerBytes: config.maxAnswerBytes,
         maxTokensField: config.baseUrl ? 'max_tokens' : 'max_completion_tokens',
       });
     case 'anthropic':

@@ -2,6 +2,7 @@ import type OpenAI from 'openai';
 import { Agent } from 'undici';
 import { LlmError, llmErrorFromStatus } from '../errors';
 import { reportedUsage } from '../reported-usage';
+import { DEFAULT_MAX_ANSWER_BYTES, readBounded } from './bounded-body';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../types';
 import { deadline, timeoutError } from './deadline';
 
@@ -21,6 +22,8 @@ export interface OpenAiCompatibleOptions {
   maxTokensField?: 'max_tokens' | 'max_completion_tokens';
   /** Keep-alive sockets to the provider; default an agent of its own. */
   agent?: Agent;
+  /** The most bytes of an answer read (LLM_MAX_ANSWER_BYTES); default DEFAULT_MAX_ANSWER_BYTES. */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -38,6 +41,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   readonly model: string;
   private readonly timeoutMs: number;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  private readonly maxAnswerBytes: number;
   private readonly agent: Agent;
   private readonly origin: string;
   private readonly path: string;
@@ -47,6 +51,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     this.name = options.name ?? 'openai';
     this.model = options.model;
     this.timeoutMs = options.timeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     this.maxTokensField = options.maxTokensField ?? 'max_tokens';
     this.agent = options.agent ?? new Agent({ keepAliveTimeout: 30_000 });
     const url = new URL(`${(options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/chat/completions`);
@@ -70,8 +75,9 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       const answer = await this.agent.request({ origin: this.origin, path: this.path, method: 'POST', headers: this.headers, body: JSON.stringify(body), signal: limit.signal });
       status = answer.statusCode;
       headers = answer.headers;
-      raw = await answer.body.text();
+      raw = await readBounded(answer.body, this.maxAnswerBytes, this.name);
     } catch (err) {
+      if (err instanceof LlmError) throw err; // an answer past maxAnswerBytes
       if (limit.timedOut()) throw timeoutError(this.name, this.timeoutMs, err);
       if (req.signal?.aborted) throw new LlmError('timeout', `${this.name}: request aborted`, { cause: err });
       throw new LlmError('network', `${this.name}: connection failed: ${(err as Error).message}`, { cause: err });

@@ -79,6 +79,14 @@ describe('the simulator through the OpenAI-compatible adapter', () => {
     expect([err.kind, err.retryable]).toEqual(['invalid_response', true]);
   });
 
+  it('an answer past maxAnswerBytes ([sim:runaway_tokens], a provider ignoring its cap) → invalid_response, never read whole', async () => {
+    const bounded = createProvider({ provider: 'simulator', baseUrl: `${sim.url}/v1`, timeoutMs: 5000, maxAnswerBytes: 64 * 1024 });
+    const err = await failure(bounded.complete({ messages: [{ role: 'user', content: doc('[sim:runaway_tokens=100000]') }], maxTokens: 20 }));
+    expect([err.kind, err.retryable, err.message]).toEqual(['invalid_response', true, 'simulator: the answer passed 65536 bytes (LLM_MAX_ANSWER_BYTES)']);
+    const within = await bounded.complete({ messages: [{ role: 'user', content: doc('[sim:runaway_tokens=300]') }], maxTokens: 20 });
+    expect(within.completionTokens).toBe(300); // what the provider reports it billed, past the cap
+  });
+
   it('[sim:status=429] → rate_limited with Retry-After', async () => {
     const err = await failure(runTask(provider, 'tag', { content: doc('[sim:status=429] [sim:retry_after=3]') }));
     expect([err.kind, err.status, err.retryAfterMs, err.retryable]).toEqual(['rate_limited', 429, 3000, true]);

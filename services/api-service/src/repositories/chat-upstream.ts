@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LlmError, llmErrorFromStatus, reportedUsage, type CallOrigin, type ProviderBreaker } from '@qv/llm';
+import { boundedBody, DEFAULT_MAX_ANSWER_BYTES, LlmError, llmErrorFromStatus, readBounded, readStart, reportedUsage, type CallOrigin, type ProviderBreaker } from '@qv/llm';
 import type OpenAI from 'openai';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { serverSentData } from '../domain/sse-data';
@@ -20,7 +20,12 @@ export interface ChatUpstreamOptions {
   breaker: ProviderBreaker;
   /** Keep-alive sockets to the provider. Default 256. */
   connections?: number;
+  /** The most bytes of one answer, a body or a whole stream (LLM_MAX_ANSWER_BYTES); default DEFAULT_MAX_ANSWER_BYTES. */
+  maxAnswerBytes?: number;
 }
+
+/** How much of an error's body is read for its message. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** What a stream delivered, for settlement: the provider's usage when its last chunk carried it. */
 export interface StreamOutcome {
@@ -40,9 +45,11 @@ export interface StreamOutcome {
 export class ChatUpstream {
   private readonly agent: Agent;
   private readonly url: string;
+  private readonly maxAnswerBytes: number;
 
   constructor(private readonly options: ChatUpstreamOptions) {
     this.agent = new Agent({ connections: options.connections ?? 256, keepAliveTimeout: 10_000 });
+    this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     this.url = `${(options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/chat/completions`;
   }
 
@@ -51,7 +58,7 @@ export class ChatUpstream {
     return this.withRetries(origin, async () => {
       const res = await this.send({ ...body, stream: false });
       try {
-        return (await res.body.json()) as ChatCompletion;
+        return JSON.parse(await readBounded(res.body, this.maxAnswerBytes, this.options.name)) as ChatCompletion;
       } catch (err) {
         throw this.failure(err);
       }
@@ -73,7 +80,7 @@ export class ChatUpstream {
         const res = await this.send({ ...body, stream: true });
         let usage: StreamOutcome['usage'] = null;
         try {
-          for await (const events of serverSentData(res.body)) {
+          for await (const events of serverSentData(boundedBody(res.body, this.maxAnswerBytes, this.options.name))) {
             for (const data of events) {
               const chunk = JSON.parse(data) as ChatCompletionChunk;
               if (chunk.usage) usage = reportedUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens) ?? usage;
@@ -109,7 +116,7 @@ export class ChatUpstream {
       throw this.failure(err);
     }
     if (res.statusCode >= 300) {
-      const text = await res.body.text().catch(() => '');
+      const text = await readStart(res.body, ERROR_BODY_BYTES).catch(() => '');
       throw llmErrorFromStatus(res.statusCode, res.headers, `${this.options.name}: ${errorMessage(text) ?? `status ${res.statusCode}`}`);
     }
     return res;

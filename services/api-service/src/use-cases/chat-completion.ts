@@ -1,4 +1,4 @@
-import { AppError, StoredChatCompletion, type CacheKeyParts, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
+import { AppError, StoredChatCompletion, type CacheKeyParts, type StoredToolCall, type ChargeResponse, type ChatCacheTier, type ChatCompletionRequest, type QuotaStatus, type UsageEvent } from '@qv/contracts';
 import type { KeyedGate } from '@qv/http';
 import { costUsd, reportedUsage } from '@qv/llm';
 import { withSpan } from '@qv/telemetry';
@@ -132,7 +132,8 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     const origin = { itemId: callId, userId };
     let result: ChatCallResult & { lastEvent?: string };
     try {
-      result = sink ? await streamed(deps, origin, sent, body, promptTokens, headers, sink, model) : await unstreamed(deps, origin, sent, promptTokens, headers, model);
+      const bound = { promptTokens, maxTokens: cap.maxTokens };
+      result = sink ? await streamed(deps, origin, sent, body, bound, headers, sink, model) : await unstreamed(deps, origin, sent, bound, headers, model);
     } catch (err) {
       await settle.failed(err instanceof Error ? err.message : String(err));
       throw upstreamFailure(err);
@@ -170,14 +171,25 @@ async function chargeWithinBudget(quota: QuotaClient, userId: string, callId: st
   }
 }
 
+/**
+ * What a call settles to when the provider reported no usage: the prompt's estimate and the
+ * answer's bounded count, never more than the cap the provider was sent (an answer past it is the
+ * provider's fault, and what was charged is the most owed).
+ */
+interface FallbackBound {
+  promptTokens: number;
+  maxTokens: number;
+}
+const fallbackUsage = (bound: FallbackBound, content: string, toolCalls: StoredToolCall[]) => ({ promptTokens: bound.promptTokens, completionTokens: Math.min(bound.maxTokens, answerTokens(content, toolCalls)) });
+
 /** The provider's answer as a completion; its usage is what the call settles to. */
-async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, promptTokens: number, headers: Record<string, string>, model: string): Promise<ChatCallResult> {
+async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; userId: string }, sent: Record<string, unknown>, bound: FallbackBound, headers: Record<string, string>, model: string): Promise<ChatCallResult> {
   const answer = await deps.upstream.complete(origin, sent);
   const choice = answer.choices?.[0];
   const content = choice?.message?.content ?? '';
   const toolCalls = storedToolCalls(choice?.message?.tool_calls);
   // Without the provider's usage (or with counts that are none), the bounded counts stand in: an upper bound, never a free answer.
-  const usage = (answer.usage && reportedUsage(answer.usage.prompt_tokens, answer.usage.completion_tokens)) || { promptTokens, completionTokens: answerTokens(content, toolCalls) };
+  const usage = (answer.usage && reportedUsage(answer.usage.prompt_tokens, answer.usage.completion_tokens)) || fallbackUsage(bound, content, toolCalls);
   const completion: StoredChatCompletion = {
     id: answer.id,
     model: answer.model || model,
@@ -199,7 +211,7 @@ async function streamed(
   origin: { itemId: string; userId: string },
   sent: Record<string, unknown>,
   body: ChatCompletionRequest,
-  promptTokens: number,
+  bound: FallbackBound,
   headers: Record<string, string>,
   sink: EventSink,
   model: string,
@@ -211,7 +223,7 @@ async function streamed(
   const onChunk = (chunk: ChatCompletionChunk, data: string) => {
     if (!seen.started) {
       seen.started = true;
-      sink.start(headers, promptTokens);
+      sink.start(headers, bound.promptTokens);
     }
     seen.id ||= chunk.id;
     seen.model = chunk.model || seen.model;
@@ -239,7 +251,7 @@ async function streamed(
   }
   const content = parts.join('');
   const toolCalls = calls.assembled();
-  const settled = usage ?? { promptTokens, completionTokens: answerTokens(content, toolCalls) };
+  const settled = usage ?? fallbackUsage(bound, content, toolCalls);
   const completion: StoredChatCompletion = { id: seen.id, model: seen.model, created: seen.created, content, ...(toolCalls.length ? { toolCalls } : {}), finishReason: seen.finishReason, ...settled };
   if (broken) {
     const failure = openAiError(upstreamFailure(broken));

@@ -1,4 +1,4 @@
-import { MAX_DIRECTIVE_LATENCY_MS, parseDirectives, stripDirectives } from './directives';
+import { MAX_DIRECTIVE_LATENCY_MS, MAX_RUNAWAY_TOKENS, parseDirectives, stripDirectives } from './directives';
 
 describe('parseDirectives', () => {
   it('reads every directive anywhere in the text', () => {
@@ -30,6 +30,11 @@ describe('parseDirectives', () => {
     expect(parseDirectives('[sim:usage=negative]')).toEqual({ badUsage: 'negative' });
     expect(parseDirectives('[sim:usage=text] [sim:usage=1]')).toEqual({ badUsage: 'text' });
     expect(parseDirectives('[sim:usage=free]')).toEqual({});
+  });
+
+  it('reads a runaway answer’s length, capped', () => {
+    expect(parseDirectives('[sim:runaway_tokens=5000]')).toEqual({ runawayTokens: 5000 });
+    expect(parseDirectives('[sim:runaway_tokens=99999999]').runawayTokens).toBe(MAX_RUNAWAY_TOKENS);
   });
 
   it('caps the latency a directive can ask for', () => {

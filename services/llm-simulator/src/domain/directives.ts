@@ -20,6 +20,8 @@ export interface Directives {
   cutFirst?: number;
   /** A streamed answer waits this long before each chunk after the first (`[sim:chunk_ms=N]`). */
   chunkMs?: number;
+  /** The answer is N tokens whatever its max tokens, as a broken provider's that ignores its cap (`[sim:runaway_tokens=N]`, at most MAX_RUNAWAY_TOKENS). */
+  runawayTokens?: number;
   /** The answer's usage reports a prompt count that is none (`[sim:usage=negative|huge|fraction|text]`), as a broken provider or a peer in the middle might. */
   badUsage?: BadUsage;
 }
@@ -33,6 +35,9 @@ export const BAD_PROMPT_TOKENS: Record<BadUsage, unknown> = { negative: -1_000_0
 // The value stops at the next '[' as well: with '[' allowed, a run of '[sim:a=[sim:a=…' made every
 // attempt scan to the end of the text (quadratic).
 const DIRECTIVE = /\[sim:([a-z_]+)=([^\]\s[]*)\]/g;
+
+/** The longest runaway answer a directive may ask for (some 180 MB streamed). */
+export const MAX_RUNAWAY_TOKENS = 1_000_000;
 
 /** Longest latency a directive may ask for, so a typo cannot hang a test run. */
 export const MAX_DIRECTIVE_LATENCY_MS = 120_000;
@@ -77,6 +82,9 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'cut_first':
         result.cutFirst = n;
+        break;
+      case 'runaway_tokens':
+        if (n >= 1) result.runawayTokens = Math.min(n, MAX_RUNAWAY_TOKENS);
         break;
       case 'chunk_ms':
         result.chunkMs = Math.min(n, MAX_DIRECTIVE_LATENCY_MS);

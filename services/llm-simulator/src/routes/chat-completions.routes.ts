@@ -107,9 +107,11 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
     const tool = chosenTool(body.tools, body.tool_choice);
     const reply: Answer | ToolCallAnswer = tool
       ? toolCallAnswer(`call_${randomUUID().replace(/-/g, '').slice(0, 24)}`, tool, userContent, maxTokens)
-      : deps.faults.cutsAnswer(userContent, directives)
-        ? cutAnswer(maxTokens)
-        : answer(detectTask(system), userContent, maxTokens);
+      : directives.runawayTokens
+        ? cutAnswer(directives.runawayTokens)
+        : deps.faults.cutsAnswer(userContent, directives)
+          ? cutAnswer(maxTokens)
+          : answer(detectTask(system), userContent, maxTokens);
     const promptTokens = billedPromptTokens(body.messages, body.tools);
     deps.onOutcome('ok');
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
