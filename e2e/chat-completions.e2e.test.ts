@@ -114,6 +114,11 @@ describe('OpenAI-compatible chat completions', () => {
     expect(data.choices[0].finish_reason).toBe('stop');
     expect(data.usage!.prompt_tokens).toBe(countChatTokensBounded(messages));
     expect(data.usage!.completion_tokens).toBeGreaterThan(0);
+    // Every field of the provider's answer comes through, those Quota Vault does not read included.
+    expect(data.system_fingerprint).toBe('fp_qv_sim');
+    expect(data.service_tier).toBe('default');
+    expect(data.usage!.prompt_tokens_details).toEqual({ cached_tokens: 0, audio_tokens: 0 });
+    expect(data.usage!.completion_tokens_details).toMatchObject({ reasoning_tokens: 0 });
     const callId = response.headers.get('x-qv-call-id')!;
     expect(callId).toMatch(/^chc_/);
     expect(response.headers.get('x-qv-max-tokens')).toBe('40');

@@ -1,5 +1,6 @@
 import { countChatTokensBounded, countTokens, TASKS } from '@qv/llm';
 import { startService, type ServiceProcess } from '@qv/testing';
+import { SYSTEM_FINGERPRINT } from './routes/chat-completions.routes';
 
 /** The simulator's HTTP contract as a raw client sees it (the SDK path is in libs/llm). */
 let sim: ServiceProcess;
@@ -45,7 +46,9 @@ describe('llm-simulator HTTP', () => {
       { index: 0, message: { role: 'assistant', content: '{"tags":["tokens","quotas"]}', refusal: null }, logprobs: null, finish_reason: 'stop' },
     ]);
     const completion = countTokens('{"tags":["tokens","quotas"]}');
-    expect(body.usage).toEqual({ prompt_tokens: countChatTokensBounded(messages), completion_tokens: completion, total_tokens: countChatTokensBounded(messages) + completion });
+    expect(body.usage).toMatchObject({ prompt_tokens: countChatTokensBounded(messages), completion_tokens: completion, total_tokens: countChatTokensBounded(messages) + completion });
+    expect(body.usage.prompt_tokens_details).toEqual({ cached_tokens: 0, audio_tokens: 0 });
+    expect(body.system_fingerprint).toBe(SYSTEM_FINGERPRINT);
   });
 
   it('reads text content parts and echoes the requested model', async () => {

@@ -26,6 +26,8 @@ interface StoredChatResponse {
   stream: boolean;
   includeUsage: boolean;
   completion: StoredChatCompletion;
+  /** The provider's own answer as it was passed on (ChatDialect.passesProviderAnswer): a replay is the same body. */
+  answer?: Record<string, unknown>;
 }
 
 function cacheOption(req: Request): { tier: ChatCacheTier; ttlSeconds?: number } | undefined {
@@ -53,6 +55,8 @@ export interface ChatDialect {
   streamError(body: unknown): string;
   /** A header carrying the key for clients that send no `Authorization` (Anthropic's `x-api-key`). */
   apiKeyHeader?: string;
+  /** The provider speaks this dialect: its unstreamed answer is passed on as it came (ChatCallResult.providerAnswer), not rebuilt by `answerBody`. */
+  passesProviderAnswer?: boolean;
 }
 
 /** OpenAI's Chat Completions: the chat path's own shapes. */
@@ -67,6 +71,7 @@ export const OPENAI_CHAT: ChatDialect = {
   replayStream: (completion, includeUsage) => replayEvents(completion, includeUsage).join(''),
   error: openAiError,
   streamError: (body) => `data: ${JSON.stringify(body)}\n\n`,
+  passesProviderAnswer: true,
 };
 
 /**
@@ -103,7 +108,8 @@ export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect)
           onTooSlow: (buffered) => deps.logger.warn({ callId, userId: principal.userId, buffered }, 'streaming client too slow: disconnected, the call is settled all the same'),
         };
         const result = await completeChat(deps, principal, body, { callId, cache, ...(stream ? { sink: dialect.sink(res, limits) } : {}) });
-        const stored: StoredChatResponse = { stream, includeUsage, completion: result.completion };
+        const answer = dialect.passesProviderAnswer ? (result.providerAnswer as Record<string, unknown> | undefined) : undefined;
+        const stored: StoredChatResponse = { stream, includeUsage, completion: result.completion, ...(answer ? { answer } : {}) };
         return { status: result.status, body: stored, headers: result.headers };
       } catch (err) {
         const status = err instanceof AppError ? (err.details as QuotaStatus | undefined) : undefined;
@@ -124,10 +130,10 @@ export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect)
       if (stream) return void res.end(); // already streamed, to its end
       // Straight to node:http: Express's res.json (its charset negotiation and freshness check, with the
       // write and the encoding) was 4.8 % of this process's samples per call.
-      return void writeAnswer(res, { status: response.status, json: dialect.answerBody(stored.completion) }, response.headers);
+      return void writeAnswer(res, { status: response.status, json: stored.answer ?? dialect.answerBody(stored.completion) }, response.headers);
     }
     res.set({ ...response.headers, 'Idempotent-Replayed': 'true' });
-    if (!stored.stream) return void writeAnswer(res, { status: response.status, json: dialect.answerBody(stored.completion) });
+    if (!stored.stream) return void writeAnswer(res, { status: response.status, json: stored.answer ?? dialect.answerBody(stored.completion) });
     res.status(200).set(SSE_HEADERS).end(dialect.replayStream(stored.completion, stored.includeUsage));
   });
 

@@ -13,7 +13,7 @@ import { upstreamFailure } from '../domain/upstream-policy';
 import type { Principal } from '../repositories/auth.repository';
 import type { ChatCache } from '../repositories/chat-cache';
 import type { CacheTtlsRepository } from '../repositories/cache-ttls.repository';
-import type { ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
+import type { ChatCompletion, ChatCompletionChunk, ChatUpstream } from '../repositories/chat-upstream';
 import type { QuotaClient } from '../repositories/quota.client';
 import type { UsageEventSink } from '@qv/queue';
 
@@ -59,6 +59,12 @@ export interface ChatCallResult {
   status: number;
   completion: StoredChatCompletion;
   headers: Record<string, string>;
+  /**
+   * An unstreamed answer as the provider sent it, every field it has (`logprobs`,
+   * `system_fingerprint`, usage details…), its usage the one settled: what a client of the
+   * provider's own API would get. Absent for a cache hit.
+   */
+  providerAnswer?: ChatCompletion;
 }
 
 /**
@@ -148,7 +154,7 @@ export function completeChat(deps: ChatCompletionDeps, principal: Principal, bod
     }
     await settle.completed(completion.model, completion.promptTokens, completion.completionTokens, null);
     if (sink && result.lastEvent !== undefined) sink.end(result.lastEvent);
-    return { status: result.status, completion, headers: result.headers };
+    return { status: result.status, completion, headers: result.headers, ...(result.providerAnswer ? { providerAnswer: result.providerAnswer } : {}) };
   });
 }
 
@@ -189,7 +195,8 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
   const content = choice?.message?.content ?? '';
   const toolCalls = storedToolCalls(choice?.message?.tool_calls);
   // Without the provider's usage (or with counts that are none), the bounded counts stand in: an upper bound, never a free answer.
-  const usage = (answer.usage && reportedUsage(answer.usage.prompt_tokens, answer.usage.completion_tokens)) || fallbackUsage(bound, content, toolCalls);
+  const reported = answer.usage && reportedUsage(answer.usage.prompt_tokens, answer.usage.completion_tokens);
+  const usage = reported || fallbackUsage(bound, content, toolCalls);
   const completion: StoredChatCompletion = {
     id: answer.id,
     model: answer.model || model,
@@ -199,7 +206,8 @@ async function unstreamed(deps: ChatCompletionDeps, origin: { itemId: string; us
     finishReason: choice?.finish_reason ?? null,
     ...usage,
   };
-  return { status: 200, completion, headers };
+  const settledUsage = { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+  return { status: 200, completion, headers, providerAnswer: reported ? answer : { ...answer, usage: settledUsage } };
 }
 
 /**

@@ -29,6 +29,9 @@ const ChatCompletionBody = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
 });
 
+/** What the simulator reports as its backend configuration (OpenAI's `system_fingerprint`). */
+export const SYSTEM_FINGERPRINT = 'fp_qv_sim';
+
 /** What an absent max_tokens means here (a real model would use its context window). */
 const DEFAULT_MAX_TOKENS = 1024;
 
@@ -117,9 +120,11 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
     const model = body.model ?? deps.model;
+    // With the details OpenAI adds, so that a gateway that drops what it does not know shows.
+    const details = { prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 } };
     const usage = directives.badUsage
-      ? { prompt_tokens: BAD_PROMPT_TOKENS[directives.badUsage], completion_tokens: reply.completionTokens, total_tokens: 0 }
-      : { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens };
+      ? { prompt_tokens: BAD_PROMPT_TOKENS[directives.badUsage], completion_tokens: reply.completionTokens, total_tokens: 0, ...details }
+      : { prompt_tokens: promptTokens, completion_tokens: reply.completionTokens, total_tokens: promptTokens + reply.completionTokens, ...details };
     if (body.stream) {
       return streamCompletion(res, { id, created, model, reply, usage, includeUsage: body.stream_options?.include_usage === true, chunkDelayMs: directives.chunkMs ?? 0 });
     }
@@ -130,6 +135,8 @@ export function chatCompletionRoutes(deps: ChatCompletionDeps): Router {
       model,
       choices: [{ index: 0, message: answerMessage(reply), logprobs: null, finish_reason: reply.finishReason }],
       usage,
+      service_tier: 'default',
+      system_fingerprint: SYSTEM_FINGERPRINT,
     });
   });
 
