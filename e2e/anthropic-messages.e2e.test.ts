@@ -86,6 +86,44 @@ describe('Anthropic-compatible messages', () => {
     expect(await tokensUsed(fay.key)).toBe(first.data.usage.input_tokens + first.data.usage.output_tokens);
   });
 
+  it('tool use through the SDK: a tool_use block, unstreamed and streamed, the tool_result answered, each call settled', async () => {
+    const cal = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const marker = `anthropic-tools-${Date.now()}`;
+    const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'The weather in a city, now.', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
+    const ask = { model: 'sim-1', max_tokens: 80, tools, tool_choice: { type: 'tool' as const, name: 'get_weather' }, messages: [{ role: 'user' as const, content: `Weather in Oslo? ${marker}` }] };
+    const expectCall = (message: Anthropic.Message) => {
+      expect(message.stop_reason).toBe('tool_use');
+      const use = message.content.find((block): block is Anthropic.ToolUseBlock => block.type === 'tool_use');
+      expect(use).toMatchObject({ name: 'get_weather', input: { input: `Weather in Oslo? ${marker}` } });
+      return use!;
+    };
+    const first = await sdk(cal.key).messages.create(ask);
+    const use = expectCall(first);
+    const streamed = await sdk(cal.key).messages.stream(ask).finalMessage();
+    expectCall(streamed);
+    expect(streamed.usage.output_tokens).toBe(first.usage.output_tokens);
+
+    // The tool's answer goes back as a tool_result; with the choice left to the model, it answers in text.
+    const answer = await sdk(cal.key).messages.create({
+      model: 'sim-1',
+      max_tokens: 80,
+      tools,
+      messages: [...ask.messages, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'Sunny, 4 °C' }] }],
+    });
+    expect(answer.stop_reason).toBe('end_turn');
+    expect(answer.content[0].type).toBe('text');
+    // The tools and the earlier call were charged as prompt: the estimate bounds what the provider billed.
+    expect(answer.usage.input_tokens).toBeGreaterThan(first.usage.input_tokens);
+    const entries = await eventually(async () => {
+      const all = (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key: cal.key })).body.entries;
+      return all.length === 3 ? all : undefined;
+    });
+    expect(entries.every((e) => e.kind === 'completed' && e.charged)).toBe(true);
+    expect(await tokensUsed(cal.key)).toBe([first, streamed, answer].reduce((sum, m) => sum + m.usage.input_tokens + m.usage.output_tokens, 0));
+    const above = await stack.db.query<{ n: string }>('SELECT count(*)::text AS n FROM ai_usage_reservations WHERE user_id = $1 AND actual_tokens > estimated_tokens', [cal.id]);
+    expect(above[0].n).toBe('0');
+  });
+
   it("refuses as the SDK's own errors, with Quota Vault's code: the budget (429), a wrong key (401), a bad body (400)", async () => {
     const cat = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: 5 });
     const refusal = await sdk(cat.key).messages.create({ model: 'sim-1', max_tokens: 50, messages: [{ role: 'user', content: 'A prompt longer than five tokens, so nothing is left for an answer.' }] }).catch((err: unknown) => err);

@@ -2,22 +2,48 @@ import { z } from 'zod';
 import { INT32_MAX, safeString } from './bounds';
 
 /**
- * Anthropic's Messages API body (`POST /v1/messages`), as far as Quota Vault answers it: text
- * content (a string, or `text` blocks), an optional system prompt, the required `max_tokens`,
- * streaming, and the sampling fields passed on. Other blocks (images, tools) are refused with a
- * 400 naming them: they have no faithful form on the OpenAI-compatible provider layer.
+ * Anthropic's Messages API body (`POST /v1/messages`), as far as Quota Vault answers it: text and
+ * tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks), an optional system
+ * prompt, the required `max_tokens`, streaming, and the sampling fields passed on. Other blocks
+ * (images, documents) are refused with a 400 naming them: they have no faithful form on the
+ * OpenAI-compatible provider layer.
  */
 export const AnthropicTextBlock = z.looseObject({ type: z.literal('text'), text: safeString() });
-const anthropicContent = z.union([safeString(), z.array(AnthropicTextBlock).min(1).max(1000)]);
+const toolId = () => safeString().min(1).max(256);
+const toolName = () => safeString().min(1).max(128);
+
+/** A call the assistant made, as the client sends it back in the conversation. */
+export const AnthropicToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: toolId(), name: toolName(), input: z.record(z.string(), z.unknown()) });
+/** What the client's tool answered, in a user turn. */
+export const AnthropicToolResultBlock = z.looseObject({
+  type: z.literal('tool_result'),
+  tool_use_id: toolId(),
+  content: z.union([safeString(), z.array(AnthropicTextBlock).max(1000)]).optional(),
+  is_error: z.boolean().optional(),
+});
+const anthropicBlock = z.discriminatedUnion('type', [AnthropicTextBlock, AnthropicToolUseBlock, AnthropicToolResultBlock]);
+const textContent = z.union([safeString(), z.array(AnthropicTextBlock).min(1).max(1000)]);
+const messageContent = z.union([safeString(), z.array(anthropicBlock).min(1).max(1000)]);
+
+export const AnthropicTool = z.looseObject({ name: toolName(), description: safeString().optional(), input_schema: z.record(z.string(), z.unknown()) });
+export const AnthropicToolChoice = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('auto') }),
+  z.looseObject({ type: z.literal('any') }),
+  z.looseObject({ type: z.literal('none') }),
+  z.looseObject({ type: z.literal('tool'), name: toolName() }),
+]);
 
 export const AnthropicMessagesRequest = z.looseObject({
   model: safeString().min(1).max(200).optional(),
   max_tokens: z.number().int().min(1).max(INT32_MAX),
-  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: anthropicContent })).min(1).max(1000),
-  system: anthropicContent.optional(),
+  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: messageContent })).min(1).max(1000),
+  system: textContent.optional(),
+  tools: z.array(AnthropicTool).max(128).optional(),
+  tool_choice: AnthropicToolChoice.optional(),
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().min(0).max(1).optional(),
   stop_sequences: z.array(safeString().max(1000)).max(16).optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof AnthropicMessagesRequest>;
+export type AnthropicMessage = AnthropicMessagesRequest['messages'][number];

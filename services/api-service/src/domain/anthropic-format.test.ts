@@ -1,5 +1,6 @@
 import { AppError, type StoredChatCompletion } from '@qv/contracts';
-import { AnthropicStream, anthropicError, messageBody, replayAnthropic, toChatRequest } from './anthropic-format';
+import { AnthropicStream, anthropicError, messageBody, replayAnthropic } from './anthropic-format';
+import { toChatRequest } from './anthropic-request';
 import { replayEvents, SSE_DONE, sseEvent } from './chat-format';
 
 const completion: StoredChatCompletion = { id: 'chatcmpl-abc', model: 'sim-1', created: 1, content: 'Hello there, world', finishReason: 'length', promptTokens: 12, completionTokens: 4 };
@@ -60,5 +61,65 @@ describe('Anthropic messages over the chat path', () => {
     });
     expect(anthropicError(new AppError('UNAUTHENTICATED', 'no key')).body.error.type).toBe('authentication_error');
     expect(anthropicError(new AppError('SERVICE_UNAVAILABLE', 'down')).body.error.type).toBe('overloaded_error');
+  });
+});
+
+describe('Anthropic tool use over the chat path', () => {
+  const weather = { name: 'get_weather', description: 'Weather now', input_schema: { type: 'object', properties: { city: { type: 'string' } } } };
+
+  it('turns tools, tool_choice, tool_use and tool_result blocks into functions, tool_calls and tool messages', () => {
+    const request = toChatRequest({
+      max_tokens: 50,
+      tools: [weather],
+      tool_choice: { type: 'tool', name: 'get_weather' },
+      messages: [
+        { role: 'user', content: 'Weather in Oslo?' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Looking.' }, { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'Sunny' }] }, { type: 'text', text: 'And tomorrow?' }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_2', content: 'no such city', is_error: true }] },
+      ],
+    });
+    expect(request.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: weather.input_schema } }]);
+    expect(request.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
+    expect(request.messages).toEqual([
+      { role: 'user', content: 'Weather in Oslo?' },
+      { role: 'assistant', content: 'Looking.', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'Sunny' },
+      { role: 'user', content: 'And tomorrow?' },
+      { role: 'tool', tool_call_id: 'toolu_2', content: 'Error: no such city' },
+    ]);
+    expect(toChatRequest({ max_tokens: 5, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: 'x' }] }).tool_choice).toBe('required');
+  });
+
+  const called: StoredChatCompletion = { ...completion, content: '', toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }], finishReason: 'tool_calls' };
+
+  it('answers a call as a tool_use block, stop_reason tool_use; arguments cut at the cap as an empty input', () => {
+    expect(messageBody(called)).toMatchObject({ content: [{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Oslo' } }], stop_reason: 'tool_use' });
+    const cut = { ...called, toolCalls: [{ ...called.toolCalls![0], function: { name: 'get_weather', arguments: '{"ci' } }], finishReason: 'length' };
+    expect(messageBody(cut)).toMatchObject({ content: [{ type: 'tool_use', input: {} }], stop_reason: 'max_tokens' });
+  });
+
+  it('streams a call as a tool_use block with input_json_delta pieces, after the text block it follows', () => {
+    const stream = new AnthropicStream(30);
+    const chunk = (delta: unknown, finish: string | null = null) => sseEvent({ id: 'chatcmpl-1', choices: [{ index: 0, delta, finish_reason: finish }] });
+    const out = [
+      chunk({ role: 'assistant', content: 'Let me check.' }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+      chunk({}, 'tool_calls'),
+    ].map((e) => stream.translate(e)).join('') + stream.finish(SSE_DONE);
+    const events = eventsOf(out) as unknown as Array<Record<string, unknown>>;
+    expect(events.map((e) => e.type)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(events[4]).toEqual({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'call_1', name: 'get_weather', input: {} } });
+    expect(events.filter((e) => (e.delta as { type?: string } | undefined)?.type === 'input_json_delta').map((e) => (e.delta as { partial_json: string }).partial_json).join('')).toBe('{"city":"Oslo"}');
+    expect(events[7]).toEqual({ type: 'content_block_stop', index: 1 });
+    expect((events[8].delta as { stop_reason: string }).stop_reason).toBe('tool_use');
+  });
+
+  it('replays a stored call (cache hit, idempotent replay) as the same blocks', () => {
+    const events = eventsOf(replayAnthropic(called)) as unknown as Array<Record<string, unknown>>;
+    expect(events.map((e) => e.type)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(events[1]).toMatchObject({ content_block: { type: 'tool_use', id: 'call_1', name: 'get_weather' } });
   });
 });

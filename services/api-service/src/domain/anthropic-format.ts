@@ -1,37 +1,38 @@
-import { httpStatusOf, type AnthropicMessagesRequest, type AppError, type ChatCompletionRequest, type ErrorCode, type StoredChatCompletion } from '@qv/contracts';
+import { httpStatusOf, type AppError, type ErrorCode, type StoredChatCompletion } from '@qv/contracts';
 import { replayEvents, SSE_DONE } from './chat-format';
 import { chatErrorExtras } from './openai-errors';
 
 /**
- * Anthropic's Messages API over the OpenAI-shaped chat path: a body turned into the chat request
- * `completeChat` answers, and its answers, streamed or not, and its errors turned back into
- * Anthropic's shapes, so that the official `@anthropic-ai/sdk` works with its base URL changed.
+ * Anthropic's Messages API over the OpenAI-shaped chat path, its answers' side: `completeChat`'s
+ * answers, streamed or not, and its errors turned back into Anthropic's shapes, so that the
+ * official `@anthropic-ai/sdk` works with its base URL changed (the body's side: anthropic-request.ts).
  */
-
-const textOf = (content: AnthropicMessagesRequest['system']): string => (content === undefined ? '' : typeof content === 'string' ? content : content.map((block) => block.text).join(''));
-
-/** The body as the chat request it means: the system prompt first, text for text, `stop` for `stop_sequences`. */
-export function toChatRequest(body: AnthropicMessagesRequest): ChatCompletionRequest {
-  const system = textOf(body.system);
-  return {
-    ...(body.model === undefined ? {} : { model: body.model }),
-    messages: [...(system ? [{ role: 'system' as const, content: system }] : []), ...body.messages.map((m) => ({ role: m.role, content: textOf(m.content) }))],
-    max_tokens: body.max_tokens,
-    ...(body.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-    ...(body.temperature === undefined ? {} : { temperature: body.temperature }),
-    ...(body.top_p === undefined ? {} : { top_p: body.top_p }),
-    ...(body.stop_sequences === undefined ? {} : { stop: body.stop_sequences }),
-  };
-}
 
 /** OpenAI's finish reason as Anthropic's stop reason. */
 function stopReason(finishReason: string | null): string {
   if (finishReason === 'length') return 'max_tokens';
+  if (finishReason === 'tool_calls') return 'tool_use';
   if (finishReason === 'content_filter') return 'refusal';
   return 'end_turn';
 }
 
 const messageId = (id: string) => `msg_${id.replace(/^chatcmpl-/, '')}`;
+
+/** A call's arguments as a `tool_use` block's input: the object they are, or `{}` when they are none (cut at the cap). */
+function toolInput(args: string): Record<string, unknown> {
+  try {
+    const input = JSON.parse(args) as unknown;
+    return input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A completion's content blocks: its text (always, when it called nothing), then a `tool_use` block per call. */
+function contentBlocks(c: StoredChatCompletion): Array<Record<string, unknown>> {
+  const calls = (c.toolCalls ?? []).map((call) => ({ type: 'tool_use', id: call.id, name: call.function.name, input: toolInput(call.function.arguments) }));
+  return [...(c.content || !calls.length ? [{ type: 'text', text: c.content }] : []), ...calls];
+}
 
 /** A completion as Anthropic's `message` body. */
 export function messageBody(c: StoredChatCompletion): Record<string, unknown> {
@@ -40,7 +41,7 @@ export function messageBody(c: StoredChatCompletion): Record<string, unknown> {
     type: 'message',
     role: 'assistant',
     model: c.model,
-    content: [{ type: 'text', text: c.content }],
+    content: contentBlocks(c),
     stop_reason: stopReason(c.finishReason),
     stop_sequence: null,
     usage: { input_tokens: c.promptTokens, output_tokens: c.completionTokens },
@@ -83,25 +84,36 @@ export function anthropicError(err: AppError): { status: number; body: Anthropic
 
 const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 
+interface OpenAiToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
 interface OpenAiChunk {
   id?: string;
   model?: string;
-  choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
+  choices?: Array<{ delta?: { content?: string | null; tool_calls?: OpenAiToolCallDelta[] }; finish_reason?: string | null }>;
   usage?: { prompt_tokens: number; completion_tokens: number };
   error?: { message?: string; code?: ErrorCode; type?: string };
 }
 
 /**
  * The chat path's stream (OpenAI's `data:` events, as `completeChat` hands them to its sink)
- * rewritten as Anthropic's: `message_start` and a text `content_block_start` before the first
- * text, a `content_block_delta` per piece, then `content_block_stop`, `message_delta` (the stop
- * reason and the usage the call settles to) and `message_stop`; a stream that broke ends with an
- * `error` event.
+ * rewritten as Anthropic's: `message_start`, then each content block in turn — a text block's
+ * `content_block_start`, a `text_delta` per piece; a function call's `tool_use` block, an
+ * `input_json_delta` per piece of its arguments — each closed by `content_block_stop` when the next
+ * begins, then `message_delta` (the stop reason and the usage the call settles to) and
+ * `message_stop`; a stream that broke ends with an `error` event.
  */
 export class AnthropicStream {
   private started = false;
   private finishReason: string | null = null;
   private usage = { input_tokens: 0, output_tokens: 0 };
+  /** The block being written (its index and kind), none before the first. */
+  private block: { index: number; kind: 'text' | 'tool_use' } | null = null;
+  /** The block index of each of OpenAI's tool call indices. */
+  private readonly toolBlocks = new Map<number, number>();
 
   /** `inputTokens`: what `message_start` reports, the prompt's charged count; the provider's own arrives with the usage. */
   constructor(private readonly inputTokens: number) {}
@@ -110,9 +122,21 @@ export class AnthropicStream {
   translate(openAiEvent: string): string {
     const chunk = parse(openAiEvent);
     if (!chunk) return '';
-    let out = this.open(chunk);
+    let out = this.start(chunk);
     const choice = chunk.choices?.[0];
-    if (choice?.delta?.content) out += event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: choice.delta.content } });
+    const text = choice?.delta?.content;
+    if (text) {
+      if (this.block?.kind !== 'text') out += this.next('text', { type: 'text', text: '' });
+      out += event('content_block_delta', { index: this.block!.index, delta: { type: 'text_delta', text } });
+    }
+    for (const call of choice?.delta?.tool_calls ?? []) {
+      const k = call.index ?? 0;
+      if (!this.toolBlocks.has(k)) {
+        out += this.next('tool_use', { type: 'tool_use', id: call.id ?? '', name: call.function?.name ?? '', input: {} });
+        this.toolBlocks.set(k, this.block!.index);
+      }
+      if (call.function?.arguments) out += event('content_block_delta', { index: this.toolBlocks.get(k), delta: { type: 'input_json_delta', partial_json: call.function.arguments } });
+    }
     if (choice?.finish_reason) this.finishReason = choice.finish_reason;
     if (chunk.usage) this.usage = { input_tokens: chunk.usage.prompt_tokens, output_tokens: chunk.usage.completion_tokens };
     return out;
@@ -124,19 +148,28 @@ export class AnthropicStream {
       const failure = parse(lastEvent)?.error;
       return event('error', { error: { type: 'api_error', message: failure?.message ?? 'the provider stream broke', ...(failure?.code ? { code: failure.code } : {}) } });
     }
+    // A message has a block, an empty text one when nothing came.
+    const opened = this.start({}) + (this.block ? '' : this.next('text', { type: 'text', text: '' }));
     return (
-      this.open({}) +
-      event('content_block_stop', { index: 0 }) +
+      opened +
+      event('content_block_stop', { index: this.block!.index }) +
       event('message_delta', { delta: { stop_reason: stopReason(this.finishReason), stop_sequence: null }, usage: this.usage }) +
       event('message_stop', {})
     );
   }
 
-  private open(chunk: OpenAiChunk): string {
+  private start(chunk: OpenAiChunk): string {
     if (this.started) return '';
     this.started = true;
     const message = { id: messageId(chunk.id ?? 'unknown'), type: 'message', role: 'assistant', model: chunk.model ?? '', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.inputTokens, output_tokens: 0 } };
-    return event('message_start', { message }) + event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+    return event('message_start', { message });
+  }
+
+  /** The open block closed and the next one started. */
+  private next(kind: 'text' | 'tool_use', contentBlock: Record<string, unknown>): string {
+    const closed = this.block ? event('content_block_stop', { index: this.block.index }) : '';
+    this.block = { index: this.block ? this.block.index + 1 : 0, kind };
+    return closed + event('content_block_start', { index: this.block.index, content_block: contentBlock });
   }
 }
 

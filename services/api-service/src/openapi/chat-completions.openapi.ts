@@ -94,7 +94,9 @@ const AnthropicMessage = z.object({
   type: z.literal('message'),
   role: z.literal('assistant'),
   model: z.string(),
-  content: z.array(z.object({ type: z.literal('text'), text: z.string() })),
+  content: z.array(
+    z.union([z.object({ type: z.literal('text'), text: z.string() }), z.object({ type: z.literal('tool_use'), id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) })]),
+  ),
   stop_reason: z.string(),
   stop_sequence: z.null(),
   usage: z.object({ input_tokens: z.number().int(), output_tokens: z.number().int() }),
@@ -110,7 +112,7 @@ export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: Sha
     summary: 'Anthropic-compatible message, charged, cached and settled like a chat completion',
     description:
       'Point Anthropic’s SDK at `<api>` with a Quota Vault key (sent as `x-api-key`, or `Authorization: Bearer`). The same call as `POST /v1/chat/completions`: one atomic charge of the prompt plus `max_tokens`, clamped to the budgets left; ' +
-      'the provider’s usage settles it into the same ledger. Text content only. `stream: true` answers Anthropic’s server-sent events (`message_start` … `message_stop`, the usage in `message_delta`).',
+      'the provider’s usage settles it into the same ledger. Text and tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks); images and documents are `400`. `stream: true` answers Anthropic’s server-sent events (`message_start` … `message_stop`, the usage in `message_delta`).',
     security: [...shared.security, { anthropicApiKey: [] }],
     request: {
       headers: requestHeaders,

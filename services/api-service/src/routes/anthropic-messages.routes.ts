@@ -1,7 +1,8 @@
 import { AnthropicMessagesRequest } from '@qv/contracts';
 import { parseOr400 } from '@qv/http';
 import type { Router } from 'express';
-import { AnthropicStream, anthropicError, messageBody, replayAnthropic, toChatRequest } from '../domain/anthropic-format';
+import { AnthropicStream, anthropicError, messageBody, replayAnthropic } from '../domain/anthropic-format';
+import { toChatRequest } from '../domain/anthropic-request';
 import { chatRoutes, type ChatCompletionsRouteDeps, type ChatDialect } from './chat-completions.routes';
 import { responseSink } from './response-sink';
 
