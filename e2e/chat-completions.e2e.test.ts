@@ -1,11 +1,12 @@
 import { countChatTokensBounded, countTokensBounded } from '@qv/llm';
-import type { CacheStats, ErrorBody, QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
+import type { CacheStats, ErrorBody, ReconciliationResponse } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import fc from 'fast-check';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import OpenAI, { APIError } from 'openai';
 import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
+import { entriesOf as callEntries, openAiSdk, quotaOf, reservationOf, settledEntry as settled } from './support/chat';
 import { chatHeaders, hostileCallsHold } from './support/hostile-calls';
 
 /**
@@ -24,17 +25,13 @@ describe('OpenAI-compatible chat completions', () => {
     await stack?.stop();
   });
 
-  const sdk = (apiKey: string, headers: Record<string, string> = {}) => new OpenAI({ apiKey, baseURL: `${stack.api}/v1`, maxRetries: 0, defaultHeaders: headers });
+  const sdk = (apiKey: string, headers: Record<string, string> = {}) => openAiSdk(stack, apiKey, headers);
   const user = (text: string) => [{ role: 'user' as const, content: text }];
   const simCalls = (marker: string) => simulatorCalls(stack.services['llm-simulator']!.url, marker);
-  const quota = async (key: string) => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
-  const entriesOf = async (key: string, callId: string) => (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key })).body.entries.filter((e) => e.itemId === callId);
-  const settledEntry = (key: string, callId: string) =>
-    eventually(async () => {
-      const entries = await entriesOf(key, callId);
-      return entries.length === 1 ? entries[0] : undefined;
-    });
-  const reservation = async (callId: string) => (await stack.db.query<{ status: string; actual_tokens: number | null; estimated_tokens: number }>('SELECT status, actual_tokens, estimated_tokens FROM ai_usage_reservations WHERE item_id = $1', [callId]))[0];
+  const quota = (key: string) => quotaOf(stack, key);
+  const entriesOf = (key: string, callId: string) => callEntries(stack, key, callId);
+  const settledEntry = (key: string, callId: string) => settled(stack, key, callId);
+  const reservation = (callId: string) => reservationOf(stack, callId);
   const drift = async (userId: string) => (await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body;
 
   it('refuses hostile bodies with 400 before any charge or provider call: NUL, lone surrogates, integers past 2^31', async () => {

@@ -1,7 +1,8 @@
-import type { QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
+import type { ReconciliationResponse } from '@qv/contracts';
 import { countChatTokensBounded } from '@qv/llm';
 import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
-import OpenAI, { APIError } from 'openai';
+import { APIError } from 'openai';
+import { openAiSdk, quotaOf, settledEntry } from './support/chat';
 
 /** The largest answer api-service reads from the provider in this stack (LLM_MAX_ANSWER_BYTES). */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -22,15 +23,11 @@ describe('a provider that ignores its cap', () => {
     await stack?.stop();
   });
 
-  const sdk = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${stack.api}/v1`, maxRetries: 0 });
+  const sdk = (apiKey: string) => openAiSdk(stack, apiKey);
   const user = (text: string) => [{ role: 'user' as const, content: text }];
   const reservations = async (userId: string) =>
     stack.db.query<{ item_id: string; status: string; estimated_tokens: number; actual_tokens: number | null }>('SELECT item_id, status, estimated_tokens, actual_tokens FROM ai_usage_reservations WHERE user_id = $1', [userId]);
-  const settled = (key: string, callId: string) =>
-    eventually(async () => {
-      const entries = (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key })).body.entries.filter((e) => e.itemId === callId);
-      return entries.length === 1 ? entries[0] : undefined;
-    });
+  const settled = (key: string, callId: string) => settledEntry(stack, key, callId);
   const drift = async (userId: string) => (await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${userId}`, { key: stack.adminKey })).body.totalDrift;
 
   it('streamed past LLM_MAX_ANSWER_BYTES: the stream ends in an error, settled to the cap, drift 0', async () => {
@@ -57,7 +54,7 @@ describe('a provider that ignores its cap', () => {
     expect(failed).toBeInstanceOf(APIError);
     expect((failed as APIError).status).toBeGreaterThanOrEqual(500);
     await eventually(async () => (await reservations(lee.id))[0]?.status === 'RELEASED');
-    const quota = (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: lee.key })).body.quotas;
+    const quota = await quotaOf(stack, lee.key);
     expect({ tokens: quota.tokensPerDay.used, inFlight: quota.concurrentJobs.used }).toEqual({ tokens: 0, inFlight: 0 });
     expect(await drift(lee.id)).toBe(0);
   });

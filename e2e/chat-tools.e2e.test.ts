@@ -1,6 +1,7 @@
-import type { QuotaStatus, ReconciliationResponse, UsagePage } from '@qv/contracts';
+import type { ReconciliationResponse } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
 import OpenAI, { APIError } from 'openai';
+import { openAiSdk, quotaOf, reservationOf, settledEntry } from './support/chat';
 
 /**
  * Function calling on POST /v1/chat/completions through the real stack and the official SDK:
@@ -18,16 +19,11 @@ describe('chat completions with tools', () => {
     await stack?.stop();
   });
 
-  const sdk = (apiKey: string, headers: Record<string, string> = {}) => new OpenAI({ apiKey, baseURL: `${stack.api}/v1`, maxRetries: 0, defaultHeaders: headers });
+  const sdk = (apiKey: string, headers: Record<string, string> = {}) => openAiSdk(stack, apiKey, headers);
   const simCalls = (marker: string) => simulatorCalls(stack.services['llm-simulator']!.url, marker);
-  const quota = async (key: string) => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key })).body.quotas;
-  const reservation = async (callId: string) =>
-    (await stack.db.query<{ status: string; estimated_tokens: number; actual_tokens: number | null }>('SELECT status, estimated_tokens, actual_tokens FROM ai_usage_reservations WHERE item_id = $1', [callId]))[0];
-  const settled = (key: string, callId: string) =>
-    eventually(async () => {
-      const entries = (await http<UsagePage>('GET', `${stack.api}/v1/usage`, { key })).body.entries.filter((e) => e.itemId === callId);
-      return entries.length === 1 ? entries[0] : undefined;
-    });
+  const quota = (key: string) => quotaOf(stack, key);
+  const reservation = (callId: string) => reservationOf(stack, callId);
+  const settled = (key: string, callId: string) => settledEntry(stack, key, callId);
 
   const weather = { type: 'function' as const, function: { name: 'get_weather', description: 'The weather in a city, now.', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   /** Forty functions of about sixty tokens each: 2,988 tokens billed as prompt beside a one-line question. */
