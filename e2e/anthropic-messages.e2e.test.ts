@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import fc from 'fast-check';
 import type { QuotaStatus, UsagePage } from '@qv/contracts';
 import { createUser, eventually, http, simulatorCalls, startStack, type Stack } from '@qv/testing';
-import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
+import { anthropicTools, bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
 import { chatHeaders, hostileCallsHold } from './support/hostile-calls';
 
 /**
@@ -153,18 +153,30 @@ describe('Anthropic-compatible messages', () => {
     const eve = await createUser(stack.api, stack.adminKey, 'pro_monthly', { callsPerHour: null, concurrentJobs: null, tokensPerDay: null, tokensPerMonth: null });
     const content = fc.oneof(fc.string({ minLength: 1, maxLength: 60 }), fc.array(fc.record({ type: fc.constant('text'), text: fc.string({ minLength: 1, maxLength: 30 }) }), { minLength: 1, maxLength: 2 }));
     // Mostly a valid call (so that the 200 path runs too), else a plausible shape with any field hostile.
+    const messages = fc.array(fc.record({ role: fc.constantFrom('user', 'assistant'), content }), { minLength: 1, maxLength: 3 });
     const validBody = fc.record(
-      { model: fc.constant('sim-1'), max_tokens: fc.integer({ min: 1, max: 64 }), messages: fc.array(fc.record({ role: fc.constantFrom('user', 'assistant'), content }), { minLength: 1, maxLength: 3 }), system: content, stream: fc.boolean() },
+      {
+        model: fc.constant('sim-1'),
+        max_tokens: fc.integer({ min: 1, max: 64 }),
+        // Now and then a conversation with a tool_use and its tool_result.
+        messages: fc.tuple(messages, fc.option(anthropicTools.turn, { freq: 3 })).map(([m, turn]) => (turn ? [...m, ...turn] : m)),
+        system: content,
+        stream: fc.boolean(),
+        tools: anthropicTools.valid,
+        tool_choice: anthropicTools.choice,
+      },
       { requiredKeys: ['max_tokens', 'messages'] },
     );
     const hostileBody = bodyOf({
       model: fc.constantFrom('sim-1', 'claude-sonnet'),
       max_tokens: fc.oneof(fc.integer({ min: 1, max: 64 }), hostileNumber),
-      messages: fc.array(fc.record({ role: fc.oneof(fc.constantFrom('user', 'assistant', 'system'), hostileString), content: fc.oneof(content, hostileValue, fc.array(fc.record({ type: fc.constantFrom('text', 'image', 'tool_use'), text: hostileString }), { maxLength: 2 })) }), { minLength: 1, maxLength: 3 }),
+      messages: fc.array(fc.record({ role: fc.oneof(fc.constantFrom('user', 'assistant', 'system'), hostileString), content: fc.oneof(content, hostileValue, fc.array(fc.oneof(fc.record({ type: fc.constantFrom('text', 'image', 'tool_use'), text: hostileString }), anthropicTools.hostileBlock), { maxLength: 2 })) }), { minLength: 1, maxLength: 3 }),
       system: fc.oneof(content, hostileValue),
       stream: fc.oneof(fc.boolean(), hostileValue),
       temperature: hostileNumber,
       stop_sequences: fc.oneof(fc.array(hostileString, { maxLength: 3 }), hostileValue),
+      tools: anthropicTools.hostile,
+      tool_choice: hostileValue,
     });
     const call = fc.record({ body: fc.oneof({ arbitrary: validBody, weight: 3 }, { arbitrary: hostileBody, weight: 1 }), headers: chatHeaders });
     expect(await hostileCallsHold(stack, '/v1/messages', eve, call)).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import OpenAI, { APIError } from 'openai';
-import { bodyOf, hostileNumber, hostileString, hostileValue } from './support/hostile';
+import { bodyOf, hostileNumber, hostileString, hostileValue, openAiTools } from './support/hostile';
 import { entriesOf as callEntries, openAiSdk, quotaOf, reservationOf, settledEntry as settled } from './support/chat';
 import { chatHeaders, hostileCallsHold } from './support/hostile-calls';
 
@@ -75,13 +75,17 @@ describe('OpenAI-compatible chat completions', () => {
       { requiredKeys: ['role', 'content'] },
     );
     // Mostly a valid call (so that the 200 path runs too), else a plausible shape with any field hostile.
+    const messages = fc.array(fc.record({ role: fc.constantFrom('system', 'user'), content: fc.string({ minLength: 1, maxLength: 60 }) }), { minLength: 1, maxLength: 3 });
     const validBody = fc.record(
       {
         model: fc.constant('sim-1'),
-        messages: fc.array(fc.record({ role: fc.constantFrom('system', 'user'), content: fc.string({ minLength: 1, maxLength: 60 }) }), { minLength: 1, maxLength: 3 }),
+        // Now and then a conversation that called a function and has its result.
+        messages: fc.tuple(messages, fc.option(openAiTools.turn, { freq: 3 })).map(([m, turn]) => (turn ? [...m, ...turn] : m)),
         max_tokens: fc.integer({ min: 1, max: 64 }),
         stream: fc.boolean(),
         stream_options: fc.record({ include_usage: fc.boolean() }),
+        tools: openAiTools.valid,
+        tool_choice: openAiTools.choice,
       },
       { requiredKeys: ['messages'] },
     );
@@ -94,6 +98,8 @@ describe('OpenAI-compatible chat completions', () => {
       stream_options: fc.oneof(fc.record({ include_usage: fc.boolean() }), hostileValue),
       temperature: hostileNumber,
       n: hostileNumber,
+      tools: openAiTools.hostile,
+      tool_choice: hostileValue,
     });
     const call = fc.record({
       body: fc.oneof({ arbitrary: validBody, weight: 3 }, { arbitrary: hostileBody, weight: 1 }),

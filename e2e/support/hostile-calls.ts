@@ -8,8 +8,8 @@ const RUNS = 40;
  * Sends `calls` (bodies and headers) to `path` as `user`, RUNS of them: never a 5xx; a 4xx carries an
  * error code (in `error.code`, as the house, OpenAI and Anthropic shapes all have it) and leaves the
  * user's quota, reservations and ledger entries exactly as they were; then every call answered 200
- * is settled (nothing left reserved) and the counters match the ledger (drift 0). Answers how many
- * were answered 200.
+ * is settled (nothing left reserved), none above its estimate, and the counters match the ledger
+ * (drift 0). Answers how many were answered 200.
  */
 export async function hostileCallsHold(stack: Stack, path: string, user: { id: string; key: string }, calls: fc.Arbitrary<{ body: unknown; headers: Record<string, string> }>): Promise<number> {
   const quota = async () => (await http<QuotaStatus>('GET', `${stack.api}/v1/quota`, { key: user.key })).body.quotas;
@@ -40,6 +40,12 @@ export async function hostileCallsHold(stack: Stack, path: string, user: { id: s
   await eventually(async () => (await reserved()).length === 0);
   const { totalDrift } = (await http<ReconciliationResponse>('GET', `${stack.api}/admin/reconciliation?userId=${user.id}`, { key: stack.adminKey })).body;
   if (totalDrift !== 0) throw new Error(`drift ${totalDrift} after the hostile calls`);
+  // The estimate bounded what the provider billed, whatever the body held (tools, calls, images…).
+  const above = await stack.db.query<{ item_id: string; estimated_tokens: number; actual_tokens: number }>(
+    'SELECT item_id, estimated_tokens, actual_tokens FROM ai_usage_reservations WHERE user_id = $1 AND actual_tokens > estimated_tokens',
+    [user.id],
+  );
+  if (above.length > 0) throw new Error(`settled above the estimate: ${JSON.stringify(above)}`);
   console.log(`hostile calls to ${path}: ${answered} of ${RUNS} answered 200, the rest 4xx`);
   return answered;
 }

@@ -16,3 +16,36 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(hostileString, hosti
 /** A body: a plausible shape with any field replaced by hostile values, or anything at all. */
 export const bodyOf = (fields: Record<string, fc.Arbitrary<unknown>>) =>
   fc.oneof(fc.record(Object.fromEntries(Object.keys(fields).map((k) => [k, fc.oneof(fields[k], hostileValue)])), { requiredKeys: [] }), hostileValue);
+
+/** A function name a provider accepts. */
+const toolName = fc.constantFrom('get_weather', 'lookup', 'search_docs');
+/** A JSON schema of a function's parameters, of a few properties. */
+const parametersSchema = fc.dictionary(fc.constantFrom('city', 'id', 'query', 'when'), fc.record({ type: fc.constantFrom('string', 'number'), description: fc.string({ maxLength: 40 }) }), { maxKeys: 3 }).map((properties) => ({ type: 'object', properties }));
+
+/** OpenAI's tool fields: valid definitions and choices, or any field of them hostile. */
+export const openAiTools = {
+  valid: fc.array(fc.record({ type: fc.constant('function'), function: fc.record({ name: toolName, description: fc.string({ maxLength: 80 }), parameters: parametersSchema }) }), { minLength: 1, maxLength: 3 }),
+  choice: fc.constantFrom('auto', 'required', 'none', { type: 'function', function: { name: 'get_weather' } }),
+  hostile: fc.array(fc.record({ type: fc.oneof(fc.constant('function'), hostileString), function: fc.oneof(fc.record({ name: hostileString, description: hostileString, parameters: hostileValue }), hostileValue) }), { maxLength: 2 }),
+  /** An assistant turn that called a function, and the tool's answer. */
+  turn: fc.tuple(toolName, fc.json({ maxDepth: 2 }), fc.string({ maxLength: 60 })).map(([name, args, result]) => [
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name, arguments: args } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: result },
+  ]),
+};
+
+/** Anthropic's tool fields: valid definitions, choices and blocks, or any field of them hostile. */
+export const anthropicTools = {
+  valid: fc.array(fc.record({ name: toolName, description: fc.string({ maxLength: 80 }), input_schema: parametersSchema }), { minLength: 1, maxLength: 3 }),
+  choice: fc.oneof(fc.constantFrom({ type: 'auto' }, { type: 'any' }, { type: 'none' }), toolName.map((name) => ({ type: 'tool', name }))),
+  hostile: fc.array(fc.record({ name: hostileString, description: hostileString, input_schema: hostileValue }), { maxLength: 2 }),
+  /** An assistant turn with a tool_use block, and the user's tool_result. */
+  turn: fc.tuple(toolName, fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }), fc.string({ maxLength: 60 })).map(([name, input, result]) => [
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name, input }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: result }] },
+  ]),
+  hostileBlock: fc.oneof(
+    fc.record({ type: fc.constant('tool_use'), id: hostileString, name: hostileString, input: hostileValue }),
+    fc.record({ type: fc.constant('tool_result'), tool_use_id: hostileString, content: hostileValue, is_error: hostileValue }),
+  ),
+};
