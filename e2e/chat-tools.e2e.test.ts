@@ -91,6 +91,28 @@ describe('chat completions with tools', () => {
     expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [erin.id])).toEqual([]);
   });
 
+  it('refuses tools and calls a provider would refuse, before the charge: 400, nothing charged or called', async () => {
+    const gil = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const marker = 'marker-bad-tools-4';
+    const messages = [{ role: 'user', content: `Weather? ${marker}` }];
+    const bodies = [
+      { messages, tools: [{ type: 'function', function: { name: 'get weather' } }] },
+      { messages, tools: [{ type: 'function', function: 'get_weather' }] },
+      { messages, tools: [{ type: 'retrieval' }] },
+      { messages, tools: 'get_weather' },
+      { messages, tool_choice: 'sometimes' },
+      { messages, response_format: { type: 'yaml' } },
+      { messages: [...messages, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: { city: 'Oslo' } } }] }] },
+      { messages: [...messages, { role: 'tool', content: 'x', tool_call_id: '' }] },
+    ];
+    for (const body of bodies) {
+      const refused = await sdk(gil.key).chat.completions.create({ model: 'sim-1', ...body } as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming).catch((err: unknown) => err);
+      expect([JSON.stringify(body).slice(0, 120), (refused as APIError).status, (refused as APIError).code]).toEqual([JSON.stringify(body).slice(0, 120), 400, 'VALIDATION_FAILED']);
+    }
+    expect(await simCalls(marker)).toBe(0);
+    expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [gil.id])).toEqual([]);
+  });
+
   it('passes the model’s function call to the client, unstreamed and streamed, and again from the cache and an idempotent replay', async () => {
     const fay = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const marker = 'marker-call-2';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INT32_MAX, safeString } from './bounds';
+import { ToolName } from './chat';
 
 /**
  * Anthropic's Messages API body (`POST /v1/messages`), as far as Quota Vault answers it: text and
@@ -10,7 +11,7 @@ import { INT32_MAX, safeString } from './bounds';
  */
 export const AnthropicTextBlock = z.looseObject({ type: z.literal('text'), text: safeString() });
 const toolId = () => safeString().min(1).max(256);
-const toolName = () => safeString().min(1).max(128);
+const toolName = () => ToolName;
 
 /** A call the assistant made, as the client sends it back in the conversation. */
 export const AnthropicToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: toolId(), name: toolName(), input: z.record(z.string(), z.unknown()) });

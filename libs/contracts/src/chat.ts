@@ -11,10 +11,36 @@ const completionCap = () => z.number().int().min(1).max(INT32_MAX);
  */
 export const ChatContentPart = z.looseObject({ type: z.string().max(64), text: safeString().optional() });
 
+/** A function's name as OpenAI and Anthropic both require it (a provider refuses any other after the charge). */
+export const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a tool name is 1 to 64 letters, digits, _ or -');
+
+/** A function the assistant called, as the client sends the conversation back. */
+const ChatToolCall = z.looseObject({
+  id: safeString().min(1).max(256),
+  type: z.literal('function'),
+  function: z.looseObject({ name: ToolName, arguments: safeString() }),
+});
+
 export const ChatRequestMessage = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([safeString(), z.array(ChatContentPart).max(1000), z.null()]).optional(),
+  tool_calls: z.array(ChatToolCall).max(128).optional(),
+  tool_call_id: safeString().min(1).max(256).optional(),
 });
+
+/**
+ * The tools a call offers, checked as far as a provider refuses them: a refusal after the charge
+ * would cost the user a reservation and a failed ledger entry for a body that was never valid.
+ */
+const ChatTool = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: ToolName, description: safeString().optional(), parameters: z.record(z.string(), z.unknown()).optional() }) }),
+  z.looseObject({ type: z.literal('custom'), custom: z.looseObject({ name: ToolName }) }),
+]);
+const ChatToolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: ToolName }) }),
+  z.looseObject({ type: z.enum(['allowed_tools', 'custom']) }),
+]);
 export type ChatRequestMessage = z.infer<typeof ChatRequestMessage>;
 
 export const ChatCompletionRequest = z.looseObject({
@@ -26,6 +52,9 @@ export const ChatCompletionRequest = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   /** One answer per call: the charge and the cache hold one completion. */
   n: z.literal(1).nullish(),
+  tools: z.array(ChatTool).max(128).nullish(),
+  tool_choice: ChatToolChoice.nullish(),
+  response_format: z.looseObject({ type: z.enum(['text', 'json_object', 'json_schema']) }).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 

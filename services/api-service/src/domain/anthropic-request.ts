@@ -12,7 +12,7 @@ function chatMessages(message: AnthropicMessage): ChatRequestMessage[] {
   if (typeof message.content === 'string') return [{ role: message.role, content: message.content }];
   const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
   if (message.role === 'assistant') {
-    const calls = message.content.flatMap((block) => (block.type === 'tool_use' ? [{ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input) } }] : []));
+    const calls = message.content.flatMap((block) => (block.type === 'tool_use' ? [{ id: block.id, type: 'function' as const, function: { name: block.name, arguments: JSON.stringify(block.input) } }] : []));
     return [{ role: 'assistant', content: calls.length && !text ? null : text, ...(calls.length ? { tool_calls: calls } : {}) }];
   }
   const results = message.content.flatMap((block) =>
@@ -22,7 +22,7 @@ function chatMessages(message: AnthropicMessage): ChatRequestMessage[] {
 }
 
 /** Anthropic's tool choice as OpenAI's: `any` is `required`, `tool` names the function. */
-function toolChoice(choice: AnthropicMessagesRequest['tool_choice']): unknown {
+function toolChoice(choice: AnthropicMessagesRequest['tool_choice']): ChatCompletionRequest['tool_choice'] {
   if (!choice) return undefined;
   if (choice.type === 'any') return 'required';
   if (choice.type === 'tool') return { type: 'function', function: { name: choice.name } };
@@ -40,7 +40,7 @@ export function toChatRequest(body: AnthropicMessagesRequest): ChatCompletionReq
     ...(body.model === undefined ? {} : { model: body.model }),
     messages: [...(system ? [{ role: 'system' as const, content: system }] : []), ...body.messages.flatMap(chatMessages)],
     max_tokens: body.max_tokens,
-    ...(body.tools?.length ? { tools: body.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description === undefined ? {} : { description: t.description }), parameters: t.input_schema } })) } : {}),
+    ...(body.tools?.length ? { tools: body.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, ...(t.description === undefined ? {} : { description: t.description }), parameters: t.input_schema } })) } : {}),
     ...(choice === undefined ? {} : { tool_choice: choice }),
     ...(body.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     ...(body.temperature === undefined ? {} : { temperature: body.temperature }),

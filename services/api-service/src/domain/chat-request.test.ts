@@ -15,11 +15,11 @@ describe('chat request', () => {
   it('counts what a provider bills as prompt beside the text: tools, tool calls and results, images, unknown fields', async () => {
     const messages = [{ role: 'user' as const, content: 'What is the weather?' }];
     const plain = await estimatePromptTokens({ messages }, bounds);
-    const tool = { type: 'function', function: { name: 'get_weather', description: 'The weather in a city, now.', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+    const tool = { type: 'function' as const, function: { name: 'get_weather', description: 'The weather in a city, now.', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
     const json = countTokensBounded(JSON.stringify({ tools: [tool] }));
     expect(await estimatePromptTokens({ messages, tools: [tool] }, bounds)).toBe(plain + json + 12 + 7);
 
-    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    const call = { id: 'call_1', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
     const toolTurn = [...messages, { role: 'assistant' as const, content: null, tool_calls: [call] }, { role: 'tool' as const, content: 'Sunny, 4 °C', tool_call_id: 'call_1' }];
     const turnText = countChatTokensBounded([{ role: 'user', content: 'What is the weather?' }, { role: 'assistant', content: '' }, { role: 'tool', content: 'Sunny, 4 °C' }]);
     expect(await estimatePromptTokens({ messages: toolTurn }, bounds)).toBe(
