@@ -91,7 +91,7 @@ describe('chat completions with tools', () => {
     expect(await stack.db.query('SELECT 1 FROM ai_usage_reservations WHERE user_id = $1', [erin.id])).toEqual([]);
   });
 
-  it('refuses tools and calls a provider would refuse, before the charge: 400, nothing charged or called', async () => {
+  it('refuses tools, calls and settings a provider would refuse, before the charge: 400, nothing charged or called', async () => {
     const gil = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const marker = 'marker-bad-tools-4';
     const messages = [{ role: 'user', content: `Weather? ${marker}` }];
@@ -102,6 +102,9 @@ describe('chat completions with tools', () => {
       { messages, tools: 'get_weather' },
       { messages, tool_choice: 'sometimes' },
       { messages, response_format: { type: 'yaml' } },
+      { messages, temperature: 3 },
+      { messages, stop: ['a', 'b', 'c', 'd', 'e'] },
+      { messages, top_logprobs: 2 ** 31 },
       { messages: [...messages, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: { city: 'Oslo' } } }] }] },
       { messages: [...messages, { role: 'tool', content: 'x', tool_call_id: '' }] },
     ];

@@ -44,7 +44,8 @@ export const AnthropicMessagesRequest = z.looseObject({
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().min(0).max(1).optional(),
-  stop_sequences: z.array(safeString().max(1000)).max(16).optional(),
+  /** At most 4: they become OpenAI's `stop`, which takes no more. */
+  stop_sequences: z.array(safeString().max(1000)).max(4).optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof AnthropicMessagesRequest>;
 export type AnthropicMessage = AnthropicMessagesRequest['messages'][number];

@@ -52,6 +52,15 @@ export const ChatCompletionRequest = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   /** One answer per call: the charge and the cache hold one completion. */
   n: z.literal(1).nullish(),
+  // Sampling settings in OpenAI's ranges: out of them the provider refuses the call after its charge.
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
+  stop: z.union([safeString().max(1000), z.array(safeString().max(1000)).max(4)]).nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
   tools: z.array(ChatTool).max(128).nullish(),
   tool_choice: ChatToolChoice.nullish(),
   response_format: z.looseObject({ type: z.enum(['text', 'json_object', 'json_schema']) }).nullish(),
