@@ -29,6 +29,15 @@ describe('Anthropic-compatible messages', () => {
       return entries.length === 1 ? entries[0] : undefined;
     });
 
+  it('lists the provider’s models through the SDK, in Anthropic’s shape', async () => {
+    const ola = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const models: Anthropic.ModelInfo[] = [];
+    for await (const model of sdk(ola.key).models.list()) models.push(model);
+    expect(models.find((m) => m.id === 'sim-1')).toMatchObject({ type: 'model', id: 'sim-1', display_name: 'sim-1' });
+    const refused = await sdk('qv_not_a_key_0000000000').models.list().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(Anthropic.AuthenticationError);
+  });
+
   it('answers through the SDK: the text, its usage, one ledger entry, the quota settled to it', async () => {
     const ann = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const marker = `anthropic-plain-${Date.now()}`;

@@ -108,6 +108,17 @@ describe('OpenAI-compatible chat completions', () => {
     expect(await hostileCallsHold(stack, '/v1/chat/completions', mallory, call)).toBeGreaterThan(0);
   }, 180_000);
 
+  it('lists the provider’s models through the SDK, with a user’s key only, charging nothing', async () => {
+    const una = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const ids: string[] = [];
+    for await (const model of sdk(una.key).models.list()) ids.push(model.id);
+    expect(ids).toContain('sim-1');
+    const refused = await sdk('qv_not_a_key_0000000000').models.list().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((refused as APIError).code).toBe('UNAUTHENTICATED');
+    expect((await quota(una.key)).tokensPerDay.used).toBe(0);
+  });
+
   it('answers unstreamed through the SDK; one ledger entry; the quota settled to the reported usage', async () => {
     const alice = await createUser(stack.api, stack.adminKey, 'pro_monthly');
     const messages = user('Quota Vault charges every call exactly. marker-plain-1');

@@ -30,6 +30,8 @@ import { readWriteCache } from '@qv/cache';
 import { InlineSettlement, settledUsageCounter, usageEventBatcher } from '@qv/ledger';
 import { chatCompletionsRoutes, type ChatCompletionsRouteDeps } from './routes/chat-completions.routes';
 import { anthropicMessagesRoutes } from './routes/anthropic-messages.routes';
+import { modelsRoutes } from './routes/models.routes';
+import { ModelList } from './domain/model-list';
 import { earlyRefusals } from './routes/early-refusals';
 import { RefusalMemo } from './domain/refusal-memo';
 
@@ -141,7 +143,7 @@ async function main(): Promise<void> {
     acceptGate,
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes()],
-    selfAuthenticatingRouters: chatDeps ? [chatCompletionsRoutes(chatDeps), anthropicMessagesRoutes(chatDeps)] : [],
+    selfAuthenticatingRouters: chatDeps ? [chatCompletionsRoutes(chatDeps), anthropicMessagesRoutes(chatDeps), modelsRoutes({ ...chatDeps, models: new ModelList(() => chatUpstream.models()) })] : [],
     adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue], deadLetterQueue, metrics })],
     readiness,
   });

@@ -3,7 +3,7 @@ import { AnthropicMessagesRequest, ChatCacheTier, ChatCompletionRequest, ErrorCo
 import { z } from 'zod';
 
 // OpenAI's shapes, as this path answers them (domain/openai-errors.ts, domain/chat-format.ts).
-const OpenAiErrorBody = z.object({
+const OpenAiErrorBodySchema = z.object({
   error: z.object({
     message: z.string(),
     type: z.string().meta({ description: 'OpenAI’s error type: invalid_request_error, authentication_error, rate_limit_error, api_error…' }),
@@ -13,6 +13,7 @@ const OpenAiErrorBody = z.object({
     details: z.unknown().optional(),
   }),
 });
+const openAiErrorBody = OpenAiErrorBodySchema.meta({ id: 'OpenAiErrorBody' });
 const ChatCompletion = z.object({
   id: z.string(),
   object: z.literal('chat.completion'),
@@ -151,7 +152,33 @@ export function registerChatCompletions(registry: OpenAPIRegistry, shared: Share
     responses: chatResponses(
       shared,
       { description: 'The answer: a `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.', schema: ChatCompletion.meta({ id: 'ChatCompletion' }) },
-      OpenAiErrorBody.meta({ id: 'OpenAiErrorBody' }),
+      openAiErrorBody,
     ),
+  });
+}
+
+const ModelList = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+});
+
+/** `GET /v1/models`: the provider's models, for the clients that list them first. */
+export function registerModels(registry: OpenAPIRegistry, shared: SharedComponents): void {
+  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: openAiErrorBody } }, ...extra });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models',
+    operationId: 'listModels',
+    tags: ['chat'],
+    summary: 'The provider’s models, as OpenAI’s SDK lists them',
+    description:
+      'What the configured provider lists (asked at most once a minute; its last list is kept while it fails), for the clients that list models before their first call. With `anthropic-version` (Anthropic’s SDK) the list and errors are in Anthropic’s shape.',
+    security: [...shared.security, { anthropicApiKey: [] }],
+    responses: {
+      200: { description: 'The models.', content: { 'application/json': { schema: ModelList.meta({ id: 'ModelList' }) } } },
+      401: error('UNAUTHENTICATED: no API key, or an unknown or revoked one.'),
+      429: error('AUTH_RATE_LIMITED: too many failed authentications from this client.', { headers: { 'Retry-After': shared.retryAfter } }),
+      503: error('SERVICE_UNAVAILABLE: the provider did not answer and no list is known yet.', { headers: { 'Retry-After': shared.retryAfter } }),
+    },
   });
 }

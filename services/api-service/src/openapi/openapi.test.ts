@@ -9,6 +9,7 @@ import { adminDlqRoutes } from '../routes/admin/dlq.routes';
 import { adminLedgerRoutes } from '../routes/admin/ledger.routes';
 import { chatCompletionsRoutes } from '../routes/chat-completions.routes';
 import { anthropicMessagesRoutes } from '../routes/anthropic-messages.routes';
+import { modelsRoutes } from '../routes/models.routes';
 import { adminOverviewRoutes } from '../routes/admin/overview.routes';
 import { renderDocsPage } from './docs-page';
 import { buildOpenApiDocument, QUOTA_HEADERS, type OpenApiDocument } from './openapi';
@@ -23,6 +24,7 @@ const DESIGN_ROUTES: Record<string, string[]> = {
   '/v1/quota': ['get'],
   '/v1/usage': ['get'],
   '/v1/chat/completions': ['post'],
+  '/v1/models': ['get'],
   // DESIGN.md §4: "and POST /v1/messages if it falls out of the same code" — it does (routes/anthropic-messages.routes.ts).
   '/v1/messages': ['post'],
   '/admin/users': ['get', 'post'],
@@ -47,6 +49,8 @@ const DESIGN_ROUTES: Record<string, string[]> = {
 };
 const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace'];
 const ERROR_REF = '#/components/schemas/ErrorBody';
+/** The paths the SDKs speak to, which answer the SDKs' own error shapes. */
+const CHAT_PATHS = ['/v1/chat/completions', '/v1/messages', '/v1/models'];
 
 const methodsOf = (paths: Json): Record<string, string[]> =>
   Object.fromEntries(Object.entries(paths).map(([path, item]) => [path, Object.keys(item).filter((k) => HTTP_METHODS.includes(k)).sort()]));
@@ -112,7 +116,7 @@ describe('OpenAPI document', () => {
       idempotency: { ttlHours: 24, lockSeconds: 30 },
       adminRouters: [adminDlqRoutes(unused), adminCacheRoutes(unused), adminLedgerRoutes(unused), adminOverviewRoutes(unused)],
       publicRouters: [openApiRoutes()],
-      selfAuthenticatingRouters: [chatCompletionsRoutes(unused), anthropicMessagesRoutes(unused)],
+      selfAuthenticatingRouters: [chatCompletionsRoutes(unused), anthropicMessagesRoutes(unused), modelsRoutes(unused)],
     } satisfies ApiDeps);
     expect(methodsOf(paths)).toEqual(routesOf(app));
   });
@@ -160,7 +164,7 @@ describe('OpenAPI document', () => {
     for (const { path, method, op } of operations(doc)) {
       for (const [status, response] of Object.entries(op.responses as Json)) {
         // The chat paths answer their SDKs' error shapes (OpenAiErrorBody, AnthropicErrorBody), so the SDKs raise their own errors.
-        if (Number(status) < 400 || path === '/readyz' || path === '/v1/chat/completions' || path === '/v1/messages') continue;
+        if (Number(status) < 400 || path === '/readyz' || CHAT_PATHS.includes(path)) continue;
         errorResponses++;
         expect({ path, method, status, schema: response.content['application/json'].schema }).toEqual({ path, method, status, schema: { $ref: ERROR_REF } });
       }
@@ -176,7 +180,7 @@ describe('OpenAPI document', () => {
     for (const { path, method, op } of operations(doc)) {
       const guarded = path.startsWith('/v1/') || path.startsWith('/admin/');
       // Anthropic's SDK sends its key as x-api-key; a bearer key works there too.
-      const schemes = path === '/v1/messages' ? [{ bearerAuth: [] }, { anthropicApiKey: [] }] : [{ bearerAuth: [] }];
+      const schemes = path === '/v1/messages' || path === '/v1/models' ? [{ bearerAuth: [] }, { anthropicApiKey: [] }] : [{ bearerAuth: [] }];
       expect({ path, method, security: op.security }).toEqual({ path, method, security: guarded ? schemes : [] });
       if (guarded) expect({ path, method, has401: '401' in op.responses }).toEqual({ path, method, has401: true });
       if (path.startsWith('/admin/')) expect({ path, method, has403: '403' in op.responses }).toEqual({ path, method, has403: true });

@@ -10,7 +10,7 @@ import { usersRouteDocs } from '../routes/admin/users.routes';
 import { itemsRouteDocs } from '../routes/items.routes';
 import { quotaRouteDocs } from '../routes/quota.routes';
 import { usageRouteDocs } from '../routes/usage.routes';
-import { registerAnthropicMessages, registerChatCompletions } from './chat-completions.openapi';
+import { registerAnthropicMessages, registerChatCompletions, registerModels } from './chat-completions.openapi';
 import { openApiRouteDocs } from './openapi.routes';
 import { authed, edge, headerRefs, json, QUOTA_HEADERS, retryAfter, RETRY_AFTER_DESCRIPTION, type RouteDoc } from './route-doc';
 
@@ -90,6 +90,7 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
   for (const doc of routeDocs()) registry.registerPath(doc);
   registerChatCompletions(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
   registerAnthropicMessages(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
+  registerModels(registry, { security: authed, quotaHeaders: headerRefs, retryAfter });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

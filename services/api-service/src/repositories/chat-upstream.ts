@@ -24,6 +24,16 @@ export interface ChatUpstreamOptions {
   maxAnswerBytes?: number;
 }
 
+/** A model as `GET /v1/models` lists it (OpenAI's shape). */
+export interface ProviderModel {
+  id: string;
+  created: number;
+  owned_by: string;
+}
+
+/** The most of a provider's model list read (a few hundred models are some 50 kB). */
+const MODEL_LIST_BYTES = 4 * 1024 * 1024;
+
 /** How much of an error's body is read for its message. */
 const ERROR_BODY_BYTES = 64 * 1024;
 
@@ -45,12 +55,15 @@ export interface StreamOutcome {
 export class ChatUpstream {
   private readonly agent: Agent;
   private readonly url: string;
+  private readonly modelsUrl: string;
   private readonly maxAnswerBytes: number;
 
   constructor(private readonly options: ChatUpstreamOptions) {
     this.agent = new Agent({ connections: options.connections ?? 256, keepAliveTimeout: 10_000 });
     this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
-    this.url = `${(options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '')}/chat/completions`;
+    const base = (options.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
+    this.url = `${base}/chat/completions`;
+    this.modelsUrl = `${base}/models`;
   }
 
   /** One unstreamed completion, retried on the provider's faults. */
@@ -97,18 +110,32 @@ export class ChatUpstream {
     );
   }
 
+  /** The provider's models (`GET /models`), as far as they are models: entries with a string id. Not retried, not behind the breaker: no call is paid for. */
+  async models(): Promise<ProviderModel[]> {
+    const res = await this.send(null);
+    try {
+      const list = JSON.parse(await readBounded(res.body, MODEL_LIST_BYTES, this.options.name)) as { data?: unknown };
+      return (Array.isArray(list.data) ? list.data : []).flatMap((m: { id?: unknown; created?: unknown; owned_by?: unknown }) =>
+        typeof m?.id === 'string' && m.id.length <= 256 ? [{ id: m.id, created: typeof m.created === 'number' ? m.created : 0, owned_by: typeof m.owned_by === 'string' ? m.owned_by : this.options.name }] : [],
+      );
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
   close(): Promise<void> {
     return this.agent.close();
   }
 
-  private async send(body: Record<string, unknown>): Promise<Dispatcher.ResponseData> {
+  /** POSTs `body` to the chat completions URL, or GETs the model list (`null`). */
+  private async send(body: Record<string, unknown> | null): Promise<Dispatcher.ResponseData> {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(this.url, {
-        method: 'POST',
+      res = await request(body ? this.url : this.modelsUrl, {
+        method: body ? 'POST' : 'GET',
         dispatcher: this.agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.apiKey}`, accept: body.stream ? 'text/event-stream' : 'application/json' },
-        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.apiKey}`, accept: body?.stream ? 'text/event-stream' : 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       });

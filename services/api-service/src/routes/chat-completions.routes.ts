@@ -142,7 +142,7 @@ export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect)
 }
 
 /** Every error of the path in its dialect's shape; one after a stream started ends it with an error event. */
-function dialectErrorHandler(dialect: ChatDialect, logger: Logger): ErrorRequestHandler {
+export function dialectErrorHandler(dialect: ChatDialect, logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const appError = toAppError(err);
     const { status, body } = dialect.error(appError);
