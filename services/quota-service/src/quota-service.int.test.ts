@@ -140,7 +140,9 @@ describe('three quota-service processes at once', () => {
   });
 
   it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 10 users × 60 single charges at once, interleaved (as quota-service groups them), 20 left each → exactly 20 per user', async (code, scenario) => {
-    const users = await Promise.all(Array.from({ length: 10 }, () => scenario.setUp(db.query, new Date())));
+    // One after another: db.query is one client, which runs one statement at a time.
+    const users: string[] = [];
+    for (let i = 0; i < 10; i++) users.push(await scenario.setUp(db.query, new Date()));
     const results = await spread(600, (i) => chargeBody(users[i % users.length], scenario.estimate));
     expect(results.filter((r) => r.status === 201)).toHaveLength(200);
     expect(new Set(results.filter((r) => r.status !== 201).map((r) => `${r.status} ${r.body.error.code}`))).toEqual(new Set([`429 ${code}`]));
@@ -205,7 +207,9 @@ describe('charges in batches (POST /internal/charges/batch)', () => {
   });
 
   it.each(LIMIT_SCENARIOS.map((s) => [s.code, s] as const))('%s: 100 batches of 10 users over three processes at once, 20 left each → exactly 20 per user', async (_code, scenario) => {
-    const users = await Promise.all(Array.from({ length: 10 }, () => scenario.setUp(db.query, new Date())));
+    // One after another: db.query is one client, which runs one statement at a time.
+    const users: string[] = [];
+    for (let i = 0; i < 10; i++) users.push(await scenario.setUp(db.query, new Date()));
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => call(services[i % services.length].url, 'POST', '/internal/charges/batch', { v: 1, charges: users.map((u) => chargeBody(u, scenario.estimate)) })),
     );
