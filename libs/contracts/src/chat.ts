@@ -14,12 +14,11 @@ export const ChatContentPart = z.looseObject({ type: z.string().max(64), text: s
 /** A function's name as OpenAI and Anthropic both require it (a provider refuses any other after the charge). */
 export const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a tool name is 1 to 64 letters, digits, _ or -');
 
-/** A function the assistant called, as the client sends the conversation back. */
-const ChatToolCall = z.looseObject({
-  id: safeString().min(1).max(256),
-  type: z.literal('function'),
-  function: z.looseObject({ name: ToolName, arguments: safeString() }),
-});
+/** A tool the assistant called, as the client sends the conversation back: a function, or a custom tool. */
+const ChatToolCall = z.discriminatedUnion('type', [
+  z.looseObject({ id: safeString().min(1).max(256), type: z.literal('function'), function: z.looseObject({ name: ToolName, arguments: safeString() }) }),
+  z.looseObject({ id: safeString().min(1).max(256), type: z.literal('custom'), custom: z.looseObject({ name: ToolName, input: safeString() }) }),
+]);
 
 export const ChatRequestMessage = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),

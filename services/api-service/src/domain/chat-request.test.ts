@@ -1,3 +1,4 @@
+import { ChatCompletionRequest } from '@qv/contracts';
 import { countChatTokensBounded, countTokensBounded } from '@qv/llm';
 import { chatCacheKey, estimatePromptTokens, upstreamBody } from './chat-request';
 
@@ -29,6 +30,15 @@ describe('chat request', () => {
     const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(50_000)}` } };
     expect(await estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is the weather?' }, image] }] }, bounds)).toBe(plain + 1445);
     expect(await estimatePromptTokens({ messages, prediction: { type: 'content', content: 'x'.repeat(400) } }, bounds)).toBeGreaterThan(plain + 40);
+  });
+
+  it('reads the tool calls a provider accepts, function and custom, and refuses the others', () => {
+    const turn = (call: unknown) => ChatCompletionRequest.safeParse({ messages: [{ role: 'assistant', content: null, tool_calls: [call] }] }).success;
+    expect(turn({ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } })).toBe(true);
+    expect(turn({ id: 'c2', type: 'custom', custom: { name: 'grep', input: 'TODO' } })).toBe(true);
+    expect(turn({ id: 'c3', type: 'function', function: { name: 'get weather', arguments: '{}' } })).toBe(false);
+    expect(turn({ id: 'c4', type: 'function', function: { name: 'f', arguments: { a: 1 } } })).toBe(false);
+    expect(turn({ id: '', type: 'function', function: { name: 'f', arguments: '{}' } })).toBe(false);
   });
 
   it('refuses a part whose cost has no bound before the call (a file), as a validation error', async () => {
