@@ -1,4 +1,4 @@
-import type { ReconciliationResponse } from '@qv/contracts';
+import type { Overview, ReconciliationResponse } from '@qv/contracts';
 import { countChatTokensBounded } from '@qv/llm';
 import { createUser, eventually, http, startStack, type Stack } from '@qv/testing';
 import { APIError } from 'openai';
@@ -71,6 +71,9 @@ describe('a provider that ignores its cap', () => {
       return Number(/^ledger_tokens_above_estimate\{day="all"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
     };
     expect(await eventually(async () => ((await metric()) >= 150 ? metric() : undefined), 10_000, 200)).toBe(150);
+    // And on the operators' overview (the console's tile).
+    const overview = (await http<Overview>('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
+    expect(overview.aboveEstimate).toEqual({ day: new Date().toISOString().slice(0, 10), reservations: 1, tokens: 150 });
     expect(await drift(mia.id)).toBe(0);
   });
 });

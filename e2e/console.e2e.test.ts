@@ -300,7 +300,7 @@ describe('web console in Chromium', () => {
     await ops.close();
   }, 60_000);
 
-  it('the overview shows the queue depths and counts the refused creates', async () => {
+  it('the overview shows the queue depths, counts the refused creates and the calls settled above their estimate', async () => {
     const read = async () => (await http<Overview>('GET', `${stack.api}/admin/overview`, { key: stack.adminKey })).body;
     const before = await read();
     const user = await createUser(stack.api, stack.adminKey, 'pro_monthly', { enrichmentsPerDay: 1 });
@@ -319,10 +319,19 @@ describe('web console in Chromium', () => {
     expect(Object.keys(after.queues).sort()).toEqual(['enrichment', 'enrichment-dead']);
     expect(after.queues.enrichment.active).toBe(1);
 
+    // A provider that bills past the cap it was sent: a call settled above its estimate, on its own tile.
+    expect(after.aboveEstimate.reservations).toBe(0);
+    const caller = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const chat = await http('POST', `${stack.api}/v1/chat/completions`, { key: caller.key, body: { model: 'sim-1', max_tokens: 50, messages: [{ role: 'user', content: `Bills past its cap. overview-${run} [sim:runaway_tokens=200]` }] } });
+    expect(chat.status).toBe(200);
+    await eventually(async () => (await read()).aboveEstimate.tokens === 150);
+
     const ops = await signedIn('operator', stack.adminKey);
     await ops.waitForSelector(`[data-testid=refusals][data-refused="${after.createRequests.refused}"]`);
     expect(await text(ops, '[data-testid=refusals] strong')).toBe(`${after.createRequests.refused} of ${after.createRequests.total}`);
     expect(await text(ops, '[data-testid=queue-enrichment] td[data-state=active]')).toBe('1');
+    await ops.waitForSelector('[data-testid=above-estimate][data-count="1"][data-tokens="150"]');
+    expect(await text(ops, '[data-testid=above-estimate]')).toContain('150 tokens no charge checked');
     await shoot(ops, 'overview');
     await ops.close();
   }, 60_000);

@@ -74,6 +74,8 @@ export const Overview = z.object({
   queues: z.record(z.string(), z.record(z.enum(QUEUE_STATES), z.number().int())),
   /** Dead letters waiting for an operator: the dead-letter queue's waiting, prioritized and delayed jobs. */
   deadLetters: z.number().int(),
+  /** Today's (UTC) reservations settled above their estimate, and the tokens past it: 0 while every estimate bounds what the provider billed. */
+  aboveEstimate: z.object({ day: z.string(), reservations: z.number().int(), tokens: z.number().int() }),
   createRequests: z.object({
     /** When this replica started counting (its start). */
     since: z.string(),

@@ -18,7 +18,8 @@ const TOP_USERS = 10;
  * budget against the estimate, so every limit holds only while the estimate bounds what the
  * provider bills; a settlement above it means it did not (a provider's tokenizer counting more
  * than ours, an image billed above CHAT_IMAGE_PART_TOKENS), and the user's budget may have been
- * passed by those tokens. One statement; the day range reads the reservations' BRIN index.
+ * passed by those tokens. One statement, on the index that holds only such reservations
+ * (migration 20261208000000_settled_above_estimate).
  */
 export async function estimateOverruns(db: SqlPort, since: string): Promise<EstimateOverrun[]> {
   const { rows } = await db.query<{ day: string; user_id: string; reservations: string; tokens: string }>(

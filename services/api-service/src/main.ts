@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     // The chat path authenticates on its own (so even its 401 is OpenAI-shaped), hence mounted before /v1's authentication.
     publicRouters: [openApiRoutes()],
     selfAuthenticatingRouters: chatDeps ? [chatCompletionsRoutes(chatDeps), anthropicMessagesRoutes(chatDeps), modelsRoutes({ ...chatDeps, models: new ModelList(() => chatUpstream.models()) })] : [],
-    adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ queues: [enrichmentQueue], deadLetterQueue, metrics })],
+    adminRouters: [adminDlqRoutes({ db: pool, deadLetters, quota }), adminCacheRoutes({ cache }), adminLedgerRoutes({ db: pool }), adminOverviewRoutes({ db: pool, queues: [enrichmentQueue], deadLetterQueue, metrics })],
     readiness,
   });
   const server = await listen(app, config.PORT, config.HOST, { before: earlyRefusals({ principals, admission: acceptGate, refusals: quota.refusals, latest: quota.latest, metrics }) });

@@ -48,6 +48,10 @@ export function OverviewPanel({ client }: { client: QuotaVaultClient }) {
             </li>
             <li className={o.dlq ? 'tile level-warning' : 'tile level-ok'} data-testid="dead-letters" data-count={o.dlq}><strong>{num(o.dlq)}</strong> dead letters</li>
             <li className={o.drift ? 'tile level-exceeded' : 'tile level-ok'}><strong>{num(o.drift)}</strong> tokens of drift, today and yesterday ({o.driftRows} rows)</li>
+            <li className={o.overview.aboveEstimate.reservations ? 'tile level-exceeded' : 'tile level-ok'} data-testid="above-estimate" data-count={o.overview.aboveEstimate.reservations} data-tokens={o.overview.aboveEstimate.tokens}>
+              <strong>{num(o.overview.aboveEstimate.reservations)}</strong> calls settled above their estimate today
+              <span className="hint">{o.overview.aboveEstimate.tokens ? ` (${num(o.overview.aboveEstimate.tokens)} tokens no charge checked)` : ''}</span>
+            </li>
             {Object.entries(o.cache.tiers).map(([tier, t]) => (
               <li key={tier} className="tile"><strong>{percent(t.hitRatio)}</strong> {tier} cache hits ({num(t.hits)}/{num(t.hits + t.misses)})</li>
             ))}

@@ -1,5 +1,7 @@
 import { AppError, Overview, QUEUE_STATES } from '@qv/contracts';
+import type { SqlPort } from '@qv/db/sql';
 import { withTimeout } from '@qv/http';
+import { estimateOverruns } from '@qv/ledger';
 import type { Registry } from '@qv/telemetry';
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
@@ -32,7 +34,7 @@ export const overviewRouteDocs = {
     path: '/admin/overview',
     operationId: 'getOverview',
     tags: ['admin'],
-    summary: 'Queue depths, and the answers to POST /v1/items by status on this replica',
+    summary: 'Queue depths, dead letters, today’s settlements above their estimate, and the answers to POST /v1/items by status on this replica',
     description:
       'Queue depths are read from Redis (the same from every replica). `createRequests` counts this replica’s answers since it started; a rate is the difference between two readings. Prometheus has the sum over replicas.',
     security: authed,
@@ -46,6 +48,8 @@ export const overviewRouteDocs = {
  * console polls). Across replicas, Prometheus has the sum (quota:refusal_ratio:rate5m).
  */
 export function adminOverviewRoutes(deps: {
+  /** Where today's settlements above their estimate are read. */
+  db: SqlPort;
   queues: Array<Pick<Queue, 'name' | 'getJobCounts'>>;
   /** Counted among the queues, and its waiting jobs as `deadLetters`. */
   deadLetterQueue: Pick<Queue, 'name' | 'getJobCounts'>;
@@ -63,9 +67,12 @@ export function adminOverviewRoutes(deps: {
     });
     const byStatus = await createRequestsByStatus(deps.metrics);
     const dead = queues[queues.length - 1][1];
+    const today = new Date().toISOString().slice(0, 10);
+    const [overrun] = await estimateOverruns(deps.db, today);
     const body: Overview = {
       queues: Object.fromEntries(queues.map(([name, counts]) => [name, Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0]))])) as Overview['queues'],
       deadLetters: (dead.wait ?? 0) + (dead.prioritized ?? 0) + (dead.delayed ?? 0),
+      aboveEstimate: { day: today, reservations: overrun?.reservations ?? 0, tokens: overrun?.tokens ?? 0 },
       createRequests: {
         since,
         byStatus,
