@@ -133,6 +133,22 @@ describe('Anthropic-compatible messages', () => {
     expect(above[0].n).toBe('0');
   });
 
+  it('an image through the SDK: answered, billed as the provider bills an image, within the charge', async () => {
+    const dee = await createUser(stack.api, stack.adminKey, 'pro_monthly');
+    const marker = `anthropic-image-${Date.now()}`;
+    const pixel = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+    const message = await sdk(dee.key).messages.create({
+      model: 'sim-1',
+      max_tokens: 40,
+      messages: [{ role: 'user', content: [{ type: 'text', text: `What is in it? ${marker}` }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: pixel } }] }],
+    });
+    expect(message.content[0].type).toBe('text');
+    expect(message.usage.input_tokens).toBeGreaterThan(765); // the simulator bills an image as gpt-4o a 1024×1024 one
+    const [reservation] = await stack.db.query<{ estimated_tokens: number; actual_tokens: number }>('SELECT estimated_tokens, actual_tokens FROM ai_usage_reservations WHERE user_id = $1', [dee.id]);
+    await eventually(async () => (await tokensUsed(dee.key)) === message.usage.input_tokens + message.usage.output_tokens);
+    expect(reservation.estimated_tokens).toBeGreaterThanOrEqual(message.usage.input_tokens + message.usage.output_tokens);
+  });
+
   it("refuses as the SDK's own errors, with Quota Vault's code: the budget (429), a wrong key (401), a bad body (400)", async () => {
     const cat = await createUser(stack.api, stack.adminKey, 'pro_monthly', { tokensPerDay: 5 });
     const refusal = await sdk(cat.key).messages.create({ model: 'sim-1', max_tokens: 50, messages: [{ role: 'user', content: 'A prompt longer than five tokens, so nothing is left for an answer.' }] }).catch((err: unknown) => err);
@@ -150,8 +166,8 @@ describe('Anthropic-compatible messages', () => {
     expect(await tokensUsed(cat.key)).toBe(0);
 
     const dan = await createUser(stack.api, stack.adminKey, 'pro_monthly');
-    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } } as const;
-    for (const body of [{ messages: [{ role: 'user' as const, content: 'no max_tokens' }] }, { max_tokens: 5, messages: [{ role: 'user' as const, content: [image] }] }]) {
+    const document = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a contract' } } as const;
+    for (const body of [{ messages: [{ role: 'user' as const, content: 'no max_tokens' }] }, { max_tokens: 5, messages: [{ role: 'user' as const, content: [document] }] }]) {
       const bad = await sdk(dan.key).messages.create({ model: 'sim-1', ...body } as Anthropic.MessageCreateParamsNonStreaming).catch((err: unknown) => err);
       expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
       expect((bad as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ error: { type: 'invalid_request_error', code: 'VALIDATION_FAILED' } });

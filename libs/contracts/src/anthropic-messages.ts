@@ -3,11 +3,11 @@ import { INT32_MAX, safeString } from './bounds';
 import { ToolName } from './chat';
 
 /**
- * Anthropic's Messages API body (`POST /v1/messages`), as far as Quota Vault answers it: text and
- * tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks), an optional system
- * prompt, the required `max_tokens`, streaming, and the sampling fields passed on. Other blocks
- * (images, documents) are refused with a 400 naming them: they have no faithful form on the
- * OpenAI-compatible provider layer.
+ * Anthropic's Messages API body (`POST /v1/messages`), as far as Quota Vault answers it: text,
+ * images in user turns, tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks), an
+ * optional system prompt, the required `max_tokens`, streaming, and the sampling fields passed on.
+ * Other blocks (documents, thinking) are refused with a 400 naming them: they have no faithful form
+ * on the OpenAI-compatible provider layer.
  */
 export const AnthropicTextBlock = z.looseObject({ type: z.literal('text'), text: safeString() });
 const toolId = () => safeString().min(1).max(256);
@@ -22,7 +22,15 @@ export const AnthropicToolResultBlock = z.looseObject({
   content: z.union([safeString(), z.array(AnthropicTextBlock).max(1000)]).optional(),
   is_error: z.boolean().optional(),
 });
-const anthropicBlock = z.discriminatedUnion('type', [AnthropicTextBlock, AnthropicToolUseBlock, AnthropicToolResultBlock]);
+/** An image in a user turn: its bytes (base64, one of Anthropic's four types) or a URL. */
+export const AnthropicImageBlock = z.looseObject({
+  type: z.literal('image'),
+  source: z.discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('base64'), media_type: z.enum(['image/jpeg', 'image/png', 'image/gif', 'image/webp']), data: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'base64') }),
+    z.looseObject({ type: z.literal('url'), url: z.url({ protocol: /^https?$/ }).max(8192) }),
+  ]),
+});
+const anthropicBlock = z.discriminatedUnion('type', [AnthropicTextBlock, AnthropicImageBlock, AnthropicToolUseBlock, AnthropicToolResultBlock]);
 const textContent = z.union([safeString(), z.array(AnthropicTextBlock).min(1).max(1000)]);
 const messageContent = z.union([safeString(), z.array(anthropicBlock).min(1).max(1000)]);
 
@@ -37,7 +45,15 @@ export const AnthropicToolChoice = z.discriminatedUnion('type', [
 export const AnthropicMessagesRequest = z.looseObject({
   model: safeString().min(1).max(200).optional(),
   max_tokens: z.number().int().min(1).max(INT32_MAX),
-  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: messageContent })).min(1).max(1000),
+  messages: z
+    .array(
+      z.looseObject({ role: z.enum(['user', 'assistant']), content: messageContent }).refine(
+        (m) => typeof m.content === 'string' || m.content.every((block) => (m.role === 'assistant' ? block.type === 'text' || block.type === 'tool_use' : block.type !== 'tool_use')),
+        { message: 'an assistant turn holds text and tool_use blocks; a user turn text, image and tool_result blocks' },
+      ),
+    )
+    .min(1)
+    .max(1000),
   system: textContent.optional(),
   tools: z.array(AnthropicTool).max(128).optional(),
   tool_choice: AnthropicToolChoice.optional(),

@@ -10,6 +10,7 @@ const completionCap = () => z.number().int().min(1).max(INT32_MAX);
  * through to the provider untouched (loose objects).
  */
 export const ChatContentPart = z.looseObject({ type: z.string().max(64), text: safeString().optional() });
+export type ChatContentPart = z.infer<typeof ChatContentPart>;
 
 /** A function's name as OpenAI and Anthropic both require it (a provider refuses any other after the charge). */
 export const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a tool name is 1 to 64 letters, digits, _ or -');

@@ -1,4 +1,4 @@
-import { AppError, type StoredChatCompletion } from '@qv/contracts';
+import { AnthropicMessagesRequest, AppError, type StoredChatCompletion } from '@qv/contracts';
 import { AnthropicStream, anthropicError, messageBody, replayAnthropic } from './anthropic-format';
 import { toChatRequest } from './anthropic-request';
 import { replayEvents, SSE_DONE, sseEvent } from './chat-format';
@@ -121,5 +121,43 @@ describe('Anthropic tool use over the chat path', () => {
     const events = eventsOf(replayAnthropic(called)) as unknown as Array<Record<string, unknown>>;
     expect(events.map((e) => e.type)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
     expect(events[1]).toMatchObject({ content_block: { type: 'tool_use', id: 'call_1', name: 'get_weather' } });
+  });
+
+  it('turns image blocks into image_url parts beside the text, in their order', () => {
+    const request = toChatRequest({
+      max_tokens: 20,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Which is bigger?' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/b.jpg' } },
+          ],
+        },
+      ],
+    });
+    expect(request.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Which is bigger?' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/b.jpg' } },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses blocks in the turn that cannot hold them, and images Anthropic would refuse', () => {
+    const parse = (messages: unknown) => AnthropicMessagesRequest.safeParse({ max_tokens: 5, messages }).success;
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+    expect(parse([{ role: 'user', content: [image] }])).toBe(true);
+    expect(parse([{ role: 'assistant', content: [image] }])).toBe(false);
+    expect(parse([{ role: 'user', content: [{ type: 'tool_use', id: 't', name: 'f', input: {} }] }])).toBe(false);
+    expect(parse([{ role: 'user', content: [{ ...image, source: { type: 'base64', media_type: 'image/tiff', data: 'AAAA' } }] }])).toBe(false);
+    expect(parse([{ role: 'user', content: [{ ...image, source: { type: 'base64', media_type: 'image/png', data: 'not base64!' } }] }])).toBe(false);
+    expect(parse([{ role: 'user', content: [{ ...image, source: { type: 'url', url: 'file:///etc/passwd' } }] }])).toBe(false);
+    expect(parse([{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }])).toBe(false);
   });
 });

@@ -1,12 +1,18 @@
-import type { AnthropicMessage, AnthropicMessagesRequest, ChatCompletionRequest, ChatRequestMessage } from '@qv/contracts';
+import type { AnthropicMessage, AnthropicMessagesRequest, ChatCompletionRequest, ChatContentPart, ChatRequestMessage } from '@qv/contracts';
 
 type TextContent = AnthropicMessagesRequest['system'];
 const textOf = (content: TextContent): string => (content === undefined ? '' : typeof content === 'string' ? content : content.map((block) => block.text).join(''));
 
+type ImageSource = Extract<Exclude<AnthropicMessage['content'], string>[number], { type: 'image' }>['source'];
+
+/** An image's source as OpenAI's `image_url`: its URL, or its bytes as a data URL. */
+const imageUrl = (source: ImageSource): string => (source.type === 'url' ? source.url : `data:${source.media_type};base64,${source.data}`);
+
 /**
  * One Anthropic turn as the chat messages it means. An assistant turn: its text and its
  * `tool_use` blocks as `tool_calls` (the input as JSON arguments). A user turn: each
- * `tool_result` as a `tool` message answering its call, first, then its text, if any.
+ * `tool_result` as a `tool` message answering its call, first, then its text, if any (with its
+ * images, as OpenAI's content parts, in their order).
  */
 function chatMessages(message: AnthropicMessage): ChatRequestMessage[] {
   if (typeof message.content === 'string') return [{ role: message.role, content: message.content }];
@@ -18,7 +24,13 @@ function chatMessages(message: AnthropicMessage): ChatRequestMessage[] {
   const results = message.content.flatMap((block) =>
     block.type === 'tool_result' ? [{ role: 'tool' as const, tool_call_id: block.tool_use_id, content: `${block.is_error ? 'Error: ' : ''}${textOf(block.content)}` }] : [],
   );
-  return [...results, ...(text || !results.length ? [{ role: 'user' as const, content: text }] : [])];
+  // With images, the turn's text and images as OpenAI's parts, in their order.
+  const parts = message.content.some((block) => block.type === 'image')
+    ? message.content.flatMap((block): ChatContentPart[] =>
+        block.type === 'text' ? [{ type: 'text', text: block.text }] : block.type === 'image' ? [{ type: 'image_url', image_url: { url: imageUrl(block.source) } }] : [],
+      )
+    : undefined;
+  return [...results, ...(parts ? [{ role: 'user' as const, content: parts }] : text || !results.length ? [{ role: 'user' as const, content: text }] : [])];
 }
 
 /** Anthropic's tool choice as OpenAI's: `any` is `required`, `tool` names the function. */

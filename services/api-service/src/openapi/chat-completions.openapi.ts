@@ -113,7 +113,7 @@ export function registerAnthropicMessages(registry: OpenAPIRegistry, shared: Sha
     summary: 'Anthropic-compatible message, charged, cached and settled like a chat completion',
     description:
       'Point Anthropic’s SDK at `<api>` with a Quota Vault key (sent as `x-api-key`, or `Authorization: Bearer`). The same call as `POST /v1/chat/completions`: one atomic charge of the prompt plus `max_tokens`, clamped to the budgets left; ' +
-      'the provider’s usage settles it into the same ledger. Text and tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks); images and documents are `400`. `stream: true` answers Anthropic’s server-sent events (`message_start` … `message_stop`, the usage in `message_delta`).',
+      'the provider’s usage settles it into the same ledger. Text, images in user turns and tool use (`tools`, `tool_choice`, `tool_use` and `tool_result` blocks); documents are `400`. `stream: true` answers Anthropic’s server-sent events (`message_start` … `message_stop`, the usage in `message_delta`).',
     security: [...shared.security, { anthropicApiKey: [] }],
     request: {
       headers: requestHeaders,
