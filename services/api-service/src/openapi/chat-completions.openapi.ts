@@ -53,13 +53,18 @@ const requestHeaders = z.object({
   'X-QV-Cache-TTL': z.string().regex(/^[0-9]+$/).optional().meta({ description: 'Seconds to keep the answer, at most the plan’s TTL for the tier.' }),
 });
 
+/** An error response of a chat path: its description, its dialect's error body, any headers. */
+const errorResponses =
+  (errorSchema: z.ZodType) =>
+  (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: errorSchema } }, ...extra });
+
 /**
  * The answers of a chat dialect's route: its answer (`answer`: JSON, or server-sent events when
  * streamed) with the quota and call headers, and the errors both dialects answer, each in the
  * dialect's own error body.
  */
 function chatResponses(shared: SharedComponents, answer: { description: string; schema: z.ZodType }, errorSchema: z.ZodType): Record<number, ResponseConfig> {
-  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: errorSchema } }, ...extra });
+  const error = errorResponses(errorSchema);
   return {
     200: {
       description: answer.description,
@@ -164,7 +169,7 @@ const ModelList = z.object({
 
 /** `GET /v1/models`: the provider's models, for the clients that list them first. */
 export function registerModels(registry: OpenAPIRegistry, shared: SharedComponents): void {
-  const error = (description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({ description, content: { 'application/json': { schema: openAiErrorBody } }, ...extra });
+  const error = errorResponses(openAiErrorBody);
   registry.registerPath({
     method: 'get',
     path: '/v1/models',

@@ -7,6 +7,8 @@ import { chatRoutes, type ChatCompletionsRouteDeps, type ChatDialect } from './c
 import { responseSink } from './response-sink';
 
 export const ANTHROPIC_MESSAGES_PATH = '/v1/messages';
+/** Where Anthropic's SDK sends its key. */
+export const ANTHROPIC_API_KEY_HEADER = 'x-api-key';
 
 /** Anthropic's Messages API: its body, answers, stream events and errors, over the same chat path. */
 export const ANTHROPIC_MESSAGES: ChatDialect = {
@@ -37,7 +39,7 @@ export const ANTHROPIC_MESSAGES: ChatDialect = {
   replayStream: (completion) => replayAnthropic(completion),
   error: anthropicError,
   streamError: (body) => `event: error\ndata: ${JSON.stringify(body)}\n\n`,
-  apiKeyHeader: 'x-api-key',
+  apiKeyHeader: ANTHROPIC_API_KEY_HEADER,
 };
 
 /**

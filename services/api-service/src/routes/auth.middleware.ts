@@ -14,6 +14,18 @@ const rateLimited = (waitMs: number) =>
   new AppError('AUTH_RATE_LIMITED', 'Too many failed authentications from this client; retry later', { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) });
 
 /**
+ * A key sent in header `name` (Anthropic's SDK sends `x-api-key`) taken as the bearer key, for
+ * `authenticate` behind it; an `Authorization` header, when there is one, wins.
+ */
+export function keyFromHeader(name: string): RequestHandler {
+  return (req, _res, next) => {
+    const key = req.header(name);
+    if (key !== undefined && req.header('authorization') === undefined) req.headers.authorization = `Bearer ${key}`;
+    next();
+  };
+}
+
+/**
  * `Authorization: Bearer <api key>` → res.locals.principal, else 401 UNAUTHENTICATED; a client
  * past its failure limit gets 429 AUTH_RATE_LIMITED with Retry-After (see AuthFailureThrottle).
  * Every answer behind it is `Cache-Control: no-store`: it carries a user's data or a key, and a

@@ -1,6 +1,6 @@
 import { AppError, ChatCacheTier, ChatCacheTtlHeader, ChatCompletionRequest, IdempotencyKeyHeader, newId, StoredChatCompletion, type QuotaStatus } from '@qv/contracts';
 import { parseOr400, writeAnswer } from '@qv/http';
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { completionBody, replayEvents } from '../domain/chat-format';
 import { openAiError } from '../domain/openai-errors';
@@ -9,7 +9,7 @@ import { requestHash } from '../domain/request-hash';
 import { completeChat, type ChatCompletionDeps, type EventSink } from '../use-cases/chat-completion';
 import { responseSink, SSE_HEADERS, type SinkLimits } from './response-sink';
 import { runIdempotent, type StoredResponse } from '../use-cases/idempotency';
-import { authenticate, principalOf, type AuthenticateDeps } from './auth.middleware';
+import { authenticate, keyFromHeader, principalOf, type AuthenticateDeps } from './auth.middleware';
 import type { SqlPort } from '@qv/db/sql';
 
 export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
@@ -88,13 +88,9 @@ export function chatCompletionsRoutes(deps: ChatCompletionsRouteDeps): Router {
 /** The chat path spoken in `dialect`: the same charge, cache, provider, settlement and idempotency whatever the shapes. */
 export function chatRoutes(deps: ChatCompletionsRouteDeps, dialect: ChatDialect): Router {
   const router = Router();
-  const keyFromOwnHeader: RequestHandler = (req, _res, next) => {
-    const key = dialect.apiKeyHeader ? req.header(dialect.apiKeyHeader) : undefined;
-    if (key !== undefined && req.header('authorization') === undefined) req.headers.authorization = `Bearer ${key}`;
-    next();
-  };
+  const keyHeaders = dialect.apiKeyHeader ? [keyFromHeader(dialect.apiKeyHeader)] : [];
 
-  router.post(dialect.path, keyFromOwnHeader, authenticate(deps), async (req, res) => {
+  router.post(dialect.path, ...keyHeaders, authenticate(deps), async (req, res) => {
     const principal = principalOf(res);
     const { request: body, stream, includeUsage } = dialect.parse(req.body);
     const cache = cacheOption(req);

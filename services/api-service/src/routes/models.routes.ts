@@ -1,10 +1,10 @@
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type Request } from 'express';
 import type { Logger } from 'pino';
 import type { ModelList } from '../domain/model-list';
 import { upstreamFailure } from '../domain/upstream-policy';
 import type { ProviderModel } from '../repositories/chat-upstream';
-import { ANTHROPIC_MESSAGES } from './anthropic-messages.routes';
-import { authenticate, type AuthenticateDeps } from './auth.middleware';
+import { ANTHROPIC_API_KEY_HEADER, ANTHROPIC_MESSAGES } from './anthropic-messages.routes';
+import { authenticate, keyFromHeader, type AuthenticateDeps } from './auth.middleware';
 import { dialectErrorHandler, OPENAI_CHAT } from './chat-completions.routes';
 
 export const MODELS_PATH = '/v1/models';
@@ -15,7 +15,7 @@ export interface ModelsRouteDeps extends AuthenticateDeps {
 }
 
 /** Anthropic's SDK says who it is with `anthropic-version`; its list has its own shape. */
-const fromAnthropic = (header: (name: string) => string | undefined) => header('anthropic-version') !== undefined;
+const fromAnthropic = (req: Request) => req.header('anthropic-version') !== undefined;
 
 const anthropicList = (models: ProviderModel[]) => ({
   data: models.map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: new Date(m.created * 1000).toISOString() })),
@@ -32,20 +32,15 @@ const anthropicList = (models: ProviderModel[]) => ({
  */
 export function modelsRoutes(deps: ModelsRouteDeps): Router {
   const router = Router();
-  const keyFromApiKeyHeader: RequestHandler = (req, _res, next) => {
-    const key = req.header('x-api-key');
-    if (key !== undefined && req.header('authorization') === undefined) req.headers.authorization = `Bearer ${key}`;
-    next();
-  };
-  router.get(MODELS_PATH, keyFromApiKeyHeader, authenticate(deps), async (req, res) => {
+  router.get(MODELS_PATH, keyFromHeader(ANTHROPIC_API_KEY_HEADER), authenticate(deps), async (req, res) => {
     const models = await deps.models.get().catch((err: unknown) => {
       throw upstreamFailure(err);
     });
-    res.json(fromAnthropic((name) => req.header(name)) ? anthropicList(models) : { object: 'list', data: models.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by })) });
+    res.json(fromAnthropic(req) ? anthropicList(models) : { object: 'list', data: models.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by })) });
   });
   const openAiErrors = dialectErrorHandler(OPENAI_CHAT, deps.logger);
   const anthropicErrors = dialectErrorHandler(ANTHROPIC_MESSAGES, deps.logger);
-  const errors: ErrorRequestHandler = (err, req, res, next) => (fromAnthropic((name) => req.header(name)) ? anthropicErrors : openAiErrors)(err, req, res, next);
+  const errors: ErrorRequestHandler = (err, req, res, next) => (fromAnthropic(req) ? anthropicErrors : openAiErrors)(err, req, res, next);
   router.use(MODELS_PATH, errors);
   return router;
 }
