@@ -36,6 +36,11 @@ describe('Anthropic-compatible messages', () => {
     expect(models.find((m) => m.id === 'sim-1')).toMatchObject({ type: 'model', id: 'sim-1', display_name: 'sim-1' });
     const refused = await sdk('qv_not_a_key_0000000000').models.list().catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(Anthropic.AuthenticationError);
+    // x-api-key as a hostile client fills it: empty, with a space, a 10,000-character run, a valid key's prefix.
+    for (const apiKey of ['', 'qv_a b', 'k'.repeat(10_000), ola.key.slice(0, 10)]) {
+      const res = await http<{ type: string; error: { type: string } }>('GET', `${stack.api}/v1/models`, { headers: { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' } });
+      expect({ length: apiKey.length, status: res.status, type: res.body.error.type }).toEqual({ length: apiKey.length, status: 401, type: 'authentication_error' });
+    }
   });
 
   it('answers through the SDK: the text, its usage, one ledger entry, the quota settled to it', async () => {
