@@ -237,7 +237,7 @@ describe('OpenAI-compatible chat completions', () => {
 
   it('a streaming client that stops reading is disconnected once it falls far behind; the call is read to its end and settled', async () => {
     const ivy = await createUser(stack.api, stack.adminKey, 'pro_monthly');
-    // A 100,000-token answer (some 17 MB of events) for a client that reads its first piece and then nothing.
+    // A 100,000-token answer (21.5 MB of events from the simulator) for a client that reads its first piece and then nothing.
     const body = JSON.stringify({ model: 'sim-1', messages: user('A reader who stops reading. marker-slow-9 [sim:cut_first=1]'), max_tokens: 100_000, stream: true });
     const { hostname, port } = new URL(stack.api);
     const socket = connect(Number(port), hostname);

@@ -59,7 +59,7 @@ export const configSchema = z.object({
     'how far a streaming chat client may fall behind (bytes written and not yet read) before it is disconnected; the provider\'s stream is read to its end and settled all the same. Without it a slow reader left the whole answer in api-service\'s memory',
   ),
   CHAT_IMAGE_PART_TOKENS: positiveInt(1445).describe(
-    'what the chat path\'s prompt estimate counts for one image part, whatever its size: the most the provider may bill for it (gpt-4o\'s largest image at high detail: 85 + 8 × 170). Raise it for a model that bills images as more tokens (gpt-4o-mini: up to 48,169), or an image can settle past the budget the charge checked',
+    'what the chat path\'s prompt estimate counts for one image part, whatever its size: the most the provider may bill for it (gpt-4o\'s largest image at high detail: 85 + 8 × 170). Raise it for a model that bills images as more tokens, or an image can settle past the budget the charge checked',
   ),
   /** The upstream of the OpenAI-compatible POST /v1/chat/completions path. */
   ...llmEnv,

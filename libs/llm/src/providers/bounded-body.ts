@@ -1,6 +1,6 @@
 import { LlmError } from '../errors';
 
-/** What LLM_MAX_ANSWER_BYTES is unless set: a 128,000-token answer streamed is some 23 MB of events. */
+/** What LLM_MAX_ANSWER_BYTES is unless set: a 128,000-token answer streamed by the simulator is 27.6 MB of events. */
 export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /**

@@ -31,7 +31,7 @@ export interface ProviderModel {
   owned_by: string;
 }
 
-/** The most of a provider's model list read (a few hundred models are some 50 kB). */
+/** The most of a provider's model list read: a bound far above any real list, so a broken one cannot fill memory. */
 const MODEL_LIST_BYTES = 4 * 1024 * 1024;
 
 /** How much of an error's body is read for its message. */
